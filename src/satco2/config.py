@@ -1,0 +1,71 @@
+"""Project configuration: paths and defaults, one place.
+
+Defaults live in ``config.yaml`` beside this module (commented) and are merged into ``dask.config``
+under the ``satco2`` key; environment variables ``SATCO2_<NAME>`` override them, as dask does
+(``SATCO2_STATE_DIR`` → ``satco2.state-dir``).
+
+Paths relative to the repository root resolve against :data:`REPO_ROOT`.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dask.config
+import yaml
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent.parent  # src/satco2 -> repository root (editable install)
+
+_defaults_file = PACKAGE_DIR / "config.yaml"
+with open(_defaults_file) as f:
+    _defaults = yaml.safe_load(f)
+dask.config.update_defaults(_defaults)
+
+_ENV = {
+    "state-dir": "SATCO2_STATE_DIR",
+    "demo-root": "SATCO2_DEMO_ROOT",
+    "mirror-root": "SATCO2_MIRROR_ROOT",
+    "reports-dir": "SATCO2_REPORTS_DIR",
+    "catalog-dir": "SATCO2_CATALOG_DIR",
+    "hub-port": "SATCO2_HUB_PORT",
+    "hub-ip": "SATCO2_HUB_IP",
+}
+
+
+def get(name: str, default=None):
+    """Return setting ``satco2.<name>``: env var first, then dask.config (YAML defaults)."""
+    env = _ENV.get(name)
+    if env and os.environ.get(env):
+        return os.environ[env]
+    return dask.config.get(f"satco2.{name}", default=default)
+
+
+def path(name: str) -> Path:
+    """A path setting, resolved against the repository root when relative."""
+    p = Path(os.path.expanduser(str(get(name))))
+    return p if p.is_absolute() else REPO_ROOT / p
+
+
+def state_dir() -> Path:
+    return path("state-dir")
+
+
+def demo_root() -> Path:
+    return path("demo-root")
+
+
+def mirror_root() -> str:
+    """Mirror root: a local path or any fsspec URL (``s3://bucket/prefix``)."""
+    root = str(get("mirror-root"))
+    if "://" in root:
+        return root
+    return str(path("mirror-root"))
+
+
+def reports_dir() -> Path:
+    return path("reports-dir")
+
+
+def catalog_dir() -> Path:
+    return path("catalog-dir")

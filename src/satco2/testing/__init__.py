@@ -1,0 +1,48 @@
+"""Shared helpers for tests, benchmarks and notebooks: seeded synthetic data and assertions.
+
+- :func:`shared_data` - the folder of real sample files (``$SATCO2_SHARED_DATA`` or ``../shared/data``)
+- :func:`raise_if_dask_computes` - a context manager that fails when dask computes anything
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+from ..config import REPO_ROOT
+
+
+def shared_data() -> Path:
+    """Folder of the real public sample files (see its PROVENANCE.md)."""
+    env = os.environ.get("SATCO2_SHARED_DATA")
+    p = Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+    if not p.is_dir():
+        raise FileNotFoundError(
+            f"the shared sample data folder {p} is missing; set SATCO2_SHARED_DATA to its path"
+        )
+    return p
+
+
+class _CountingScheduler:
+    def __init__(self, max_computes: int = 0):
+        self.total = 0
+        self.max_computes = max_computes
+
+    def __call__(self, dsk, keys, **kwargs):
+        import dask
+
+        self.total += 1
+        if self.total > self.max_computes:
+            raise RuntimeError(f"Too many dask computations were triggered: {self.total}")
+        return dask.get(dsk, keys, **kwargs)
+
+
+@contextlib.contextmanager
+def raise_if_dask_computes(max_computes: int = 0):
+    """Fail if more than ``max_computes`` dask computations happen inside the block
+    (after xarray's own tests)."""
+    import dask
+
+    sched = _CountingScheduler(max_computes)
+    with dask.config.set(scheduler=sched):
+        yield sched
