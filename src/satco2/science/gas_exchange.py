@@ -1,0 +1,372 @@
+"""Air-sea CO2 gas exchange: solubility, Schmidt number, transfer velocity, pCO2(air), flux, budgets.
+
+Every parameterization is named by quantity and citation; all kernels take and return numpy arrays
+(they also work elementwise on dask chunks through :func:`xarray.apply_ufunc`).
+
+=====================  ==========================================================================
+name                   quantity, source
+=====================  ==========================================================================
+:func:`sc_W14`         Schmidt number of CO2 in seawater (S = 35), Wanninkhof (2014) Table 1
+:func:`K0_W74`         CO2 solubility, mol L-1 atm-1, Weiss (1974) eq. 12 + Table 1 (volumetric)
+:func:`pH2O_WP80`      water vapour pressure over seawater, atm, Weiss & Price (1980) eq. 10
+:func:`fugacity_factor_W74`  fCO2/pCO2 from the virial expansion, Weiss (1974) eq. 9 (x2 = 1)
+:func:`k_W14`          k = 0.251 U10^2 (Sc/660)^-1/2, cm h-1, Wanninkhof (2014) eq. 4
+:func:`k_W92`          k = 0.31 U10^2 (Sc/660)^-1/2, cm h-1, Wanninkhof (1992) eq. 3
+:func:`k_N00`          k = (0.222 U10^2 + 0.333 U10) (Sc/600)^-1/2, cm h-1, Nightingale et al. (2000)
+:func:`k_H06`          k = 0.266 U10^2 (Sc/600)^-1/2, cm h-1, Ho et al. (2006)
+:func:`temperature_factor_T93`  isochemical pCO2(T) scaling exp(0.0423 dT), Takahashi et al. (1993)
+:func:`pco2_air`       pCO2(air) = xCO2 (P - pH2O), µatm (e.g. Wanninkhof 2014; Dickson et al. 2007 SOP)
+:func:`flux`           F = k K0 (pCO2sw - pCO2air), mmol C m-2 d-1 (positive: sea to air)
+:func:`cell_area_WGS84`  exact cell areas on the WGS84 ellipsoid, m2
+:func:`budget_TgC_per_yr`  area-integrated flux, Tg C yr-1
+=====================  ==========================================================================
+
+:data:`K_PARAMETERIZATIONS` is the registry of gas-transfer velocities (name -> function).
+
+Sign convention: positive flux is out of the ocean (source), negative into the ocean (sink), as
+in Wanninkhof (2014) and seaflux.
+"""
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+
+from .. import SatCO2Error, ValidityWarning
+
+# ----------------------------------------------------------------------------------------------
+# validity ranges
+
+
+def valid(**ranges: tuple[float, float]):
+    """Attach validity ranges (name -> (lo, hi), in the argument's units) to a kernel and warn
+    with :class:`satco2.ValidityWarning` when finite inputs fall outside them."""
+
+    def deco(func):
+        import inspect
+
+        sig = inspect.signature(func)
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            bound = sig.bind(*args, **kwargs)
+            for name, (lo, hi) in ranges.items():
+                if name not in bound.arguments:
+                    continue
+                a = np.asarray(bound.arguments[name], dtype=float)
+                if a.size == 0 or not np.isfinite(a).any():
+                    continue
+                amin, amax = np.nanmin(a), np.nanmax(a)
+                if amin < lo or amax > hi:
+                    warnings.warn(
+                        f"{func.__name__}: {name} spans {amin:.4g}..{amax:.4g}, outside the "
+                        f"validated range {lo:g}..{hi:g} of its source",
+                        ValidityWarning,
+                        stacklevel=2,
+                    )
+            return func(*args, **kwargs)
+
+        wrapper.validity = dict(ranges)
+        return wrapper
+
+    return deco
+
+
+# ----------------------------------------------------------------------------------------------
+# thermodynamics
+
+
+@valid(t_C=(-2.0, 40.0))
+def sc_W14(t_C):
+    """Schmidt number of CO2 in seawater (S = 35), dimensionless.
+
+    Wanninkhof (2014), Limnol. Oceanogr. Methods 12:351-362, Table 1:
+    Sc = 2116.8 - 136.25 t + 4.7353 t^2 - 0.092307 t^3 + 0.0007555 t^4, valid -2..40 °C.
+    Check value (Table 1): Sc(20 °C) = 668.344.
+
+    t_C: temperature, °C.
+    """
+    t = np.asarray(t_C, dtype=float)
+    return 2116.8 + t * (-136.25 + t * (4.7353 + t * (-0.092307 + t * 0.0007555)))
+
+
+@valid(t_C=(-1.0, 40.0), s=(0.0, 40.0))
+def K0_W74(t_C, s):
+    """Solubility of CO2 in seawater, mol L-1 atm-1 (per unit fugacity).
+
+    Weiss (1974), Mar. Chem. 2:203-215, eq. 12 with the volumetric (mol L-1 atm-1) constants of
+    his Table 1, as restated in Wanninkhof (2014) Table 1:
+    ln K0 = -58.0931 + 90.5069 (100/T) + 22.2940 ln(T/100)
+            + S (0.027766 - 0.025888 (T/100) + 0.0050578 (T/100)^2),  T in K.
+    Fitted to measurements over -1..40 °C and S 0..40. Check value: K0(20 °C, 35) = 0.0332 (issue 4; 0.03322 computed).
+
+    t_C: temperature, °C; s: practical salinity.
+    """
+    T = np.asarray(t_C, dtype=float) + 273.15
+    s = np.asarray(s, dtype=float)
+    T100 = T / 100.0
+    return np.exp(
+        -58.0931 + 90.5069 / T100 + 22.2940 * np.log(T100)
+        + s * (0.027766 - 0.025888 * T100 + 0.0050578 * T100**2)
+    )
+
+
+@valid(t_C=(-2.0, 40.0), s=(0.0, 40.0))
+def pH2O_WP80(t_C, s):
+    """Water vapour pressure over seawater, atm.
+
+    Weiss & Price (1980), Mar. Chem. 8:347-359, eq. 10:
+    ln pH2O = 24.4543 - 67.4509 (100/T) - 4.8489 ln(T/100) - 0.000544 S,  T in K.
+    Check: 0.03066 atm at 25 °C, S 35 (Dickson et al. 2007 SOP 5 gives 0.03070 by another route).
+
+    t_C: temperature, °C; s: practical salinity.
+    """
+    T = np.asarray(t_C, dtype=float) + 273.15
+    s = np.asarray(s, dtype=float)
+    return np.exp(24.4543 - 67.4509 * (100.0 / T) - 4.8489 * np.log(T / 100.0) - 0.000544 * s)
+
+
+@valid(t_C=(-2.0, 40.0))
+def fugacity_factor_W74(t_C, p_atm=1.0):
+    """fCO2 / pCO2 of CO2 in moist air at total pressure ``p_atm``, dimensionless.
+
+    Weiss (1974) eq. 9 with the "x2" term set to 1 (as in Dickson et al. 2007 SOP 24 and
+    PyCO2SYS ``gas.fugacity_factor``):
+    f/p = exp(P (B + 2 delta) / (R T)),
+    B = -1636.75 + 12.0408 T - 3.27957e-2 T^2 + 3.16528e-5 T^3  (cm3 mol-1),
+    delta = 57.7 - 0.118 T (cm3 mol-1), R = 82.0578 cm3 atm mol-1 K-1, T in K.
+
+    t_C: temperature, °C; p_atm: total pressure, atm.
+    """
+    T = np.asarray(t_C, dtype=float) + 273.15
+    B = -1636.75 + 12.0408 * T - 3.27957e-2 * T**2 + 3.16528e-5 * T**3
+    delta = 57.7 - 0.118 * T
+    return np.exp(np.asarray(p_atm, dtype=float) * (B + 2.0 * delta) / (82.0578 * T))
+
+
+def fco2_to_pco2(fco2, t_C, p_atm=1.0):
+    """pCO2 (µatm) from fCO2 (µatm) with :func:`fugacity_factor_W74` (Weiss 1974)."""
+    return np.asarray(fco2, dtype=float) / fugacity_factor_W74(t_C, p_atm)
+
+
+def pco2_to_fco2(pco2, t_C, p_atm=1.0):
+    """fCO2 (µatm) from pCO2 (µatm) with :func:`fugacity_factor_W74` (Weiss 1974)."""
+    return np.asarray(pco2, dtype=float) * fugacity_factor_W74(t_C, p_atm)
+
+
+T93_COEFFICIENT = 0.0423
+"""Isochemical d ln pCO2 / dT, °C-1 (Takahashi et al. 1993, Global Biogeochem. Cycles 7:843)."""
+
+
+def temperature_factor_T93(t_from_C, t_to_C, coefficient: float = T93_COEFFICIENT):
+    """pCO2(t_to) / pCO2(t_from) for a closed (isochemical) sample, dimensionless.
+
+    Takahashi et al. (1993), Global Biogeochem. Cycles 7:843-878: (d ln pCO2/dT) = 0.0423 °C-1,
+    the mean of their experiments on North Atlantic surface water between 2 and 28 °C.
+    """
+    return np.exp(coefficient * (np.asarray(t_to_C, float) - np.asarray(t_from_C, float)))
+
+
+# ----------------------------------------------------------------------------------------------
+# gas transfer velocities (cm h-1; U10 in m s-1; t in °C)
+
+_WIND_RANGE = (0.0, 25.0)  # m s-1: the wind ranges of the field data behind these fits end near 20-25
+
+
+@valid(u10=_WIND_RANGE)
+def k_W14(u10, t_C):
+    """Gas transfer velocity of CO2, cm h-1: k = 0.251 U10^2 (Sc/660)^-0.5.
+
+    Wanninkhof (2014), Limnol. Oceanogr. Methods 12:351-362, eq. 4 (for CCMP-like winds).
+    Check value: 24.94 cm h-1 at U10 = 10 m s-1 and 20 °C (Sc = 668.344).
+    ``u10`` is the wind speed at 10 m, m s-1 (its second moment <U^2> is approximated by U^2).
+    """
+    u = np.asarray(u10, dtype=float)
+    return 0.251 * u**2 * (sc_W14(t_C) / 660.0) ** -0.5
+
+
+@valid(u10=_WIND_RANGE)
+def k_W92(u10, t_C):
+    """Gas transfer velocity of CO2, cm h-1: k = 0.31 U10^2 (Sc/660)^-0.5.
+
+    Wanninkhof (1992), J. Geophys. Res. 97:7373-7382, eq. 3 (short-term/steady winds), with the
+    Schmidt number of :func:`sc_W14`.
+    """
+    u = np.asarray(u10, dtype=float)
+    return 0.31 * u**2 * (sc_W14(t_C) / 660.0) ** -0.5
+
+
+@valid(u10=_WIND_RANGE)
+def k_N00(u10, t_C):
+    """Gas transfer velocity of CO2, cm h-1: k = (0.222 U10^2 + 0.333 U10) (Sc/600)^-0.5.
+
+    Nightingale et al. (2000), Global Biogeochem. Cycles 14:373-387, eq. 6 (dual tracer).
+    """
+    u = np.asarray(u10, dtype=float)
+    return (0.222 * u**2 + 0.333 * u) * (sc_W14(t_C) / 600.0) ** -0.5
+
+
+@valid(u10=_WIND_RANGE)
+def k_H06(u10, t_C):
+    """Gas transfer velocity of CO2, cm h-1: k = 0.266 U10^2 (Sc/600)^-0.5.
+
+    Ho et al. (2006), Geophys. Res. Lett. 33:L16611 (SAGE experiment, QuikSCAT winds).
+    """
+    u = np.asarray(u10, dtype=float)
+    return 0.266 * u**2 * (sc_W14(t_C) / 600.0) ** -0.5
+
+
+K_PARAMETERIZATIONS: dict[str, Callable] = {
+    "W14": k_W14,
+    "W92": k_W92,
+    "N00": k_N00,
+    "H06": k_H06,
+}
+"""Gas-transfer velocity parameterizations, name -> ``k(u10 [m s-1], t [°C]) -> cm h-1``."""
+
+
+def get_k(name: str) -> Callable:
+    """The gas-transfer parameterization called ``name`` (a key of :data:`K_PARAMETERIZATIONS`)."""
+    try:
+        return K_PARAMETERIZATIONS[name]
+    except KeyError:
+        raise SatCO2Error(
+            f"unknown gas-transfer parameterization {name!r}; choose one of "
+            f"{', '.join(K_PARAMETERIZATIONS)}"
+        ) from None
+
+
+# ----------------------------------------------------------------------------------------------
+# atmosphere and flux
+
+
+def pco2_air(xco2_ppm, slp_Pa, t_C, s):
+    """Atmospheric pCO2 at the sea surface (air saturated with water vapour at SST), µatm.
+
+    pCO2air = xCO2 (P - pH2O), with xCO2 the dry-air mole fraction (ppm = µmol mol-1), P the
+    sea-level pressure converted to atm (1 atm = 101325 Pa) and pH2O from :func:`pH2O_WP80`.
+
+    xco2_ppm: ppm; slp_Pa: Pa; t_C: SST, °C; s: salinity.
+    """
+    p_atm = np.asarray(slp_Pa, dtype=float) / 101325.0
+    return np.asarray(xco2_ppm, dtype=float) * (p_atm - pH2O_WP80(t_C, s))
+
+
+def flux(k_cm_h, K0, dpco2_uatm):
+    """Air-sea CO2 flux, mmol C m-2 d-1 (positive out of the sea).
+
+    F = k K0 dpCO2 with k in cm h-1 (x 0.24 -> m d-1), K0 in mol L-1 atm-1 (= 1e3 mol m-3 atm-1)
+    and dpCO2 = pCO2sw - pCO2air in µatm (1e-6 atm): m d-1 x 1e3 mol m-3 atm-1 x 1e-6 atm
+    = 1e-3 mol m-2 d-1, i.e. the product k[m d-1] K0 dpCO2 is directly in mmol m-2 d-1.
+    Check value: -9.94 mmol m-2 d-1 at 20 °C, S 35, U10 10 m s-1 (W14), dpCO2 -50 µatm.
+    """
+    return np.asarray(k_cm_h, float) * 0.24 * np.asarray(K0, float) * np.asarray(dpco2_uatm, float)
+
+
+def flux_kernel(t_C, s, u10, dpco2_uatm, k_param: str = "W14"):
+    """Flux (mmol C m-2 d-1) from SST (°C), salinity, U10 (m s-1) and dpCO2 (µatm): the numpy
+    kernel that :mod:`satco2.science.carbon` wraps with ``xr.apply_ufunc``."""
+    return flux(get_k(k_param)(u10, t_C), K0_W74(t_C, s), dpco2_uatm)
+
+
+# ----------------------------------------------------------------------------------------------
+# areas and budgets
+
+WGS84_A = 6378137.0  # semi-major axis, m (NIMA TR8350.2)
+WGS84_F = 1 / 298.257223563  # flattening (NIMA TR8350.2)
+MOLAR_MASS_C = 12.0107  # g mol-1 (IUPAC standard atomic weight, conventional value)
+DAYS_PER_YEAR = 365.25
+
+
+def _authalic_q(phi_rad, e):
+    s = np.sin(phi_rad)
+    return s / (1 - e**2 * s**2) + np.log((1 + e * s) / (1 - e * s)) / (2 * e)
+
+
+def cell_edges(centres) -> np.ndarray:
+    """Cell edges of a regular or irregular 1-D coordinate of cell centres (midpoints,
+    extrapolated by half a cell at the ends)."""
+    c = np.asarray(centres, dtype=float)
+    if c.size < 2:
+        raise SatCO2Error("cell areas need at least two grid points along each axis")
+    mid = (c[1:] + c[:-1]) / 2
+    return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
+
+
+def cell_area_WGS84(lat, lon) -> np.ndarray:
+    """Exact area (m2) of lat-lon cells on the WGS84 ellipsoid, shape (len(lat), len(lon)).
+
+    Area between two parallels on an ellipsoid of revolution,
+    A = (b^2 dlambda / 2) [q(phi2) - q(phi1)], q(phi) = sin phi / (1 - e^2 sin^2 phi)
+    + ln((1 + e sin phi)/(1 - e sin phi)) / (2e) (e.g. Snyder 1987, USGS PP 1395, eq. 3-12
+    for the authalic latitude). The global sum equals 4 pi R_q^2 with the authalic radius
+    R_q = 6371007.181 m (Moritz 1980, Geodetic Reference System 1980).
+
+    lat, lon: 1-D cell-centre coordinates in degrees (edges halfway between centres, clipped to
+    +-90 degrees latitude).
+    """
+    e = np.sqrt(WGS84_F * (2 - WGS84_F))
+    b = WGS84_A * (1 - WGS84_F)
+    late = np.clip(cell_edges(lat), -90.0, 90.0)
+    lone = cell_edges(lon)
+    q = _authalic_q(np.deg2rad(late), e)
+    dq = np.abs(np.diff(q))
+    dlon = np.abs(np.deg2rad(np.diff(lone)))
+    return (b**2 / 2) * dq[:, None] * dlon[None, :]
+
+
+def mmol_m2_d_to_TgC_per_yr(total_mmol_per_d):
+    """Convert a flux integrated over area (mmol C d-1) to Tg C yr-1 (12.0107 g mol-1,
+    365.25 d yr-1)."""
+    return np.asarray(total_mmol_per_d, float) * 1e-3 * MOLAR_MASS_C * DAYS_PER_YEAR / 1e12
+
+
+def budget_TgC_per_yr(flux_da, weights=None):
+    """Area-integrated flux of ``flux_da`` (mmol C m-2 d-1, dims ... lat, lon), Tg C yr-1.
+
+    Cell areas come from :func:`cell_area_WGS84` on the array's ``lat``/``lon`` coordinates;
+    ``weights`` (0..1, e.g. ``satco2.science.regions.mask``) is the fraction of each cell inside
+    the region. Cells with NaN flux contribute nothing (the budget covers valid cells only).
+    Returns a DataArray over the remaining dims (e.g. one value per month), lazily if dask-backed.
+    """
+    import xarray as xr
+
+    lat = _find_coord(flux_da, "latitude")
+    lon = _find_coord(flux_da, "longitude")
+    area = xr.DataArray(
+        cell_area_WGS84(flux_da[lat].values, flux_da[lon].values),
+        dims=(lat, lon), coords={lat: flux_da[lat], lon: flux_da[lon]},
+    )
+    if weights is not None:
+        area = area * weights
+    total = (flux_da * area).sum((lat, lon), skipna=True)
+    out = total * (1e-3 * MOLAR_MASS_C * DAYS_PER_YEAR / 1e12)
+    out.attrs = {"long_name": "area-integrated air-sea CO2 flux", "units": "Tg C yr-1",
+                 "comment": "cell areas on the WGS84 ellipsoid; positive = outgassing"}
+    return out
+
+
+_COORD_CRITERIA = {
+    "latitude": {"standard_name": "latitude", "units": ("degrees_north", "degree_north"),
+                 "axis": "Y", "names": ("lat", "latitude", "y")},
+    "longitude": {"standard_name": "longitude", "units": ("degrees_east", "degree_east"),
+                  "axis": "X", "names": ("lon", "longitude", "x")},
+    "time": {"standard_name": "time", "units": (), "axis": "T", "names": ("time", "t")},
+}
+
+
+def _find_coord(obj, kind: str) -> str:
+    """Name of the ``kind`` coordinate of ``obj`` found by CF attributes (standard_name, units,
+    axis), then by common names."""
+    crit = _COORD_CRITERIA[kind]
+    for name, c in obj.coords.items():
+        a = c.attrs
+        if (a.get("standard_name") == crit["standard_name"] or a.get("units") in crit["units"]
+                or a.get("axis") == crit["axis"]):
+            return str(name)
+    for name in list(obj.coords) + list(obj.dims):
+        if str(name).lower() in crit["names"]:
+            return str(name)
+    raise SatCO2Error(f"no {kind} coordinate found (by CF attributes or name) in the data")

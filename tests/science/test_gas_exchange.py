@@ -1,0 +1,156 @@
+"""Gas exchange: check values from the cited papers, seaflux agreement, validity warnings, budgets."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import satco2
+from satco2.science import gas_exchange as ge
+
+
+# --- check values -------------------------------------------------------------------------------
+
+def test_schmidt_number_W14_table1():
+    # Wanninkhof (2014) Table 1: Sc(CO2, seawater, 20 °C) = 668.344
+    assert ge.sc_W14(20.0) == pytest.approx(668.344, abs=5e-4)
+
+
+def test_K0_W74_check_value():
+    # Weiss (1974) eq. 12, volumetric constants: K0(20 °C, S 35) ≈ 0.0332 mol L-1 atm-1
+    assert ge.K0_W74(20.0, 35.0) == pytest.approx(0.0332, abs=5e-5)
+    # solubility falls with temperature and salinity
+    assert ge.K0_W74(10.0, 35.0) > ge.K0_W74(20.0, 35.0) > ge.K0_W74(20.0, 38.0)
+
+
+def test_k_W14_check_value():
+    # Wanninkhof (2014) eq. 4 at U10 = 10 m s-1, 20 °C: 0.251*100*(668.344/660)^-0.5 = 24.94 cm/h
+    assert ge.k_W14(10.0, 20.0) == pytest.approx(24.94, abs=0.01)
+
+
+def test_flux_check_value():
+    # issue 4: F(20 °C, S 35, 10 m/s, dpCO2 -50 µatm) ≈ -9.94 mmol m-2 d-1
+    f = ge.flux_kernel(20.0, 35.0, 10.0, -50.0, k_param="W14")
+    assert f == pytest.approx(-9.94, abs=0.01)
+
+
+def test_pH2O_WP80_against_dickson2007():
+    # Weiss & Price (1980) vs Dickson et al. (2007) SOP 5 value 0.030699 atm at 25 °C, S 35
+    assert ge.pH2O_WP80(25.0, 35.0) == pytest.approx(0.030699, rel=2e-3)
+
+
+def test_fugacity_factor_matches_pyco2sys():
+    import PyCO2SYS as pyco2
+
+    t = np.array([0.0, 10.0, 20.0, 30.0])
+    ours = ge.fugacity_factor_W74(t, 1.0)
+    # PyCO2SYS works in bar with R = 83.14462618 cm3 bar mol-1 K-1 (CODATA 2018, opt_gas_constant=3)
+    theirs = pyco2.gas.fugacity_factor(t, 4, 83.14462618, 0.0, pressure_atmosphere=1.0)
+    np.testing.assert_allclose(ours, theirs, rtol=2e-6)
+    # Dickson et al. (2007): 350 µatm pCO2 at 25 °C is ~348.9 µatm fCO2
+    assert ge.pco2_to_fco2(350.0, 25.0) == pytest.approx(348.88, abs=0.02)
+    assert ge.fco2_to_pco2(ge.pco2_to_fco2(400.0, 12.0), 12.0) == pytest.approx(400.0)
+
+
+def test_isochemical_temperature_sensitivity_through_pyco2sys():
+    """Takahashi et al. (1993): d ln pCO2 / dT = 0.0423 °C-1 for a closed sample over 2-28 °C."""
+    import PyCO2SYS as pyco2
+
+    t = np.array([2.0, 28.0])
+    r = pyco2.sys(par1=2300.0, par2=2000.0, par1_type=1, par2_type=2, salinity=35.0,
+                  temperature=t, opt_k_carbonic=4)
+    slope = np.log(r["pCO2"][1] / r["pCO2"][0]) / (t[1] - t[0])
+    assert slope == pytest.approx(ge.T93_COEFFICIENT, abs=1e-3)
+    # the T93 factor applied to the 2 °C value lands within 2 % of PyCO2SYS at 28 °C
+    assert r["pCO2"][0] * ge.temperature_factor_T93(2.0, 28.0) == pytest.approx(r["pCO2"][1], rel=0.02)
+
+
+# --- registry, validity -------------------------------------------------------------------------
+
+def test_k_registry_and_ordering():
+    assert set(ge.K_PARAMETERIZATIONS) == {"W14", "W92", "N00", "H06"}
+    k = {n: f(10.0, 20.0) for n, f in ge.K_PARAMETERIZATIONS.items()}
+    # quadratic coefficients 0.31 (W92) > 0.251 (W14); N00 has a linear term; all within 20-32 cm/h
+    assert k["W92"] > k["W14"]
+    assert all(18 < v < 32 for v in k.values())
+    with pytest.raises(satco2.SatCO2Error, match="unknown gas-transfer"):
+        ge.get_k("XX")
+
+
+def test_validity_warning_outside_range():
+    with pytest.warns(satco2.ValidityWarning, match="sc_W14"):
+        ge.sc_W14(np.array([10.0, 45.0]))
+    with pytest.warns(satco2.ValidityWarning, match="u10"):
+        ge.k_W14(np.array([5.0, 40.0]), 20.0)
+    # NaNs alone are not a violation
+    ge.K0_W74(np.array([np.nan, 10.0]), np.array([35.0, np.nan]))
+
+
+# --- agreement with seaflux --------------------------------------------------------------------
+
+seaflux = pytest.importorskip("seaflux")
+
+
+def test_seaflux_agreement_where_definitions_coincide():
+    from seaflux import gas_transfer_velocity as skw
+    from seaflux import solubility, vapour_pressure
+
+    rng = np.random.default_rng(0)
+    t = rng.uniform(2, 30, 200)
+    s = rng.uniform(25, 36, 200)
+    u = rng.uniform(1, 15, 200)
+    np.testing.assert_allclose(ge.sc_W14(t), skw.schmidt_number(t), rtol=1e-12)
+    np.testing.assert_allclose(ge.k_W14(u, t), skw.k_Wa14(u**2, t), rtol=1e-12)
+    np.testing.assert_allclose(ge.k_W92(u, t), skw.k_Wa92(u**2, t), rtol=1e-12)
+    np.testing.assert_allclose(ge.k_N00(u, t), skw.k_Ni00(u, t), rtol=1e-12)
+    np.testing.assert_allclose(ge.k_H06(u, t), skw.k_Ho06(u**2, t), rtol=1e-12)
+    np.testing.assert_allclose(ge.pH2O_WP80(t, s), vapour_pressure.weiss1980(s, t + 273.15), rtol=1e-12)
+    # Definition difference: seaflux's solubility_weiss1974 returns K0 / (P - pH2O)
+    # (it folds the moist-air correction into K0); ours is Weiss's K0 itself.
+    p = 1.0
+    np.testing.assert_allclose(
+        ge.K0_W74(t, s) / (p - ge.pH2O_WP80(t, s)), solubility.solubility_weiss1974(s, t + 273.15, p),
+        rtol=1e-12,
+    )
+
+
+def test_seaflux_flux_bulk_differs_only_by_its_solubility_definition():
+    rng = np.random.default_rng(1)
+    n = 100
+    t, s, u = rng.uniform(5, 28, n), rng.uniform(28, 35, n), rng.uniform(2, 14, n)
+    psw, pair = rng.uniform(250, 500, n), np.full(n, 380.0)
+    slp_hpa = np.full(n, 1013.25)
+    theirs = seaflux.flux_bulk(t, s, psw, pair, slp_hpa, u, kw_func=lambda w, tc: ge.k_W14(w, tc))
+    ours = ge.flux_kernel(t, s, u, psw - pair)  # mmol m-2 d-1
+    ours_g = ours * 12.0108e-3 / (slp_hpa / 1013.25 - ge.pH2O_WP80(t, s))  # seaflux: gC, K0/(P-pH2O)
+    np.testing.assert_allclose(ours_g, theirs, rtol=1e-10)
+
+
+def test_cell_area_against_authalic_sphere_and_seaflux():
+    lat = np.arange(-89.5, 90, 1.0)
+    lon = np.arange(0.5, 360, 1.0)
+    a = ge.cell_area_WGS84(lat, lon)
+    # Moritz (1980), GRS80/WGS84 authalic radius 6371007.181 m: total = 4 pi R^2
+    assert a.sum() == pytest.approx(4 * np.pi * 6371007.181**2, rel=1e-9)
+    from seaflux.area import area_grid
+
+    sf = area_grid(lat[30:150], lon).T  # seaflux: local-radius approximation, same orientation
+    # seaflux scales a sphere by the geocentric radius at each latitude: within 1 % of the exact
+    # ellipsoidal areas between 60 S and 60 N
+    np.testing.assert_allclose(a[30:150], sf, rtol=1e-2)
+
+
+def test_budget_uniform_flux_over_known_area():
+    lat = np.arange(21.05, 35.0, 0.1)
+    lon = np.arange(117.05, 131.0, 0.1)
+    area = ge.cell_area_WGS84(lat, lon).sum()
+    f = xr.DataArray(np.full((2, lat.size, lon.size), -5.0), dims=("time", "lat", "lon"),
+                     coords={"lat": ("lat", lat, {"standard_name": "latitude"}),
+                             "lon": ("lon", lon, {"standard_name": "longitude"})})
+    b = ge.budget_TgC_per_yr(f)
+    expected = -5.0 * area * 1e-3 * 12.0107 * 365.25 / 1e12
+    np.testing.assert_allclose(b.values, expected, rtol=1e-12)
+    assert b.attrs["units"] == "Tg C yr-1"
+    # half-weighted region gives half the budget
+    w = xr.full_like(f.isel(time=0), 0.5)
+    np.testing.assert_allclose(ge.budget_TgC_per_yr(f, w).values, expected / 2, rtol=1e-12)
