@@ -1,0 +1,113 @@
+"""JupyterHub configuration of the local SatCO2 Hub (started by `satco2 up`).
+
+Declarative: every value comes from hub-config/settings.yaml through the runtime file that
+`satco2 up` writes for each start (satco2.hub.runtime); Python appears only as small named snippets
+from satco2.hub.hooks. Read hub-config/README.md for the why of each choice.
+"""
+from satco2.hub import hooks, runtime
+
+rt = runtime.load()  # $SATCO2_HUB_RUNTIME, written by `satco2 up`
+S = rt.settings
+state = rt.state_dir
+bin_ = str(rt.venv_bin)
+c = get_config()  # noqa: F821 (provided by traitlets when JupyterHub loads this file)
+
+# --- network: the public proxy listens on loopback only; everything internal on 127.0.0.1 -------
+c.JupyterHub.ip = rt.ip
+c.JupyterHub.port = rt.port
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = rt.ports["hub_api"]
+c.JupyterHub.proxy_class = "configurable-http-proxy"
+c.ConfigurableHTTPProxy.command = [rt.chp]  # npm proxy: the PyPI port drops WebSocket subprotocols
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{rt.ports['proxy_api']}"
+c.ConfigurableHTTPProxy.auth_token = rt.secret("proxy_auth_token")
+c.ConfigurableHTTPProxy.should_start = True
+c.ConfigurableHTTPProxy.pid_file = f"{state}/proxy.pid"
+
+# --- state: one directory, secrets 0600 ----------------------------------------------------------
+c.JupyterHub.db_url = f"sqlite:///{state}/jupyterhub.sqlite"
+c.JupyterHub.cookie_secret_file = f"{state}/jupyterhub_cookie_secret"
+c.JupyterHub.pid_file = f"{state}/jupyterhub.pid"
+c.JupyterHub.cleanup_servers = True  # stopping the hub stops every single-user server
+c.JupyterHub.cleanup_proxy = True
+
+# --- authentication: NativeAuthenticator (sign-up + admin approval), pinned with JupyterHub 5.5 ----
+c.JupyterHub.authenticator_class = "native"
+c.NativeAuthenticator.enable_signup = S["hub"].get("open_signup", True)
+c.NativeAuthenticator.open_signup = False  # every new account waits for an admin's approval
+c.NativeAuthenticator.minimum_password_length = S["hub"].get("minimum_password_length", 10)
+c.NativeAuthenticator.check_common_password = True
+c.Authenticator.admin_users = {S["hub"]["admin_user"]}
+c.Authenticator.allow_all = True  # NativeAuthenticator only lets approved accounts log in
+
+# --- single-user servers --------------------------------------------------------------------------
+if rt.root_mode:
+    c.JupyterHub.spawner_class = "localprocess"  # each hub user runs as its own system user
+    c.Spawner.pre_spawn_hook = hooks.pre_spawn_root
+    c.LocalProcessSpawner.notebook_dir = "~"
+else:
+    c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"  # one OS account
+    c.SimpleLocalProcessSpawner.home_dir_template = f"{state}/users/{{username}}"
+    c.JupyterHub.template_vars = {"announcement": hooks.single_account_banner()}
+c.Spawner.cmd = [f"{bin_}/jupyterhub-singleuser"]
+c.Spawner.default_url = S["hub"].get("default_url", "/lab")
+c.Spawner.start_timeout = S["hub"].get("spawn_timeout", 60)
+c.Spawner.http_timeout = S["hub"].get("spawn_timeout", 60)
+gateway_url = f"http://127.0.0.1:{rt.port}/services/dask-gateway"
+c.Spawner.environment = {
+    **rt.env,
+    "PATH": f"{bin_}:/usr/local/bin:/usr/bin:/bin",
+    "JUPYTER_CONFIG_PATH": str(rt.hub_config_dir / "singleuser"),  # busy kernels count as activity
+    "DASK_GATEWAY__ADDRESS": gateway_url,
+    "DASK_GATEWAY__PROXY_ADDRESS": f"gateway://127.0.0.1:{rt.ports['gateway_tcp']}",
+    "DASK_GATEWAY__PUBLIC_ADDRESS": "/services/dask-gateway",
+    "DASK_GATEWAY__AUTH__TYPE": "jupyterhub",
+    "DASK_LABEXTENSION__FACTORY__MODULE": "dask_gateway",
+    "DASK_LABEXTENSION__FACTORY__CLASS": "GatewayCluster",
+}
+user_services = ["dask-gateway"] + [n for n in rt.services if S["services"][n].get("user_access")]
+access = [f"access:services!service={n}" for n in user_services]
+c.Spawner.server_token_scopes = ["users:activity!user", "access:servers!server", *access]
+
+# --- roles: users reach their own server and the services; each service holds only what it uses --
+c.JupyterHub.load_roles = [
+    {"name": "user", "scopes": ["self", *access]},
+    {"name": "idle-culler", "services": ["idle-culler"],
+     "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]},
+    *[{"name": f"service-{n}", "services": [n], "scopes": S["services"][n]["scopes"]}
+      for n in rt.services if S["services"][n].get("scopes")],
+]
+
+# --- managed services: gateway, idle culler, and the project's services when installed ----------
+supervise = [rt.python, "-m", "satco2.hub.supervise"]  # logs and restarts a crashed service
+svc_env = {**rt.env, "SATCO2_HUB_RUNTIME": f"{state}/runtime.json", "PATH": f"{bin_}:/usr/bin:/bin"}
+services = [
+    {
+        "name": "dask-gateway",
+        "url": f"http://127.0.0.1:{rt.ports['gateway_http']}",
+        "command": [*supervise, "dask-gateway", "--", f"{bin_}/dask-gateway-server",
+                    "-f", str(rt.hub_config_dir / "dask_gateway_config.py")],
+        "environment": svc_env,
+        "cwd": state,
+        "display": False,
+    },
+]
+cull = S["culling"]["servers"]
+if cull["enabled"]:
+    services.append({
+        "name": "idle-culler",
+        "command": [rt.python, "-m", "jupyterhub_idle_culler", f"--timeout={cull['timeout']}",
+                    f"--cull-every={cull.get('every', 0)}", f"--max-age={cull.get('max_age', 0)}",
+                    *(["--cull-users"] if cull.get("cull_users") else [])],
+    })
+for name, module in rt.services.items():
+    spec = S["services"][name]
+    services.append({
+        "name": name,
+        "url": f"http://127.0.0.1:{rt.ports[name]}",
+        "command": [*supervise, name, "--", rt.python, "-m", module],
+        "environment": {**svc_env, "SATCO2_SERVICE_PORT": str(rt.ports[name])},
+        "cwd": state,
+        "oauth_no_confirm": spec.get("oauth_no_confirm", True),
+    })
+c.JupyterHub.services = services

@@ -1,0 +1,71 @@
+"""Small named snippets that ``hub-config/jupyterhub_config.py`` plugs into JupyterHub.
+
+- :func:`ensure_system_user` - root mode: one system user per hub user, created at first spawn
+- :func:`single_account_banner` - the warning shown on every hub page in single-account mode
+"""
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import re
+import subprocess
+
+from .. import SatCO2Error
+
+#: system group of the accounts this hub created; an existing account outside it is never used
+GROUP = "satco2-users"
+_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,30}$")
+
+SINGLE_ACCOUNT_BANNER = (
+    "Single-account mode: this hub was started by an ordinary (non-root) user, so every hub user's "
+    "server and Dask cluster runs as that same operating-system account and users can read each "
+    "other's files. Start the hub as root for per-user isolation."
+)
+
+
+def single_account_banner() -> str:
+    return SINGLE_ACCOUNT_BANNER
+
+
+def _ensure_group() -> None:
+    try:
+        grp.getgrnam(GROUP)
+    except KeyError:
+        subprocess.run(["groupadd", "--system", GROUP], check=True, capture_output=True)
+
+
+def ensure_system_user(username: str) -> pwd.struct_passwd:
+    """Create system user ``username`` (home 0700, group ``satco2-users``) unless it exists.
+
+    An existing account is used only if it belongs to ``satco2-users`` (created by this hub), so a
+    hub user named like a system account (``root``, ``daemon``, ``www-data``) never gets it.
+    """
+    if not _NAME.match(username):
+        raise SatCO2Error(f"hub user name {username!r} cannot be a system user name (a-z, 0-9, _ and -).")
+    _ensure_group()
+    try:
+        entry = pwd.getpwnam(username)
+    except KeyError:
+        entry = None
+    if entry is not None:
+        members = grp.getgrnam(GROUP).gr_mem
+        if username not in members and entry.pw_gid != grp.getgrnam(GROUP).gr_gid:
+            raise SatCO2Error(
+                f"system account {username!r} exists and was not created by SatCO2 Hub, so the hub "
+                "will not run a server as it."
+            )
+        return entry
+    subprocess.run(
+        ["useradd", "--create-home", "--shell", "/bin/bash", "--gid", GROUP,
+         "--comment", "SatCO2 Hub user", username],
+        check=True, capture_output=True,
+    )
+    entry = pwd.getpwnam(username)
+    os.chmod(entry.pw_dir, 0o700)
+    return entry
+
+
+def pre_spawn_root(spawner) -> None:
+    """``Spawner.pre_spawn_hook`` in root mode: make sure the user's system account exists."""
+    ensure_system_user(spawner.user.name)

@@ -1,0 +1,84 @@
+"""The hub's state directory: databases, secrets and the admin password, nothing else.
+
+Layout of ``config.state_dir()`` (mode 0700; every secret file mode 0600)::
+
+    jupyterhub.sqlite          hub database (users, NativeAuthenticator accounts, tokens)
+    dask-gateway.sqlite        gateway database (encrypted with gateway_db_key)
+    jupyterhub_cookie_secret   32 random bytes, hex
+    proxy_auth_token           configurable-http-proxy API token
+    gateway_db_key             Fernet key for the gateway database
+    admin_password             the admin's generated password (printed once at first start)
+    runtime.json               what the current start decided (ports, mode); removed at stop
+    satco2-up.pid              pid of the running ``satco2 up`` (for ``satco2 down``)
+    users/<name>/              home folders in single-account mode
+    clusters/                  gateway cluster working directories
+"""
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import stat
+from pathlib import Path
+
+from .. import SatCO2Error
+
+SECRET_FILES = ("jupyterhub_cookie_secret", "proxy_auth_token", "gateway_db_key")
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` with mode 0600 atomically (temporary file, then rename)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _generate(name: str) -> str:
+    if name == "gateway_db_key":
+        return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    return secrets.token_hex(32)
+
+
+def prepare(state_dir: Path) -> dict[str, str]:
+    """Create ``state_dir`` (0700) and any missing secret; return ``{name: value}``.
+
+    Existing secrets are kept (a restart keeps sessions and the gateway database readable);
+    a secret file readable by others is refused rather than used.
+    """
+    state_dir = Path(state_dir)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SatCO2Error(f"cannot create the hub state directory {state_dir} ({e.strerror}).") from None
+    os.chmod(state_dir, 0o700)
+    values = {}
+    for name in SECRET_FILES:
+        path = state_dir / name
+        if path.exists():
+            check_private(path)
+            values[name] = path.read_text().strip()
+        else:
+            values[name] = _generate(name)
+            write_private(path, values[name] + "\n")
+    return values
+
+
+def check_private(path: Path) -> None:
+    """Refuse a secret file that group or others may read."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise SatCO2Error(
+            f"the secret file {path} has mode {mode:o}; it must be 0600 (run: chmod 600 {path})."
+        )
+
+
+def new_password() -> str:
+    """A generated password: 20 URL-safe characters (about 120 bits)."""
+    return secrets.token_urlsafe(15)
