@@ -1,0 +1,346 @@
+"""MeSAA: the Mechanistic Semi-Analytical Algorithm for sea-surface pCO2 (Bai et al. 2015).
+
+Bai, Y., Cai, W.-J., He, X., et al. (2015), J. Geophys. Res. Oceans 120,
+doi:10.1002/2014JC010632: surface pCO2 is the sum of a thermodynamic + mixing term and a
+biological term (structure as restated by Chen et al. 2017, Cont. Shelf Res. 151:94-110)::
+
+    pCO2 = pCO2_mix(SST, SSS) + dpCO2_bio(Chl)                                     [µatm]
+    f_r  = (S_oc - S) / (S_oc - S_r)                       river fraction (conservative mixing)
+    TA   = f_r TA_r + (1 - f_r) TA_oc,  DIC likewise                               [µmol kg-1]
+    pCO2_mix = CO2SYS(TA, DIC, S, SST)                     through PyCO2SYS (a dependency)
+
+End members, carbonate constants and the bio term are per-region configuration
+(``catalogs/mesaa/<region>.yaml``, every number with its citation or a ``needs_citation`` flag):
+Bai et al. (2015)'s own values were not found, so the defaults are SUBSTITUTEs (see
+docs/pco2-flux.md). :func:`fit_end_members` and :func:`fit_bio_term` re-tune a region from data.
+
+Speed: the mixing term depends on (S, T) only once the end members are fixed, so it is tabulated
+once with PyCO2SYS on a fine (S, T) grid and interpolated bilinearly in ln pCO2
+(:class:`MixingTable`; the look-up-table approach of Lü et al. 2018 for the Pearl River). The
+exact per-pixel PyCO2SYS path is :func:`pco2_mix_exact`; a test bounds their difference.
+
+The bio term is pluggable: :data:`BIO_TERMS` maps a form name to ``f(chl, **coefficients)``.
+Everything on xarray objects is lazy (``xr.apply_ufunc(..., dask="parallelized")``).
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from .. import SatCO2Error, ValidityWarning, config
+
+# ----------------------------------------------------------------------------------------------
+# configuration
+
+
+@dataclass
+class MesaaConfig:
+    """Values of one region's MeSAA configuration (units: µmol kg-1, µatm, PSS-78, °C, mg m-3)."""
+
+    name: str
+    s_river: float
+    ta_river: float
+    dic_river: float
+    s_ocean: float
+    ta_ocean: float
+    dic_ocean: float
+    bio_form: str
+    bio_coefficients: dict[str, float]
+    opt_k_carbonic: int = 4
+    validity: dict[str, tuple[float, float]] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def as_attrs(self) -> dict[str, Any]:
+        """Flat, netCDF-safe attributes describing this configuration (for provenance)."""
+        out = {
+            "mesaa_region_config": self.name,
+            "mesaa_end_member_river": f"S={self.s_river} TA={self.ta_river} DIC={self.dic_river}",
+            "mesaa_end_member_ocean": f"S={self.s_ocean} TA={self.ta_ocean} DIC={self.dic_ocean}",
+            "mesaa_bio_term": f"{self.bio_form} {self.bio_coefficients}",
+            "mesaa_opt_k_carbonic": int(self.opt_k_carbonic),
+        }
+        flagged = sorted(k for k, v in self.provenance.items() if v.get("needs_citation"))
+        if flagged:
+            out["mesaa_needs_citation"] = ", ".join(flagged)
+        return out
+
+
+def config_dir() -> Path:
+    return config.catalog_dir() / "mesaa"
+
+
+def _leaf(node, key: str, prov: dict, where: str):
+    if not isinstance(node, dict) or "value" not in node:
+        raise SatCO2Error(f"MeSAA config {where}: entry {key!r} needs a 'value'")
+    if not (node.get("citation") or node.get("needs_citation")):
+        raise SatCO2Error(
+            f"MeSAA config {where}: entry {key!r} has neither a citation nor needs_citation: true"
+        )
+    prov[key] = {k: v for k, v in node.items() if k != "value"}
+    return node["value"]
+
+
+def load_config(region_or_path: str | Path = "ecs", **overrides) -> MesaaConfig:
+    """Read ``catalogs/mesaa/<region>.yaml`` (or a YAML path) into a :class:`MesaaConfig`.
+
+    ``overrides`` replace fields by name (e.g. ``ta_ocean=2280``, ``bio_coefficients={...}``) and
+    are recorded in the provenance as ``user override``.
+    """
+    p = Path(region_or_path)
+    if not p.suffix:
+        p = config_dir() / f"{region_or_path}.yaml"
+    if not p.is_file():
+        have = sorted(x.stem for x in config_dir().glob("*.yaml"))
+        raise SatCO2Error(f"no MeSAA configuration {str(region_or_path)!r}; available: {have}")
+    try:
+        doc = yaml.safe_load(p.read_text())
+        prov: dict[str, Any] = {}
+        em, bio, val = doc["end_members"], doc["bio"], doc.get("validity", {})
+        kw = {}
+        for side, tag in (("river", "river"), ("ocean", "ocean")):
+            kw[f"s_{tag}"] = float(_leaf(em[side]["salinity"], f"{side}.salinity", prov, p.name))
+            kw[f"ta_{tag}"] = float(_leaf(em[side]["ta"], f"{side}.ta", prov, p.name))
+            kw[f"dic_{tag}"] = float(_leaf(em[side]["dic"], f"{side}.dic", prov, p.name))
+        coefs = {k: float(_leaf(v, f"bio.{k}", prov, p.name)) for k, v in bio["coefficients"].items()}
+        opt = int(_leaf(doc["carbonate"]["opt_k_carbonic"], "opt_k_carbonic", prov, p.name))
+        validity = {k: tuple(float(x) for x in _leaf(v, f"validity.{k}", prov, p.name))
+                    for k, v in val.items()}
+        cfg = MesaaConfig(name=doc.get("name", p.stem), bio_form=bio["form"], bio_coefficients=coefs,
+                          opt_k_carbonic=opt, validity=validity, provenance=prov, **kw)
+    except (KeyError, TypeError, ValueError) as e:
+        raise SatCO2Error(f"MeSAA configuration {p} is malformed ({type(e).__name__}: {e})") from None
+    for k, v in overrides.items():
+        if not hasattr(cfg, k):
+            raise SatCO2Error(f"unknown MeSAA configuration field {k!r}")
+        setattr(cfg, k, v)
+        cfg.provenance[k] = {"citation": "user override"}
+    if cfg.bio_form not in BIO_TERMS:
+        raise SatCO2Error(f"MeSAA bio term form {cfg.bio_form!r} is not one of {sorted(BIO_TERMS)}")
+    if not cfg.s_ocean > cfg.s_river:
+        raise SatCO2Error("MeSAA ocean end-member salinity must exceed the river end member's")
+    return cfg
+
+
+# ----------------------------------------------------------------------------------------------
+# carbonate chemistry and mixing
+
+
+def carbonate_pco2(ta, dic, s, t_C, opt_k_carbonic: int = 4):
+    """pCO2 (µatm) of seawater from TA and DIC (µmol kg-1), salinity and temperature (°C) with
+    PyCO2SYS (Humphreys et al. 2022, GMD 15:15-43); ``opt_k_carbonic`` picks K1, K2."""
+    import PyCO2SYS as pyco2
+
+    ta, dic, s, t = np.broadcast_arrays(*(np.asarray(x, float) for x in (ta, dic, s, t_C)))
+    out = np.full(ta.shape, np.nan)
+    ok = np.isfinite(ta) & np.isfinite(dic) & np.isfinite(s) & np.isfinite(t)
+    if ok.any():
+        r = pyco2.sys(par1=ta[ok], par2=dic[ok], par1_type=1, par2_type=2, salinity=s[ok],
+                      temperature=t[ok], opt_k_carbonic=opt_k_carbonic)
+        out[ok] = r["pCO2"]
+    return out
+
+
+def mix(s, cfg: MesaaConfig):
+    """Conservative two-end-member mixing: (TA, DIC) in µmol kg-1 at salinity ``s``."""
+    s = np.asarray(s, float)
+    fr = (cfg.s_ocean - s) / (cfg.s_ocean - cfg.s_river)
+    return fr * cfg.ta_river + (1 - fr) * cfg.ta_ocean, fr * cfg.dic_river + (1 - fr) * cfg.dic_ocean
+
+
+def pco2_mix_exact(sst, sss, cfg: MesaaConfig):
+    """Thermodynamic + mixing pCO2 (µatm), one PyCO2SYS solve per value (slow reference path)."""
+    ta, dic = mix(sss, cfg)
+    return carbonate_pco2(ta, dic, sss, sst, cfg.opt_k_carbonic)
+
+
+class MixingTable:
+    """ln pCO2_mix tabulated on an (S, T) grid with PyCO2SYS, interpolated bilinearly.
+
+    Grid: S from the river to the ocean end member (clipped into it: salinities outside the
+    mixing line are evaluated at its end) in ``ds`` steps, T from ``t_range`` in ``dt`` steps.
+    """
+
+    def __init__(self, cfg: MesaaConfig, ds: float = 0.25, dt: float = 0.25,
+                 t_range: tuple[float, float] = (-2.0, 40.0)):
+        self.s = np.arange(cfg.s_river, cfg.s_ocean + ds / 2, ds)
+        self.s[-1] = cfg.s_ocean
+        self.t = np.arange(t_range[0], t_range[1] + dt / 2, dt)
+        S, T = np.meshgrid(self.s, self.t, indexing="ij")
+        self.lnp = np.log(pco2_mix_exact(T.ravel(), S.ravel(), cfg)).reshape(S.shape)
+
+    def __call__(self, sst, sss):
+        sst = np.asarray(sst, float)
+        sss = np.asarray(sss, float)
+        s = np.clip(sss, self.s[0], self.s[-1])
+        t = np.clip(sst, self.t[0], self.t[-1])
+        fi = (s - self.s[0]) / (self.s[1] - self.s[0])
+        fj = (t - self.t[0]) / (self.t[1] - self.t[0])
+        bad = ~(np.isfinite(fi) & np.isfinite(fj))
+        fi = np.where(bad, 0.0, fi)
+        fj = np.where(bad, 0.0, fj)
+        i = np.clip(np.floor(fi).astype(np.intp), 0, self.s.size - 2)
+        j = np.clip(np.floor(fj).astype(np.intp), 0, self.t.size - 2)
+        wi, wj = fi - i, fj - j
+        L = self.lnp
+        v = ((1 - wi) * (1 - wj) * L[i, j] + wi * (1 - wj) * L[i + 1, j]
+             + (1 - wi) * wj * L[i, j + 1] + wi * wj * L[i + 1, j + 1])
+        out = np.exp(v)
+        out[bad] = np.nan
+        return out
+
+
+_TABLES: dict[tuple, MixingTable] = {}
+
+
+def mixing_table(cfg: MesaaConfig) -> MixingTable:
+    """The (cached) :class:`MixingTable` of a configuration's end members and constants."""
+    key = (cfg.s_river, cfg.ta_river, cfg.dic_river, cfg.s_ocean, cfg.ta_ocean, cfg.dic_ocean,
+           cfg.opt_k_carbonic)
+    if key not in _TABLES:
+        _TABLES[key] = MixingTable(cfg)
+    return _TABLES[key]
+
+
+# ----------------------------------------------------------------------------------------------
+# biological term (pluggable)
+
+
+def bio_log10(chl, a: float, b: float):
+    """dpCO2_bio = a + b log10(Chl), µatm (Chl in mg m-3). Form SUBSTITUTE: Bai et al. (2015)
+    parameterize the bio term with Chl but the form was not found (SCIENCE-NOTES 1)."""
+    return a + b * np.log10(np.asarray(chl, float))
+
+
+def bio_linear(chl, a: float, b: float):
+    """dpCO2_bio = a + b Chl, µatm (Chl in mg m-3)."""
+    return a + b * np.asarray(chl, float)
+
+
+def bio_none(chl):
+    """No biological term (thermodynamics + mixing only), µatm."""
+    return np.zeros_like(np.asarray(chl, float))
+
+
+BIO_TERMS = {"log10": bio_log10, "linear": bio_linear, "none": bio_none}
+"""Biological-term forms, name -> ``f(chl [mg m-3], **coefficients) -> dpCO2 [µatm]``."""
+
+_BIO_DESIGN = {
+    "log10": lambda chl: np.column_stack([np.ones_like(chl), np.log10(chl)]),
+    "linear": lambda chl: np.column_stack([np.ones_like(chl), chl]),
+}
+
+
+def fit_bio_term(pco2_obs, pco2_mix_values, chl, form: str = "log10") -> dict[str, float]:
+    """Least-squares coefficients of the bio term ``form`` from match-ups: the residual
+    pCO2_obs - pCO2_mix (µatm) regressed on Chl (mg m-3); returns ``{"a": ..., "b": ...}``."""
+    if form not in _BIO_DESIGN:
+        raise SatCO2Error(f"bio term form {form!r} cannot be fitted; choose one of {sorted(_BIO_DESIGN)}")
+    y = np.asarray(pco2_obs, float) - np.asarray(pco2_mix_values, float)
+    chl = np.asarray(chl, float)
+    ok = np.isfinite(y) & np.isfinite(chl) & (chl > 0)
+    if ok.sum() < 3:
+        raise SatCO2Error(f"fitting the bio term needs at least 3 valid match-ups, got {int(ok.sum())}")
+    X = _BIO_DESIGN[form](chl[ok])
+    (a, b), *_ = np.linalg.lstsq(X, y[ok], rcond=None)
+    return {"a": float(a), "b": float(b)}
+
+
+def fit_end_members(s, ta, dic, s_range: tuple[float, float] = (10.0, 25.0),
+                    s_ocean: float | None = None) -> dict[str, float]:
+    """End members from the conservative part of the mixing line.
+
+    Wang B. et al. (2011, J. Mar. Sci. 29(3), abstract) found TA and DIC conservative against S only
+    for S 10-25 in the Changjiang estuary, deviating near S 0, at 25-28 and near 30: regress TA and
+    DIC (µmol kg-1) on S within ``s_range`` and extrapolate to S = 0 (river) and to ``s_ocean``.
+    Returns ``ta_river, dic_river`` (intercepts) and, if ``s_ocean`` is given, ``ta_ocean,
+    dic_ocean``, plus the slopes and the number of samples used.
+    """
+    s, ta, dic = (np.asarray(x, float) for x in (s, ta, dic))
+    ok = np.isfinite(s) & np.isfinite(ta) & np.isfinite(dic) & (s >= s_range[0]) & (s <= s_range[1])
+    if ok.sum() < 3:
+        raise SatCO2Error(
+            f"fitting end members needs at least 3 samples with S in {s_range}, got {int(ok.sum())}"
+        )
+    bt, at = np.polyfit(s[ok], ta[ok], 1)
+    bd, ad = np.polyfit(s[ok], dic[ok], 1)
+    out = {"ta_river": float(at), "dic_river": float(ad), "s_river": 0.0,
+           "ta_slope": float(bt), "dic_slope": float(bd), "n": int(ok.sum())}
+    if s_ocean is not None:
+        out.update(s_ocean=float(s_ocean), ta_ocean=float(at + bt * s_ocean),
+                   dic_ocean=float(ad + bd * s_ocean))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# the algorithm
+
+
+def _check_validity(cfg: MesaaConfig, **arrays):
+    for name, arr in arrays.items():
+        if name not in cfg.validity:
+            continue
+        lo, hi = cfg.validity[name]
+        a = np.asarray(arr, float)
+        if a.size and np.isfinite(a).any():
+            amin, amax = np.nanmin(a), np.nanmax(a)
+            if amin < lo or amax > hi:
+                warnings.warn(
+                    f"MeSAA ({cfg.name}): {name} spans {amin:.4g}..{amax:.4g}, outside the "
+                    f"configured validity range {lo:g}..{hi:g}",
+                    ValidityWarning, stacklevel=3,
+                )
+
+
+def pco2_mesaa_np(sst, sss, chl, cfg: MesaaConfig, table: MixingTable | None = None):
+    """MeSAA pCO2 (µatm) on numpy arrays: SST (°C), SSS (PSS-78), Chl (mg m-3).
+
+    Returns an array stacked on a new last axis: [pCO2_mix, dpCO2_bio, pCO2]. Values outside the
+    configured validity ranges raise a :class:`satco2.ValidityWarning`.
+    """
+    _check_validity(cfg, sst=sst, sss=sss, chl=chl)
+    table = table or mixing_table(cfg)
+    p_mix = table(sst, sss)
+    chl = np.asarray(chl, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bio = BIO_TERMS[cfg.bio_form](np.where(chl > 0, chl, np.nan), **cfg.bio_coefficients)
+    return np.stack([p_mix, bio, p_mix + bio], axis=-1)
+
+
+def pco2_mesaa(sst, sss, chl, cfg: MesaaConfig | str = "ecs"):
+    """MeSAA on xarray DataArrays (lazy when dask-backed): returns a Dataset with
+    ``pco2_mix``, ``dpco2_bio`` and ``pco2sw`` (µatm), with CF attributes.
+
+    The mixing table is built eagerly with numpy (no dask compute); the per-pixel work is one
+    ``xr.apply_ufunc(..., dask="parallelized")``.
+    """
+    import xarray as xr
+
+    if isinstance(cfg, str):
+        cfg = load_config(cfg)
+    table = mixing_table(cfg)
+    sst, sss, chl = xr.broadcast(sst, sss, chl)
+    out = xr.apply_ufunc(
+        pco2_mesaa_np, sst, sss, chl,
+        kwargs={"cfg": cfg, "table": table},
+        output_core_dims=[["component"]],
+        dask="parallelized",
+        output_dtypes=[np.float64],
+        dask_gufunc_kwargs={"output_sizes": {"component": 3}},
+    )
+    attrs = {"units": "uatm", "source": "MeSAA (Bai et al. 2015) via satco2.science.mesaa"}
+    ds = xr.Dataset({
+        "pco2_mix": out.isel(component=0).assign_attrs(
+            long_name="sea-surface pCO2 from thermodynamics and two-end-member mixing", **attrs),
+        "dpco2_bio": out.isel(component=1).assign_attrs(
+            long_name="biological pCO2 change parameterized by chlorophyll", **attrs),
+        "pco2sw": out.isel(component=2).assign_attrs(
+            standard_name="surface_partial_pressure_of_carbon_dioxide_in_sea_water",
+            long_name="sea-surface pCO2 (MeSAA)", **attrs),
+    })
+    ds.attrs.update(cfg.as_attrs())
+    return ds
