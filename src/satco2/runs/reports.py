@@ -1,0 +1,153 @@
+"""Report folders: ``<reports_dir>/<notebook>/<run-id>/`` and the ``latest`` pointer.
+
+A report folder holds ``notebook.ipynb`` (executed), ``parameters.json``, ``provenance.json``,
+``status.json`` (``{"status": "ok" | "failed", ...}``), ``run.log``, ``report.html`` (nbconvert), the
+data products the notebook wrote into :func:`satco2.runs.output_dir`, and after publishing
+``dashboard.html`` (the offline snapshot).
+
+While a run executes it lives in ``<notebook>/.tmp-<run-id>/``; it is renamed into place when it ends
+(failed or not). ``<notebook>/latest`` is a one-line file with the run id of the last successful run,
+replaced atomically (write a temporary file, then ``os.replace``) only after a success.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .. import SatCO2Error
+from ..config import reports_dir
+
+RUN_ID_RE = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
+LATEST = "latest"
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id: UTC time and 6 random hex digits (``20261123T183012Z-1a2b3c``)."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def notebook_reports(notebook: str) -> Path:
+    return reports_dir() / notebook
+
+
+def write_json(path: Path, data) -> None:
+    """Write JSON atomically (temporary file in the same folder, fsync, ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2, default=str)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def read_json(path: Path, default=None):
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        return default
+
+
+def set_latest(notebook: str, run_id: str) -> None:
+    """Point ``<notebook>/latest`` at ``run_id`` (atomic replace)."""
+    d = notebook_reports(notebook)
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".latest.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(run_id + "\n")
+    os.replace(tmp, d / LATEST)
+
+
+def latest(notebook: str) -> Path | None:
+    """The report folder of the last successful run of ``notebook``, or None."""
+    d = notebook_reports(notebook)
+    try:
+        rid = (d / LATEST).read_text().strip()
+    except FileNotFoundError:
+        return None
+    p = d / rid
+    return p if p.is_dir() else None
+
+
+def resolve(run: str | os.PathLike) -> Path:
+    """The report folder named by ``run``: a path to it, ``<notebook>/<run-id>``,
+    ``<notebook>/latest``, a notebook name (its latest), or a bare run id."""
+    s = str(run)
+    p = Path(s)
+    if p.is_dir() and (p / "status.json").exists():
+        return p.resolve()
+    root = reports_dir()
+    parts = s.strip("/").split("/")
+    if len(parts) == 2:
+        nb, rid = parts
+        if rid == LATEST:
+            q = latest(nb)
+            if q is None:
+                raise SatCO2Error(f"notebook '{nb}' has no successful run in {root}.")
+            return q
+        q = root / nb / rid
+        if (q / "status.json").exists():
+            return q
+    elif len(parts) == 1:
+        if RUN_ID_RE.match(s):
+            hits = [q for q in root.glob(f"*/{s}") if (q / "status.json").exists()]
+            if len(hits) == 1:
+                return hits[0]
+        elif (root / s).is_dir():
+            q = latest(s)
+            if q is not None:
+                return q
+            raise SatCO2Error(f"notebook '{s}' has no successful run in {root}.")
+    raise SatCO2Error(f"no report {s!r} in {root} (give <notebook>/<run-id>, <notebook>/latest or a path).")
+
+
+def info(report_dir: Path) -> dict:
+    """Summary of one report: notebook, run id, status, parameters, user, times, error."""
+    report_dir = Path(report_dir)
+    status = read_json(report_dir / "status.json", {}) or {}
+    prov = read_json(report_dir / "provenance.json", {}) or {}
+    return {
+        "notebook": report_dir.parent.name,
+        "run_id": report_dir.name,
+        "dir": str(report_dir),
+        "status": status.get("status", "unknown"),
+        "error": status.get("error"),
+        "started": status.get("started"),
+        "finished": status.get("finished"),
+        "user": prov.get("user"),
+        "title": prov.get("title"),
+        "parameters": read_json(report_dir / "parameters.json", {}),
+        "has_html": (report_dir / "report.html").exists(),
+        "has_snapshot": (report_dir / "dashboard.html").exists(),
+    }
+
+
+def list_reports(notebook: str | None = None) -> list[dict]:
+    """All finished reports (newest first), of one notebook or of all."""
+    root = reports_dir()
+    if not root.is_dir():
+        return []
+    nbs = [notebook] if notebook else sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    out = []
+    for nb in nbs:
+        d = root / nb
+        if not d.is_dir():
+            continue
+        lat = latest(nb)
+        for q in d.iterdir():
+            if q.is_dir() and RUN_ID_RE.match(q.name) and (q / "status.json").exists():
+                rec = info(q)
+                rec["latest"] = lat is not None and q.name == lat.name
+                out.append(rec)
+    out.sort(key=lambda r: r["run_id"], reverse=True)
+    return out
