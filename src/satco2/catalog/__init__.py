@@ -1,0 +1,26 @@
+"""The product catalog: registry, lazy opening from demo / mirror / upstream, generated catalogs.
+
+- :mod:`satco2.catalog.registry` - ``catalogs/products.yaml`` (the one source of truth)
+- :func:`open` / :func:`coverage` - lazy, dask-chunked, CF Datasets from a chosen source
+- :mod:`satco2.catalog.readers` - one module per upstream file format (``READERS`` registry)
+- :mod:`satco2.catalog.generate` - intake 2 catalogs and a static STAC catalog from the registry
+- :mod:`satco2.catalog.browser` - the Panel catalog browser
+- :mod:`satco2.catalog.cli` - ``satco2 catalog list | show | search | generate``
+"""
+from __future__ import annotations
+
+from .registry import Product, get, ids, products, search  # noqa: F401
+
+
+def open(product_id, source="demo", bbox=None, time=None, footprint=None, **kwargs):  # noqa: A001
+    """Open ``product_id`` lazily from ``source`` (see :func:`satco2.catalog.sources.open`)."""
+    from .sources import open as _open
+
+    return _open(product_id, source=source, bbox=bbox, time=time, footprint=footprint, **kwargs)
+
+
+def coverage(product_id, source="demo", **kwargs):
+    """``(start, end)`` timestamps that ``source`` holds for ``product_id``."""
+    from .sources import coverage as _coverage
+
+    return _coverage(product_id, source=source, **kwargs)
