@@ -21,16 +21,19 @@ c.Proxy.tcp_address = f"127.0.0.1:{rt.ports['gateway_tcp']}"
 c.Proxy.prefix = "/services/dask-gateway"
 
 # --- backend: real system users in root mode, one shared account otherwise -----------------------
-backend = "LocalBackend" if rt.root_mode else "UnsafeLocalBackend"
-c.DaskGateway.backend_class = f"dask_gateway_server.backends.local.{backend}"
+c.DaskGateway.backend_class = (
+    gateway.IsolatedLocalBackend  # LocalBackend with its 2026.3.0 chown bug fixed (satco2.hub.gateway)
+    if rt.root_mode else "dask_gateway_server.backends.local.UnsafeLocalBackend"
+)
 c.LocalBackend.db_url = f"sqlite:///{rt.state_dir}/dask-gateway.sqlite"
 c.LocalBackend.db_encrypt_keys = [rt.secret("gateway_db_key")]
 c.LocalBackend.stop_clusters_on_shutdown = True
 c.LocalBackend.cluster_options = gateway.cluster_options(S)
 
 # --- every cluster: distributed 2026 ships `dask scheduler` / `dask worker`, not dask-scheduler ----
-c.ClusterConfig.scheduler_cmd = [f"{bin_}/dask", "scheduler"]
-c.ClusterConfig.worker_cmd = [f"{bin_}/dask", "worker"]
+py = rt.user_python  # runnable by every system user (satco2.hub.userpython)
+c.ClusterConfig.scheduler_cmd = [py, "-m", "dask", "scheduler"]
+c.ClusterConfig.worker_cmd = [py, "-m", "dask", "worker"]
 c.ClusterConfig.scheduler_memory = int(G.get("scheduler_memory_gib", 1.0) * gateway.GiB)
 c.ClusterConfig.idle_timeout = float(G["idle_timeout"])  # no client activity -> cluster shut down
 c.ClusterConfig.cluster_max_workers = G["limits"]["default"]["cluster_max_workers"]

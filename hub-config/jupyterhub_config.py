@@ -4,6 +4,8 @@ Declarative: every value comes from hub-config/settings.yaml through the runtime
 `satco2 up` writes for each start (satco2.hub.runtime); Python appears only as small named snippets
 from satco2.hub.hooks. Read hub-config/README.md for the why of each choice.
 """
+from pathlib import Path
+
 from satco2.hub import hooks, runtime
 
 rt = runtime.load()  # $SATCO2_HUB_RUNTIME, written by `satco2 up`
@@ -49,14 +51,14 @@ else:
     c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"  # one OS account
     c.SimpleLocalProcessSpawner.home_dir_template = f"{state}/users/{{username}}"
     c.JupyterHub.template_vars = {"announcement": hooks.single_account_banner()}
-c.Spawner.cmd = [f"{bin_}/jupyterhub-singleuser"]
+c.Spawner.cmd = [rt.user_python, "-m", "jupyterhub.singleuser"]  # runnable by every user
 c.Spawner.default_url = S["hub"].get("default_url", "/lab")
 c.Spawner.start_timeout = S["hub"].get("spawn_timeout", 60)
 c.Spawner.http_timeout = S["hub"].get("spawn_timeout", 60)
 gateway_url = f"http://127.0.0.1:{rt.port}/services/dask-gateway"
 c.Spawner.environment = {
     **rt.env,
-    "PATH": f"{bin_}:/usr/local/bin:/usr/bin:/bin",
+    "PATH": f"{Path(rt.user_python).parent}:{bin_}:/usr/local/bin:/usr/bin:/bin",
     "JUPYTER_CONFIG_PATH": str(rt.hub_config_dir / "singleuser"),  # busy kernels count as activity
     "DASK_GATEWAY__ADDRESS": gateway_url,
     "DASK_GATEWAY__PROXY_ADDRESS": f"gateway://127.0.0.1:{rt.ports['gateway_tcp']}",

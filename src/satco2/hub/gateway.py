@@ -53,3 +53,46 @@ def cluster_options(settings: dict):
         )
 
     return for_user
+
+
+def _local_backend():
+    from dask_gateway_server.backends.local import LocalBackend
+
+    class IsolatedLocalBackend(LocalBackend):
+        """dask-gateway's ``LocalBackend`` (clusters run as the requesting system user) with its
+        working-directory setup fixed: 2026.3.0 calls ``paths.extend(path)`` on the TLS file
+        paths, so ``chown`` is attempted on single characters and every cluster fails to start
+        (``FileNotFoundError: 't'``). Same behaviour otherwise: a 0700 working directory owned by
+        the user holding the cluster's TLS certificate and key (0600) and its logs.
+        """
+
+        def setup_working_directory(self, cluster):  # mirrors the upstream method, fixed
+            import os
+            import tempfile
+
+            if self.clusters_directory:
+                workdir = os.path.join(self.clusters_directory, cluster.name)
+            else:
+                workdir = tempfile.mkdtemp(prefix="dask", suffix=cluster.name)
+            certsdir = self.get_certs_directory(workdir)
+            logsdir = self.get_logs_directory(workdir)
+            paths = [workdir, certsdir, logsdir]
+            for path in paths:
+                os.makedirs(path, 0o700, exist_ok=True)
+            cert_path, key_path = self._get_tls_paths(workdir)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+            for path, data in [(cert_path, cluster.tls_cert), (key_path, cluster.tls_key)]:
+                with os.fdopen(os.open(path, flags, 0o600), "wb") as fil:
+                    fil.write(data)
+                paths.append(path)
+            self.set_file_permissions(paths, cluster.username)
+            self.log.debug("Working directory %s for cluster %s created", workdir, cluster.name)
+            return workdir
+
+    return IsolatedLocalBackend
+
+
+def __getattr__(name):  # lazy: dask_gateway_server is imported only by the gateway process
+    if name == "IsolatedLocalBackend":
+        return _local_backend()
+    raise AttributeError(name)

@@ -30,6 +30,7 @@ class Runtime:
     settings: dict               # validated hub-config/settings.yaml (with overrides)
     services: dict = field(default_factory=dict)   # extra managed services found: name -> module
     env: dict = field(default_factory=dict)        # extra environment for user servers and services
+    user_python: str = ""        # interpreter for processes run as hub users (satco2.hub.userpython)
 
     @property
     def venv_bin(self) -> Path:
