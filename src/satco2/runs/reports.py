@@ -45,6 +45,7 @@ def write_json(path: Path, data) -> None:
             json.dump(data, f, indent=2, default=str)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -1,0 +1,230 @@
+"""Published dashboards: a registry on disk read by the dashboards service, and offline snapshots.
+
+The registry is ``<state_dir>/dashboards/published.json``::
+
+    {"entries": {"<slug>": {"slug", "notebook", "title", "description", "run": "<nb>/<run-id>" | null,
+                            "follow_latest": bool, "author", "published"}}}
+
+Every change takes an exclusive lock (``published.lock``, ``fcntl.flock``) and replaces the file
+atomically, so the service, the scheduler and the CLI can write concurrently and a crash never
+leaves a half-written registry. A ``follow_latest`` entry shows the notebook's ``latest`` report,
+so a scheduled (or any) successful run updates it and a failed run never does.
+
+A dashboard is rebuilt from a report folder by the notebook's dashboard module:
+``satco2.dashboards.<notebook>.from_report(report_dir)`` (or the module named by a top-level
+``dashboard:`` key of the notebook's ``.params.yaml``). :func:`snapshot` saves it as a fully offline
+HTML file (``dashboard.html`` in the report folder; ``embed=True``, inline resources).
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import getpass
+import importlib
+import os
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .. import SatCO2Error
+from ..config import state_dir
+from . import reports
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
+SNAPSHOT = "dashboard.html"
+
+
+def registry_dir() -> Path:
+    return state_dir() / "dashboards"
+
+
+def registry_file() -> Path:
+    return registry_dir() / "published.json"
+
+
+@contextlib.contextmanager
+def _locked():
+    d = registry_dir()
+    d.mkdir(parents=True, exist_ok=True)
+    with open(d / "published.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            data = reports.read_json(registry_file(), None) or {"entries": {}}
+            yield data
+            reports.write_json(registry_file(), data)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _raw() -> dict:
+    return (reports.read_json(registry_file(), None) or {"entries": {}})["entries"]
+
+
+def dashboard_module(notebook: str):
+    """The module building ``notebook``'s dashboard (it defines ``from_report(report_dir)``)."""
+    from . import params
+
+    modname = f"satco2.dashboards.{notebook}"
+    try:
+        modname = params.schema(notebook).get("dashboard", modname)
+    except params.ParameterError:
+        pass
+    try:
+        mod = importlib.import_module(modname)
+    except ModuleNotFoundError:
+        raise SatCO2Error(f"notebook '{notebook}' has no dashboard module {modname}.") from None
+    if not hasattr(mod, "from_report"):
+        raise SatCO2Error(f"dashboard module {modname} of notebook '{notebook}' defines no from_report(report_dir).")
+    return mod
+
+
+def build(report_dir: str | os.PathLike):
+    """The Panel dashboard of a report folder (rebuilt from its data products)."""
+    report_dir = Path(report_dir)
+    return dashboard_module(report_dir.parent.name).from_report(report_dir)
+
+
+def snapshot(report_dir: str | os.PathLike) -> Path:
+    """Write the fully offline HTML snapshot ``<report_dir>/dashboard.html`` (atomic) and return it."""
+    import panel as pn
+    from bokeh.resources import INLINE
+
+    report_dir = Path(report_dir)
+    view = build(report_dir)
+    target = report_dir / SNAPSHOT
+    tmp = report_dir / f".{SNAPSHOT}.tmp.html"
+    try:
+        pn.panel(view).save(str(tmp), embed=True, resources=INLINE, title=report_dir.parent.name)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _entry_view(e: dict) -> dict | None:
+    """An entry with its current report resolved (None for a follow-latest without any good run)."""
+    out = dict(e)
+    try:
+        d = reports.latest(e["notebook"]) if e.get("follow_latest") else reports.resolve(e["run"])
+    except SatCO2Error:
+        d = None
+    if d is None:
+        out.update(report_dir=None, run_id=None, parameters={}, run_date=None, run_user=None)
+        return out
+    i = reports.info(d)
+    out.update(report_dir=str(d), run_id=i["run_id"], parameters=i["parameters"], run_date=i["finished"],
+               run_user=i["user"], has_snapshot=i["has_snapshot"])
+    return out
+
+
+def published() -> list[dict]:
+    """The published dashboards (newest publication first), each resolved to its current report."""
+    items = [_entry_view(e) for e in _raw().values()]
+    items.sort(key=lambda e: e.get("published", ""), reverse=True)
+    return items
+
+
+def get(slug: str) -> dict:
+    e = _raw().get(slug)
+    if e is None:
+        raise SatCO2Error(f"no published dashboard named {slug!r}.")
+    return _entry_view(e)
+
+
+def publish(run: str | os.PathLike | None = None, *, follow_latest: str | None = None, slug: str | None = None,
+            author: str | None = None, make_snapshot: bool = True) -> dict:
+    """Publish a run's dashboard (``run``: see :func:`satco2.runs.reports.resolve`), or with
+    ``follow_latest=NOTEBOOK`` the dashboard of that notebook's latest successful run.
+
+    The dashboard is built once first (so a broken report is refused before it is listed) and, with
+    ``make_snapshot``, saved as the offline ``dashboard.html`` in the report folder.
+    Returns the registry entry.
+    """
+    from . import params
+
+    if (run is None) == (follow_latest is None):
+        raise SatCO2Error("publish needs exactly one of a run or --follow-latest NOTEBOOK.")
+    if follow_latest is not None:
+        d = reports.latest(follow_latest)
+        if d is None:
+            raise SatCO2Error(f"notebook '{follow_latest}' has no successful run to publish.")
+        run_ref = None
+        slug = slug or follow_latest.lower()
+    else:
+        d = reports.resolve(run)
+        st = reports.info(d)
+        if st["status"] != "ok":
+            raise SatCO2Error(f"run {d.parent.name}/{d.name} did not succeed (status {st['status']}) and cannot be published.")
+        run_ref = f"{d.parent.name}/{d.name}"
+        slug = slug or f"{d.parent.name}-{d.name}".lower()
+    if not SLUG_RE.match(slug):
+        raise SatCO2Error(f"dashboard name {slug!r} must be lower-case letters, digits, '-' or '_'.")
+    notebook = d.parent.name
+    if make_snapshot:
+        snapshot(d)
+    else:
+        build(d)
+    try:
+        sch = params.schema(notebook)
+    except params.ParameterError:
+        sch = {"title": notebook, "description": ""}
+    entry = {
+        "slug": slug,
+        "notebook": notebook,
+        "title": sch.get("title", notebook),
+        "description": sch.get("description", ""),
+        "run": run_ref,
+        "follow_latest": follow_latest is not None,
+        "author": author or os.environ.get("JUPYTERHUB_USER") or getpass.getuser(),
+        "published": _now(),
+    }
+    with _locked() as data:
+        data["entries"][slug] = entry
+    return _entry_view(entry)
+
+
+def unpublish(slug: str) -> None:
+    with _locked() as data:
+        if slug not in data["entries"]:
+            raise SatCO2Error(f"no published dashboard named {slug!r}.")
+        del data["entries"][slug]
+
+
+def refresh_follow_latest(notebook: str) -> list[str]:
+    """Write the offline snapshot of ``notebook``'s latest report if a follow-latest entry shows
+    it (called after scheduled runs); returns the slugs concerned."""
+    slugs = [s for s, e in _raw().items() if e.get("follow_latest") and e["notebook"] == notebook]
+    d = reports.latest(notebook)
+    if slugs and d is not None and not (d / SNAPSHOT).exists():
+        snapshot(d)
+    return slugs
+
+
+def publish_examples(notebooks: list[str] | None = None, log=print) -> list[dict]:
+    """Run every notebook in ``notebooks/`` with its defaults and publish it as a follow-latest
+    dashboard, skipping notebooks that already have a published dashboard (``satco2 publish
+    --examples``, started in the background by ``satco2 up``). A failing notebook is reported and
+    skipped. Returns the entries published."""
+    from . import params
+    from .execute import run
+
+    names = notebooks or sorted(p.name[: -len(".params.yaml")] for p in params.notebooks_dir().glob("*.params.yaml"))
+    have = {e["notebook"] for e in _raw().values()}
+    out = []
+    for nb in names:
+        if nb in have:
+            log(f"{nb}: already published, skipped")
+            continue
+        try:
+            if reports.latest(nb) is None:
+                log(f"{nb}: running with its default parameters ...")
+                run(nb, {}, user="examples")
+            out.append(publish(follow_latest=nb, author="examples"))
+            log(f"{nb}: published at /services/dashboards/d/{out[-1]['slug']}")
+        except SatCO2Error as e:
+            log(f"{nb}: not published: {e}")
+    return out

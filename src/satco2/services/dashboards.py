@@ -1,0 +1,405 @@
+"""The dashboards service: published Panel dashboards, the reports index and the catalog browser,
+behind the hub login (``python -m satco2.services.dashboards``, at ``/services/dashboards/``).
+
+It is a Bokeh/Panel server in this process (no ``panel serve`` child, so SIGINT/SIGTERM stop it at
+once), authenticated through the hub's OAuth with :class:`jupyterhub.services.auth.HubOAuth`:
+
+- every page, app and websocket requires a hub user whose OAuth token carries this service's access
+  scope (``access:services!service=dashboards``; the hub grants it to users through their role);
+  without a login the browser is sent through the hub's OAuth flow; a logged-in user without the
+  scope gets 403;
+- a dashboard published as ``private`` is visible to its author and hub admins only (403 for others).
+
+Routes (under ``$JUPYTERHUB_SERVICE_PREFIX``):
+
+``/``                         the published dashboards: title, author, parameters, run date, links
+``/app?id=<slug>``            a published dashboard, rebuilt from its report folder per session
+``/d/<slug>``                 redirect to ``/app?id=<slug>``
+``/reports/``                 the reports index (every run: notebook, status, user, parameters)
+``/reports/<nb>/<run>/<file>`` a report's HTML export, offline snapshot, log, provenance, notebook
+``/api/published``            the published dashboards as JSON
+``/catalog``                  the catalog browser (``satco2.catalog.browser.app()``), when installed
+``/oauth_callback``           the end of the hub OAuth flow
+
+State is on disk only (the published registry under ``<state_dir>/dashboards/`` and the reports
+folder), so the service serves the same dashboards after a restart of itself or of the hub. It is a
+hub service, not a user server, so the idle culler never stops it.
+
+Environment: the standard ``JUPYTERHUB_*`` variables the hub gives a managed service
+(``JUPYTERHUB_API_TOKEN``, ``JUPYTERHUB_CLIENT_ID``, ``JUPYTERHUB_SERVICE_URL``,
+``JUPYTERHUB_SERVICE_PREFIX``, ``JUPYTERHUB_API_URL``, ``JUPYTERHUB_BASE_URL``,
+``JUPYTERHUB_OAUTH_CALLBACK_URL``, ``JUPYTERHUB_OAUTH_ACCESS_SCOPES``), ``SATCO2_HUB_URL`` (public hub
+URL, allowed as websocket origin), ``SATCO2_DASHBOARDS_ORIGINS`` (extra origins, comma-separated),
+and the ``SATCO2_*`` paths of :mod:`satco2.config`.
+"""
+from __future__ import annotations
+
+import html
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+from pathlib import Path
+from urllib.parse import quote, urlparse
+
+from tornado import web
+from tornado.httputil import url_concat
+
+from .. import SatCO2Error
+from ..config import state_dir
+
+log = logging.getLogger("satco2.services.dashboards")
+
+REPORT_FILES = {
+    "report.html": "text/html; charset=UTF-8",
+    "dashboard.html": "text/html; charset=UTF-8",
+    "run.log": "text/plain; charset=UTF-8",
+    "parameters.json": "application/json",
+    "provenance.json": "application/json",
+    "status.json": "application/json",
+    "notebook.ipynb": "application/x-ipynb+json",
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# authentication through the hub
+def hub_auth():
+    """The process-wide :class:`HubOAuth` (configured from the hub's environment variables)."""
+    from jupyterhub.services.auth import HubOAuth
+
+    return HubOAuth.instance(cache_max_age=60)
+
+
+async def current_user(handler) -> dict | None:
+    """The hub user model of a request if it may use this service, None if nobody is logged in;
+    raises 403 when the user lacks the service's access scope."""
+    auth = hub_auth()
+    if getattr(handler, "_satco2_user", False) is not False:
+        return handler._satco2_user
+    model = await auth.get_user(handler, sync=False)
+    if model and not auth.check_scopes(auth.access_scopes, model):
+        log.warning("refusing %s %s: no access scope", model.get("kind", "user"), model.get("name"))
+        raise web.HTTPError(403, f"{model.get('name')} may not use the dashboards service.")
+    handler._satco2_user = model
+    return model
+
+
+def login_url(handler) -> str:
+    """The hub's OAuth authorize URL for this request (sets the OAuth state cookie)."""
+    auth = hub_auth()
+    state = auth.set_state_cookie(handler, next_url=handler.request.uri)
+    return url_concat(auth.login_url, {"state": state})
+
+
+def _hub_auth_provider():
+    from bokeh.server.auth_provider import AuthProvider
+
+    class HubAuthProvider(AuthProvider):
+        """Bokeh auth hooks: the same hub check for app pages and their websockets."""
+
+        @property
+        def get_user_async(self):
+            async def get(handler):
+                user = await current_user(handler)
+                if user is not None:
+                    _check_app_access(handler, user)
+                return user
+
+            return get
+
+        @property
+        def get_login_url(self):
+            return login_url
+
+    return HubAuthProvider()
+
+
+def may_see(entry: dict, user: dict) -> bool:
+    """Whether ``user`` (hub model) may see a published ``entry``."""
+    if entry.get("visibility", "all") != "private":
+        return True
+    return user.get("admin", False) or user.get("name") == entry.get("author")
+
+
+def _check_app_access(handler, user: dict) -> None:
+    from ..runs import publish
+
+    slug = handler.get_argument("id", None) if hasattr(handler, "get_argument") else None
+    if not slug:
+        return
+    try:
+        entry = publish.get(slug)
+    except SatCO2Error:
+        return  # the app itself says it does not exist
+    if not may_see(entry, user):
+        raise web.HTTPError(403, f"the dashboard {slug} is private to {entry.get('author')}.")
+
+
+class BaseHandler(web.RequestHandler):
+    """A page behind the hub login."""
+
+    async def prepare(self):
+        self.current_user = await current_user(self)
+        if self.current_user is None:
+            if self.request.method in ("GET", "HEAD"):
+                self.redirect(login_url(self))
+                return
+            raise web.HTTPError(403)
+
+    def get_login_url(self):
+        return login_url(self)
+
+    def write_error(self, status_code, **kwargs):
+        reason = self._reason
+        exc = kwargs.get("exc_info", (None, None))[1]
+        if isinstance(exc, web.HTTPError) and exc.log_message:
+            reason = exc.log_message % exc.args if exc.args else exc.log_message
+        self.finish(_page("Error", f"<p>{status_code}: {html.escape(str(reason))}</p>", None))
+
+    @property
+    def base(self) -> str:
+        return self.settings.get("satco2_prefix", "/")
+
+
+def _page(title: str, body: str, user: dict | None, base: str = "") -> str:
+    who = ""
+    if user:
+        hub_base = os.environ.get("JUPYTERHUB_BASE_URL", "/")
+        who = (f'<span class="user">{html.escape(user["name"])}</span> · '
+               f'<a href="{hub_base}hub/home">hub</a> · <a href="{hub_base}hub/logout">log out</a>')
+    nav = (f'<a href="{base}">published dashboards</a> · <a href="{base}reports/">reports</a>'
+           + (f' · <a href="{base}catalog">catalog</a>' if _catalog_app() else ""))
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)} - SatCO2 Hub</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:70em}}table{{border-collapse:collapse}}
+td,th{{border-bottom:1px solid #ddd;padding:.3em .6em;text-align:left;vertical-align:top}}
+.failed{{color:#b00}}.ok{{color:#070}}code{{font-size:90%}}header{{margin-bottom:1em}}</style></head>
+<body><header>{nav} <span style="float:right">{who}</span></header><h1>{html.escape(title)}</h1>{body}</body></html>"""
+
+
+def _params_html(p: dict) -> str:
+    return "<br>".join(f"<code>{html.escape(str(k))}={html.escape(json.dumps(v))}</code>" for k, v in (p or {}).items())
+
+
+class IndexHandler(BaseHandler):
+    def get(self):
+        from ..runs import publish
+
+        rows = []
+        for e in publish.published():
+            if not may_see(e, self.current_user):
+                continue
+            links = [f'<a href="{self.base}app?id={quote(e["slug"])}">open</a>']
+            if e.get("report_dir"):
+                rel = f'{e["notebook"]}/{e["run_id"]}'
+                if e.get("has_snapshot"):
+                    links.append(f'<a href="{self.base}reports/{rel}/dashboard.html">offline snapshot</a>')
+                links.append(f'<a href="{self.base}reports/{rel}/report.html">report</a>')
+            rows.append(
+                "<tr>"
+                f'<td><b>{html.escape(e["title"])}</b><br><small>{html.escape(e.get("description", ""))}</small></td>'
+                f'<td>{html.escape(e.get("author", ""))}</td>'
+                f'<td>{_params_html(e.get("parameters"))}</td>'
+                f'<td>{html.escape(str(e.get("run_date") or "no successful run yet"))}'
+                f'{"<br><small>follows latest</small>" if e.get("follow_latest") else ""}</td>'
+                f'<td>{" · ".join(links)}</td></tr>'
+            )
+        body = ("<table><tr><th>Dashboard</th><th>Author</th><th>Parameters</th><th>Run date</th><th></th></tr>"
+                + "".join(rows) + "</table>") if rows else "<p>No dashboards are published yet.</p>"
+        self.finish(_page("Published dashboards", body, self.current_user, self.base))
+
+
+class ReportsHandler(BaseHandler):
+    def get(self):
+        from ..runs import reports
+
+        rows = []
+        for r in reports.list_reports():
+            rel = f'{r["notebook"]}/{r["run_id"]}'
+            links = [f'<a href="{self.base}reports/{rel}/{f}">{f}</a>' for f in REPORT_FILES
+                     if (Path(r["dir"]) / f).exists() and f not in ("parameters.json", "status.json")]
+            rows.append(
+                f'<tr><td>{html.escape(r["notebook"])}</td><td>{html.escape(r["run_id"])}'
+                f'{" <b>latest</b>" if r.get("latest") else ""}</td>'
+                f'<td class="{html.escape(r["status"])}">{html.escape(r["status"])}'
+                f'{"<br><small>" + html.escape(str(r["error"])) + "</small>" if r.get("error") else ""}</td>'
+                f'<td>{html.escape(str(r.get("user") or ""))}</td><td>{_params_html(r["parameters"])}</td>'
+                f'<td>{" · ".join(links)}</td></tr>'
+            )
+        body = ("<table><tr><th>Notebook</th><th>Run</th><th>Status</th><th>User</th><th>Parameters</th>"
+                "<th>Files</th></tr>" + "".join(rows) + "</table>") if rows else "<p>No reports yet.</p>"
+        self.finish(_page("Reports", body, self.current_user, self.base))
+
+
+class ReportFileHandler(BaseHandler):
+    def get(self, notebook: str, run_id: str, name: str):
+        from ..runs import reports
+
+        if name not in REPORT_FILES or not reports.RUN_ID_RE.match(run_id) or "/" in notebook or notebook.startswith("."):
+            raise web.HTTPError(404)
+        p = reports.notebook_reports(notebook) / run_id / name
+        if not p.is_file():
+            raise web.HTTPError(404)
+        self.set_header("Content-Type", REPORT_FILES[name])
+        self.finish(p.read_bytes())
+
+
+class PublishedAPIHandler(BaseHandler):
+    def get(self):
+        from ..runs import publish
+
+        items = [e for e in publish.published() if may_see(e, self.current_user)]
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(items, default=str))
+
+
+class ShortLinkHandler(BaseHandler):
+    def get(self, slug: str):
+        self.redirect(f"{self.base}app?id={quote(slug)}")
+
+
+def _callback_handler():
+    from jupyterhub.services.auth import HubOAuthCallbackHandler
+
+    class Callback(HubOAuthCallbackHandler):
+        @property
+        def hub_auth(self):
+            return hub_auth()
+
+    return Callback
+
+
+# ----------------------------------------------------------------------------------------------
+# Panel apps
+def dashboard_app():
+    """The Bokeh document of ``/app?id=<slug>``: header and the dashboard rebuilt from its report."""
+    import panel as pn
+
+    from ..runs import publish
+
+    raw = pn.state.session_args.get("id", [b""])[0]
+    slug = raw.decode() if isinstance(raw, bytes) else str(raw)
+    try:
+        e = publish.get(slug)
+    except SatCO2Error as err:
+        return pn.pane.Markdown(f"## Not found\n{err}")
+    if not e.get("report_dir"):
+        return pn.pane.Markdown(f"## {e['title']}\nThis dashboard has no successful run yet.")
+    params = ", ".join(f"`{k}={json.dumps(v)}`" for k, v in (e.get("parameters") or {}).items())
+    header = pn.pane.Markdown(
+        f"**{e['title']}** · published by {e.get('author')} · run {e['run_id']} "
+        f"({e.get('run_date')}) · {params}"
+    )
+    try:
+        view = publish.build(e["report_dir"])
+    except SatCO2Error as err:
+        return pn.Column(header, pn.pane.Markdown(f"The dashboard cannot be rebuilt: {err}"))
+    return pn.Column(header, view)
+
+
+def _catalog_app():
+    try:
+        from ..catalog import browser  # written by the catalog area; mounted when present
+    except ImportError:
+        return None
+    return getattr(browser, "app", None)
+
+
+# ----------------------------------------------------------------------------------------------
+# server
+def _cookie_secret() -> str:
+    """A cookie-signing secret kept (mode 0600) in the state folder, so logins survive restarts."""
+    d = state_dir() / "dashboards"
+    d.mkdir(parents=True, exist_ok=True)
+    f = d / "cookie_secret"
+    if not f.exists():
+        tmp = d / f".cookie_secret.{os.getpid()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+        os.replace(tmp, f)
+    return f.read_text().strip()
+
+
+def _origins() -> list[str]:
+    out = []
+    for u in [os.environ.get("SATCO2_HUB_URL", ""), os.environ.get("JUPYTERHUB_PUBLIC_URL", "")]:
+        if u:
+            netloc = urlparse(u).netloc
+            if netloc:
+                out.append(netloc)
+                host, _, port = netloc.partition(":")
+                if host == "127.0.0.1" and port:
+                    out.append(f"localhost:{port}")
+    out += [o.strip() for o in os.environ.get("SATCO2_DASHBOARDS_ORIGINS", "").split(",") if o.strip()]
+    if not out:
+        from ..config import get
+
+        port = get("hub-port", 8000)
+        out = [f"127.0.0.1:{port}", f"localhost:{port}"]
+    return out
+
+
+def make_server():
+    """Build (not start) the Bokeh server from the hub's environment variables."""
+    import panel as pn
+    from panel.io.server import get_server
+
+    if not os.environ.get("JUPYTERHUB_API_TOKEN"):
+        raise SatCO2Error("the dashboards service must be started by the hub (JUPYTERHUB_API_TOKEN is not set).")
+    url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/dashboards/")
+    hub_auth()  # configure the singleton from the environment now: errors surface at start
+    pn.extension()
+    apps = {"/app": dashboard_app}
+    cat = _catalog_app()
+    if cat is not None:
+        apps["/catalog"] = cat
+    patterns = [
+        (r"/", IndexHandler),
+        (r"/reports/?", ReportsHandler),
+        (r"/reports/([^/]+)/([^/]+)/([^/]+)", ReportFileHandler),
+        (r"/api/published", PublishedAPIHandler),
+        (r"/d/([^/]+)", ShortLinkHandler),
+        (r"/oauth_callback", _callback_handler()),
+    ]
+    server = get_server(
+        apps, port=url.port or 80, address=url.hostname, websocket_origin=_origins(), start=False,
+        title={"/app": "SatCO2 dashboard", "/catalog": "SatCO2 catalog"},
+        prefix=prefix.strip("/"), extra_patterns=patterns, auth_provider=_hub_auth_provider(),
+        cookie_secret=_cookie_secret(), satco2_prefix=prefix, check_unused_sessions_milliseconds=60_000,
+        unused_session_lifetime_milliseconds=300_000,
+    )
+    return server
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="[dashboards %(asctime)s %(levelname)s] %(message)s")
+    log.setLevel(logging.INFO)
+    try:
+        server = make_server()
+    except SatCO2Error as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    loop = server.io_loop
+
+    def stop(signum, frame):  # the hub stops services with SIGINT, the supervisor may send SIGTERM
+        log.info("signal %s: stopping", signum)
+        loop.add_callback_from_signal(_shutdown, server)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    server.start()
+    log.info("serving published dashboards on %s at %s", os.environ.get("JUPYTERHUB_SERVICE_URL"),
+             os.environ.get("JUPYTERHUB_SERVICE_PREFIX"))
+    loop.start()
+
+
+def _shutdown(server) -> None:
+    server.stop()
+    server.io_loop.stop()
+
+
+if __name__ == "__main__":
+    main()
