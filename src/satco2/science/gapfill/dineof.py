@@ -1,0 +1,369 @@
+"""DINEOF: Data Interpolating Empirical Orthogonal Functions.
+
+Beckers, J.-M. and Rixen, M. (2003), EOF calculations and data filling from incomplete
+oceanographic datasets, J. Atmos. Oceanic Technol. 20, 1839-1856; Alvera-Azcarate, A., Barth, A.,
+Rixen, M. and Beckers, J.-M. (2005), Reconstruction of incomplete oceanographic data sets using
+empirical orthogonal functions: application to the Adriatic Sea surface temperature, Ocean
+Modelling 9, 325-346; temporal filter: Alvera-Azcarate, A., Barth, A., Sirjacobs, D. and
+Beckers, J.-M. (2009), Enhancing temporal correlations in EOF expansions for the reconstruction
+of missing data using DINEOF, Ocean Sci. 5, 475-485.
+
+The algorithm follows the reference Fortran code (aida-alvera/DINEOF, dineof.F90, ssvd_lancz.F,
+dineof_utils.F90 ``dindiff``) step by step:
+
+1. X is the (space M x time N) matrix; subtract the mean of the present values, set missing
+   values to 0 (the mean).
+2. Hold out ``min(0.01 M N + 40, 0.03 M N)`` present values at random as cross-validation (CV)
+   points (or "real clouds": clean images masked with other images' clouds, after
+   Scripts/Matlab/dineof_cvp.m), set them to 0 too.
+3. For P = 1, 2, ... ``nev``: repeat { rank-P truncated SVD; overwrite the missing and CV entries
+   with the rank-P reconstruction } until rms(change at those entries) / std(initial data) <
+   ``toliter`` (1e-3) or ``nitemax`` (300) iterations. CV error(P) = rms at the CV points.
+   Stop after three consecutive increases of the CV error; P_opt = argmin.
+4. Restore the CV points and iterate again with P_opt; the expected error is CV error(P_opt).
+
+Speed (the results are the same fixed points): the truncated SVD is computed from the N x N
+problem (M >> N for satellite cubes) and never forms M x M. Solvers (:data:`SOLVERS`):
+
+- ``"eigh"``: LAPACK eigen-decomposition of the Gram matrix B = X^T X (accumulated over row
+  blocks), the direct analogue of the Fortran's Lanczos on X^T X;
+- ``"subspace"`` (default): warm-started block subspace iteration with a Rayleigh-Ritz step
+  (Halko, Martinsson and Tropp 2011, SIAM Rev. 53, 217, algorithm 4.4 without randomisation after
+  the first step). Between DINEOF iterations and between P and P + 1 the previous right singular
+  vectors start the next solve, so each iteration costs about 4 M N P flops instead of M N^2.
+
+Both stream X in row blocks (``block_rows``); with ``out_of_core=True`` X lives in a temporary
+memory-mapped file, so only O(block_rows N + N^2) bytes are in memory at a time.
+
+Temporal filter (``alpha`` > 0, ``numit`` >= 1): B is replaced by L B L^T, where L is ``numit``
+explicit diffusion steps along time (the Fortran's filter of every row, then every column).
+"""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+
+import numpy as np
+import scipy.linalg
+
+from ... import SatCO2Error
+from .base import FillOutput, GapFiller
+
+
+# ------------------------------------------------------------------------------------------------
+# temporal filter
+def diffusion_operator(times: np.ndarray, alpha: float, numit: int) -> np.ndarray | None:
+    """The N x N linear operator L of ``numit`` explicit diffusion steps along time.
+
+    One step (dineof_utils.F90 ``dindiff``): F_{i+1/2} = alpha (b_{i+1} - b_i) / (t_{i+1} - t_i),
+    zero flux at both ends, b_i <- b_i + (F_{i+1/2} - F_{i-1/2}) / (te_{i+1} - te_i), with te the
+    cell edges (midpoints of t, linearly extrapolated at the ends).
+
+    Parameters: ``times`` in the units of ``alpha`` (e.g. days; alpha in days^2), ``alpha`` the
+    diffusion strength (0 disables the filter), ``numit`` the number of steps.
+    Stability needs alpha <= min(dt)^2 / 2 (the Fortran stops otherwise).
+    """
+    if alpha <= 0 or numit <= 0:
+        return None
+    t = np.asarray(times, dtype=float)
+    dt = np.diff(t)
+    if np.any(dt <= 0):
+        raise SatCO2Error("the DINEOF temporal filter needs strictly increasing times")
+    if alpha > dt.min() ** 2 / 2:
+        raise SatCO2Error(
+            f"DINEOF filter alpha={alpha} is unstable: it must be <= min(dt)^2/2 = {dt.min() ** 2 / 2:g}"
+        )
+    n = t.size
+    te = np.empty(n + 1)
+    te[1:-1] = (t[:-1] + t[1:]) / 2
+    te[0] = 1.5 * t[0] - 0.5 * t[1]
+    te[-1] = 1.5 * t[-1] - 0.5 * t[-2]
+    G = np.zeros((n + 1, n))  # fluxes at edges 0..n (first and last stay zero)
+    for i in range(n - 1):
+        G[i + 1, i] = -alpha / dt[i]
+        G[i + 1, i + 1] = alpha / dt[i]
+    D = (G[1:] - G[:-1]) / np.diff(te)[:, None]
+    step = np.eye(n) + D
+    return np.linalg.matrix_power(step, int(numit))
+
+
+# ------------------------------------------------------------------------------------------------
+# truncated SVD solvers: return V (N x P, orthonormal) and the scale c (P,) such that the rank-P
+# reconstruction is A V diag(c) V^T (c = 1 without the filter; s / |A v| with it, as the Fortran).
+def _blocks(m: int, block_rows: int):
+    return [(i, min(i + block_rows, m)) for i in range(0, m, block_rows)]
+
+
+def _scale(A, V, s, L, blocks):
+    if L is None:
+        return np.ones(V.shape[1])
+    K = np.zeros((V.shape[1],) * 2)
+    for a, b in blocks:
+        Y = A[a:b] @ V
+        K += Y.T @ Y
+    return s / np.sqrt(np.maximum(np.diag(K), 1e-300))
+
+
+def _modes_eigh(A, P, L, state, blocks, rng):
+    """Exact rank-P right singular vectors from the Gram matrix (LAPACK ``syevr``)."""
+    n = A.shape[1]
+    B = np.zeros((n, n))
+    for a, b in blocks:
+        B += A[a:b].T @ A[a:b]
+    if L is not None:
+        B = L @ B @ L.T
+    w, V = scipy.linalg.eigh(B, subset_by_index=[n - P, n - 1])
+    w, V = w[::-1], V[:, ::-1]
+    s = np.sqrt(np.maximum(w, 0))
+    return V, _scale(A, V, s, L, blocks)
+
+
+def _modes_subspace(A, P, L, state, blocks, rng):
+    """Warm-started block subspace iteration + Rayleigh-Ritz (Halko et al. 2011, alg. 4.4)."""
+    n = A.shape[1]
+    V = state.get("V")
+    q = min(P + 2, n)  # two oversampling vectors
+    if V is None:
+        V, steps = rng.standard_normal((n, q)), 4
+    elif V.shape[1] < q:  # P grew: the previous oversampling vectors lead, add fresh ones
+        V, steps = np.hstack([V, rng.standard_normal((n, q - V.shape[1]))]), 2
+    else:
+        V, steps = V[:, :q], 1
+
+    def apply_B(V):
+        W = V if L is None else L.T @ V
+        Z = np.zeros_like(V)
+        for a, b in blocks:
+            Z += A[a:b].T @ (A[a:b] @ W)
+        return Z if L is None else L @ Z
+
+    for _ in range(steps):
+        V, _ = np.linalg.qr(apply_B(V))
+    H = V.T @ apply_B(V)
+    w, E = np.linalg.eigh((H + H.T) / 2)
+    order = np.argsort(w)[::-1]
+    w, V = w[order], V @ E[:, order]
+    state["V"] = V  # keep the 2 oversampling vectors for the next warm start
+    V, s = V[:, :P], np.sqrt(np.maximum(w[:P], 0))
+    return V, _scale(A, V, s, L, blocks)
+
+
+#: truncated-SVD solvers: name -> function(A, P, L, state, blocks, rng) -> (V, c)
+SOLVERS = {"eigh": _modes_eigh, "subspace": _modes_subspace}
+
+
+# ------------------------------------------------------------------------------------------------
+def n_cv_points(m: int, n: int) -> int:
+    """Number of CV points of DINEOF (dineof.F90): floor(min(0.01 M N + 40, 0.03 M N))."""
+    return int(math.floor(min(0.01 * m * n + 40, 0.03 * m * n)))
+
+
+def cv_points_random(present: np.ndarray, n_cv: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """``n_cv`` CV points drawn at random among the present values of the (M, N) mask."""
+    rows, cols = np.nonzero(present)
+    pick = np.sort(rng.choice(rows.size, size=n_cv, replace=False))
+    return rows[pick], cols[pick]
+
+
+def cv_points_clouds(present: np.ndarray, n_cv: int, rng, nbclean: int = 3):
+    """"Real cloud" CV points after DINEOF's Scripts/Matlab/dineof_cvp.m (Alvera-Azcarate 2005).
+
+    The ``nbclean`` cleanest images (time columns) are multiplied by the missing mask of another,
+    randomly chosen image; the newly hidden points form the CV set (at least ``n_cv`` points when
+    possible: more clean images are used until that many are hidden).
+    """
+    m, n = present.shape
+    order = np.argsort(-present.sum(axis=0))
+    rows_all, cols_all = [], []
+    total = 0
+    for k, j in enumerate(order):
+        if k >= nbclean and total >= n_cv:
+            break
+        other = rng.choice([c for c in range(n) if c != j])
+        hide = present[:, j] & ~present[:, other]
+        r = np.nonzero(hide)[0]
+        rows_all.append(r)
+        cols_all.append(np.full(r.size, j))
+        total += r.size
+    rows, cols = np.concatenate(rows_all), np.concatenate(cols_all)
+    if rows.size < 10:
+        raise SatCO2Error("too few cloud-shaped cross-validation points; use cv='random'")
+    key = np.lexsort((cols, rows))
+    return rows[key], cols[key]
+
+
+#: CV point selectors: name -> function(present (M, N) bool, n_cv, rng) -> (rows, cols)
+CV_SELECTORS = {"random": cv_points_random, "clouds": cv_points_clouds}
+
+
+def dineof_matrix(X: np.ndarray, nev: int = 30, neini: int = 1, toliter: float = 1e-3, nitemax: int = 300,
+           cv: str | tuple = "random", solver: str = "subspace", alpha: float = 0.0, numit: int = 0,
+           times: np.ndarray | None = None, rec: bool = True, seed: int = 0,
+           block_rows: int = 65536, out_of_core: bool = False) -> dict:
+    """DINEOF on a (space M, time N) matrix with NaN gaps (see the module docstring).
+
+    Parameters
+    ----------
+    X : (M, N) float array, NaN where missing (any units; errors come back in the same units).
+    nev, neini : largest and first number of EOF modes tried (counts).
+    toliter : convergence threshold of rms(change at gaps) / std(data) (dimensionless; 1e-3).
+    nitemax : maximum iterations per number of modes (count; 300).
+    cv : "random", "clouds" or explicit CV points ``(rows, cols)`` (0-based indices into X).
+    solver : a key of :data:`SOLVERS`.
+    alpha, numit : temporal filter strength (units of ``times`` squared) and steps; 0 disables.
+    times : (N,) time coordinate for the filter (e.g. days); default 0, 1, 2, ...
+    rec : True returns the rank-P_opt reconstruction everywhere (Fortran ``rec = 1``); False keeps
+        the observed values (``rec = 0``).
+    seed : seed of the CV point draw and of the subspace start.
+    block_rows, out_of_core : rows per streamed block; keep X in a temporary memory-mapped file.
+
+    Returns a dict: ``filled`` (M, N), ``cv_error`` (rms at CV points for P_opt, X units),
+    ``n_modes`` (P_opt), ``cv_curve`` (CV error per P tried), ``iterations`` (per P), ``cv`` (rows,
+    cols), ``mean``.
+    """
+    if solver not in SOLVERS:
+        raise SatCO2Error(f"unknown DINEOF solver {solver!r}; choose one of {sorted(SOLVERS)}")
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2:
+        raise SatCO2Error(f"dineof needs a 2-D (space, time) matrix, got {X.ndim} dimensions")
+    m, n = X.shape
+    present = np.isfinite(X)
+    n_present = int(present.sum())
+    nev = int(min(nev, n - 1, m - 1))
+    if nev < neini or neini < 1:
+        raise SatCO2Error(f"DINEOF needs 1 <= neini <= nev, got neini={neini}, nev={nev} for a {m}x{n} matrix")
+    rng = np.random.default_rng(seed)
+    if isinstance(cv, str):
+        if cv not in CV_SELECTORS:
+            raise SatCO2Error(f"unknown DINEOF cv={cv!r}; choose one of {sorted(CV_SELECTORS)} or give (rows, cols)")
+        n_cv = n_cv_points(m, n)
+        if (m * n - n_present) + n_cv >= m * n or n_cv >= n_present:
+            raise SatCO2Error(f"too few observations for DINEOF cross-validation: {n_present} present of {m * n}")
+        cv_rows, cv_cols = CV_SELECTORS[cv](present, n_cv, rng)
+    else:
+        cv_rows, cv_cols = (np.asarray(a, dtype=int) for a in cv)
+        if not present[cv_rows, cv_cols].all():
+            raise SatCO2Error("explicit DINEOF cross-validation points must be present (not NaN) values")
+    mean = float(X[present].mean())
+
+    tmpdir = None
+    if out_of_core:
+        tmpdir = tempfile.mkdtemp(prefix="dineof-")
+        A = np.lib.format.open_memmap(os.path.join(tmpdir, "X.npy"), mode="w+", dtype=float, shape=(m, n))
+    else:
+        A = np.empty((m, n))
+    try:
+        blocks = _blocks(m, block_rows)
+        for a, b in blocks:
+            A[a:b] = np.where(present[a:b], X[a:b] - mean, 0.0)
+        stdvini = math.sqrt(sum(float((A[a:b] ** 2).sum()) for a, b in blocks) / n_present)
+        if stdvini == 0:
+            raise SatCO2Error("DINEOF input is constant where observed; nothing to reconstruct")
+        cv_true = A[cv_rows, cv_cols].copy()
+        A[cv_rows, cv_cols] = 0.0
+        miss = ~present
+        misst = miss.copy()
+        misst[cv_rows, cv_cols] = True
+        L = diffusion_operator(np.arange(n) if times is None else times, alpha, numit)
+        modes = SOLVERS[solver]
+        state: dict = {}
+
+        flat_A = A.reshape(-1)  # a view (A is C-contiguous, also as a memmap)
+
+        def idx_by_block(mask):
+            r, c = np.nonzero(mask)
+            cuts = np.searchsorted(r, [a for a, _ in blocks] + [m])
+            return r, c, cuts, r * n + c
+
+        def iterate(P, idx, last, max_it):
+            r, c, cuts, flat = idx
+            val = np.inf
+            it = 0
+            for it in range(1, max_it + 1):
+                V, scale = modes(A, P, L, state, blocks, rng)
+                Vs = V * scale
+                ss = 0.0
+                for k, (a, b) in enumerate(blocks):
+                    i0, i1 = cuts[k], cuts[k + 1]
+                    if i0 == i1:
+                        continue
+                    rr, cc = r[i0:i1], c[i0:i1]
+                    W = A[a:b] @ V
+                    new = np.einsum("ip,ip->i", W[rr - a], Vs[cc])
+                    ss += float(((new - last[i0:i1]) ** 2).sum())
+                    last[i0:i1] = new
+                    flat_A[flat[i0:i1]] = new
+                val = math.sqrt(ss / max(r.size, 1)) / stdvini
+                if val < toliter:
+                    break
+            return it, val, V, scale
+
+        idx_t = idx_by_block(misst)
+        last = np.zeros(idx_t[0].size)
+        cv_pos = np.searchsorted(np.ravel_multi_index(idx_t[:2], (m, n)),
+                                 np.ravel_multi_index((cv_rows, cv_cols), (m, n)))
+        curve, iters = [], []
+        best = None
+        for P in range(neini, nev + 1):
+            it, val, V, scale = iterate(P, idx_t, last, nitemax)
+            err = math.sqrt(float(((last[cv_pos] - cv_true) ** 2).mean()))
+            curve.append(err)
+            iters.append(it)
+            if best is None or err < best[1]:
+                best = (P, err, last.copy(), state.get("V"))
+            if len(curve) >= 4 and curve[-1] > curve[-2] > curve[-3] > curve[-4]:
+                break
+        P_opt, cv_err, best_vals, best_V = best
+        # final step: restore the CV points and iterate with P_opt on the true gaps only
+        flat_A[idx_t[3]] = best_vals
+        A[cv_rows, cv_cols] = cv_true
+        idx_m = idx_by_block(miss)
+        keep = np.ones(idx_t[0].size, dtype=bool)
+        keep[cv_pos] = False
+        last_m = best_vals[keep].copy()
+        if best_V is not None:
+            state["V"] = best_V
+        it_final, _, V, scale = iterate(P_opt, idx_m, last_m, nitemax)
+        filled = np.empty((m, n))
+        for a, b in blocks:
+            if rec:
+                filled[a:b] = (A[a:b] @ V) @ (V * scale).T + mean
+            else:  # observed values bit for bit
+                filled[a:b] = np.where(present[a:b], X[a:b], A[a:b] + mean)
+        return {"filled": filled, "cv_error": cv_err, "n_modes": P_opt, "cv_curve": curve,
+                "iterations": iters, "iterations_final": it_final, "cv": (cv_rows, cv_cols), "mean": mean}
+    finally:
+        if tmpdir is not None:
+            del A
+            for f in os.listdir(tmpdir):
+                os.remove(os.path.join(tmpdir, f))
+            os.rmdir(tmpdir)
+
+
+class DINEOF(GapFiller):
+    """DINEOF gap filling (Beckers & Rixen 2003; Alvera-Azcarate et al. 2005, 2009).
+
+    Parameters are those of :func:`dineof_matrix` (``alpha`` in days^2 for datetime time axes) plus
+    ``transform`` ("log10" for chlorophyll) of :class:`~satco2.science.gapfill.base.GapFiller`.
+    The error estimate is the cross-validation rms error at P_opt (transformed units), the
+    "expected error" the Fortran reports, the same for every pixel.
+    """
+
+    name = "dineof"
+
+    def __init__(self, nev: int = 30, neini: int = 1, toliter: float = 1e-3, nitemax: int = 300,
+                 cv="random", solver: str = "subspace", alpha: float = 0.0, numit: int = 0,
+                 rec: bool = True, seed: int = 0, block_rows: int = 65536, out_of_core: bool = False,
+                 transform: str = "log10", min_coverage: float = 0.0):
+        super().__init__(transform=transform, min_coverage=min_coverage)
+        if solver not in SOLVERS:
+            raise SatCO2Error(f"unknown DINEOF solver {solver!r}; choose one of {sorted(SOLVERS)}")
+        self.kw = dict(nev=nev, neini=neini, toliter=toliter, nitemax=nitemax, cv=cv, solver=solver,
+                       alpha=alpha, numit=numit, rec=rec, seed=seed, block_rows=block_rows,
+                       out_of_core=out_of_core)
+
+    def _fill(self, X, times):
+        r = dineof_matrix(X.T, times=times, **self.kw)
+        info = {k: r[k] for k in ("n_modes", "cv_error", "cv_curve", "iterations", "iterations_final")}
+        return FillOutput(filled=r["filled"].T, error=float(r["cv_error"]), info=info)
