@@ -3,9 +3,9 @@
 The registry is ``<state_dir>/dashboards/published.json``::
 
     {"entries": {"<slug>": {"slug", "notebook", "title", "description", "run": "<nb>/<run-id>" | null,
-                            "follow_latest": bool, "author", "published"}}}
+                            "follow_latest": bool, "visibility": "all" | "private", "author", "published"}}}
 
-Every change takes an exclusive lock (``published.lock``, ``fcntl.flock``) and replaces the file
+Every change takes an exclusive lock (``published.json.lock``, ``fcntl.flock``) and replaces the file
 atomically, so the service, the scheduler and the CLI can write concurrently and a crash never
 leaves a half-written registry. A ``follow_latest`` entry shows the notebook's ``latest`` report,
 so a scheduled (or any) successful run updates it and a failed run never does.
@@ -17,8 +17,6 @@ HTML file (``dashboard.html`` in the report folder; ``embed=True``, inline resou
 """
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import getpass
 import importlib
 import os
@@ -42,18 +40,8 @@ def registry_file() -> Path:
     return registry_dir() / "published.json"
 
 
-@contextlib.contextmanager
 def _locked():
-    d = registry_dir()
-    d.mkdir(parents=True, exist_ok=True)
-    with open(d / "published.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            data = reports.read_json(registry_file(), None) or {"entries": {}}
-            yield data
-            reports.write_json(registry_file(), data)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    return reports.locked_json(registry_file(), {"entries": {}})
 
 
 def _raw() -> dict:
@@ -136,13 +124,14 @@ def get(slug: str) -> dict:
 
 
 def publish(run: str | os.PathLike | None = None, *, follow_latest: str | None = None, slug: str | None = None,
-            author: str | None = None, make_snapshot: bool = True) -> dict:
+            author: str | None = None, make_snapshot: bool = True, visibility: str = "all") -> dict:
     """Publish a run's dashboard (``run``: see :func:`satco2.runs.reports.resolve`), or with
     ``follow_latest=NOTEBOOK`` the dashboard of that notebook's latest successful run.
 
     The dashboard is built once first (so a broken report is refused before it is listed) and, with
     ``make_snapshot``, saved as the offline ``dashboard.html`` in the report folder.
-    Returns the registry entry.
+    ``visibility``: ``"all"`` (every hub user with access to the dashboards service) or
+    ``"private"`` (the author and hub admins). Returns the registry entry.
     """
     from . import params
 
@@ -161,6 +150,8 @@ def publish(run: str | os.PathLike | None = None, *, follow_latest: str | None =
             raise SatCO2Error(f"run {d.parent.name}/{d.name} did not succeed (status {st['status']}) and cannot be published.")
         run_ref = f"{d.parent.name}/{d.name}"
         slug = slug or f"{d.parent.name}-{d.name}".lower()
+    if visibility not in ("all", "private"):
+        raise SatCO2Error(f"visibility must be 'all' or 'private', not {visibility!r}.")
     if not SLUG_RE.match(slug):
         raise SatCO2Error(f"dashboard name {slug!r} must be lower-case letters, digits, '-' or '_'.")
     notebook = d.parent.name
@@ -179,6 +170,7 @@ def publish(run: str | os.PathLike | None = None, *, follow_latest: str | None =
         "description": sch.get("description", ""),
         "run": run_ref,
         "follow_latest": follow_latest is not None,
+        "visibility": visibility,
         "author": author or os.environ.get("JUPYTERHUB_USER") or getpass.getuser(),
         "published": _now(),
     }

@@ -11,6 +11,8 @@ replaced atomically (write a temporary file, then ``os.replace``) only after a s
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
@@ -58,6 +60,22 @@ def read_json(path: Path, default=None):
         return json.loads(Path(path).read_text())
     except FileNotFoundError:
         return default
+
+
+@contextlib.contextmanager
+def locked_json(path: Path, empty):
+    """Read-modify-write a JSON file under an exclusive lock (``<path>.lock``, ``fcntl.flock``):
+    yields the parsed content (``empty`` when missing), written back atomically on normal exit."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            data = read_json(path, None) or empty
+            yield data
+            write_json(path, data)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def set_latest(notebook: str, run_id: str) -> None:

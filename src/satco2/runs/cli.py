@@ -1,0 +1,141 @@
+"""``satco2 run | publish | schedule | reports``: the command-line side of :mod:`satco2.runs`."""
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import typer
+
+from .. import SatCO2Error
+
+
+def _params(args: list[str]) -> dict:
+    """``-p NAME VALUE`` pairs (papermill's syntax) from the command's extra arguments."""
+    out, i = {}, 0
+    while i < len(args):
+        if args[i] not in ("-p", "--param"):
+            raise SatCO2Error(f"unexpected argument {args[i]!r}; give parameters as -p NAME VALUE.")
+        if len(args) - i < 3:
+            raise SatCO2Error(f"-p needs a NAME and a VALUE, got {' '.join(args[i:])!r}.")
+        name, value = args[i + 1], args[i + 2]
+        if name in out:
+            raise SatCO2Error(f"parameter '{name}' is given twice.")
+        out[name] = value
+        i += 3
+    return out
+
+
+EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+def run_cmd(
+    ctx: typer.Context,
+    notebook: str = typer.Argument(..., help="a notebook name in notebooks/ or a path to an .ipynb"),
+    publish: bool = typer.Option(False, "--publish", help="publish the run's dashboard when it succeeds"),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help="seconds allowed per cell"),
+) -> None:
+    """Validate the parameters, run NOTEBOOK with papermill into reports/<notebook>/<run-id>/.
+    Parameters: -p NAME VALUE (repeatable)."""
+    from . import publish as _publish
+    from .execute import run
+
+    rep = run(notebook, _params(ctx.args), timeout=timeout)
+    typer.echo(f"report {rep.notebook}/{rep.run_id}: {rep.dir}")
+    if publish:
+        e = _publish.publish(rep.dir)
+        typer.echo(f"published as {e['slug']}: /services/dashboards/app?id={e['slug']}")
+
+
+def publish_cmd(
+    run: Optional[str] = typer.Argument(None, help="<notebook>/<run-id>, <notebook>/latest or a report folder"),
+    follow_latest: Optional[str] = typer.Option(None, "--follow-latest", help="publish NOTEBOOK's latest successful run, following new runs"),
+    name: Optional[str] = typer.Option(None, "--name", help="dashboard name in URLs (default from notebook and run)"),
+    private: bool = typer.Option(False, "--private", help="visible to you and hub admins only"),
+    examples: bool = typer.Option(False, "--examples", help="run and publish every notebook with its defaults unless already published"),
+    unpublish: Optional[str] = typer.Option(None, "--unpublish", help="remove the published dashboard NAME"),
+    list_: bool = typer.Option(False, "--list", help="list the published dashboards"),
+    snapshot: bool = typer.Option(True, "--snapshot/--no-snapshot", help="write the offline dashboard.html"),
+) -> None:
+    """Publish a run's dashboard to the dashboards service (and write its offline HTML snapshot)."""
+    from . import publish as _publish
+
+    if list_:
+        for e in _publish.published():
+            typer.echo(f"{e['slug']}\t{e['notebook']}\t{e.get('run_id') or '-'}\t{e['author']}\t{e['published']}"
+                       + ("\tfollows latest" if e.get("follow_latest") else ""))
+        return
+    if unpublish:
+        _publish.unpublish(unpublish)
+        typer.echo(f"unpublished {unpublish}")
+        return
+    if examples:
+        _publish.publish_examples(log=typer.echo)
+        return
+    e = _publish.publish(run, follow_latest=follow_latest, slug=name, make_snapshot=snapshot,
+                         visibility="private" if private else "all")
+    typer.echo(f"published {e['slug']} ({e['notebook']}/{e['run_id']}) at /services/dashboards/app?id={e['slug']}")
+    if e.get("has_snapshot"):
+        typer.echo(f"offline snapshot: {e['report_dir']}/dashboard.html")
+
+
+schedule_app = typer.Typer(help="Scheduled runs, fired by the hub's scheduler service.", no_args_is_help=True)
+
+
+@schedule_app.command("add", context_settings=EXTRA)
+def schedule_add(
+    ctx: typer.Context,
+    notebook: str = typer.Argument(..., help="a notebook name in notebooks/ or a path"),
+    every: str = typer.Option("daily", "--every", help="hourly, daily, monthly (or '<N>s' for tests)"),
+    publish: Optional[str] = typer.Option(None, "--publish", help="keep the follow-latest dashboard NAME updated"),
+) -> None:
+    """Add a schedule (parameters -p NAME VALUE, validated now)."""
+    from . import schedule
+
+    s = schedule.add(notebook, _params(ctx.args), every, publish=publish)
+    typer.echo(f"schedule {s['id']}: {s['notebook']} {s['every']}, first run {s['next_run']}")
+
+
+@schedule_app.command("list")
+def schedule_list(as_json: bool = typer.Option(False, "--json")) -> None:
+    """List the schedules."""
+    from . import schedule
+
+    items = schedule.list_schedules()
+    if as_json:
+        typer.echo(json.dumps(items, indent=2))
+        return
+    for s in items:
+        typer.echo(f"{s['id']}\t{s['notebook']}\t{s['every']}\t{s['owner']}\tnext {s['next_run']}\t"
+                   f"last {s['last_status'] or '-'}\t{json.dumps(s['params'])}")
+
+
+@schedule_app.command("remove")
+def schedule_remove(schedule_id: str) -> None:
+    """Remove a schedule."""
+    from . import schedule
+
+    schedule.remove(schedule_id)
+    typer.echo(f"removed schedule {schedule_id}")
+
+
+def reports_cmd(
+    notebook: Optional[str] = typer.Argument(None, help="only this notebook"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """List run reports, newest first."""
+    from . import reports
+
+    items = reports.list_reports(notebook)
+    if as_json:
+        typer.echo(json.dumps(items, indent=2, default=str))
+        return
+    for r in items:
+        typer.echo(f"{r['notebook']}/{r['run_id']}\t{r['status']}{' (latest)' if r.get('latest') else ''}\t"
+                   f"{r.get('user') or '-'}\t{json.dumps(r['parameters'])}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run", context_settings=EXTRA)(run_cmd)
+    app.command("publish")(publish_cmd)
+    app.add_typer(schedule_app, name="schedule")
+    app.command("reports")(reports_cmd)

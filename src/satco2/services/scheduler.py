@@ -1,0 +1,119 @@
+"""The scheduler service: fires scheduled notebook runs (``python -m satco2.services.scheduler``).
+
+Schedules live in ``<state_dir>/scheduler/schedules.json`` (:mod:`satco2.runs.schedule`; added with
+``satco2 schedule add``). Every ``$SATCO2_SCHEDULER_TICK`` seconds (default 15) the service claims the
+due schedules and starts each as its own process, ``python -m satco2.runs.job ID`` (own session, log
+in ``<state_dir>/scheduler/logs/<id>.log``), so a run depends neither on a user's server nor on
+this service staying up: each lands as a new report and refreshes its follow-latest dashboard.
+A schedule whose previous run is still going is not started twice. Missed periods (service down)
+are skipped, not replayed.
+
+Inside the hub it also answers at ``$JUPYTERHUB_SERVICE_PREFIX`` (hub OAuth, like the dashboards
+service): ``/`` lists the logged-in user's schedules (admins: all) as JSON. SIGINT/SIGTERM stop it
+at once; running jobs finish on their own.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlparse
+
+from ..config import state_dir
+
+log = logging.getLogger("satco2.services.scheduler")
+
+
+class Scheduler:
+    """Claims due schedules and starts their jobs; :meth:`tick` is one pass."""
+
+    def __init__(self):
+        self.running: dict[str, subprocess.Popen] = {}
+
+    def _reap(self) -> None:
+        for sid, p in list(self.running.items()):
+            rc = p.poll()
+            if rc is not None:
+                log.info("schedule %s: job %s ended with status %s", sid, p.pid, rc)
+                del self.running[sid]
+
+    def tick(self) -> list[str]:
+        from ..runs import schedule
+
+        self._reap()
+        started = []
+        for s in schedule.claim_due():
+            if s["id"] in self.running:
+                log.info("schedule %s: previous run still going, skipped", s["id"])
+                continue
+            logs = state_dir() / "scheduler" / "logs"
+            logs.mkdir(parents=True, exist_ok=True)
+            # the job must not hold the service's hub credentials
+            env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
+            with open(logs / f"{s['id']}.log", "a") as out:
+                p = subprocess.Popen([sys.executable, "-m", "satco2.runs.job", s["id"]], stdout=out,
+                                     stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                                     cwd=str(Path(s.get("notebook_path", ".")).parent))
+            self.running[s["id"]] = p
+            started.append(s["id"])
+            log.info("schedule %s: started %s (pid %s)", s["id"], s["notebook"], p.pid)
+        return started
+
+
+def _web_app():
+    from tornado import web
+
+    from ..runs import schedule
+    from .dashboards import BaseHandler, _callback_handler, _cookie_secret
+
+    class ListHandler(BaseHandler):
+        def get(self):
+            u = self.current_user
+            owner = None if u.get("admin") else u["name"]
+            self.set_header("Content-Type", "application/json")
+            self.finish(json.dumps(schedule.list_schedules(owner=owner), default=str))
+
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/scheduler/")
+    return web.Application(
+        [(prefix, ListHandler), (prefix + "oauth_callback", _callback_handler())],
+        cookie_secret=_cookie_secret(), satco2_prefix=prefix,
+    )
+
+
+def main() -> None:
+    from tornado.ioloop import IOLoop, PeriodicCallback
+
+    logging.basicConfig(level=logging.WARNING, format="[scheduler %(asctime)s %(levelname)s] %(message)s")
+    log.setLevel(logging.INFO)
+    tick = float(os.environ.get("SATCO2_SCHEDULER_TICK", "15"))
+    sched = Scheduler()
+    loop = IOLoop.current()
+    if os.environ.get("JUPYTERHUB_SERVICE_URL") and os.environ.get("JUPYTERHUB_API_TOKEN"):
+        url = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
+        _web_app().listen(url.port, address=url.hostname)
+
+    def safe_tick():
+        try:
+            sched.tick()
+        except Exception:  # noqa: BLE001 - a bad schedule file must not stop the service
+            log.exception("tick failed")
+
+    PeriodicCallback(safe_tick, tick * 1000).start()
+    loop.add_callback(safe_tick)
+
+    def stop(signum, frame):
+        log.info("signal %s: stopping", signum)
+        loop.add_callback_from_signal(loop.stop)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    log.info("scheduler: checking %s every %s s", state_dir() / "scheduler" / "schedules.json", tick)
+    loop.start()
+
+
+if __name__ == "__main__":
+    main()
