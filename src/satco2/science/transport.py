@@ -434,7 +434,7 @@ def by_depth_band(st: xr.Dataset, bands=DEFAULT_DEPTH_BANDS) -> xr.Dataset:
     labels = [f"{a:g}-{b:g} m" for a, b in zip(bands[:-1], bands[1:])]
     band = xr.DataArray(np.digitize(st.depth.values, bands[1:-1]), dims="depth")
     out = st.sum("face").groupby(band.rename("band")).sum()
-    return out.assign_coords(band=[labels[k] for k in out.band.values])
+    return out.reindex(band=range(len(labels)), fill_value=0.0).assign_coords(band=labels)
 
 
 def by_bottom_depth(st: xr.Dataset, bands=(0.0, 50.0, 100.0, 200.0, np.inf)) -> xr.Dataset:
@@ -442,7 +442,7 @@ def by_bottom_depth(st: xr.Dataset, bands=(0.0, 50.0, 100.0, 200.0, np.inf)) -> 
     labels = [f"{a:g}-{b:g} m" for a, b in zip(bands[:-1], bands[1:])]
     band = xr.DataArray(np.digitize(st.bottom_depth.values, bands[1:-1]), dims="face")
     out = st.sum("depth").groupby(band.rename("band")).sum()
-    return out.assign_coords(band=[labels[k] for k in out.band.values])
+    return out.reindex(band=range(len(labels)), fill_value=0.0).assign_coords(band=labels)
 
 
 def by_position(st: xr.Dataset, coord: str = "face_lat", bins=None) -> xr.Dataset:
@@ -582,3 +582,88 @@ def centre_velocity(ff: FaceFluxes) -> tuple[xr.DataArray, xr.DataArray]:
     coords.update(depth=g.depth, lat=g.lat, lon=g.lon)
     dims = (*lead, "depth", "lat", "lon")
     return xr.DataArray(uc, dims=dims, coords=coords), xr.DataArray(vc, dims=dims, coords=coords)
+
+
+# ----------------------------------------------------------------------------- analysis chain
+
+def to_grid(da: xr.DataArray, lat, lon) -> xr.DataArray:
+    """A surface field moved onto a (coarser) model grid: the block mean of the cells of each
+    model cell (NaN skipped) when the grids nest, else linear interpolation."""
+    lat = np.asarray(lat, float)
+    lon = np.asarray(lon, float)
+    if da.sizes["lat"] > 1 and len(lat) > 1:
+        f_lat = (lat[1] - lat[0]) / float(da.lat[1] - da.lat[0])
+        f_lon = (lon[1] - lon[0]) / float(da.lon[1] - da.lon[0])
+        if abs(f_lat - round(f_lat)) < 1e-6 and abs(f_lon - round(f_lon)) < 1e-6 and round(f_lat) >= 1 and round(f_lon) >= 1:
+            hy, hx = 0.5 * (lat[1] - lat[0]), 0.5 * (lon[1] - lon[0])
+            sub = da.sel(lat=slice(lat[0] - hy, lat[-1] + hy), lon=slice(lon[0] - hx, lon[-1] + hx))
+            out = sub.coarsen(lat=int(round(f_lat)), lon=int(round(f_lon)), boundary="trim").mean()
+            if out.sizes["lat"] == lat.size and out.sizes["lon"] == lon.size and np.allclose(out.lat, lat, atol=1e-6) \
+                    and np.allclose(out.lon, lon, atol=1e-6):
+                return out.assign_coords(lat=lat, lon=lon)
+    return da.interp(lat=lat, lon=lon)
+
+
+def analyse(currents: xr.Dataset, surface: xr.Dataset, sections: dict | None = None,
+            algorithm: str = "linear_ag443", profile_model: str = "auto",
+            bottom: xr.DataArray | None = None, box: dict | None = None) -> dict:
+    """The DOC transport chain: surface DOC (``satco2.science.doc`` algorithm) on the current
+    grid -> 3-D DOC (``satco2.science.profiles`` model) -> face fluxes -> section and box transports.
+
+    currents: ``u``, ``v`` (m s-1, time, depth, lat, lon) with ``sea_floor_depth`` or ``bottom``;
+    surface: the inputs of ``algorithm`` (e.g. ``a_cdom_443``) on their own lat/lon grid, same times.
+    Returns {"summary": Dataset (section, time[, band]) of volume (Sv) and doc (Tg C a-1) totals,
+    by depth band and by bottom depth band, with ``published``; "faces": {section: Dataset of
+    time-mean transports per face and level}; "box": Dataset or None; "doc_surface", "doc3d",
+    "grid", "fluxes"}.
+    """
+    from . import doc as docalg
+    from . import profiles
+
+    sections = sections if sections is not None else load_sections()
+    grid = Grid.from_dataset(currents, bottom=bottom)
+    sdoc = docalg.surface_doc(surface, algorithm)
+    sdoc_m = to_grid(sdoc, grid.lat, grid.lon)
+    if "time" in currents.dims:
+        sdoc_m = sdoc_m.sel(time=currents.time)
+    bottom_da = xr.DataArray(grid.bottom, dims=("lat", "lon"), coords={"lat": grid.lat, "lon": grid.lon})
+    doc3 = profiles.doc_profile(sdoc_m, grid.depth, bottom_da, model=profile_model, depth_bnds=grid.depth_bnds)
+    n = grid.names
+    u = currents["u"].rename({n["lat"]: "lat", n["lon"]: "lon", n["depth"]: "depth"}) if n else currents["u"]
+    v = currents["v"].rename({n["lat"]: "lat", n["lon"]: "lon", n["depth"]: "depth"}) if n else currents["v"]
+    grid.names = {"lon": "lon", "lat": "lat", "depth": "depth"}
+    ff = face_fluxes(u, v, doc3.assign_coords(lat=u.lat, lon=u.lon), grid=grid)
+    tot, bands, bottoms, faces = {}, {}, {}, {}
+    for name, sec in sections.items():
+        st = section_transport(ff, sec).compute()
+        tot[name] = totals(st)
+        bands[name] = by_depth_band(st)
+        bottoms[name] = by_bottom_depth(st)
+        faces[name] = st.mean("time") if "time" in st.dims else st
+    names = list(sections)
+    summary = xr.concat([tot[k] for k in names], dim=xr.DataArray(names, dims="section", name="section"))
+    summary["doc_by_depth_band"] = xr.concat([bands[k]["doc"] for k in names], dim="section").assign_coords(section=names)
+    summary["doc_by_bottom_depth"] = xr.concat([bottoms[k]["doc"].rename(band="bottom_band") for k in names],
+                                               dim="section").assign_coords(section=names)
+    summary["published"] = xr.DataArray([np.nan if sections[k].published is None else sections[k].published for k in names],
+                                        dims="section", attrs={"units": "Tg C a-1", "long_name": "published annual mean"})
+    summary["title"] = xr.DataArray([sections[k].title or k for k in names], dims="section")
+    summary["volume"].attrs = {"units": "Sv", "long_name": "volume transport (positive into the ECS)"}
+    summary["doc"].attrs = {"units": "Tg C a-1", "long_name": "DOC transport (positive into the ECS)"}
+    summary.attrs = {"doc_algorithm": algorithm, "profile_model": profile_model,
+                     "tgc_per_sv_umol": TGC_PER_SV_UMOL}
+    box_out = None
+    if box:
+        mask = box_mask(grid, box.get("polygon"), box.get("max_bottom_depth"), box.get("min_bottom_depth"))
+        box_out = box_budget(ff, mask).compute()
+        box_out["mask"] = xr.DataArray(mask, dims=("lat", "lon"), coords={"lat": grid.lat, "lon": grid.lon})
+    return {"summary": summary, "faces": faces, "box": box_out, "doc_surface": sdoc_m, "doc3d": doc3,
+            "grid": grid, "fluxes": ff}
+
+
+def load_boxes(path: str | Path | None = None) -> dict:
+    """Boxes (``polygon``, ``max_bottom_depth``) of ``catalogs/doc/sections.yaml``."""
+    from ..config import REPO_ROOT
+
+    path = Path(path) if path else REPO_ROOT / "catalogs" / "doc" / "sections.yaml"
+    return (yaml.safe_load(Path(path).read_text()) or {}).get("boxes") or {}
