@@ -40,6 +40,10 @@ M08_COEFFS = {443: (0.4363, 2.221, 13.126), 412: (0.4553, 2.345, 8.045), 355: (0
 GOCAD_MLR2 = (192.718, 26.790, -3.558)
 GOCAD_MLR2_RANGE = (47.24, 223.79)
 
+#: catalog product holding each algorithm input variable
+INPUT_PRODUCTS = {"a_cdom_443": "global-acd-modis-aqua-4km", "sss": "global-sss-smos-25km",
+                  "Rrs_488": "global-rrs-modis-aqua-4km", "Rrs_547": "global-rrs-modis-aqua-4km"}
+
 SEABASS_MISSING = -999.0
 SEABASS_BDL = -777.0
 
@@ -252,6 +256,13 @@ DOC_ALGORITHMS: dict[str, DocAlgorithm] = {
                      "a_g(443): Mannino et al. 2008 JGR 113; DOC: linear_ag443", True),
     ]
 }
+
+
+def input_products(algorithm: str) -> list[str]:
+    """Catalog product ids an algorithm reads (in order, without repeats)."""
+    if algorithm not in DOC_ALGORITHMS:
+        raise SatCO2Error(f"unknown DOC algorithm {algorithm!r}; choose one of {sorted(DOC_ALGORITHMS)}")
+    return list(dict.fromkeys(INPUT_PRODUCTS[v] for v in DOC_ALGORITHMS[algorithm].inputs))
 
 
 def surface_doc(ds: xr.Dataset, algorithm: str = "linear_ag443", config: dict | None = None) -> xr.DataArray:

@@ -667,3 +667,53 @@ def load_boxes(path: str | Path | None = None) -> dict:
 
     path = Path(path) if path else REPO_ROOT / "catalogs" / "doc" / "sections.yaml"
     return (yaml.safe_load(Path(path).read_text()) or {}).get("boxes") or {}
+
+
+def _write_zarr_atomic(ds: xr.Dataset, path: Path) -> None:
+    import shutil
+    import uuid
+
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    ds.to_zarr(tmp, mode="w", consolidated=True)
+    if path.exists():
+        shutil.rmtree(path)
+    tmp.rename(path)
+
+
+def write_results(res: dict, outdir: str | Path, currents: xr.Dataset | None = None) -> dict[str, Path]:
+    """Write the products of :func:`analyse` into ``outdir`` (each Zarr written to a temporary
+    name, then renamed): ``doc_transport_summary.zarr`` (section x time), ``doc_transport_maps.zarr``
+    (monthly surface DOC and, with ``currents``, top-level u, v on the model grid, sea floor depth,
+    the box mask), ``doc_transport_faces.zarr`` (time-mean transport per face and level of every
+    section, faces of all sections concatenated with a ``face_section`` label)."""
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    summary = res["summary"].copy()
+    summary["title"] = summary["title"].astype(str)
+    if res.get("box") is not None:
+        summary["box_volume"] = res["box"]["volume"]
+        summary["box_doc"] = res["box"]["doc"]
+    paths["summary"] = out / "doc_transport_summary.zarr"
+    _write_zarr_atomic(summary, paths["summary"])
+    g = res["grid"]
+    maps = xr.Dataset({"doc_surface": res["doc_surface"].astype("float32")})
+    maps["sea_floor_depth"] = xr.DataArray(g.bottom.astype("float32"), dims=("lat", "lon"), attrs={"units": "m"})
+    if currents is not None:
+        top = currents[["u", "v"]].isel(depth=0)
+        maps["u"] = top["u"].astype("float32").assign_coords(lat=g.lat, lon=g.lon)
+        maps["v"] = top["v"].astype("float32").assign_coords(lat=g.lat, lon=g.lon)
+    if res.get("box") is not None:
+        maps["box_mask"] = res["box"]["mask"].astype("int8")
+    maps = maps.drop_vars([c for c in maps.coords if c not in ("time", "lat", "lon")])
+    paths["maps"] = out / "doc_transport_maps.zarr"
+    _write_zarr_atomic(maps.compute(), paths["maps"])
+    faces = []
+    for name, f in res["faces"].items():
+        f = f.drop_vars([c for c in f.coords if c not in ("depth", "face_lon", "face_lat", "distance", "bottom_depth")])
+        faces.append(f.assign_coords(face_section=("face", np.full(f.sizes["face"], name))))
+    allf = xr.concat(faces, "face")
+    allf.attrs = {}
+    paths["faces"] = out / "doc_transport_faces.zarr"
+    _write_zarr_atomic(allf, paths["faces"])
+    return paths

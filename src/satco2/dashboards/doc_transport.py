@@ -1,0 +1,181 @@
+"""Dashboard of the ECS DOC transport analysis (``notebooks/doc_transport.ipynb``).
+
+Panels: a monthly surface-DOC map (datashaded, :func:`satco2.dashboards.maps.raster`) with the
+surface currents as arrows (``hv.VectorField``) and the sections drawn on top; section DOC
+transports (annual mean of the run) beside the published values; the monthly / seasonal cycle of
+each section; the DOC transport by depth band and along each section.
+
+State lives in :class:`DocTransportDashboard` (``param``); ``from_report(report_dir)`` rebuilds it
+from the Zarr products that :func:`satco2.science.transport.write_results` wrote.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import param
+import xarray as xr
+
+from .. import SatCO2Error
+
+
+def _open(report_dir) -> dict[str, xr.Dataset]:
+    d = Path(report_dir)
+    names = {"summary": "doc_transport_summary.zarr", "maps": "doc_transport_maps.zarr",
+             "faces": "doc_transport_faces.zarr"}
+    out = {}
+    for k, n in names.items():
+        p = d / n
+        if not p.exists():
+            raise SatCO2Error(f"the report folder {d} has no {n}; was it written by notebooks/doc_transport.ipynb?")
+        out[k] = xr.open_zarr(p).load()
+    return out
+
+
+def section_table(summary: xr.Dataset) -> pd.DataFrame:
+    """Annual-mean volume (Sv) and DOC (Tg C a-1) transport per section beside the published value."""
+    df = pd.DataFrame({
+        "section": summary.section.values,
+        "title": summary["title"].values.astype(str),
+        "volume_sv": summary["volume"].mean("time").values,
+        "doc_tgc_per_year": summary["doc"].mean("time").values,
+        "published_tgc_per_year": summary["published"].values,
+    })
+    return df
+
+
+def seasonal_table(summary: xr.Dataset) -> pd.DataFrame:
+    from ..science.transport import seasonal
+
+    s = seasonal(summary["doc"])
+    return s.to_dataframe(name="doc_tgc_per_year").reset_index()[["section", "season", "doc_tgc_per_year"]]
+
+
+class DocTransportDashboard(param.Parameterized):
+    """DOC transport results of one run; ``month`` selects the map, ``section`` the detail plots."""
+
+    month = param.Selector(default=None, objects=[], doc="month shown on the map (YYYY-MM)")
+    section = param.Selector(default=None, objects=[], doc="section shown in the detail plots")
+    arrow_stride = param.Integer(default=4, bounds=(1, 20), doc="plot every n-th current vector")
+
+    def __init__(self, data: dict[str, xr.Dataset], **params):
+        self.data = data
+        months = [pd.Timestamp(t).strftime("%Y-%m") for t in data["maps"].time.values]
+        secs = [str(s) for s in data["summary"].section.values]
+        self.param.month.objects = months
+        self.param.section.objects = secs
+        params.setdefault("month", months[0])
+        params.setdefault("section", secs[0])
+        super().__init__(**params)
+
+    # --------------------------------------------------------------- pieces
+    def doc_map(self):
+        import holoviews as hv
+
+        from . import maps
+
+        m = self.data["maps"]
+        da = m["doc_surface"].sel(time=self.month).squeeze("time", drop=True) if "time" in m["doc_surface"].dims else m["doc_surface"]
+        da = da.rename("doc_surface").assign_attrs(units="umol L-1", long_name=f"surface DOC {self.month}")
+        lo = np.nanpercentile(m["doc_surface"].values, [2, 98])
+        img = maps.raster(da, cmap="viridis", clim=tuple(float(x) for x in lo), width=560, height=460)
+        return img * self.vectors() * self.section_paths()
+
+    def vectors(self):
+        import holoviews as hv
+
+        m = self.data["maps"]
+        if "u" not in m:
+            return hv.VectorField([])
+        s = self.arrow_stride
+        u = m["u"].sel(time=self.month).squeeze("time", drop=True).values[::s, ::s]
+        v = m["v"].sel(time=self.month).squeeze("time", drop=True).values[::s, ::s]
+        lon, lat = np.meshgrid(m.lon.values[::s], m.lat.values[::s])
+        mag = np.hypot(u, v)
+        ok = np.isfinite(mag)
+        ang = np.arctan2(v, u)
+        scale = np.nanmax(mag) if np.any(ok) else 1.0
+        return hv.VectorField((lon[ok], lat[ok], ang[ok], mag[ok] / scale), vdims=["Angle", "Magnitude"]).opts(
+            magnitude="Magnitude", color="white", line_width=1, pivot="tail", scale=1.2 * s * float(m.lon[1] - m.lon[0]) / 0.2)
+
+    def section_paths(self):
+        import holoviews as hv
+
+        f = self.data["faces"]
+        paths = []
+        for name in self.param.section.objects:
+            sel = f.face_section.values == name
+            paths.append(hv.Points((f.face_lon.values[sel], f.face_lat.values[sel]), label=name))
+        return hv.Overlay([p.opts(size=3) for p in paths])
+
+    def bars_vs_published(self):
+        import holoviews as hv
+
+        df = section_table(self.data["summary"])
+        rows = [(r.section, "this run", r.doc_tgc_per_year) for r in df.itertuples()]
+        rows += [(r.section, "published", r.published_tgc_per_year) for r in df.itertuples()]
+        return hv.Bars(rows, kdims=["section", "source"], vdims=["Tg C/a"]).opts(
+            width=520, height=300, title="Annual-mean DOC transport (positive into the ECS)", tools=["hover"], xrotation=0)
+
+    def seasonal_cycle(self):
+        import holoviews as hv
+
+        doc = self.data["summary"]["doc"]
+        curves = [hv.Curve((doc.time.values, doc.sel(section=s).values), "time", "Tg C/a", label=str(s))
+                  for s in doc.section.values]
+        return hv.Overlay(curves).opts(width=520, height=300, title="Monthly DOC transport", legend_position="bottom_left")
+
+    def depth_bands(self):
+        import holoviews as hv
+
+        b = self.data["summary"]["doc_by_depth_band"].sel(section=self.section).mean("time")
+        return hv.Bars((b.band.values, b.values), "depth band", "Tg C/a").opts(
+            width=520, height=260, title=f"{self.section}: DOC transport by depth", tools=["hover"])
+
+    def along_section(self):
+        import holoviews as hv
+
+        f = self.data["faces"]
+        sel = f.face_section.values == self.section
+        d = f["doc"].isel(face=np.flatnonzero(sel)).sum("depth")
+        return hv.Curve((d.distance.values, d.values), "distance along section (km)", "Tg C/a per face").opts(
+            width=520, height=260, title=f"{self.section}: DOC transport along the section", tools=["hover"])
+
+    def __panel__(self):
+        import panel as pn
+
+        table = section_table(self.data["summary"]).round(2)
+        return pn.Column(
+            pn.pane.Markdown("## East China Sea DOC transport\nPositive = into the ECS shelf box; "
+                             "published values: SatCO2 platform (BRIEF seed 000)."),
+            pn.Row(pn.Column(pn.widgets.Select.from_param(self.param.month),
+                             pn.panel(self.param_map)),
+                   pn.Column(self.bars_vs_published(), pn.pane.DataFrame(table, index=False), self.seasonal_cycle())),
+            pn.Row(pn.widgets.Select.from_param(self.param.section)),
+            pn.Row(pn.panel(self.param_bands), pn.panel(self.param_along)),
+        )
+
+    @param.depends("month", "arrow_stride")
+    def param_map(self):
+        return self.doc_map()
+
+    @param.depends("section")
+    def param_bands(self):
+        return self.depth_bands()
+
+    @param.depends("section")
+    def param_along(self):
+        return self.along_section()
+
+
+def dashboard(data: dict[str, xr.Dataset]):
+    """The Panel dashboard (a :class:`DocTransportDashboard` viewable)."""
+    import panel as pn
+
+    return pn.panel(DocTransportDashboard(data))
+
+
+def from_report(report_dir):
+    """Rebuild the dashboard from a report folder of ``notebooks/doc_transport.ipynb``."""
+    return dashboard(_open(report_dir))
