@@ -1,0 +1,61 @@
+"""Readers of upstream file formats: one module per format, registered in :data:`READERS`.
+
+:data:`READERS` maps the registry's ``upstream.reader`` name to ``module:Class`` (imported on
+first use). Formats without a reader yet map to a message; :func:`get` raises a one-sentence
+:class:`satco2.SatCO2Error` for them. See :mod:`satco2.catalog.readers.base` for what a reader
+implements. ``ocean_model`` (ROMS / z-level model output) lives in its own module; it may expose
+a ``Reader`` subclass named ``OceanModelReader`` or a function ``open_file(path, product)``.
+"""
+from __future__ import annotations
+
+import importlib
+
+from ... import SatCO2Error
+from .base import Reader
+
+READERS: dict[str, str] = {
+    "l3m": "satco2.catalog.readers.l3m:L3mReader",
+    "l3b": "satco2.catalog.readers.l3b:L3bReader",
+    "netcdf_grid": "satco2.catalog.readers.netcdf_grid:NetCDFGridReader",
+    "gml_text": "satco2.catalog.readers.gml_text:GMLTextReader",
+    "ocean_model": "satco2.catalog.readers.ocean_model:OceanModelReader",
+}
+
+#: formats listed in the registry that have no reader yet: name -> why / what to do instead
+NOT_SUPPORTED: dict[str, str] = {
+    "goci_he5": "GOCI Level-2 HDF-EOS5 files are not supported yet (convert them to CF NetCDF first)",
+    "vgpm_hdf": "Oregon State VGPM HDF4 files are not supported yet (HDF4 needs pyhdf; convert to NetCDF first)",
+    "rss_bytemap": "RSS binary bytemaps are not supported yet (use the RSS NetCDF products instead)",
+    "derived": "this product is derived from other products, not read from upstream files",
+    "none": "this product exists only in the demo store",
+}
+
+
+class _FunctionReader(Reader):
+    def __init__(self, name, func):
+        self.name, self._func = name, func
+        self.format = name
+
+    def open_file(self, path, product):
+        return self._func(path, product)
+
+
+def get(name: str) -> Reader:
+    """The reader registered as ``name``; :class:`SatCO2Error` when there is none."""
+    if name in NOT_SUPPORTED:
+        raise SatCO2Error(f"reader {name!r}: {NOT_SUPPORTED[name]}.")
+    if name not in READERS:
+        raise SatCO2Error(f"unknown reader {name!r}; known: {', '.join(sorted(READERS))}.")
+    mod_name, _, cls_name = READERS[name].partition(":")
+    try:
+        mod = importlib.import_module(mod_name)
+    except ModuleNotFoundError as e:
+        if e.name == mod_name:
+            raise SatCO2Error(f"reader {name!r} is not installed in this checkout ({mod_name}).") from None
+        raise
+    obj = getattr(mod, cls_name, None)
+    if obj is not None:
+        return obj()
+    if callable(getattr(mod, "open_file", None)):
+        return _FunctionReader(name, mod.open_file)
+    raise SatCO2Error(f"reader module {mod_name} defines neither {cls_name} nor open_file().")

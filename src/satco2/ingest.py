@@ -1,0 +1,361 @@
+"""``satco2 ingest PRODUCT FILES...``: upstream files -> the product's Zarr mirror.
+
+The mirror of a product is ``<config.mirror_root()>/<mirror.path>`` (a local folder or any fsspec
+URL). Every file is read by the product's reader (:mod:`satco2.catalog.readers`), decoded
+(scale/offset, fill values, units) and appended along ``time`` as ONE committed step:
+
+1. the file is read and checked completely in memory (a wrong or corrupt file raises
+   :class:`satco2.SatCO2Error` naming the file and the problem; the store is untouched);
+2. the arrays are resized and the new time steps written (chunks: 1 time step x ~1024 x ~1024);
+3. the commit: the ledger in the group attributes ``satco2_ingest`` (committed files with their
+   sha256, time steps and indices, and ``n_time``) is rewritten (one atomic object write), then
+   the metadata is re-consolidated.
+
+A store is therefore always readable and complete up to ``n_time`` (``catalog.open`` reads only
+the committed steps); a SIGKILL between steps leaves at most uncommitted trailing steps, which the
+next run overwrites. Re-ingesting a committed file (same name and sha256) changes nothing. The
+first file creates the store in a temporary folder renamed into place (local roots). Files are
+appended in the order of their names (archive names carry their dates); ``catalog.open`` sorts by
+time when needed.
+
+For tests, ``SATCO2_INGEST_PAUSE_BEFORE_COMMIT=<seconds>`` sleeps after a step's data are written
+and before its commit (to kill the process at the worst moment).
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import math
+import os
+import shutil
+import time as _time
+import uuid
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from . import SatCO2Error, config
+from .catalog import readers, registry
+
+LEDGER = "satco2_ingest"
+TIME_UNITS = "days since 1970-01-01 00:00:00"
+SPATIAL_CHUNK = 1024
+
+
+# --------------------------------------------------------------------------- stores
+def mirror_url(product_id: str, root: str | None = None) -> str:
+    """Location of the product's mirror store (local path or fsspec URL)."""
+    p = registry.get(product_id)
+    root = str(root) if root is not None else config.mirror_root()
+    sep = "" if root.endswith("/") else "/"
+    return f"{root}{sep}{p['mirror']['path']}"
+
+
+def is_url(loc: str) -> bool:
+    return "://" in str(loc) and not str(loc).startswith("file://")
+
+
+def _local(loc: str) -> str:
+    return str(loc)[len("file://"):] if str(loc).startswith("file://") else str(loc)
+
+
+def zarr_store(loc: str, read_only: bool = False):
+    """A zarr v3 store for a local path, ``file://`` or any fsspec URL."""
+    from zarr.storage import FsspecStore, LocalStore
+
+    if is_url(loc):
+        return FsspecStore.from_url(loc, read_only=read_only)
+    return LocalStore(_local(loc), read_only=read_only)
+
+
+def store_exists(loc: str) -> bool:
+    if is_url(loc):
+        import fsspec
+
+        fs, path = fsspec.core.url_to_fs(loc)
+        return fs.exists(f"{path}/zarr.json")
+    return (Path(_local(loc)) / "zarr.json").exists()
+
+
+def _rmtree(loc: str) -> None:
+    if is_url(loc):
+        import fsspec
+
+        fs, path = fsspec.core.url_to_fs(loc)
+        if fs.exists(path):
+            fs.rm(path, recursive=True)
+    else:
+        shutil.rmtree(_local(loc), ignore_errors=True)
+
+
+def read_ledger(loc: str) -> dict | None:
+    """The store's ledger (``None`` when the store or its ledger does not exist)."""
+    import zarr
+
+    if not store_exists(loc):
+        return None
+    g = zarr.open_group(zarr_store(loc, read_only=True), mode="r", use_consolidated=False)
+    led = g.attrs.get(LEDGER)
+    return dict(led) if led else None
+
+
+# --------------------------------------------------------------------------- helpers
+def sha256(path: Path, bufsize: int = 8 * 2**20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(bufsize):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _even_chunk(n: int, target: int = SPATIAL_CHUNK) -> int:
+    return int(math.ceil(n / math.ceil(n / target))) if n > 0 else 1
+
+
+def chunks_for(ds: xr.Dataset) -> dict[str, int]:
+    """Mirror chunks: one time step, lat/lon split evenly in pieces of at most ~1024."""
+    ch = {"time": 1}
+    for d in ds.dims:
+        if d != "time":
+            ch[d] = _even_chunk(ds.sizes[d])
+    return ch
+
+
+def _encode_time(times) -> np.ndarray:
+    t = pd.DatetimeIndex(times).as_unit("ns")
+    return ((t - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)).to_numpy(np.float64)
+
+
+@dataclass
+class IngestReport:
+    product_id: str
+    store: str
+    committed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    n_time: int = 0
+    bytes_read: int = 0
+    seconds: float = 0.0
+
+
+# --------------------------------------------------------------------------- the ingest
+class _Mirror:
+    """The product's mirror store and its commit protocol."""
+
+    def __init__(self, product, loc: str):
+        self.product, self.loc = product, loc
+
+    def ledger(self) -> dict | None:
+        return read_ledger(self.loc)
+
+    def create(self, ds: xr.Dataset, entry: dict) -> None:
+        """Create the store from the first file's Dataset (atomic for local roots)."""
+        led = {"version": 1, "product_id": self.product.id, "n_time": int(ds.sizes["time"]),
+               "files": {entry["name"]: entry}}
+        ds = ds.copy()
+        ds.attrs = {k: v for k, v in ds.attrs.items()
+                    if k not in ("source_file", "time_coverage_start", "time_coverage_end",
+                                 "period_end", "history")}
+        ds.attrs[LEDGER] = led
+        ds.attrs["history"] = "mirror written by satco2 ingest"
+        enc = {v: {"chunks": tuple(chunks_for(ds)[d] for d in ds[v].dims)} for v in ds.data_vars}
+        enc["time"] = {"units": TIME_UNITS, "dtype": "float64", "calendar": "proleptic_gregorian"}
+        if is_url(self.loc):
+            target = self.loc
+            _rmtree(target)
+        else:
+            final = Path(_local(self.loc))
+            final.parent.mkdir(parents=True, exist_ok=True)
+            target = str(final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp"))
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+                ds.to_zarr(zarr_store(target), mode="w", consolidated=True, zarr_format=3,
+                           encoding=enc)
+            if not is_url(self.loc):
+                if final.exists():  # an earlier creation that never committed
+                    shutil.rmtree(final)
+                os.replace(target, final)
+        finally:
+            if not is_url(self.loc) and Path(target).exists():
+                shutil.rmtree(target, ignore_errors=True)
+
+    def check_compatible(self, group, ds: xr.Dataset, name: str) -> None:
+        for c in ("lat", "lon"):
+            if c in ds.coords:
+                have = group[c][:]
+                new = ds[c].values
+                tol = 0.01 * float(np.abs(np.diff(have)).min()) if have.size > 1 else 1e-6
+                if have.shape != new.shape or not np.allclose(have, new, rtol=0, atol=tol):
+                    raise SatCO2Error(
+                        f"file {name} is on a different {c} grid ({new.size} points "
+                        f"{new.min():.4f}..{new.max():.4f}) than the mirror of "
+                        f"{self.product.id} ({have.size} points {have.min():.4f}..{have.max():.4f})."
+                    )
+        for v in ds.data_vars:
+            if v not in group:
+                raise SatCO2Error(f"file {name} brings variable {v}, which the mirror of {self.product.id} lacks.")
+
+    def append(self, ds: xr.Dataset, entry: dict) -> None:
+        """Write the file's time steps after the committed ones, then commit."""
+        import zarr
+
+        store = zarr_store(self.loc)
+        g = zarr.open_group(store, mode="r+", use_consolidated=False)
+        led = dict(g.attrs[LEDGER])
+        k, nt = int(led["n_time"]), int(ds.sizes["time"])
+        self.check_compatible(g, ds, entry["name"])
+        times = set(_encode_time(ds["time"].values).tolist())
+        old = g["time"][:k]
+        clash = times & set(np.asarray(old).tolist())
+        if clash:
+            when = pd.Timestamp("1970-01-01") + pd.Timedelta(days=sorted(clash)[0])
+            other = next((f for f, e in led["files"].items() if str(when.isoformat()) in e["time"]), "another file")
+            raise SatCO2Error(
+                f"file {entry['name']} holds time {when.isoformat()}, which the mirror of "
+                f"{self.product.id} already has from {other}."
+            )
+        # 2. data (beyond the committed length: invisible until the commit)
+        for name in list(ds.data_vars) + ["time"]:
+            arr = g[name]
+            if arr.shape[0] < k + nt:
+                arr.resize((k + nt,) + arr.shape[1:])
+        g["time"][k:k + nt] = _encode_time(ds["time"].values)
+        for name in ds.data_vars:
+            g[name][k:k + nt] = ds[name].values
+        pause = float(os.environ.get("SATCO2_INGEST_PAUSE_BEFORE_COMMIT", "0") or 0)
+        if pause:
+            _time.sleep(pause)
+        # 3. commit: the ledger (one atomic write of the group metadata), then consolidate
+        entry = dict(entry, index=[k, k + nt])
+        led["files"] = dict(led["files"], **{entry["name"]: entry})
+        led["n_time"] = k + nt
+        g.attrs[LEDGER] = led
+        self.consolidate()
+
+    def consolidate(self) -> None:
+        import zarr
+
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+            zarr.consolidate_metadata(zarr_store(self.loc))
+
+    def repair(self) -> bool:
+        """Drop uncommitted trailing steps left by an interrupted run; True if anything changed."""
+        import zarr
+
+        g = zarr.open_group(zarr_store(self.loc), mode="r+", use_consolidated=False)
+        n = int(g.attrs[LEDGER]["n_time"])
+        changed = False
+        for name, arr in g.arrays():
+            dims = arr.metadata.dimension_names or ()
+            if dims and dims[0] == "time" and arr.shape[0] != n:
+                arr.resize((n,) + arr.shape[1:])
+                changed = True
+        if changed:
+            self.consolidate()
+        return changed
+
+
+def _entry(path: Path, digest: str, ds: xr.Dataset) -> dict:
+    return {
+        "name": path.name,
+        "sha256": digest,
+        "size": path.stat().st_size,
+        "time": [pd.Timestamp(t).isoformat() for t in ds["time"].values],
+    }
+
+
+def ingest(product_id: str, files, root: str | None = None, progress: bool | None = None,
+           reader: str | None = None) -> IngestReport:
+    """Append ``files`` to the mirror of ``product_id``; see the module docstring.
+
+    ``root`` overrides :func:`satco2.config.mirror_root`; ``reader`` overrides the registry's
+    reader name; ``progress`` shows a tqdm bar (default: when attached to a terminal).
+    """
+    from tqdm.auto import tqdm
+
+    t0 = _time.perf_counter()
+    product = registry.get(product_id)
+    rd = readers.get(reader or product.reader)
+    paths = [Path(f) for f in files]
+    if not paths:
+        raise SatCO2Error("no files given to ingest.")
+    for p in paths:
+        rd.check_file(p)
+    paths = sorted(dict.fromkeys(paths), key=lambda p: p.name)
+    loc = mirror_url(product_id, root)
+    mirror = _Mirror(product, loc)
+    rep = IngestReport(product_id, loc)
+    led = mirror.ledger()
+    if led is None and store_exists(loc):
+        _rmtree(loc)  # a creation that never committed (no ledger): start again
+    if led is not None:
+        mirror.repair()
+    names = {p.name for p in paths}
+    if len(names) != len(paths):
+        raise SatCO2Error("two of the given files have the same name; ingest them into separate products.")
+
+    todo = []
+    for p in paths:
+        done = (led or {}).get("files", {}).get(p.name)
+        if done is not None:
+            digest = sha256(p)
+            if digest == done["sha256"]:
+                rep.skipped.append(p.name)
+                continue
+            raise SatCO2Error(
+                f"file {p.name} was already ingested into {product_id} with different content; "
+                "remove the mirror or rename the file."
+            )
+        todo.append(p)
+
+    def load(p: Path):
+        return p, sha256(p), rd.open_file(p, product)
+
+    bar = tqdm(total=len(todo), desc=f"ingest {product_id}", unit="file", leave=False,
+               disable=(not progress) if progress is not None else None)
+    # read the next file while the current one is written (reading releases the GIL)
+    with bar, cf.ThreadPoolExecutor(max_workers=1) as pool:
+        fut = pool.submit(load, todo[0]) if todo else None
+        for i in range(len(todo)):
+            p, digest, ds = fut.result()
+            fut = pool.submit(load, todo[i + 1]) if i + 1 < len(todo) else None
+            if "time" not in ds.dims:
+                raise SatCO2Error(f"file {p.name}: the {rd.name} reader returned no time dimension.")
+            entry = _entry(p, digest, ds)
+            if mirror.ledger() is None:
+                entry["index"] = [0, int(ds.sizes["time"])]
+                mirror.create(ds, entry)
+            else:
+                mirror.append(ds, entry)
+            rep.committed.append(p.name)
+            rep.bytes_read += p.stat().st_size
+            bar.update(1)
+    led = mirror.ledger()
+    rep.n_time = int(led["n_time"]) if led else 0
+    rep.seconds = _time.perf_counter() - t0
+    return rep
+
+
+# --------------------------------------------------------------------------- CLI
+def register(app) -> None:
+    import typer
+
+    @app.command("ingest")
+    def ingest_cmd(
+        product: str = typer.Argument(..., help="product id (see `satco2 catalog list`)"),
+        files: list[Path] = typer.Argument(..., help="upstream files to append to the mirror"),
+        root: str = typer.Option(None, "--root", help="mirror root (default: config mirror-root)"),
+        reader: str = typer.Option(None, "--reader", help="override the registry's reader"),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+    ) -> None:
+        """Append upstream FILES to PRODUCT's Zarr mirror (idempotent, resumable, atomic per file)."""
+        rep = ingest(product, files, root=root, progress=not quiet, reader=reader)
+        typer.echo(
+            f"{product}: {len(rep.committed)} file(s) committed, {len(rep.skipped)} already present, "
+            f"{rep.n_time} time step(s) in {rep.store}"
+        )

@@ -1,0 +1,186 @@
+"""satco2 ingest: real sample files -> Zarr mirror; equality with netCDF4, idempotence, SIGKILL
+resume, clear errors for wrong and corrupt files."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+import pytest
+import xarray as xr
+
+from satco2 import SatCO2Error, catalog
+from satco2.ingest import LEDGER, ingest, read_ledger
+
+SEAWIFS = ["S20080012008031.L3m_MO_CHL_chlor_a_9km.nc", "S20092742009304.L3m_MO_CHL_chlor_a_9km.nc"]
+MODIS = {
+    "global-chl-modis-aqua-4km": ("AQUA_MODIS.20210101_20211231.L3m.YR.CHL.x_chlor_a.nc", "chlor_a"),
+    "global-poc-modis-aqua-4km": ("AQUA_MODIS.20210101_20211231.L3m.YR.POC.x_poc.nc", "poc"),
+}
+
+
+def _direct(path: Path, var: str) -> np.ndarray:
+    """Reference read: netCDF4 with its own masking/scaling, fills -> NaN, lat flipped ascending."""
+    with netCDF4.Dataset(path) as nc:
+        a = np.ma.filled(nc.variables[var][:].astype(np.float32), np.nan)
+        lat = nc.variables["lat"][:]
+    return a[::-1] if lat[0] > lat[-1] else a
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("pid", sorted(MODIS))
+def test_ingest_modis_equals_direct_read(pid, shared_data, tmp_path):
+    fname, var = MODIS[pid]
+    rep = ingest(pid, [shared_data / "ocean_color" / fname], root=tmp_path, progress=False)
+    assert rep.committed == [fname] and rep.n_time == 1
+    ds = catalog.open(pid, source="mirror", root=str(tmp_path))
+    got = ds[var].isel(time=0).values
+    ref = _direct(shared_data / "ocean_color" / fname, var)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+    np.testing.assert_allclose(got, ref, rtol=1e-6)
+    assert np.isfinite(got).sum() > 300_000
+    assert str(ds.time.values[0])[:10] == "2021-01-01"
+    assert ds[var].attrs["units"] == "mg m-3"
+    assert ds[var].attrs["standard_name"].startswith("mass_concentration")
+    assert ds.lat.values[0] < ds.lat.values[-1]
+    assert ds[var].chunks is not None
+    if pid.startswith("global-poc"):  # int16 packed: decoded with scale 0.2, offset 6400
+        with netCDF4.Dataset(shared_data / "ocean_color" / fname) as nc:
+            v = nc.variables["poc"]
+            v.set_auto_maskandscale(False)
+            raw = v[:][::-1]
+        ok = (raw != -32767) & (raw >= -32000) & (raw <= -27000)  # fill and valid_min/max
+        assert np.isnan(got[~ok]).all()
+        np.testing.assert_allclose(got[ok], raw[ok] * np.float32(0.2) + np.float32(6400), rtol=1e-6)
+
+
+def test_ingest_ersst_netcdf_equals_direct(shared_data, tmp_path):
+    f = shared_data / "sst" / "ersstv5_sst.mnmean_2010-2020.nc"
+    ingest("extra-sst-ersst-2deg", [f], root=str(tmp_path), progress=False)
+    ds = catalog.open("extra-sst-ersst-2deg", source="mirror", root=str(tmp_path))
+    assert ds.sizes["time"] == 128
+    with netCDF4.Dataset(f) as nc:
+        ref = np.ma.filled(nc.variables["sst"][:].astype(np.float32), np.nan)[:, ::-1, :]
+        lon = nc.variables["lon"][:]
+    order = np.argsort(((lon + 180) % 360) - 180, kind="stable")
+    np.testing.assert_array_equal(ds["sst"].values, ref[:, :, order])
+    assert ds.lon.values.min() >= -180 and ds.lon.values.max() < 180
+
+
+def test_reingest_is_idempotent_and_appends_in_time(shared_data, tmp_path):
+    files = [shared_data / "ocean_color" / f for f in SEAWIFS]
+    ingest("global-chl-seawifs-9km", files[1:], root=str(tmp_path), progress=False)
+    ingest("global-chl-seawifs-9km", files[:1], root=str(tmp_path), progress=False)
+    store = tmp_path / "global-chl-seawifs-9km.zarr"
+    before = _tree(store)
+    rep = ingest("global-chl-seawifs-9km", files, root=str(tmp_path), progress=False)
+    assert rep.committed == [] and sorted(rep.skipped) == SEAWIFS
+    assert _tree(store) == before  # not a byte changed
+    ds = catalog.open("global-chl-seawifs-9km", source="mirror", root=str(tmp_path))
+    assert [str(t)[:7] for t in ds.time.values] == ["2008-01", "2009-10"]  # sorted on open
+    assert int(np.isfinite(ds.chlor_a.sel(time="2009-10")).sum()) == 179_561
+    assert int(np.isfinite(ds.chlor_a.sel(time="2008-01")).sum()) == 11
+    assert ds.chlor_a.encoding["chunks"] == (1, 720, 864)  # 2160 x 4320 split evenly in pieces <= 1024
+
+
+def test_wrong_and_corrupt_files_leave_store_untouched(shared_data, tmp_path):
+    good = shared_data / "ocean_color" / MODIS["global-chl-modis-aqua-4km"][0]
+    ingest("global-chl-modis-aqua-4km", [good], root=str(tmp_path), progress=False)
+    store = tmp_path / "global-chl-modis-aqua-4km.zarr"
+    before = _tree(store)
+    wrong = shared_data / "ocean_color" / "AQUA_MODIS.20210101_20211231.L3m.YR.SST.x_sst.nc"
+    with pytest.raises(SatCO2Error, match=r"x_sst.nc has no variable chlor_a"):
+        ingest("global-chl-modis-aqua-4km", [wrong], root=str(tmp_path), progress=False)
+    binned = shared_data / "ocean_color" / "S2008001.L3b_DAY_RRS.nc"
+    with pytest.raises(SatCO2Error, match=r"L3b_DAY_RRS.nc is a Level-3 binned"):
+        ingest("global-chl-modis-aqua-4km", [binned], root=str(tmp_path), progress=False)
+    corrupt = tmp_path / "AQUA_MODIS.20220101_20221231.L3m.YR.CHL.x_chlor_a.nc"
+    data = good.read_bytes()
+    corrupt.write_bytes(data[: len(data) // 2])  # truncated download
+    with pytest.raises(SatCO2Error, match=r"20220101_20221231.*(corrupt|not a readable)"):
+        ingest("global-chl-modis-aqua-4km", [corrupt], root=str(tmp_path), progress=False)
+    text = tmp_path / "AQUA_MODIS.20230101_20231231.L3m.YR.CHL.x_chlor_a.nc"
+    text.write_text("<html>login required</html>")
+    with pytest.raises(SatCO2Error, match=r"20230101_20231231.*not a readable NetCDF"):
+        ingest("global-chl-modis-aqua-4km", [text], root=str(tmp_path), progress=False)
+    other_grid = shared_data / "ocean_color" / SEAWIFS[1]
+    with pytest.raises(SatCO2Error, match=r"different lat grid"):
+        ingest("global-chl-modis-aqua-4km", [other_grid], root=str(tmp_path), progress=False)
+    with pytest.raises(SatCO2Error, match="does not exist"):
+        ingest("global-chl-modis-aqua-4km", [tmp_path / "missing.nc"], root=str(tmp_path), progress=False)
+    assert _tree(store) == before
+    with pytest.raises(SatCO2Error, match="unknown product id"):
+        ingest("global-chl-modis", [good], root=str(tmp_path), progress=False)
+    with pytest.raises(SatCO2Error, match="not supported yet"):
+        ingest("global-npp-modis-vgpm-9km", [good], root=str(tmp_path), progress=False)
+
+
+def _cli(args, env, **kw):
+    return subprocess.Popen([sys.executable, "-m", "satco2", *args], env=env, **kw)
+
+
+@pytest.mark.slow
+def test_sigkill_mid_ingest_then_rerun_equals_uninterrupted(shared_data, tmp_path):
+    from satco2.catalog.readers.l3m import write_l3m
+
+    # two real SeaWiFS months + one synthetic L3m file on the same 9 km grid
+    src = tmp_path / "src"
+    src.mkdir()
+    for f in SEAWIFS:
+        shutil.copy(shared_data / "ocean_color" / f, src / f)
+    write_l3m(src / "S20100012010031.L3m_MO_CHL_chlor_a_9km.nc", nlat=2160, seed=1)
+    files = sorted(str(p) for p in src.iterdir())
+    pid = "global-chl-seawifs-9km"
+    env = dict(os.environ)
+    ref_root, run_root = tmp_path / "ref", tmp_path / "run"
+    ingest(pid, files, root=str(ref_root), progress=False)  # uninterrupted reference
+    env_kill = dict(env, SATCO2_INGEST_PAUSE_BEFORE_COMMIT="30")
+    proc = _cli(["ingest", pid, *files, "--root", str(run_root), "-q"], env_kill,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    store = run_root / f"{pid}.zarr"
+    deadline = time.time() + 120
+    # wait until the 2nd file's data are written (time array resized to 2) but not committed
+    while time.time() < deadline:
+        led = read_ledger(str(store)) if (store / "zarr.json").exists() else None
+        tjson = store / "time" / "zarr.json"
+        if led and tjson.exists() and json.loads(tjson.read_text())["shape"][0] >= 2:
+            time.sleep(1.0)
+            break
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("the ingest did not reach its second step in time")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    # readable, complete up to the last committed step (1 file)
+    assert read_ledger(str(store))["n_time"] == 1
+    part = catalog.open(pid, source="mirror", root=str(run_root))
+    assert part.sizes["time"] == 1
+    assert np.isfinite(part.chlor_a.values).sum() > 0
+    # rerun finishes it; the result equals the uninterrupted run
+    rep = ingest(pid, files, root=str(run_root), progress=False)
+    assert rep.skipped == [Path(files[0]).name] and len(rep.committed) == 2
+    a = catalog.open(pid, source="mirror", root=str(run_root)).load()
+    b = catalog.open(pid, source="mirror", root=str(ref_root)).load()
+    xr.testing.assert_identical(a, b)
+    assert read_ledger(str(store)) == read_ledger(str(ref_root / f"{pid}.zarr"))
+    assert not [p for p in run_root.iterdir() if p.name.startswith(".")]
+
+
+def test_cli_error_is_one_line(tmp_path, shared_data):
+    wrong = shared_data / "ocean_color" / "AQUA_MODIS.20210101_20211231.L3m.YR.SST.x_sst.nc"
+    r = subprocess.run([sys.executable, "-m", "satco2", "ingest", "global-chl-modis-aqua-4km", str(wrong),
+                        "--root", str(tmp_path), "-q"], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert r.stderr.strip().startswith("error: file AQUA_MODIS") and r.stderr.strip().count("\n") == 0
+    assert not any(tmp_path.iterdir())
