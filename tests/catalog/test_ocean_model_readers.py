@@ -184,3 +184,17 @@ def test_zlevel_reader_without_velocity(tmp_path):
     xr.Dataset({"thetao": (("lat", "lon"), np.zeros((2, 2)))}, coords={"lat": [0, 1], "lon": [0, 1]}).to_netcdf(p)
     with pytest.raises(SatCO2Error, match="eastward_sea_water_velocity"):
         om.open_zlevel(p)
+
+
+def test_catalog_registry_reader(tmp_path):
+    """The catalog's reader registry resolves ``ocean_model`` to this module's reader."""
+    from satco2.catalog import readers
+
+    p = tmp_path / "cmems.nc"
+    write_cmems(p)
+    r = readers.get("ocean_model")
+    ds = r.open_file(p, None)
+    assert ds.u.dtype == np.float32 and ds.attrs["source_file"] == "cmems.nc"
+    assert float(ds.u.isel(time=0, depth=0, lat=0, lon=0)) == pytest.approx(u_true(121.0, 28.0, 0.5), rel=1e-5)
+    with pytest.raises(SatCO2Error, match="does not exist"):
+        r.open_file(tmp_path / "missing.nc", None)

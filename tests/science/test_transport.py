@@ -181,6 +181,7 @@ def test_demo_truth_volume_equals_streamfunction_difference(ecs_demo):
         assert 0.5 < s["annual_mean"]["doc_tgc_per_year"] / s["published_tgc_per_year"] < 1.5
 
 
+@pytest.mark.slow
 def test_recovery_of_demo_section_fluxes_from_centre_velocities(ecs_demo):
     """The analysis chain on the stored (A-grid, float32) products recovers the injected section
     transports: volume within 6 %, DOC within 6 % per month; annual means within 4 %."""

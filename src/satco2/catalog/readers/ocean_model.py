@@ -240,3 +240,25 @@ def open_auto(src, depth=None) -> xr.Dataset:
 
 
 READERS = {"roms": open_roms, "zlevel": open_zlevel, "ocean_model": open_auto}
+
+
+from .base import Reader  # noqa: E402  (the catalog's reader interface)
+
+
+class OceanModelReader(Reader):
+    """``ocean_model`` reader of the registry: one ROMS or z-level model file -> the
+    ``extra-currents-ecs-model`` layout (u, v float32, sea_floor_depth), loaded in memory."""
+
+    name = "ocean_model"
+    format = "ROMS s-coordinate or z-level (CMEMS/HYCOM/NEMO) NetCDF model output"
+
+    def open_file(self, path, product=None) -> xr.Dataset:
+        p = self.check_file(path)
+        with _open(p) as raw:
+            ds = open_auto(raw).load()
+        for v in ("u", "v", "sea_floor_depth"):
+            ds[v] = ds[v].astype(np.float32)
+        if (ds.lon > 180).any():
+            ds = ds.assign_coords(lon=((ds.lon + 180) % 360) - 180).sortby("lon")
+        ds.attrs["source_file"] = p.name
+        return ds
