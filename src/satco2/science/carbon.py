@@ -334,3 +334,83 @@ def regional_summary(ds: xr.Dataset, weights: xr.DataArray | None = None) -> xr.
     })
     out.attrs["k_param_default"] = ds.attrs.get("k_param", "W14")
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# the notebook's analysis, one call
+
+PRODUCTS_FILE = "pco2_flux.zarr"
+SUMMARY_FILE = "pco2_flux_summary.zarr"
+MATCHUPS_FILE = "pco2_flux_matchups.csv"
+STATS_FILE = "pco2_flux_validation.json"
+
+
+def region_bbox(name: str) -> tuple[float, float, float, float]:
+    """Bounding box of a named region: ``satco2.science.regions.bbox`` when that module exists,
+    else the ``bbox`` entry of ``catalogs/regions.yaml``."""
+    try:
+        from . import regions  # type: ignore[attr-defined]
+
+        return tuple(map(float, regions.bbox(name)))
+    except ImportError:
+        import yaml
+
+        from ..config import catalog_dir
+
+        doc = yaml.safe_load((catalog_dir() / "regions.yaml").read_text())["regions"] or {}
+        if name not in doc or "bbox" not in doc[name]:
+            raise SatCO2Error(f"region {name!r} has no bounding box in catalogs/regions.yaml") from None
+        return tuple(map(float, doc[name]["bbox"]))
+
+
+def run_analysis(region: str, start: str, end: str, out_dir, k_param: str = "W14",
+                 wind_product: str = "ccmp", mesaa_config: str = "ecs", resolution: float = 0.0,
+                 source: str = "demo", obs_file: str = "") -> dict:
+    """What ``notebooks/pco2_flux.ipynb`` runs: open the inputs for ``region`` and ``start``..``end``,
+    write the products (``pco2_flux.zarr``), the regional summary for every gas-transfer
+    parameterization (``pco2_flux_summary.zarr``) and, with ``obs_file``, the match-ups
+    (``pco2_flux_matchups.csv``) and statistics (``pco2_flux_validation.json``) into ``out_dir``.
+    Returns ``{"products", "summary", "inputs", "stats"}`` (opened Datasets, input records, stats).
+    """
+    from . import validation
+
+    out_dir = Path(out_dir)
+    bbox = region_bbox(region)
+    ge.get_k(k_param)
+    mesaa_config = mesaa.load_config(mesaa_config)  # bad names fail before any computation
+    obs = validation.read_observations(obs_file) if obs_file else None  # fail before computing
+    inputs = open_inputs(bbox=bbox, time=(start, end), source=source, wind_product=wind_product)
+    params = {"region": region, "start": start, "end": end, "wind_product": wind_product,
+              "source": source, "obs_file": str(obs_file or "")}
+    ds = compute_products(inputs, k_param=k_param, mesaa_config=mesaa_config,
+                          resolution=resolution or None, bbox=bbox if resolution else None,
+                          parameters=params)
+    write_products(ds, out_dir / PRODUCTS_FILE)
+    ds = xr.open_zarr(out_dir / PRODUCTS_FILE)
+    summary = regional_summary(ds, region_weights(region, ds)).compute()
+    summary = summary.expand_dims(region=[region])
+    summary.attrs.update(ds.attrs)
+    write_products(summary, out_dir / SUMMARY_FILE)
+    stats = None
+    if obs is not None:
+        m = matchups_all(ds, obs)
+        m.to_csv(out_dir / MATCHUPS_FILE, index=False)
+        stats = {"pco2sw": validation.statistics(m["obs_pco2sw"], m["model_pco2sw"]),
+                 "obs_file": str(obs_file), "format": obs.attrs.get("format"),
+                 "n_observations": int(len(obs))}
+        if "obs_pco2air" in m:
+            stats["pco2air"] = validation.statistics(m["obs_pco2air"], m["model_pco2air"])
+        tmp = out_dir / f".{STATS_FILE}.tmp"
+        tmp.write_text(json.dumps(stats, indent=2, default=float))
+        os.replace(tmp, out_dir / STATS_FILE)
+    records = [{"id": da.attrs.get("product_id", INPUTS[r][0]), "source": source,
+                "synthetic": str(da.attrs.get("synthetic", ""))} for r, da in inputs.items()]
+    return {"products": ds, "summary": summary, "inputs": records, "stats": stats}
+
+
+def matchups_all(ds: xr.Dataset, obs: pd.DataFrame) -> pd.DataFrame:
+    """Match-ups of seawater pCO2 (and atmospheric pCO2 where the file has it) with ``ds``."""
+    from . import validation
+
+    vars_ = ["pco2sw"] + (["pco2air"] if "pco2air" in obs and obs["pco2air"].notna().any() else [])
+    return validation.matchups(ds, obs, variables=tuple(vars_))

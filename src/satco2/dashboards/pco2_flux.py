@@ -1,0 +1,203 @@
+"""Dashboard of ``notebooks/pco2_flux.ipynb``: MeSAA pCO2 and air-sea CO2 flux.
+
+:class:`PCO2FluxDashboard` (state in ``param``, layout in ``__panel__``) shows
+
+- datashaded maps (:func:`satco2.dashboards.maps.raster`, land and coastlines drawn) of the four
+  products (pCO2 air, pCO2 sea, ΔpCO2, flux) for the month chosen with a slider;
+- the seasonal cycle of the regional mean flux with the spread across the gas-transfer
+  parameterizations (W14, W92, N00, H06) as an uncertainty band;
+- the annual budget (Tg C yr-1) per region and year, with the parameterization spread as error bars;
+- the validation scatter (in-situ vs product pCO2, with the 1:1 line) and its statistics
+  (N, mean bias, RMSE, R²) when the run had an observation file.
+
+:func:`from_report` rebuilds it from a report folder (the files written by
+:func:`satco2.science.carbon.run_analysis`).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import param
+import xarray as xr
+
+from .. import SatCO2Error
+from ..science import carbon
+
+TITLE = "MeSAA pCO2 and air-sea CO2 flux"
+MAP_STYLE = {
+    "pco2air": {"cmap": "viridis", "title": "Atmospheric pCO2 (µatm)"},
+    "pco2sw": {"cmap": "viridis", "title": "Sea-surface pCO2, MeSAA (µatm)"},
+    "dpco2": {"cmap": "RdBu_r", "title": "ΔpCO2 sea − air (µatm)", "symmetric": True},
+    "flux": {"cmap": "RdBu_r", "title": "Air-sea CO2 flux (mmol m⁻² d⁻¹, + to air)", "symmetric": True},
+}
+
+
+def _hv():
+    """holoviews with the bokeh backend registered (options need a loaded plotting extension)."""
+    import holoviews as hv
+    import holoviews.plotting.bokeh  # noqa: F401
+
+    return hv
+
+
+def _clim(da: xr.DataArray, symmetric: bool):
+    lo, hi = np.nanpercentile(da.values, [2, 98]) if np.isfinite(da.values).any() else (0.0, 1.0)
+    if symmetric:
+        m = max(abs(lo), abs(hi), 1e-6)
+        return (-m, m)
+    return (float(lo), float(hi) if hi > lo else float(lo) + 1.0)
+
+
+class PCO2FluxDashboard(param.Parameterized):
+    """The pCO2/flux dashboard of one run (see the module docstring)."""
+
+    month = param.Selector(default=None, objects=[], doc="month shown on the maps (YYYY-MM)")
+    k_param = param.Selector(default="W14", objects=["W14"], doc="parameterization of the central line")
+
+    def __init__(self, products: xr.Dataset, summary: xr.Dataset, matchups: pd.DataFrame | None = None,
+                 stats: dict | None = None, **params):
+        self.products = products
+        self.summary = summary
+        self.matchups = matchups
+        self.stats = stats
+        months = [pd.Timestamp(t).strftime("%Y-%m") for t in products.time.values]
+        self.param.month.objects = months
+        ks = [str(k) for k in summary.k_param.values]
+        self.param.k_param.objects = ks
+        params.setdefault("month", months[0])
+        params.setdefault("k_param", products.attrs.get("k_param", ks[0]))
+        super().__init__(**params)
+        self._clims = {v: _clim(products[v], MAP_STYLE[v].get("symmetric", False)) for v in MAP_STYLE}
+
+    # --- pieces (each testable on its own) ---------------------------------------------------
+    def product_map(self, var: str):
+        from . import maps
+
+        if var not in MAP_STYLE:
+            raise SatCO2Error(f"no map for {var!r}; choose one of {', '.join(MAP_STYLE)}")
+        da = self.products[var].sel(time=self.month).squeeze(drop=True).load()
+        st = MAP_STYLE[var]
+        return maps.raster(da, cmap=st["cmap"], clim=self._clims[var],
+                           title=f"{st['title']}, {self.month}", width=420, height=360)
+
+    def seasonal_cycle(self):
+        """Monthly-climatology regional mean flux: band = min..max over parameterizations."""
+        hv = _hv()
+
+        f = self.summary.flux_mean.isel(region=0)
+        clim = f.groupby("time.month").mean("time")
+        df = pd.DataFrame({
+            "month": clim.month.values,
+            "low": clim.min("k_param").values, "high": clim.max("k_param").values,
+            "central": clim.sel(k_param=self.k_param).values,
+        })
+        band = hv.Area(df, kdims="month", vdims=["low", "high"], label="k spread").opts(alpha=0.3)
+        line = hv.Curve(df, kdims="month", vdims="central", label=self.k_param)
+        return (band * line).opts(
+            title=f"Seasonal cycle of the mean flux, {str(self.summary.region.values[0])}",
+            ylabel="flux (mmol m⁻² d⁻¹)", xlabel="month", width=420, height=300)
+
+    def budget_table(self) -> pd.DataFrame:
+        """Annual budget (Tg C yr-1) per region and year: central value and min/max over k."""
+        b = self.summary.budget.groupby("time.year").mean("time")
+        rows = []
+        for r in b.region.values:
+            for y in b.year.values:
+                v = b.sel(region=r, year=y)
+                rows.append({"region": str(r), "year": int(y),
+                             "budget": float(v.sel(k_param=self.k_param)),
+                             "low": float(v.min()), "high": float(v.max())})
+        return pd.DataFrame(rows)
+
+    def annual_budget(self):
+        hv = _hv()
+
+        df = self.budget_table()
+        df["label"] = df.region + " " + df.year.astype(str)
+        bars = hv.Bars(df, kdims="label", vdims="budget")
+        err = hv.ErrorBars((df.label, df.budget, df.budget - df.low, df.high - df.budget),
+                           vdims=["y", "yerrneg", "yerrpos"])
+        return (bars * err).opts(title="Annual CO2 budget (Tg C yr⁻¹, + = source)",
+                                 ylabel="Tg C yr⁻¹", xlabel="", width=420, height=300)
+
+    def validation_scatter(self):
+        hv = _hv()
+
+        if self.matchups is None or len(self.matchups) == 0:
+            return hv.Text(0, 0, "no observation file / no match-ups").opts(width=420, height=300)
+        m = self.matchups
+        lo = float(np.nanmin([m.obs_pco2sw.min(), m.model_pco2sw.min()]))
+        hi = float(np.nanmax([m.obs_pco2sw.max(), m.model_pco2sw.max()]))
+        pts = hv.Scatter(m, kdims="obs_pco2sw", vdims=["model_pco2sw"], label="match-ups")
+        one = hv.Curve([(lo, lo), (hi, hi)], label="1:1").opts(color="black", line_dash="dashed")
+        return (pts * one).opts(title="Validation: sea-surface pCO2", xlabel="in situ (µatm)",
+                                ylabel="MeSAA (µatm)", width=420, height=300)
+
+    def stats_markdown(self) -> str:
+        if not self.stats:
+            return "No validation file was given."
+        lines = [f"Validation against `{Path(self.stats.get('obs_file', '')).name}` "
+                 f"({self.stats.get('format')}, {self.stats.get('n_observations')} observations)",
+                 "", "| product | N | mean bias | RMSE | R² |", "| --- | ---: | ---: | ---: | ---: |"]
+        for k in ("pco2sw", "pco2air"):
+            s = self.stats.get(k)
+            if s:
+                lines.append(f"| {k} (µatm) | {s['n']} | {s['mean_bias']:.2f} | {s['rmse']:.2f} | "
+                             f"{s['r2']:.3f} |")
+        return "\n".join(lines)
+
+    @param.depends("month")
+    def _maps(self):
+        import panel as pn
+
+        return pn.GridBox(*[pn.pane.HoloViews(self.product_map(v)) for v in MAP_STYLE], ncols=2)
+
+    @param.depends("k_param")
+    def _budgets(self):
+        import panel as pn
+
+        return pn.Row(pn.pane.HoloViews(self.seasonal_cycle()), pn.pane.HoloViews(self.annual_budget()))
+
+    def __panel__(self):
+        import panel as pn
+
+        slider = pn.widgets.DiscreteSlider.from_param(self.param.month, name="Month")
+        k = pn.widgets.RadioButtonGroup.from_param(self.param.k_param, name="gas-transfer k")
+        synthetic = self.products.attrs.get("synthetic") == "yes"
+        head = (f"## {TITLE}\n{self.products.attrs.get('input_products', '')}"
+                + ("\n\n**Synthetic demo inputs.**" if synthetic else ""))
+        return pn.Column(
+            pn.pane.Markdown(head), pn.Row(slider, k), self._maps, self._budgets,
+            pn.Row(pn.pane.HoloViews(self.validation_scatter()), pn.pane.Markdown(self.stats_markdown())),
+        )
+
+
+def dashboard(products: xr.Dataset, summary: xr.Dataset, matchups=None, stats=None):
+    """The Panel dashboard of a run's products and summary."""
+    import panel as pn
+
+    return pn.panel(PCO2FluxDashboard(products, summary, matchups, stats))
+
+
+def load_report(report_dir):
+    """(products, summary, matchups or None, stats or None) from a report folder."""
+    d = Path(report_dir)
+    p, s = d / carbon.PRODUCTS_FILE, d / carbon.SUMMARY_FILE
+    if not p.exists() or not s.exists():
+        raise SatCO2Error(f"the report folder {d} has no {carbon.PRODUCTS_FILE}/{carbon.SUMMARY_FILE}; "
+                          "was it made by the pco2_flux notebook?")
+    products = xr.open_zarr(p)
+    summary = xr.open_zarr(s).load()
+    m = d / carbon.MATCHUPS_FILE
+    matchups = pd.read_csv(m, parse_dates=["time"]) if m.exists() else None
+    st = d / carbon.STATS_FILE
+    stats = json.loads(st.read_text()) if st.exists() else None
+    return products, summary, matchups, stats
+
+
+def from_report(report_dir):
+    """Rebuild the dashboard from a report folder of ``notebooks/pco2_flux.ipynb``."""
+    return dashboard(*load_report(report_dir))

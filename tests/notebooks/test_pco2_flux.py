@@ -1,0 +1,139 @@
+"""notebooks/pco2_flux.ipynb under papermill on the (synthetic) demo store: it runs, recovers the
+injected flux field of the ecs_surface generator, validates against a cruise file, and its
+dashboard is rebuilt from the report folder."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from satco2 import SatCO2Error
+
+pytestmark = pytest.mark.notebook
+
+REGION, START, END = "changjiang_estuary", "2010-07", "2010-08"
+
+
+@pytest.fixture(scope="module")
+def surface_demo(tmp_path_factory):
+    """A private demo store holding only the ecs_surface generator's products."""
+    from satco2 import demo
+
+    root = tmp_path_factory.mktemp("demo")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SATCO2_DEMO_ROOT", str(root))
+    mp.setenv("SATCO2_REPORTS_DIR", str(tmp_path_factory.mktemp("reports")))
+    demo.build(only="ecs_surface", root=root)
+    yield root
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def cruise_csv(surface_demo, tmp_path_factory):
+    """A SYNTHETIC underway file (documented here): 60 points sampled from the demo's true pCO2
+    in the region and period, reported as fCO2 (Weiss 1974 virial factor at SST) with 4 µatm
+    Gaussian noise (seed 5), so the validation path, including fCO2 -> pCO2, is exercised."""
+    from satco2.science.gas_exchange import pco2_to_fco2
+
+    t = xr.open_zarr(surface_demo / "ecs" / "truth" / "flux.zarr")
+    sst = xr.open_zarr(surface_demo / "ecs" / "global-sst-oisst-25km.zarr").sst
+    chl = xr.open_zarr(surface_demo / "ecs" / "global-chl-modis-aqua-4km.zarr").chlor_a
+    box = dict(lat=slice(28.0, 32.0), lon=slice(121.0, 124.0), time=slice(START, END))
+    p, s, c = (a.sel(**box).load() for a in (t.pco2sw, sst, chl))
+    ok = np.argwhere(np.isfinite(p.values) & np.isfinite(c.values))
+    rng = np.random.default_rng(5)
+    pick = ok[rng.choice(len(ok), 60, replace=False)]
+    rows = []
+    for k, i, j in pick:
+        pco2 = float(p.values[k, i, j]) + rng.normal(0, 4)
+        sstv = float(s.values[k, i, j])
+        day = pd.Timestamp(p.time.values[k]) + pd.Timedelta(days=int(rng.integers(0, 28)), hours=3)
+        rows.append({"time": day.isoformat(), "latitude": float(p.lat[i]) + rng.uniform(-0.04, 0.04),
+                     "longitude": float(p.lon[j]) + rng.uniform(-0.04, 0.04), "SST": sstv,
+                     "fCO2": pco2_to_fco2(pco2, sstv)})
+    f = tmp_path_factory.mktemp("obs") / "synthetic_cruise.csv"
+    pd.DataFrame(rows).to_csv(f, index=False)
+    return f
+
+
+@pytest.fixture(scope="module")
+def report(surface_demo, cruise_csv):
+    import satco2.runs
+
+    return satco2.runs.run("pco2_flux", {"region": REGION, "start": START, "end": END,
+                                         "obs_file": str(cruise_csv), "n_workers": 1}, timeout=900)
+
+
+@pytest.mark.slow
+def test_notebook_recovers_injected_flux(report, surface_demo):
+    from satco2.science import carbon
+
+    d = report.dir
+    ds = xr.open_zarr(d / carbon.PRODUCTS_FILE).load()
+    assert ds.sizes["time"] == 2 and float(ds.lat.min()) >= 28.0 and float(ds.lon.max()) <= 124.0
+    truth = xr.open_zarr(surface_demo / "ecs" / "truth" / "flux.zarr")
+    truth = truth.sel(time=ds.time, lat=ds.lat, lon=ds.lon, method="nearest").load()
+    ok = np.isfinite(ds.flux.values)
+    assert ok.sum() > 300
+    np.testing.assert_allclose(ds.flux.values[ok], truth.flux.values[ok], rtol=5e-3, atol=0.05)
+    np.testing.assert_allclose(ds.pco2sw.values[ok], truth.pco2sw.values[ok], rtol=5e-3)
+    # provenance in the product and the run's inputs record
+    assert "chl=global-chl-modis-aqua-4km" in ds.attrs["input_products"]
+    assert json.loads(ds.attrs["parameters"])["region"] == REGION
+    inputs = json.loads((d / "inputs.json").read_text())
+    assert {r["id"] for r in inputs} >= {"global-sst-oisst-25km", "extra-xco2-noaa-gml"}
+    # summary: the four parameterizations, budget consistent with the mean flux
+    s = xr.open_zarr(d / carbon.SUMMARY_FILE).load()
+    assert set(s.k_param.values) == {"W14", "W92", "N00", "H06"}
+    assert float(s.budget.std("k_param").min()) > 0
+    # validation against the synthetic cruise: small bias and RMSE (4 µatm noise + sub-cell offsets)
+    st = json.loads((d / carbon.STATS_FILE).read_text())["pco2sw"]
+    assert st["n"] >= 30
+    assert abs(st["mean_bias"]) < 3.0 and st["rmse"] < 8.0 and st["r2"] > 0.8
+
+
+@pytest.mark.slow
+def test_dashboard_from_report(report):
+    import holoviews as hv
+
+    from satco2.dashboards import pco2_flux as dash
+
+    view = dash.from_report(report.dir)
+    assert view is not None
+    board = dash.PCO2FluxDashboard(*dash.load_report(report.dir))
+    assert board.param.month.objects == ["2010-07", "2010-08"]
+    jul = board.product_map("flux")
+    board.month = "2010-08"
+    aug = board.product_map("flux")
+    assert jul is not aug
+    band = board.seasonal_cycle()
+    assert isinstance(band, hv.Overlay)
+    area = band.get(0)
+    assert (area.data["high"] >= area.data["low"]).all() and (area.data["high"] > area.data["low"]).any()
+    table = board.budget_table()
+    assert list(table.columns) == ["region", "year", "budget", "low", "high"] and len(table) == 1
+    assert (table.low <= table.budget).all() and (table.budget <= table.high).all()
+    assert "| pco2sw (µatm) |" in board.stats_markdown()
+    assert isinstance(board.validation_scatter(), hv.Overlay)
+    with pytest.raises(SatCO2Error, match="pco2_flux notebook"):
+        dash.from_report(report.dir.parent)
+
+
+def test_invalid_parameters_are_one_sentence(surface_demo):
+    import satco2.runs
+
+    with pytest.raises(SatCO2Error, match="k_param"):
+        satco2.runs.params.validate("pco2_flux", {"k_param": "L86"})
+    with pytest.raises(SatCO2Error, match="end"):
+        satco2.runs.params.validate("pco2_flux", {"start": "2010-05", "end": "2010-01"})
+    with pytest.raises(SatCO2Error, match="start"):
+        satco2.runs.params.validate("pco2_flux", {"start": "1990-01", "end": "1990-02"})
+
+
+def test_notebook_defaults_match_schema():
+    import satco2.runs
+
+    satco2.runs.params.check_defaults("pco2_flux")
