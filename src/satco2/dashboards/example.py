@@ -84,7 +84,7 @@ def dashboard(ds: xr.Dataset):
     from . import maps
 
     months = [pd.Timestamp(t).strftime("%Y-%m") for t in ds.time.values]
-    select = pn.widgets.Select(name="Month", options=months, value=months[0])
+    select = pn.widgets.Select(label="Month", options=months, value=months[0])
     vmax = float(ds.bloom.max())
 
     def _map(month):

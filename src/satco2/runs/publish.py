@@ -30,6 +30,7 @@ from . import reports
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
 SNAPSHOT = "dashboard.html"
+_REMOTE_LINK = re.compile(r'<link [^>]*href="https?://[^"]*"[^>]*>\n?')
 
 
 def registry_dir() -> Path:
@@ -83,6 +84,9 @@ def snapshot(report_dir: str | os.PathLike) -> Path:
     tmp = report_dir / f".{SNAPSHOT}.tmp.html"
     try:
         pn.panel(view).save(str(tmp), embed=True, resources=INLINE, title=report_dir.parent.name)
+        # Panel's template links its icons from a CDN: drop them so nothing is fetched when opened
+        text = _REMOTE_LINK.sub("", tmp.read_text())
+        tmp.write_text(text)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

@@ -1,0 +1,122 @@
+"""A real papermill run of notebooks/example.ipynb: every artefact, failure handling, publishing."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+
+import nbformat
+import pytest
+import xarray as xr
+
+from satco2.config import REPO_ROOT
+from satco2.runs import publish, reports
+from satco2.runs.execute import RunFailed, run
+from satco2.runs.params import ParameterError
+
+pytestmark = [pytest.mark.notebook, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def dirs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("runs")
+    old = {k: os.environ.get(k) for k in ("SATCO2_REPORTS_DIR", "SATCO2_STATE_DIR", "SATCO2_NOTEBOOKS_DIR")}
+    os.environ["SATCO2_REPORTS_DIR"] = str(base / "reports")
+    os.environ["SATCO2_STATE_DIR"] = str(base / "state")
+    os.environ.pop("SATCO2_NOTEBOOKS_DIR", None)
+    yield base
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="module")
+def good(dirs):
+    return run("example", {"n_months": "2", "amplitude": "3.5", "region": "changjiang_estuary"}, user="tester")
+
+
+def test_run_produces_every_artefact(good):
+    d = good.dir
+    assert good.ok and d == reports.notebook_reports("example") / good.run_id
+    assert reports.RUN_ID_RE.match(good.run_id)
+    for f in ["notebook.ipynb", "parameters.json", "provenance.json", "status.json", "run.log", "report.html",
+              "example.zarr"]:
+        assert (d / f).exists(), f
+    assert not list(d.parent.glob(".tmp-*"))
+    # parameters: typed from the command-line strings
+    p = json.loads((d / "parameters.json").read_text())
+    assert p["n_months"] == 2 and p["amplitude"] == 3.5 and p["region"] == "changjiang_estuary"
+    # executed notebook: papermill injected the parameters and every code cell ran
+    nb = nbformat.read(d / "notebook.ipynb", as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and "amplitude = 3.5" in injected[0].source
+    assert all(c.get("execution_count") for c in nb.cells if c.cell_type == "code")
+    # provenance: lock hash, version, git commit, inputs recorded by the notebook
+    prov = json.loads((d / "provenance.json").read_text())
+    lock = REPO_ROOT / "environment" / "requirements.lock"
+    assert prov["environment"]["lock_sha256"] == hashlib.sha256(lock.read_bytes()).hexdigest()
+    assert prov["environment"]["satco2_version"]
+    git = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
+    if git.returncode == 0:
+        assert re.fullmatch(r"[0-9a-f]{40}", prov["environment"]["git_commit"])
+    assert prov["inputs"] == [{"source": "synthetic", "id": "example-bloom-synthetic", "version": "1"}]
+    assert prov["user"] == "tester"
+    assert json.loads((d / "status.json").read_text())["status"] == "ok"
+    assert "papermill" in (d / "run.log").read_text()
+    assert "synthetic drifting bloom" in (d / "report.html").read_text()
+    # the data product: the injected peak equals the amplitude up to the noise (sd 0.05*amplitude)
+    ds = xr.open_zarr(d / "example.zarr")
+    assert ds.attrs["synthetic"] == "yes" and ds.sizes["time"] == 2
+    assert abs(float(ds.bloom.max()) - 3.5) < 0.35
+    assert reports.latest("example") == d
+
+
+def test_invalid_parameters_run_nothing(dirs, good):
+    before = sorted(p.name for p in reports.notebook_reports("example").iterdir())
+    with pytest.raises(ParameterError, match="unknown region 'atlantis'"):
+        run("example", {"region": "atlantis"})
+    with pytest.raises(ParameterError, match="has no parameter 'colour'"):
+        run("example", {"colour": "red"})
+    assert sorted(p.name for p in reports.notebook_reports("example").iterdir()) == before
+
+
+def test_publish_and_offline_snapshot(good):
+    e = publish.publish(follow_latest="example", slug="ex")
+    assert e["run_id"] == good.run_id and e["follow_latest"] and e["author"]
+    snap = good.dir / "dashboard.html"
+    html = snap.read_text()
+    assert len(html) > 100_000
+    assert not re.search(r"<script[^>]+src=\"https?://", html) and not re.search(r"<link[^>]+href=\"https?://", html)
+    assert "synthetic drifting bloom" in html and "2010-02" in html  # both months embedded
+    assert [x["slug"] for x in publish.published()] == ["ex"]
+
+
+def test_failed_run_keeps_last_good_report_and_dashboard(good):
+    snap = good.dir / "dashboard.html"
+    before = snap.read_bytes()
+    with pytest.raises(RunFailed, match="RuntimeError: failing on purpose") as e:
+        run("example", {"fail": "true"})
+    bad = e.value.report
+    assert bad.dir.is_dir() and bad.status == "failed"
+    st = json.loads((bad.dir / "status.json").read_text())
+    assert st["status"] == "failed" and "failing on purpose" in st["error"]
+    assert (bad.dir / "notebook.ipynb").exists() and (bad.dir / "run.log").exists()
+    assert reports.latest("example") == good.dir  # latest unchanged
+    assert publish.get("ex")["run_id"] == good.run_id  # the dashboard still shows the good run
+    assert snap.read_bytes() == before
+    with pytest.raises(Exception, match="did not succeed"):
+        publish.publish(bad.dir)
+    listed = {r["run_id"]: r["status"] for r in reports.list_reports("example")}
+    assert listed[bad.run_id] == "failed" and listed[good.run_id] == "ok"
+
+
+def test_cli_refuses_bad_parameter_with_one_sentence(dirs):
+    r = subprocess.run([sys.executable, "-m", "satco2.cli", "run", "example", "-p", "n_months", "99"],
+                       capture_output=True, text=True, env=os.environ)
+    assert r.returncode == 2
+    assert r.stderr.strip() == "error: parameter 'n_months' of notebook 'example' must be at most 24, not 99."
