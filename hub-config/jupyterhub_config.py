@@ -59,7 +59,10 @@ gateway_url = f"http://127.0.0.1:{rt.port}/services/dask-gateway"
 c.Spawner.environment = {
     **rt.env,
     "PATH": f"{Path(rt.user_python).parent}:{bin_}:/usr/local/bin:/usr/bin:/bin",
-    "JUPYTER_CONFIG_PATH": str(rt.hub_config_dir / "singleuser"),  # busy kernels count as activity
+    # busy kernels count as activity (hub-config/singleuser); the venv's own Jupyter config and data
+    # (JupyterLab, dask-labextension, ipywidgets, panel), also when rt.user_python is a shim venv
+    "JUPYTER_CONFIG_PATH": f"{rt.hub_config_dir / 'singleuser'}:{rt.venv_prefix}/etc/jupyter",
+    "JUPYTER_PATH": f"{rt.venv_prefix}/share/jupyter",
     "DASK_GATEWAY__ADDRESS": gateway_url,
     "DASK_GATEWAY__PROXY_ADDRESS": f"gateway://127.0.0.1:{rt.ports['gateway_tcp']}",
     "DASK_GATEWAY__PUBLIC_ADDRESS": "/services/dask-gateway",

@@ -240,7 +240,7 @@ class Hub:
                 if self.proc.poll() is not None:
                     raise SatCO2Error(
                         f"JupyterHub exited with status {self.proc.returncode} while starting; "
-                        f"see {self.log_path or 'the log above'}."
+                        f"see {self.log_path or 'the log above'}.{self._log_tail()}"
                     )
                 try:
                     if requests.get(url, timeout=2).status_code == 200:
@@ -250,6 +250,13 @@ class Hub:
                 if time.monotonic() > deadline:
                     raise SatCO2Error(f"{what} did not answer at {url} within {timeout:.0f} s.")
                 time.sleep(0.3)
+
+    def _log_tail(self, n: int = 25) -> str:
+        if not self.log_path or not self.log_path.exists():
+            return ""
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        lines = [ln for ln in lines if "ConfigProxy" not in ln and "/hub/error/" not in ln]
+        return "\n--- last lines of the hub log ---\n" + "\n".join(lines[-n:])
 
     def _ensure_admin(self) -> None:
         from ..testing.hub import form_post  # the same real-form code the tests use

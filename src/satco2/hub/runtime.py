@@ -37,6 +37,10 @@ class Runtime:
         return Path(self.python).parent
 
     @property
+    def venv_prefix(self) -> Path:
+        return self.venv_bin.parent
+
+    @property
     def url(self) -> str:
         host = "localhost" if self.ip in ("127.0.0.1", "localhost") else f"[{self.ip}]"
         return f"http://{host}:{self.port}/"

@@ -32,6 +32,10 @@ import requests
 
 from .. import SatCO2Error
 
+#: environment for user servers that reports activity to the hub every 2 s (not 300 s) and checks
+#: for busy kernels every second: use it in tests about activity and culling
+FAST_ACTIVITY_ENV = {"JUPYTERHUB_ACTIVITY_INTERVAL": "2", "SATCO2_BUSY_ACTIVITY_INTERVAL": "1"}
+
 
 def form_post(session: requests.Session, url: str, data: dict, **kwargs) -> requests.Response:
     """GET a hub form page (sets the ``_xsrf`` cookie), then POST ``data`` with ``_xsrf``."""
@@ -57,10 +61,12 @@ class TempHub:
         self.state_dir = hub.state_dir
         self._admin_session = None
         self._admin_token = None
+        self.signed_up: list[str] = [hub.admin_user]  # system users to remove at teardown
 
     # --- accounts -----------------------------------------------------------------------------
     def signup(self, user: str, password: str) -> str:
         """Sign ``user`` up through the real form; return the message the page shows."""
+        self.signed_up.append(user)
         r = form_post(requests.Session(), f"{self.url}hub/signup", {
             "username": user, "signup_password": password, "signup_password_confirmation": password,
         })
@@ -159,11 +165,12 @@ class TempHub:
 
 
 @contextlib.contextmanager
-def temp_hub(tmp_path, root_mode=None, overrides=None, env=None, state_dir=None):
+def temp_hub(tmp_path, root_mode=None, overrides=None, env=None, state_dir=None, remove_users=True):
     """Start the real hub on free loopback ports under ``tmp_path``; yield a :class:`TempHub`.
 
     ``state_dir`` (default ``tmp_path / "state"``) may be reused by a second ``temp_hub`` to test
-    restarts.
+    restarts. In root mode the system accounts of users signed up through :meth:`TempHub.signup`
+    (and the admin's) are deleted at teardown unless ``remove_users=False``.
     """
     from ..hub.launcher import Hub, free_port
 
@@ -172,10 +179,39 @@ def temp_hub(tmp_path, root_mode=None, overrides=None, env=None, state_dir=None)
     hub = Hub(state_dir=state_dir or tmp_path / "state", port=free_port(), root_mode=root_mode,
               overrides=overrides, env=env, log=tmp_path / "hub.log", free_ports=True)
     hub.start()
+    handle = TempHub(hub)
     try:
-        yield TempHub(hub)
+        yield handle
     finally:
         hub.stop()
+        if hub.root_mode and remove_users:
+            remove_system_users(handle.signed_up)
+
+
+def remove_system_users(names) -> None:
+    """Delete the system accounts (and homes) a root-mode test hub created for ``names``.
+
+    Only accounts in the hub's own group (``satco2-users``) are touched.
+    """
+    import grp
+    import pwd
+    import subprocess
+
+    from ..hub.hooks import GROUP
+
+    try:
+        gid = grp.getgrnam(GROUP).gr_gid
+    except KeyError:
+        return
+    for name in set(names):
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            continue
+        if entry.pw_gid != gid:
+            continue
+        subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
+        subprocess.run(["userdel", "--remove", name], capture_output=True)
 
 
 def execute(server_url: str, token: str, code: str, timeout: float = 180, kernel_id: str | None = None) -> str:

@@ -1,0 +1,242 @@
+"""The real hub end to end: sign-up, approval, login form, spawn, kernels, gateway clusters,
+isolation, culling activity, browser, restart. One hub for the module (see conftest.py)."""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import threading
+import time
+from datetime import datetime
+
+import pytest
+import requests
+
+from satco2 import SatCO2Error
+from satco2.testing.hub import FAST_ACTIVITY_ENV, execute, temp_hub
+
+ROOT = os.geteuid() == 0
+
+pytestmark = [pytest.mark.hub, pytest.mark.slow]
+
+TAG = secrets.token_hex(2)
+ALICE, BOB = f"alice{TAG}", f"bob{TAG}"
+PW = {ALICE: "alice-pw-" + secrets.token_hex(4), BOB: "bob-pw-" + secrets.token_hex(4)}
+STATE = {}  # shared between the ordered tests of this module
+
+CLUSTER_CODE = """
+import xarray as xr, numpy as np, dask.array as da
+from satco2.compute import get_client
+client = get_client(worker_cores=1, worker_memory=0.5, n_workers=2)
+client.wait_for_workers(2, timeout=120)
+x = xr.DataArray(da.arange(400 * 300, chunks=20000).reshape(400, 300).rechunk((100, 100)),
+                 dims=("lat", "lon"))
+m = x.mean("lon").sum().compute()
+print("RESULT", float(m), float(np.arange(400 * 300).reshape(400, 300).mean(1).sum()))
+print("WORKERS", len(client.scheduler_info()["workers"]))
+print("USERS", sorted(set(client.run(lambda: __import__("getpass").getuser()).values())))
+from dask_gateway import Gateway
+print("CLUSTERS", [c.name for c in Gateway().list_clusters()])
+"""
+
+
+def _ts(s: str) -> datetime:
+    return datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+def test_admin_login_and_wrong_password(hub):
+    s = hub.login_session(hub.admin_user, hub.admin_password)
+    assert hub.whoami(s) == hub.admin_user
+    with pytest.raises(SatCO2Error, match="Invalid username or password"):
+        hub.login_session(hub.admin_user, "not-the-password")
+
+
+def test_signup_needs_approval_then_login_spawns_and_runs_code(hub):
+    msg = hub.signup(ALICE, PW[ALICE])
+    assert "sent to the admin" in msg
+    with pytest.raises(SatCO2Error, match="has not been authorized"):
+        hub.login_session(ALICE, PW[ALICE])
+    hub.approve(ALICE)
+    s = hub.login_session(ALICE, PW[ALICE])
+    server = hub.start_server(s)
+    assert server.endswith(f"/user/{ALICE}/")
+    # the browser-like session reaches the server through the hub's OAuth (HTML page first)
+    lab = s.get(server, timeout=60)
+    assert lab.status_code == 200 and lab.url.startswith(f"{server}lab")
+    r = s.get(f"{server}api/status", timeout=30)
+    assert r.status_code == 200 and "kernels" in r.json()
+    token = hub.api_token(ALICE)
+    out = execute(server, token, "import getpass, os; print(getpass.getuser(), os.environ['DASK_GATEWAY__AUTH__TYPE'])")
+    expected_user = ALICE if ROOT else None
+    user, auth = out.split()
+    assert auth == "jupyterhub"
+    if expected_user:
+        assert user == expected_user  # root mode: the kernel runs as alice's own system user
+    STATE.update(alice_server=server, alice_token=token, alice_session=s)
+
+
+def _kernel(server: str, token: str) -> str:
+    r = requests.post(f"{server}api/kernels", json={"name": "python3"},
+                      headers={"Authorization": f"token {token}"}, timeout=60)
+    r.raise_for_status()
+    return r.json()["id"]
+
+
+def test_gateway_cluster_from_user_kernel(hub):
+    # a kernel that stays alive: a cluster made by get_client shuts down with its kernel
+    STATE["alice_kernel"] = kid = _kernel(STATE["alice_server"], STATE["alice_token"])
+    out = execute(STATE["alice_server"], STATE["alice_token"], CLUSTER_CODE, timeout=240, kernel_id=kid)
+    got, want = re.search(r"RESULT (\S+) (\S+)", out).groups()
+    assert float(got) == pytest.approx(float(want))
+    assert "WORKERS 2" in out
+    if ROOT:
+        assert f"USERS ['{ALICE}']" in out  # scheduler and workers run as alice
+    names = re.search(r"CLUSTERS \['([0-9a-f]+)'\]", out).group(1)
+    STATE["cluster"] = names
+    assert "Dask dashboard: http://127.0.0.1:" in out and f"/clusters/{names}/status" in out
+
+
+def test_cluster_dashboard_is_a_capability_url(hub):
+    """Decision (hub-config/README.md): the cluster dashboard needs no token; its 128-bit random
+    cluster name is the capability, and only the owner can list it."""
+    name = STATE["cluster"]
+    assert re.fullmatch(r"[0-9a-f]{32}", name)
+    base = f"{hub.url}services/dask-gateway/clusters/"
+    assert requests.get(f"{base}{name}/status", timeout=30).status_code == 200
+    wrong = secrets.token_hex(16)
+    assert requests.get(f"{base}{wrong}/status", timeout=30).status_code == 404
+
+
+def test_over_limit_request_gets_a_clear_message(hub):
+    code = (
+        "from satco2.compute import get_client\n"
+        "try:\n    get_client(n_workers=99)\nexcept Exception as e:\n    print(type(e).__name__, e)\n"
+        "from dask_gateway import Gateway\n"
+        "try:\n    Gateway().new_cluster(worker_memory=512)\nexcept Exception as e:\n    print(type(e).__name__, e)\n"
+    )
+    out = execute(STATE["alice_server"], STATE["alice_token"], code)
+    assert "SatCO2Error cluster option n_workers=99 is outside the allowed range 0..4" in out
+    assert "worker_memory must be <= 4" in out  # the gateway's own bound, as a ValueError message
+
+
+def test_isolation_between_users_and_anonymous(hub):
+    hub.signup(BOB, PW[BOB])
+    hub.approve(BOB)
+    bob = hub.login_session(BOB, PW[BOB])
+    bob_server = hub.start_server(bob)
+    bob_token = hub.api_token(BOB)
+    alice_server, name = STATE["alice_server"], STATE["cluster"]
+    # bob cannot use alice's server, with his token or his browser session
+    assert requests.get(f"{alice_server}api/kernels", headers={"Authorization": f"token {bob_token}"},
+                        timeout=30).status_code in (403, 404)
+    r = bob.get(alice_server, timeout=60)
+    assert r.status_code == 403 and not r.url.startswith(f"{alice_server}lab")
+    # ... nor stop it through the hub API
+    r = requests.delete(f"{hub.url}hub/api/users/{ALICE}/server",
+                        headers={"Authorization": f"token {bob_token}"}, timeout=30)
+    assert r.status_code in (403, 404)
+    # bob cannot list, connect to or stop alice's cluster
+    code = f"""
+from dask_gateway import Gateway
+g = Gateway()
+print("LIST", [c.name for c in g.list_clusters()])
+for what, f in [("CONNECT", lambda: g.connect("{name}")), ("STOP", lambda: g.stop_cluster("{name}"))]:
+    try:
+        f(); print(what, "ok")
+    except Exception as e:
+        print(what, "refused", type(e).__name__)
+"""
+    out = execute(bob_server, bob_token, code)
+    assert "LIST []" in out
+    assert "CONNECT refused" in out and "STOP refused" in out
+    check = execute(alice_server, STATE["alice_token"],
+                    "from dask_gateway import Gateway; print([c.name for c in Gateway().list_clusters()])")
+    assert name in check  # alice's cluster survived bob's attempt
+    execute(alice_server, STATE["alice_token"], "client.cluster.shutdown(); print('down')",
+            kernel_id=STATE["alice_kernel"])
+    out = execute(alice_server, STATE["alice_token"],
+                  "from dask_gateway import Gateway; print([c.name for c in Gateway().list_clusters()])")
+    assert name not in out  # the cluster shut down on request
+    # anonymous requests are refused everywhere
+    assert requests.get(f"{hub.url}hub/api/users", timeout=30).status_code == 403
+    r = requests.get(f"{alice_server}api/kernels", timeout=30, allow_redirects=False)
+    assert r.status_code in (302, 403) and "token" not in r.headers.get("location", "")
+    assert requests.get(f"{hub.url}services/dask-gateway/api/v1/clusters/", timeout=30).status_code == 401
+    # the admin sees both users and both servers
+    users = {u["name"]: u for u in hub.api("GET", "users").json()}
+    assert users[ALICE]["servers"] and users[BOB]["servers"]
+    STATE.update(bob_server=bob_server, bob_token=bob_token)
+
+
+@pytest.mark.skipif(not ROOT, reason="root mode (per-user system accounts) needs root")
+def test_root_mode_user_cannot_read_other_users_files(hub):
+    execute(STATE["alice_server"], STATE["alice_token"],
+            "open('secret.txt', 'w').write('alice only'); import os; print(os.path.abspath('secret.txt'))")
+    code = f"""
+import os
+for path in [os.path.expanduser('~{ALICE}/secret.txt'), os.path.expanduser('~{ALICE}')]:
+    try:
+        open(path).read() if path.endswith('.txt') else os.listdir(path)
+        print("READ", path)
+    except PermissionError:
+        print("DENIED", path)
+"""
+    out = execute(STATE["bob_server"], STATE["bob_token"], code)
+    assert "READ" not in out and out.count("DENIED") == 2
+
+
+def test_busy_kernel_keeps_server_active(hub):
+    """The idle culler culls on the hub's last_activity; a kernel computing silently must keep it
+    fresh (satco2.hub.busy_activity), or a long computation would be culled."""
+    server, token = STATE["alice_server"], STATE["alice_token"]
+    kid = _kernel(server, token)
+    execute(server, token, "import time", kernel_id=kid)
+    time.sleep(3)
+    t0 = datetime.now().astimezone()
+    worker = threading.Thread(target=execute, args=(server, token, "time.sleep(14)"),
+                              kwargs={"kernel_id": kid, "timeout": 60})
+    worker.start()
+    time.sleep(11)
+    last = _ts(hub.api("GET", f"users/{ALICE}").json()["servers"][""]["last_activity"])
+    worker.join()
+    requests.delete(f"{server}api/kernels/{kid}", headers={"Authorization": f"token {token}"}, timeout=30)
+    assert (last - t0).total_seconds() > 5, (last, t0)
+    # and the culler that acts on last_activity is configured from the settings
+    rt = hub.hub.runtime
+    assert rt.settings["culling"]["servers"]["timeout"] >= 60
+
+
+@pytest.mark.browser
+def test_browser_login_reaches_jupyterlab(hub, artifacts):
+    from playwright.sync_api import sync_playwright
+
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        try:
+            page = browser.new_page()
+            page.goto(f"{hub.url}hub/login", timeout=60000)
+            page.fill("input[name=username]", BOB)
+            page.fill("input[name=password]", PW[BOB])
+            page.click("input[type=submit], button[type=submit]")
+            page.wait_for_url(re.compile(rf".*/user/{BOB}/lab.*"), timeout=90000)
+            page.wait_for_selector("#jp-main-dock-panel, .jp-LabShell", timeout=90000)
+            page.wait_for_selector(".jp-Launcher, .jp-LauncherCard", timeout=90000)
+            page.screenshot(path=str(artifacts / "hub-jupyterlab.png"))
+        finally:
+            browser.close()
+    assert (artifacts / "hub-jupyterlab.png").stat().st_size > 10_000
+
+
+def test_restart_keeps_users(hub, tmp_path):
+    """Stop the module's hub and start a new one on the same state directory."""
+    state_dir = hub.state_dir
+    password = hub.admin_password
+    hub.hub.stop()
+    with temp_hub(tmp_path, state_dir=state_dir, env=FAST_ACTIVITY_ENV, remove_users=False) as again:
+        assert again.admin_password == password and not again.hub.first_start
+        s = again.login_session(ALICE, PW[ALICE])
+        assert again.whoami(s) == ALICE
+        with pytest.raises(SatCO2Error, match="Invalid username or password"):
+            again.login_session(BOB, "wrong-" + PW[BOB])
