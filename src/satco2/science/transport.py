@@ -606,12 +606,16 @@ def to_grid(da: xr.DataArray, lat, lon) -> xr.DataArray:
 
 def analyse(currents: xr.Dataset, surface: xr.Dataset, sections: dict | None = None,
             algorithm: str = "linear_ag443", profile_model: str = "auto",
-            bottom: xr.DataArray | None = None, box: dict | None = None) -> dict:
+            bottom: xr.DataArray | None = None, box: dict | None = None,
+            bathymetry: xr.DataArray | None = None) -> dict:
     """The DOC transport chain: surface DOC (``satco2.science.doc`` algorithm) on the current
     grid -> 3-D DOC (``satco2.science.profiles`` model) -> face fluxes -> section and box transports.
 
     currents: ``u``, ``v`` (m s-1, time, depth, lat, lon) with ``sea_floor_depth`` or ``bottom``;
     surface: the inputs of ``algorithm`` (e.g. ``a_cdom_443``) on their own lat/lon grid, same times.
+    bathymetry: sea floor depth (m, positive down, e.g. ``extra-bathymetry-demo``) on any lat/lon
+    grid; moved to the model grid, it sets the bottom of the DOC profiles (the transports keep the
+    model's own wet thickness). Default: the model's sea floor.
     Returns {"summary": Dataset (section, time[, band]) of volume (Sv) and doc (Tg C a-1) totals,
     by depth band and by bottom depth band, with ``published``; "faces": {section: Dataset of
     time-mean transports per face and level}; "box": Dataset or None; "doc_surface", "doc3d",
@@ -627,6 +631,9 @@ def analyse(currents: xr.Dataset, surface: xr.Dataset, sections: dict | None = N
     if "time" in currents.dims:
         sdoc_m = sdoc_m.sel(time=currents.time)
     bottom_da = xr.DataArray(grid.bottom, dims=("lat", "lon"), coords={"lat": grid.lat, "lon": grid.lon})
+    if bathymetry is not None:
+        bathy = to_grid(bathymetry.astype(float), grid.lat, grid.lon).compute()
+        bottom_da = xr.where(np.isfinite(bottom_da), bathy.fillna(bottom_da), np.nan)
     doc3 = profiles.doc_profile(sdoc_m, grid.depth, bottom_da, model=profile_model, depth_bnds=grid.depth_bnds)
     n = grid.names
     u = currents["u"].rename({n["lat"]: "lat", n["lon"]: "lon", n["depth"]: "depth"}) if n else currents["u"]
@@ -673,8 +680,12 @@ def _write_zarr_atomic(ds: xr.Dataset, path: Path) -> None:
     import shutil
     import uuid
 
+    import warnings
+
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    ds.to_zarr(tmp, mode="w", consolidated=True)
+    with warnings.catch_warnings():  # zarr 3: fixed-length strings / consolidated metadata notices
+        warnings.filterwarnings("ignore", message=".*(Zarr V3 specification|Consolidated metadata).*")
+        ds.to_zarr(tmp, mode="w", consolidated=True)
     if path.exists():
         shutil.rmtree(path)
     tmp.rename(path)
