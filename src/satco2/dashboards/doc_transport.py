@@ -96,8 +96,9 @@ class DocTransportDashboard(param.Parameterized):
         ok = np.isfinite(mag)
         ang = np.arctan2(v, u)
         scale = np.nanmax(mag) if np.any(ok) else 1.0
-        return hv.VectorField((lon[ok], lat[ok], ang[ok], mag[ok] / scale), vdims=["Angle", "Magnitude"]).opts(
-            magnitude="Magnitude", color="white", line_width=1, pivot="tail", scale=1.2 * s * float(m.lon[1] - m.lon[0]) / 0.2)
+        # arrow length ~ sqrt(speed): the 1 m/s Kuroshio and 0.05 m/s shelf flows both stay visible
+        return hv.VectorField((lon[ok], lat[ok], ang[ok], np.sqrt(mag[ok] / scale)), vdims=["Angle", "Magnitude"]).opts(
+            magnitude="Magnitude", color="black", line_width=1.2, pivot="tail")
 
     def section_paths(self):
         import holoviews as hv

@@ -62,7 +62,7 @@ small islands are **omitted** (open water), unlike the Natural Earth land of `ec
   mean of the two C-grid face velocities of each cell); the exact face transports are the truth.
 - **CDOM** (`global-acd-modis-aqua-4km`, a_cdom_443, m-1): the inverse of the default
   `linear_ag443` DOC algorithm (catalogs/doc/algorithms.yaml) applied to a prescribed surface DOC:
-  72 umol/L background + 20 exp(-coast distance / 0.6 deg) + a Changjiang plume of 45 umol/L from
+  74.5 umol/L background + 20 exp(-coast distance / 0.6 deg) + a Changjiang plume of 45 umol/L from
   the mouth (122.2 E, 31.4 N) spreading north-east in summer and south along the coast in winter,
   + 2.5 umol/L seasonal (max in August) + 2 umol/L seeded smooth noise.
 - **Kd490** (m-1): 0.03 + 1.5 a443 + 0.005 noise; **NPP** (mg C m-2 d-1): 300 + 900 a443 with a
