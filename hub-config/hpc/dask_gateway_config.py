@@ -1,0 +1,45 @@
+"""Dask Gateway on an HPC cluster (Slurm; PBS below): the HPC rendering of hub-config/settings.yaml.
+
+Runs on a login node as a standalone gateway (root, as dask-gateway's job-queue backends require,
+so jobs are submitted as each user) behind an existing JupyterHub: set JUPYTERHUB_API_URL and
+JUPYTERHUB_API_TOKEN (a hub service token) in its environment. Cluster options, per-user limits and
+the idle timeout are the same settings as the local hub's (satco2.hub.gateway).
+
+Site-specific values come from the environment, never from copies of the settings:
+  SATCO2_HPC_PARTITION, SATCO2_HPC_ACCOUNT, SATCO2_HPC_QOS, SATCO2_HPC_PYTHON (a python with the
+  project environment on the compute nodes), SATCO2_HPC_SCHEDULER=slurm|pbs.
+Checked by tests/hub/test_configs.py (the traitlets config loads and every key is a real trait).
+"""
+import os
+
+from satco2.hub import gateway, settings
+
+S = settings.load()
+G = S["gateway"]
+c = get_config()  # noqa: F821 (provided by traitlets)
+
+python = os.environ.get("SATCO2_HPC_PYTHON", "python3")
+scheduler = os.environ.get("SATCO2_HPC_SCHEDULER", "slurm")
+
+# --- authentication through the site's JupyterHub (service scopes, as in the local hub) ----------
+c.DaskGateway.authenticator_class = "dask_gateway_server.auth.JupyterHubAuthenticator"
+c.Proxy.prefix = "/services/dask-gateway"
+
+# --- backend: one batch job per scheduler and per worker, submitted as the requesting user -------
+if scheduler == "pbs":
+    c.DaskGateway.backend_class = "dask_gateway_server.backends.jobqueue.pbs.PBSBackend"
+    c.PBSClusterConfig.queue = os.environ.get("SATCO2_HPC_PARTITION", "")
+    c.PBSClusterConfig.account = os.environ.get("SATCO2_HPC_ACCOUNT", "")
+else:
+    c.DaskGateway.backend_class = "dask_gateway_server.backends.jobqueue.slurm.SlurmBackend"
+    c.SlurmClusterConfig.partition = os.environ.get("SATCO2_HPC_PARTITION", "")
+    c.SlurmClusterConfig.account = os.environ.get("SATCO2_HPC_ACCOUNT", "")
+    c.SlurmClusterConfig.qos = os.environ.get("SATCO2_HPC_QOS", "")
+c.JobQueueBackend.cluster_options = gateway.cluster_options(S)
+c.JobQueueClusterConfig.scheduler_cmd = [python, "-m", "dask", "scheduler"]
+c.JobQueueClusterConfig.worker_cmd = [python, "-m", "dask", "worker"]
+c.JobQueueClusterConfig.idle_timeout = float(G["idle_timeout"])
+c.JobQueueClusterConfig.cluster_max_workers = G["limits"]["default"]["cluster_max_workers"]
+c.JobQueueClusterConfig.cluster_max_cores = G["limits"]["default"]["cluster_max_cores"]
+c.JobQueueClusterConfig.cluster_max_memory = int(G["limits"]["default"]["cluster_max_memory_gib"] * gateway.GiB)
+c.JobQueueClusterConfig.scheduler_memory = int(G.get("scheduler_memory_gib", 1.0) * gateway.GiB)

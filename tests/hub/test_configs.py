@@ -1,0 +1,231 @@
+"""Settings, state, and every rendering of them: local traitlets configs, Kubernetes values, HPC.
+
+No processes are started here (fast)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+from traitlets.config.loader import PyFileConfigLoader
+
+from satco2 import SatCO2Error
+from satco2.hub import gateway, render, settings, state
+from satco2.hub.launcher import Hub, free_port
+from satco2.hub.runtime import ENV as RUNTIME_ENV
+
+HUB_CONFIG = settings.HUB_CONFIG_DIR
+
+
+def _bad(tmp_path, mutate):
+    data = yaml.safe_load(settings.SETTINGS_FILE.read_text())
+    mutate(data)
+    p = tmp_path / "settings.yaml"
+    p.write_text(yaml.safe_dump(data))
+    return p
+
+
+# --- settings ---------------------------------------------------------------------------------
+def test_committed_settings_are_valid_and_loopback_only():
+    s = settings.load(settings.SETTINGS_FILE)
+    assert s["hub"]["ip"] in ("127.0.0.1", "localhost", "::1")
+
+
+@pytest.mark.parametrize("mutate, where", [
+    (lambda d: d["hub"].update(port="eighty"), "hub.port"),
+    (lambda d: d["hub"].update(ip="0.0.0.0"), "hub.ip"),
+    (lambda d: d["gateway"]["cluster_options"]["worker_cores"].update(min=3, max=2, default=2),
+     "gateway.cluster_options.worker_cores"),
+    (lambda d: d["gateway"].update(idle_timeout=-5), "gateway.idle_timeout"),
+    (lambda d: d["culling"]["servers"].update(timout=10), "culling.servers"),
+    (lambda d: d["services"].update({"dask-gateway": {"module": "x"}}), "services"),
+    (lambda d: d["gateway"]["limits"]["default"].update(cluster_max_workers=1), "n_workers.default"),
+])
+def test_bad_settings_give_one_clear_sentence(tmp_path, mutate, where):
+    with pytest.raises(SatCO2Error) as e:
+        settings.load(_bad(tmp_path, mutate))
+    msg = str(e.value)
+    assert where in msg and msg.endswith(".") and "\n" not in msg
+
+
+def test_env_overrides_port_and_mode(monkeypatch):
+    monkeypatch.setenv("SATCO2_HUB_PORT", "8123")
+    monkeypatch.setenv("SATCO2_HUB_ROOT_MODE", "0")
+    s = settings.load()
+    assert s["hub"]["port"] == 8123 and s["hub"]["isolation"] == "single-account"
+    monkeypatch.setenv("SATCO2_HUB_PORT", "x")
+    with pytest.raises(SatCO2Error, match="SATCO2_HUB_PORT"):
+        settings.load()
+
+
+# --- state -------------------------------------------------------------------------------------
+def test_state_dir_and_secrets_are_private_and_kept(tmp_path):
+    d = tmp_path / "state"
+    first = state.prepare(d)
+    assert stat.S_IMODE(d.stat().st_mode) == 0o700
+    for name in state.SECRET_FILES:
+        assert stat.S_IMODE((d / name).stat().st_mode) == 0o600
+    assert state.prepare(d) == first  # a restart keeps them
+    os.chmod(d / "proxy_auth_token", 0o644)
+    with pytest.raises(SatCO2Error, match="must be 0600"):
+        state.prepare(d)
+
+
+# --- local traitlets configs -------------------------------------------------------------------
+def _load(path, runtime_file, monkeypatch):
+    monkeypatch.setenv(RUNTIME_ENV, str(runtime_file))
+    loader = PyFileConfigLoader(path.name, path=str(path.parent))
+    return loader.load_config()
+
+
+def _assert_real_traits(cfg, classes):
+    by_name = {c.__name__: c for c in classes}
+    for section, values in cfg.items():
+        assert section in by_name, f"config section {section} is not one of the expected classes"
+        traits = by_name[section].class_trait_names(config=True)
+        for key in values:
+            assert key in traits, f"{section}.{key} is not a configurable trait"
+
+
+@pytest.mark.parametrize("root_mode", [False, True])
+def test_jupyterhub_and_gateway_configs_load(tmp_path, monkeypatch, root_mode):
+    if root_mode and os.geteuid() != 0:
+        pytest.skip("root mode needs root")
+    from dask_gateway_server.app import DaskGateway
+    from dask_gateway_server.backends.base import ClusterConfig
+    from dask_gateway_server.backends.local import LocalBackend
+    from dask_gateway_server.proxy import Proxy
+    from jupyterhub.app import JupyterHub
+    from jupyterhub.auth import Authenticator
+    from jupyterhub.proxy import ConfigurableHTTPProxy
+    from jupyterhub.spawner import LocalProcessSpawner, SimpleLocalProcessSpawner, Spawner
+    from nativeauthenticator import NativeAuthenticator
+
+    hub = Hub(state_dir=tmp_path / "state", port=free_port(), root_mode=root_mode, free_ports=True)
+    rt = hub.prepare()
+    rt_file = tmp_path / "state" / "runtime.json"
+    assert stat.S_IMODE(rt_file.stat().st_mode) == 0o600
+    c = _load(HUB_CONFIG / "jupyterhub_config.py", rt_file, monkeypatch)
+    _assert_real_traits(c, [JupyterHub, ConfigurableHTTPProxy, NativeAuthenticator, Authenticator,
+                            Spawner, LocalProcessSpawner, SimpleLocalProcessSpawner])
+    assert c.JupyterHub.ip == "127.0.0.1" and c.JupyterHub.hub_ip == "127.0.0.1"
+    assert c.ConfigurableHTTPProxy.command[0].endswith("node_modules/.bin/configurable-http-proxy")
+    services = {s["name"]: s for s in c.JupyterHub.services}
+    assert services["dask-gateway"]["url"].startswith("http://127.0.0.1:")
+    assert services["dask-gateway"]["command"][1:3] == ["-m", "satco2.hub.supervise"]
+    assert "idle-culler" in services
+    user_role = next(r for r in c.JupyterHub.load_roles if r["name"] == "user")
+    assert "access:services!service=dask-gateway" in user_role["scopes"]
+    assert "access:services!service=dask-gateway" in c.Spawner.server_token_scopes
+    env = c.Spawner.environment
+    assert env["DASK_GATEWAY__AUTH__TYPE"] == "jupyterhub"
+    assert env["DASK_GATEWAY__ADDRESS"].endswith("/services/dask-gateway")
+    for name, module in rt.services.items():  # project services only when importable
+        assert services[name]["command"][-1] == module and services[name]["oauth_no_confirm"]
+    if root_mode:
+        assert c.JupyterHub.spawner_class == "localprocess" and callable(c.Spawner.pre_spawn_hook)
+    else:
+        assert "SimpleLocalProcessSpawner" in c.JupyterHub.spawner_class
+        assert "Single-account mode" in c.JupyterHub.template_vars["announcement"]
+
+    g = _load(HUB_CONFIG / "dask_gateway_config.py", rt_file, monkeypatch)
+    _assert_real_traits(g, [DaskGateway, Proxy, LocalBackend, ClusterConfig])
+    assert g.Proxy.prefix == "/services/dask-gateway"
+    assert g.ClusterConfig.scheduler_cmd[-2:] == ["dask", "scheduler"]
+    assert g.ClusterConfig.worker_cmd[-2:] == ["dask", "worker"]
+    assert g.ClusterConfig.idle_timeout == rt.settings["gateway"]["idle_timeout"]
+    backend = g.DaskGateway.backend_class
+    assert (backend.__name__ == "IsolatedLocalBackend") if root_mode else backend.endswith("UnsafeLocalBackend")
+
+
+def test_hpc_slurm_config_loads():
+    from dask_gateway_server.app import DaskGateway
+    from dask_gateway_server.backends.jobqueue.base import JobQueueBackend, JobQueueClusterConfig
+    from dask_gateway_server.backends.jobqueue.slurm import SlurmBackend, SlurmClusterConfig
+    from dask_gateway_server.proxy import Proxy
+    from traitlets.utils.importstring import import_item
+
+    path = HUB_CONFIG / "hpc" / "dask_gateway_config.py"
+    c = PyFileConfigLoader(path.name, path=str(path.parent)).load_config()
+    _assert_real_traits(c, [DaskGateway, Proxy, SlurmClusterConfig, JobQueueBackend, JobQueueClusterConfig])
+    assert import_item(c.DaskGateway.backend_class) is SlurmBackend
+    backend = SlurmBackend(config=c)  # the config is accepted by the real backend class
+    opts = backend.cluster_options(gateway_user("alice"))
+    assert _fields(opts)["n_workers"].max == settings.load()["gateway"]["cluster_options"]["n_workers"]["max"]
+
+
+def _fields(options):
+    return {f.field: f for f in options.fields}
+
+
+# --- gateway options and limits ----------------------------------------------------------------
+def gateway_user(name):
+    from dask_gateway_server.models import User
+
+    return User(name, groups=(), admin=False)
+
+
+def test_cluster_options_bounds_and_per_user_limits():
+    s = settings.load(settings.SETTINGS_FILE)
+    s["gateway"]["limits"]["users"] = {"carol": {"cluster_max_workers": 2, "cluster_max_cores": 3,
+                                                 "cluster_max_memory_gib": 4}}
+    make = gateway.cluster_options(s)
+    opts = make(gateway_user("alice"))
+    with pytest.raises(ValueError, match="n_workers must be <= 4"):
+        opts.parse_options({"n_workers": 5})
+    parsed = opts.parse_options({"worker_memory": 1.5})
+    config = opts.get_configuration(parsed, gateway_user("alice"))
+    assert config["worker_memory"] == int(1.5 * 2**30)
+    assert config["cluster_max_workers"] == 4
+    carol = make(gateway_user("carol"))
+    with pytest.raises(ValueError, match="n_workers must be <= 2"):
+        carol.parse_options({"n_workers": 3})
+    assert carol.get_configuration(carol.parse_options({}), gateway_user("carol"))["cluster_max_cores"] == 3
+
+
+# --- Kubernetes values -------------------------------------------------------------------------
+def test_k8s_values_are_generated_from_settings_and_match_the_schema():
+    import jsonschema
+
+    assert render.main(["--check"]) == 0, "run: python -m satco2.hub.render"
+    values = yaml.safe_load(render.VALUES_FILE.read_text())
+    schema = json.loads((HUB_CONFIG / "k8s" / "values.schema.json").read_text())
+    jsonschema.validate(values, schema)
+    s = settings.load(settings.SETTINGS_FILE)
+    jh = values["jupyterhub"]
+    assert jh["cull"]["timeout"] == s["culling"]["servers"]["timeout"]
+    assert jh["hub"]["config"]["Authenticator"]["admin_users"] == [s["hub"]["admin_user"]]
+    assert values["dask-gateway"]["gateway"]["prefix"] == "/services/dask-gateway"
+    # the gateway snippet, executed as the chart would, yields the same bounds
+    from traitlets.config import Config
+
+    c = Config()
+    exec(values["dask-gateway"]["gateway"]["extraConfig"]["satco2-options"], {"c": c})
+    opts = c.Backend.cluster_options(gateway_user("alice"))
+    for name, bound in s["gateway"]["cluster_options"].items():
+        assert _fields(opts)[name].max == bound["max"]
+    assert c.ClusterConfig.idle_timeout == s["gateway"]["idle_timeout"]
+    broken = dict(values, jupyterhub=dict(jh, cul={"enabled": True}))
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
+
+
+# --- service supervisor ------------------------------------------------------------------------
+def test_supervisor_logs_and_restarts_a_crashing_service_then_stops():
+    p = subprocess.Popen(
+        [sys.executable, "-m", "satco2.hub.supervise", "demo", "--", sys.executable, "-c",
+         "import sys; print('started', flush=True); sys.exit(3)"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    time.sleep(4)
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=20)
+    assert p.returncode == 0
+    assert "service demo exited with status 3" in err
+    assert out.count("started") >= 2  # restarted after the crash
