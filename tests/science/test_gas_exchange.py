@@ -154,3 +154,20 @@ def test_budget_uniform_flux_over_known_area():
     # half-weighted region gives half the budget
     w = xr.full_like(f.isel(time=0), 0.5)
     np.testing.assert_allclose(ge.budget_TgC_per_yr(f, w).values, expected / 2, rtol=1e-12)
+
+
+def test_fused_kernels_equal_reference_functions():
+    rng = np.random.default_rng(5)
+    t, s, u = rng.uniform(0, 32, 500), rng.uniform(20, 36, 500), rng.uniform(0.5, 18, 500)
+    dp = rng.uniform(-200, 150, 500)
+    t[3] = np.nan
+    for name in ge.K_PARAMETERIZATIONS:
+        np.testing.assert_allclose(ge.flux_fast(t, s, u, dp, name), ge.flux_kernel(t, s, u, dp, name),
+                                   rtol=1e-12, equal_nan=True)
+    x, p = rng.uniform(360, 420, 500), rng.uniform(99000, 103000, 500)
+    np.testing.assert_allclose(ge.pco2_air_fast(x, p, t, s), ge.pco2_air(x, p, t, s), rtol=1e-12,
+                               equal_nan=True)
+    with pytest.warns(satco2.ValidityWarning, match="u10"):
+        ge.flux_fast(np.array([20.0]), np.array([35.0]), np.array([30.0]), np.array([1.0]))
+    with pytest.raises(satco2.SatCO2Error):
+        ge.flux_fast(t, s, u, dp, "XX")

@@ -159,11 +159,11 @@ def align_inputs(inputs: dict[str, xr.DataArray], resolution: float | None = Non
 
 
 def _pco2air_np(xco2, slp, sst, sss):
-    return ge.pco2_air(xco2, slp, sst, sss)
+    return ge.pco2_air_fast(xco2, slp, sst, sss)
 
 
 def _flux_np(sst, sss, wind, dpco2, k_param):
-    return ge.flux_kernel(sst, sss, wind, dpco2, k_param)
+    return ge.flux_fast(sst, sss, wind, dpco2, k_param)
 
 
 def _lazy(func, *args, **kwargs):

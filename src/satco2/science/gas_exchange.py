@@ -271,6 +271,89 @@ def flux_kernel(t_C, s, u10, dpco2_uatm, k_param: str = "W14"):
     return flux(get_k(k_param)(u10, t_C), K0_W74(t_C, s), dpco2_uatm)
 
 
+K_COEFFICIENTS: dict[str, tuple[float, float, float]] = {
+    "W14": (0.251, 0.0, 660.0),   # Wanninkhof (2014) eq. 4
+    "W92": (0.31, 0.0, 660.0),    # Wanninkhof (1992) eq. 3
+    "N00": (0.222, 0.333, 600.0),  # Nightingale et al. (2000) eq. 6
+    "H06": (0.266, 0.0, 600.0),   # Ho et al. (2006)
+}
+"""The same parameterizations as coefficients of k = (q U^2 + l U) (Sc/Sc_ref)^-0.5:
+name -> (q, l, Sc_ref), used by the fused kernels (a test checks them against the functions)."""
+
+
+def _numba_kernels():
+    import numba
+
+    @numba.vectorize(["float64(float64, float64, float64, float64, float64, float64, float64)"],
+                     nopython=True, cache=False)
+    def flux_vec(t, s, u, dp, q, l, scref):
+        T100 = (t + 273.15) / 100.0
+        k0 = np.exp(-58.0931 + 90.5069 / T100 + 22.2940 * np.log(T100)
+                    + s * (0.027766 - 0.025888 * T100 + 0.0050578 * T100 * T100))
+        sc = 2116.8 + t * (-136.25 + t * (4.7353 + t * (-0.092307 + t * 0.0007555)))
+        k = (q * u * u + l * u) / np.sqrt(sc / scref)
+        return k * 0.24 * k0 * dp
+
+    @numba.vectorize(["float64(float64, float64, float64, float64)"], nopython=True, cache=False)
+    def pco2air_vec(x, p, t, s):
+        T = t + 273.15
+        ph2o = np.exp(24.4543 - 67.4509 * (100.0 / T) - 4.8489 * np.log(T / 100.0) - 0.000544 * s)
+        return x * (p / 101325.0 - ph2o)
+
+    @numba.njit(cache=False)
+    def nanminmax(a):
+        lo, hi = np.inf, -np.inf
+        for v in a.flat:
+            if v == v:
+                if v < lo:
+                    lo = v
+                if v > hi:
+                    hi = v
+        return lo, hi
+
+    return flux_vec, pco2air_vec, nanminmax
+
+
+_KERNELS = None
+
+
+def _kernels():
+    global _KERNELS
+    if _KERNELS is None:
+        _KERNELS = _numba_kernels()
+    return _KERNELS
+
+
+def _check_ranges(func_name: str, **arrays):
+    nanminmax = _kernels()[2]
+    for name, (a, (lo, hi)) in arrays.items():
+        amin, amax = nanminmax(np.asarray(a, dtype=float))
+        if np.isfinite(amin) and (amin < lo or amax > hi):
+            warnings.warn(
+                f"{func_name}: {name} spans {amin:.4g}..{amax:.4g}, outside the validated range "
+                f"{lo:g}..{hi:g} of its source", ValidityWarning, stacklevel=3)
+
+
+def flux_fast(t_C, s, u10, dpco2_uatm, k_param: str = "W14"):
+    """:func:`flux_kernel` fused into one compiled pass (numba), mmol C m-2 d-1.
+
+    Same formulas (Weiss 1974 K0, Wanninkhof 2014 Sc, :data:`K_COEFFICIENTS`) and the same
+    validity ranges, checked in one pass each; used by :mod:`satco2.science.carbon`.
+    """
+    get_k(k_param)
+    q, l, scref = K_COEFFICIENTS[k_param]
+    _check_ranges("flux", t_C=(t_C, (-1.0, 40.0)), s=(s, (0.0, 40.0)), u10=(u10, _WIND_RANGE))
+    return _kernels()[0](np.asarray(t_C, float), np.asarray(s, float), np.asarray(u10, float),
+                         np.asarray(dpco2_uatm, float), q, l, scref)
+
+
+def pco2_air_fast(xco2_ppm, slp_Pa, t_C, s):
+    """:func:`pco2_air` in one compiled pass (numba), µatm; same validity ranges as pH2O_WP80."""
+    _check_ranges("pco2_air", t_C=(t_C, (-2.0, 40.0)), s=(s, (0.0, 40.0)))
+    return _kernels()[1](np.asarray(xco2_ppm, float), np.asarray(slp_Pa, float),
+                         np.asarray(t_C, float), np.asarray(s, float))
+
+
 # ----------------------------------------------------------------------------------------------
 # areas and budgets
 
