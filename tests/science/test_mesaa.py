@@ -34,7 +34,7 @@ def test_every_coefficient_has_citation_or_flag(cfg):
     for path, node in found:
         assert node.get("citation") or node.get("needs_citation"), path
         assert node.get("citation") or node.get("how"), path
-    assert "ocean.ta" in cfg.as_attrs()["mesaa_needs_citation"]
+    assert "ocean.dic" in cfg.as_attrs()["mesaa_needs_citation"]
 
 
 def test_config_errors(tmp_path):
@@ -42,7 +42,7 @@ def test_config_errors(tmp_path):
         mesaa.load_config("atlantis")
     bad = tmp_path / "bad.yaml"
     doc = yaml.safe_load((mesaa.config_dir() / "ecs.yaml").read_text())
-    del doc["end_members"]["ocean"]["ta"]["needs_citation"]
+    del doc["end_members"]["ocean"]["dic"]["needs_citation"]
     bad.write_text(yaml.safe_dump(doc))
     with pytest.raises(satco2.SatCO2Error, match="neither a citation"):
         mesaa.load_config(bad)
@@ -141,3 +141,13 @@ def test_lazy_over_dask(cfg):
 
 def test_config_is_a_dataclass_roundtrip(cfg):
     assert dataclasses.asdict(cfg)["bio_form"] == "log10"
+
+
+def test_ocean_end_member_ta_from_lee2006(cfg):
+    # the configured Kuroshio TA is Lee et al. (2006) zone 1 at S 34.6, SST 26 °C (see ecs.yaml)
+    assert mesaa.ta_LEE06_subtropics(34.6, 26.0) == pytest.approx(2274.9, abs=0.05)
+    assert cfg.ta_ocean == pytest.approx(float(mesaa.ta_LEE06_subtropics(cfg.s_ocean, 26.0)), abs=0.5)
+    assert mesaa.ta_LEE06_subtropics(35.0, 20.0) == 2305.0
+    with pytest.warns(satco2.ValidityWarning):
+        mesaa.ta_LEE06_subtropics(30.0, 26.0)
+    assert not cfg.provenance["ocean.ta"].get("needs_citation")

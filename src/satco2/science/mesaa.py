@@ -261,6 +261,19 @@ def fit_bio_term(pco2_obs, pco2_mix_values, chl, form: str = "log10") -> dict[st
     return {"a": float(a), "b": float(b)}
 
 
+def ta_LEE06_subtropics(s, t_C):
+    """Surface total alkalinity, µmol kg-1, of Lee et al. (2006), GRL 33 L19605, zone 1
+    ((sub)tropics): TA = 2305 + 58.66 dS + 2.32 dS^2 - 1.41 dT + 0.040 dT^2, dS = S - 35,
+    dT = SST - 20 °C; valid for SST >= 20 °C and S 31-38 (±8.6 µmol kg-1). Used to choose the
+    Kuroshio end member's TA of the ECS configuration (coefficients [S], see ecs.yaml)."""
+    s, t = np.asarray(s, float), np.asarray(t_C, float)
+    if np.nanmin(t) < 20 or np.nanmin(s) < 31 or np.nanmax(s) > 38:
+        warnings.warn("ta_LEE06_subtropics: input outside SST >= 20 C, S 31-38", ValidityWarning,
+                      stacklevel=2)
+    ds, dt = s - 35.0, t - 20.0
+    return 2305.0 + 58.66 * ds + 2.32 * ds**2 - 1.41 * dt + 0.040 * dt**2
+
+
 def fit_end_members(s, ta, dic, s_range: tuple[float, float] = (10.0, 25.0),
                     s_ocean: float | None = None) -> dict[str, float]:
     """End members from the conservative part of the mixing line.
