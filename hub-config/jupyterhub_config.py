@@ -90,7 +90,8 @@ services = [
     {
         "name": "dask-gateway",
         "url": f"http://127.0.0.1:{rt.ports['gateway_http']}",
-        "command": [*supervise, "dask-gateway", "--", f"{bin_}/dask-gateway-server",
+        "command": [*supervise, "dask-gateway", "--port", str(rt.ports["gateway_http"]), "--",
+                    f"{bin_}/dask-gateway-server",
                     "-f", str(rt.hub_config_dir / "dask_gateway_config.py")],
         "environment": svc_env,
         "cwd": state,
@@ -110,7 +111,7 @@ for name, module in rt.services.items():
     services.append({
         "name": name,
         "url": f"http://127.0.0.1:{rt.ports[name]}",
-        "command": [*supervise, name, "--", rt.python, "-m", module],
+        "command": [*supervise, name, "--port", str(rt.ports[name]), "--", rt.python, "-m", module],
         "environment": {**svc_env, "SATCO2_SERVICE_PORT": str(rt.ports[name])},
         "cwd": state,
         "oauth_no_confirm": spec.get("oauth_no_confirm", True),

@@ -218,11 +218,24 @@ def test_k8s_values_are_generated_from_settings_and_match_the_schema():
 
 # --- service supervisor ------------------------------------------------------------------------
 def test_supervisor_logs_and_restarts_a_crashing_service_then_stops():
+    import requests
+
+    port = free_port()
     p = subprocess.Popen(
-        [sys.executable, "-m", "satco2.hub.supervise", "demo", "--", sys.executable, "-c",
-         "import sys; print('started', flush=True); sys.exit(3)"],
+        [sys.executable, "-m", "satco2.hub.supervise", "demo", "--port", str(port), "--",
+         sys.executable, "-c", "import sys; print('started', flush=True); sys.exit(3)"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+    # JupyterHub's start-up check is answered (non-5xx) before the service itself runs
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            r = requests.get(f"http://127.0.0.1:{port}/", timeout=2)
+            break
+        except requests.ConnectionError:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    assert r.status_code == 404 and "demo is starting" in r.text
     time.sleep(4)
     p.send_signal(signal.SIGTERM)
     out, err = p.communicate(timeout=20)
