@@ -14,6 +14,7 @@ and ``time=(start, end)`` select lazily (labels, inclusive).
 """
 from __future__ import annotations
 
+import builtins
 import warnings
 from pathlib import Path
 
@@ -256,7 +257,7 @@ class UpstreamSource(Source):
             return dest
         tmp = dest.with_name(f".{dest.name}.part")
         try:
-            with fsspec.open(url, "rb") as src, open(tmp, "wb") as out:
+            with fsspec.open(url, "rb") as src, builtins.open(tmp, "wb") as out:
                 while chunk := src.read(8 * 2**20):
                     out.write(chunk)
         except Exception as e:  # network errors come in many types (aiohttp, OSError, ...)
@@ -327,6 +328,11 @@ def open(product_id: str, source: str = "demo", bbox=None, time=None, footprint=
     """
     product = registry.get(product_id)
     ds = _source(source).open(product, bbox=bbox, time=time, footprint=footprint, **kw)
+    for name, meta in product.variables.items():  # the registry fills CF attributes a store lacks
+        if name in ds:
+            for k, v in meta.items():
+                if k not in ("source_name", "source_units"):
+                    ds[name].attrs.setdefault(k, v)
     ds.attrs.setdefault("product_id", product_id)
     ds.attrs["catalog_source"] = source
     return ds
