@@ -18,7 +18,7 @@ from . import fields
 from .grids import FOOTPRINTS
 
 FOOTPRINT = "eurasia"
-VERSION = 1
+VERSION = 2
 GROUP = "bai2018"
 PRODUCTS = ("global-sst-oisst-25km", "global-par-modis-aqua-4km", "global-chl-modis-aqua-4km",
             "extra-kd490-modis-aqua-4km", "extra-sdd-modis-aqua-4km")
