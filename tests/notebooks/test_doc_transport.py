@@ -81,3 +81,53 @@ def test_invalid_parameters_are_one_sentence(doc_demo):
         satco2.runs.params.validate("doc_transport", {"doc_algorithm": "magic"})
     with pytest.raises(SatCO2Error, match="sections"):
         satco2.runs.params.validate("doc_transport", {"sections": ["nowhere"]})
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_dashboard_in_browser(report, artifacts):
+    """The dashboard served by Panel on loopback renders in chromium: map canvas not blank,
+    section titles listed, and the month selector changes the map."""
+    import socket
+    import time
+
+    import panel as pn
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    from satco2.dashboards import doc_transport as dash
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = pn.serve({"/": lambda: dash.from_report(report.dir)}, port=port, address="127.0.0.1",
+                      show=False, threaded=True, start=True, websocket_origin=[f"127.0.0.1:{port}"])
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+            try:
+                page = browser.new_page(viewport={"width": 1200, "height": 1400})
+                page.goto(f"http://127.0.0.1:{port}/", timeout=60_000)
+                page.get_by_text("East China Sea DOC transport").first.wait_for(timeout=60_000)
+                page.get_by_text("Taiwan Strait (24.6N, Fujian coast to Taiwan)").first.wait_for(timeout=60_000)
+                canvas = page.locator("canvas").first
+                canvas.wait_for(timeout=60_000)
+                time.sleep(3)  # datashader's rasterized image arrives after the first render
+                shot = artifacts / "doc_transport_dashboard.png"
+                page.screenshot(path=str(shot), full_page=True)
+                img = np.asarray(Image.open(shot).convert("RGB"))
+                box = canvas.bounding_box()
+                crop = (slice(int(box["y"]), int(box["y"] + box["height"])), slice(int(box["x"]), int(box["x"] + box["width"])))
+                assert img[crop].std() > 10, "the DOC map is blank"
+                page.locator("select").first.select_option("2010-04")
+                time.sleep(5)
+                shot2 = artifacts / "doc_transport_dashboard_apr.png"
+                page.screenshot(path=str(shot2), full_page=True)
+                img2 = np.asarray(Image.open(shot2).convert("RGB"))
+                assert np.abs(img2[crop].astype(int) - img[crop].astype(int)).mean() > 1, "the map did not follow the month"
+            finally:
+                browser.close()
+    finally:
+        server.stop()

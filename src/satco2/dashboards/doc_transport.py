@@ -34,7 +34,7 @@ def _open(report_dir) -> dict[str, xr.Dataset]:
 
 
 def section_table(summary: xr.Dataset) -> pd.DataFrame:
-    """Annual-mean volume (Sv) and DOC (Tg C a-1) transport per section beside the published value."""
+    """Mean volume (Sv) and DOC (Tg C a-1) transport of the run per section beside the published annual mean."""
     df = pd.DataFrame({
         "section": summary.section.values,
         "title": summary["title"].values.astype(str),
@@ -117,7 +117,7 @@ class DocTransportDashboard(param.Parameterized):
         rows = [(r.section, "this run", r.doc_tgc_per_year) for r in df.itertuples()]
         rows += [(r.section, "published", r.published_tgc_per_year) for r in df.itertuples()]
         return hv.Bars(rows, kdims=["section", "source"], vdims=["Tg C/a"]).opts(
-            width=520, height=300, title="Annual-mean DOC transport (positive into the ECS)", tools=["hover"], xrotation=0)
+            width=520, height=300, title="DOC transport: run mean vs published annual mean (+ into the ECS)", tools=["hover"], xrotation=0)
 
     def seasonal_cycle(self):
         import holoviews as hv
