@@ -161,3 +161,61 @@ def test_recovers_injected_demo_flux(demo_store):
     np.testing.assert_allclose(ds.pco2air.values[ok], truth.pco2air.values[ok], rtol=1e-5)
     np.testing.assert_allclose(ds.pco2sw.values[ok], truth.pco2sw.values[ok], rtol=5e-3)
     np.testing.assert_allclose(ds.flux.values[ok], truth.flux.values[ok], rtol=5e-3, atol=0.05)
+
+
+def test_run_analysis_rejects_bad_inputs_before_computing(tmp_path):
+    bad = tmp_path / "obs.csv"
+    bad.write_text("time,lat,pco2\n2010-01-01,30,400\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(satco2.SatCO2Error, match="obs.csv: no lon column"):
+        carbon.run_analysis("ecs", "2010-01", "2010-02", out, obs_file=str(bad))
+    with pytest.raises(satco2.SatCO2Error, match="no MeSAA configuration"):
+        carbon.run_analysis("ecs", "2010-01", "2010-02", out, mesaa_config="atlantis")
+    with pytest.raises(satco2.SatCO2Error, match="needs an observation file"):
+        carbon.run_analysis("ecs", "2010-01", "2010-02", out, fit_bio=True)
+    with pytest.raises(satco2.SatCO2Error, match="atlantis"):
+        carbon.run_analysis("atlantis", "2010-01", "2010-02", out)
+    assert list(out.iterdir()) == []
+
+
+def test_resolution_regrids_to_a_coarser_grid(inputs):
+    ds = carbon.compute_products(inputs, resolution=0.2, bbox=(121.0, 28.0, 121.8, 28.8)).compute()
+    assert ds.sizes["lat"] == 4 and ds.sizes["lon"] == 4
+    np.testing.assert_allclose(ds.lat.values, [28.1, 28.3, 28.5, 28.7])
+    sst = inputs["sst"].values.reshape(3, 4, 2, 4, 2).mean(axis=(2, 4))
+    np.testing.assert_allclose(ds.sst.values, sst, rtol=1e-12)
+
+
+@pytest.mark.slow
+def test_bio_term_fitted_to_observations_recovers_demo_coefficients(demo_store, tmp_path):
+    """The demo truth uses the ECS config's bio term (a = -12.04, b = -40); a SYNTHETIC cruise
+    sampled from the truth (pCO2, 3 µatm noise, seed 9) must give those coefficients back."""
+    try:
+        from satco2 import catalog
+
+        catalog.open  # noqa: B018
+    except (ImportError, AttributeError):  # pragma: no cover
+        pytest.skip("satco2.catalog.open is not available")
+    t = xr.open_zarr(demo_store / "ecs" / "truth" / "flux.zarr")
+    chl = xr.open_zarr(demo_store / "ecs" / "global-chl-modis-aqua-4km.zarr").chlor_a
+    box = dict(lat=slice(28.0, 32.0), lon=slice(121.0, 124.0), time=slice("2010-05", "2010-06"))
+    p, c = t.pco2sw.sel(**box).load(), chl.sel(**box).load()
+    ok = np.argwhere(np.isfinite(p.values) & np.isfinite(c.values))
+    rng = np.random.default_rng(9)
+    pick = ok[rng.choice(len(ok), 150, replace=False)]
+    rows = [{"time": str(p.time.values[k])[:10], "lat": float(p.lat[i]), "lon": float(p.lon[j]),
+             "pco2": float(p.values[k, i, j]) + rng.normal(0, 3)} for k, i, j in pick]
+    obs = tmp_path / "cruise.csv"
+    pd.DataFrame(rows).to_csv(obs, index=False)
+    out = tmp_path / "run"
+    out.mkdir()
+    res = carbon.run_analysis("changjiang_estuary", "2010-05", "2010-06", out, obs_file=str(obs),
+                              fit_bio=True)
+    fit = res["stats"]["bio_fit"]
+    cfg = mesaa.load_config("ecs")
+    assert fit["n"] >= 100
+    assert fit["a"] == pytest.approx(cfg.bio_coefficients["a"], abs=3.0)
+    assert fit["b"] == pytest.approx(cfg.bio_coefficients["b"], abs=4.0)
+    assert abs(res["stats"]["pco2sw"]["mean_bias"]) < 2.0
+    assert "fitted" in res["products"].attrs["mesaa_region_config"]

@@ -205,6 +205,7 @@ def compute_products(inputs: dict[str, xr.DataArray], k_param: str = "W14",
         "wind_speed": wind.assign_attrs(units="m s-1", long_name="10-m wind speed (input)"),
         "sst": sst.assign_attrs(units="degC", long_name="sea surface temperature (input)"),
         "sss": sss.assign_attrs(units="1", long_name="sea surface salinity (input)"),
+        "chlor_a": chl.assign_attrs(units="mg m-3", long_name="chlorophyll-a (input, NaN in gaps)"),
     })
     ds = ds.transpose("time", "lat", "lon")
     ds["lat"].attrs.update(standard_name="latitude", units="degrees_north", axis="Y")
@@ -262,6 +263,9 @@ def write_products(ds: xr.Dataset, path, extra_attrs: dict | None = None) -> Pat
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+            # short string coordinates (k_param, region) are stored as fixed-length UTF-32, which
+            # zarr-python reads back but flags as not (yet) in the Zarr v3 specification
+            warnings.filterwarnings("ignore", message=".*FixedLengthUTF32.*")
             out.to_zarr(tmp, mode="w", consolidated=True, zarr_format=3, encoding=enc)
         if path.exists():
             old = path.with_name(f".{path.name}.{uuid.uuid4().hex}.old")
@@ -365,11 +369,15 @@ def region_bbox(name: str) -> tuple[float, float, float, float]:
 
 def run_analysis(region: str, start: str, end: str, out_dir, k_param: str = "W14",
                  wind_product: str = "ccmp", mesaa_config: str = "ecs", resolution: float = 0.0,
-                 source: str = "demo", obs_file: str = "") -> dict:
+                 source: str = "demo", obs_file: str = "", fit_bio: bool = False) -> dict:
     """What ``notebooks/pco2_flux.ipynb`` runs: open the inputs for ``region`` and ``start``..``end``,
     write the products (``pco2_flux.zarr``), the regional summary for every gas-transfer
     parameterization (``pco2_flux_summary.zarr``) and, with ``obs_file``, the match-ups
     (``pco2_flux_matchups.csv``) and statistics (``pco2_flux_validation.json``) into ``out_dir``.
+    With ``fit_bio`` the bio term's coefficients are first fitted to the observation file
+    (:func:`mesaa.fit_bio_term` on in-situ pCO2 minus the mixing term against the product's Chl
+    at the match-ups; Chen et al. 2017 tuned the bio term locally the same way) and the products
+    are computed with them (recorded in the attributes and in the statistics' ``bio_fit``).
     Returns ``{"products", "summary", "inputs", "stats"}`` (opened Datasets, input records, stats).
     """
     from . import validation
@@ -377,14 +385,34 @@ def run_analysis(region: str, start: str, end: str, out_dir, k_param: str = "W14
     out_dir = Path(out_dir)
     bbox = region_bbox(region)
     ge.get_k(k_param)
-    mesaa_config = mesaa.load_config(mesaa_config)  # bad names fail before any computation
+    cfg = mesaa.load_config(mesaa_config)  # bad names fail before any computation
     obs = validation.read_observations(obs_file) if obs_file else None  # fail before computing
+    if fit_bio and obs is None:
+        raise SatCO2Error("fitting the bio term (fit_bio) needs an observation file (obs_file)")
     inputs = open_inputs(bbox=bbox, time=(start, end), source=source, wind_product=wind_product)
     params = {"region": region, "start": start, "end": end, "wind_product": wind_product,
-              "source": source, "obs_file": str(obs_file or "")}
-    ds = compute_products(inputs, k_param=k_param, mesaa_config=mesaa_config,
-                          resolution=resolution or None, bbox=bbox if resolution else None,
-                          parameters=params)
+              "source": source, "obs_file": str(obs_file or ""), "fit_bio": bool(fit_bio)}
+
+    def products(c):
+        return compute_products(inputs, k_param=k_param, mesaa_config=c,
+                                resolution=resolution or None, bbox=bbox if resolution else None,
+                                parameters=params)
+
+    ds = products(cfg)
+    bio_fit = None
+    if fit_bio:
+        import dataclasses
+
+        form = cfg.bio_form if cfg.bio_form in mesaa.FITTABLE_BIO_TERMS else "log10"
+        m = validation.matchups(ds, obs, variables=("pco2sw", "pco2_mix", "chlor_a"))
+        coefs = mesaa.fit_bio_term(m["obs_pco2sw"], m["model_pco2_mix"], m["model_chlor_a"], form)
+        prov = {k: v for k, v in cfg.provenance.items() if not k.startswith("bio.")}
+        prov["bio"] = {"citation": f"fitted to match-ups with {Path(obs_file).name}"}
+        cfg = dataclasses.replace(cfg, name=f"{cfg.name}+bio fitted", bio_form=form,
+                                  bio_coefficients=coefs, provenance=prov)
+        n_fit = int((np.isfinite(m["obs_pco2sw"]) & np.isfinite(m["model_chlor_a"])).sum())
+        bio_fit = {"form": form, **coefs, "n": n_fit}
+        ds = products(cfg)
     write_products(ds, out_dir / PRODUCTS_FILE)
     ds = xr.open_zarr(out_dir / PRODUCTS_FILE)
     summary = regional_summary(ds, region_weights(region, ds)).compute()
@@ -398,6 +426,8 @@ def run_analysis(region: str, start: str, end: str, out_dir, k_param: str = "W14
         stats = {"pco2sw": validation.statistics(m["obs_pco2sw"], m["model_pco2sw"]),
                  "obs_file": str(obs_file), "format": obs.attrs.get("format"),
                  "n_observations": int(len(obs))}
+        if bio_fit:
+            stats["bio_fit"] = bio_fit
         if "obs_pco2air" in m:
             stats["pco2air"] = validation.statistics(m["obs_pco2air"], m["model_pco2air"])
         tmp = out_dir / f".{STATS_FILE}.tmp"

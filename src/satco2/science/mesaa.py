@@ -246,6 +246,10 @@ _BIO_DESIGN = {
 }
 
 
+FITTABLE_BIO_TERMS = tuple(_BIO_DESIGN)
+"""Bio-term forms that :func:`fit_bio_term` can fit (linear least squares)."""
+
+
 def fit_bio_term(pco2_obs, pco2_mix_values, chl, form: str = "log10") -> dict[str, float]:
     """Least-squares coefficients of the bio term ``form`` from match-ups: the residual
     pCO2_obs - pCO2_mix (µatm) regressed on Chl (mg m-3); returns ``{"a": ..., "b": ...}``."""
