@@ -4,6 +4,7 @@ Declarative: every value comes from hub-config/settings.yaml through the runtime
 `satco2 up` writes for each start (satco2.hub.runtime); Python appears only as small named snippets
 from satco2.hub.hooks. Read hub-config/README.md for the why of each choice.
 """
+import os
 from pathlib import Path
 
 from satco2.hub import hooks, runtime
@@ -51,6 +52,8 @@ else:
     c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"  # one OS account
     c.SimpleLocalProcessSpawner.home_dir_template = f"{state}/users/{{username}}"
     c.JupyterHub.template_vars = {"announcement": hooks.single_account_banner()}
+    if os.geteuid() == 0:  # single-account mode started by root: servers run as root too
+        c.Spawner.args = ["--allow-root"]
 c.Spawner.cmd = [rt.user_python, "-m", "jupyterhub.singleuser"]  # runnable by every user
 c.Spawner.default_url = S["hub"].get("default_url", "/lab")
 c.Spawner.start_timeout = S["hub"].get("spawn_timeout", 60)

@@ -97,7 +97,9 @@ class TempHub:
         Raises :class:`SatCO2Error` with the page's message when the login fails.
         """
         s = requests.Session()
-        r = form_post(s, f"{self.url}hub/login", {"username": user, "password": password})
+        # no redirects: following /hub/spawn would start the user's server as a side effect
+        r = form_post(s, f"{self.url}hub/login", {"username": user, "password": password},
+                      allow_redirects=False)
         if not any(c.name.startswith("jupyterhub-hub-login") for c in s.cookies):
             m = re.search(r'<p class="login_error">\s*(.*?)\s*</p>', r.text, re.S)
             raise SatCO2Error(f"login of {user!r} failed: {m.group(1).strip() if m else r.status_code}")
@@ -130,7 +132,7 @@ class TempHub:
         r.raise_for_status()
         return r.json()["token"]
 
-    def start_server(self, session: requests.Session, timeout: float = 90) -> str:
+    def start_server(self, session: requests.Session, timeout: float = 150) -> str:
         """Spawn the logged-in user's server and wait until it answers; return its URL."""
         xsrf = session.cookies.get("_xsrf", "")
         user = self.whoami(session)
