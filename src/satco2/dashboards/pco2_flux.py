@@ -145,8 +145,9 @@ class PCO2FluxDashboard(param.Parameterized):
         for k in ("pco2sw", "pco2air"):
             s = self.stats.get(k)
             if s:
-                lines.append(f"| {k} (µatm) | {s['n']} | {s['mean_bias']:.2f} | {s['rmse']:.2f} | "
-                             f"{s['r2']:.3f} |")
+                f = {m: ("–" if s.get(m) is None or not np.isfinite(s[m]) else f"{s[m]:.{d}f}")
+                     for m, d in (("mean_bias", 2), ("rmse", 2), ("r2", 3))}
+                lines.append(f"| {k} (µatm) | {s['n']} | {f['mean_bias']} | {f['rmse']} | {f['r2']} |")
         return "\n".join(lines)
 
     @param.depends("month")
