@@ -19,7 +19,7 @@ Routes (under ``$JUPYTERHUB_SERVICE_PREFIX``):
 ``/reports/<nb>/<run>/<file>`` a report's HTML export, offline snapshot, log, provenance, notebook
 ``/api/published``            the published dashboards as JSON
 ``/catalog``                  the catalog browser (``satco2.catalog.browser.app()``), when installed
-``/oauth_callback``           the end of the hub OAuth flow
+``/login``, ``/oauth_callback`` the start and end of the hub OAuth flow
 
 State is on disk only (the published registry under ``<state_dir>/dashboards/`` and the reports
 folder), so the service serves the same dashboards after a restart of itself or of the hub. It is a
@@ -44,7 +44,7 @@ import sys
 from pathlib import Path
 from urllib.parse import quote, urlparse
 
-from tornado import web
+from tornado import httputil, web
 from tornado.httputil import url_concat
 
 from .. import SatCO2Error
@@ -111,9 +111,24 @@ def _hub_auth_provider():
 
         @property
         def get_login_url(self):
-            return login_url
+            # Panel prefixes this with "." for its app pages (./login from <prefix>/app), so point
+            # at the service's own /login, which starts the hub OAuth flow (LoginHandler)
+            return lambda handler: "/login"
 
     return HubAuthProvider()
+
+
+class LoginHandler(web.RequestHandler):
+    """``<prefix>/login?next=<path>``: start the hub OAuth flow, coming back to ``next``."""
+
+    def get(self):
+        prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/dashboards/")
+        nxt = self.get_argument("next", prefix)
+        if not nxt.startswith(prefix.rstrip("/")):
+            nxt = prefix
+        auth = hub_auth()
+        state = auth.set_state_cookie(self, next_url=nxt)
+        self.redirect(url_concat(auth.login_url, {"state": state}))
 
 
 def may_see(entry: dict, user: dict) -> bool:
@@ -341,8 +356,9 @@ def _origins() -> list[str]:
     return out
 
 
-def make_server():
-    """Build (not start) the Bokeh server from the hub's environment variables."""
+def make_server(port: int | None = None):
+    """Build (not start) the Bokeh server from the hub's environment variables (``port=0``: a
+    throw-away port, when :func:`main` serves the app on its own, early-bound socket)."""
     import panel as pn
     from panel.io.server import get_server
 
@@ -363,10 +379,11 @@ def make_server():
         (r"/api/published", PublishedAPIHandler),
         (r"/d/([^/]+)", ShortLinkHandler),
         (r"/oauth_callback", _callback_handler()),
+        (r"/login", LoginHandler),
     ]
     server = get_server(
-        apps, port=url.port or 80, address=url.hostname, websocket_origin=_origins(), start=False,
-        title={"/app": "SatCO2 dashboard", "/catalog": "SatCO2 catalog"},
+        apps, port=url.port if port is None else port, address=url.hostname, websocket_origin=_origins(),
+        start=False, title={"/app": "SatCO2 dashboard", "/catalog": "SatCO2 catalog"},
         prefix=prefix.strip("/"), extra_patterns=patterns, auth_provider=_hub_auth_provider(),
         cookie_secret=_cookie_secret(), satco2_prefix=prefix, check_unused_sessions_milliseconds=60_000,
         unused_session_lifetime_milliseconds=300_000,
@@ -374,31 +391,84 @@ def make_server():
     return server
 
 
+class _Switch(httputil.HTTPServerConnectionDelegate):
+    """An HTTP delegate whose target application can be swapped: the port answers 503 at once
+    while Panel loads, then the Bokeh application takes over (JupyterHub gives a managed service
+    about 10 s to answer, less than importing Panel takes on a busy machine)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def start_request(self, server_conn, request_conn):
+        return self.app.start_request(server_conn, request_conn)
+
+    def on_close(self, server_conn):
+        self.app.on_close(server_conn)
+
+
+def _warm_imports() -> None:
+    import holoviews  # noqa: F401
+    import panel  # noqa: F401
+    import panel.io.server  # noqa: F401
+
+
 def main() -> None:
+    from tornado import netutil
+    from tornado.httpserver import HTTPServer
+    from tornado.ioloop import IOLoop
+
     logging.basicConfig(level=logging.WARNING, format="[dashboards %(asctime)s %(levelname)s] %(message)s")
     log.setLevel(logging.INFO)
-    try:
-        server = make_server()
-    except SatCO2Error as e:
-        print(f"error: {e}", file=sys.stderr)
+    if not os.environ.get("JUPYTERHUB_API_TOKEN"):
+        print("error: the dashboards service must be started by the hub (JUPYTERHUB_API_TOKEN is not set).",
+              file=sys.stderr)
         sys.exit(2)
-    loop = server.io_loop
+    url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
 
-    def stop(signum, frame):  # the hub stops services with SIGINT, the supervisor may send SIGTERM
+    class Starting(web.RequestHandler):
+        def get(self, *args):
+            self.set_status(503)
+            self.finish("the dashboards service is starting")
+
+    switch = _Switch(web.Application([(r".*", Starting)]))
+    http = HTTPServer(switch)
+    http.add_sockets(netutil.bind_sockets(url.port, address=url.hostname))
+    loop = IOLoop.current()
+    state = {}
+
+    async def build():
+        try:
+            await loop.run_in_executor(None, _warm_imports)
+            server = make_server(port=0)
+        except Exception:  # noqa: BLE001 - exit non-zero: the hub's supervisor restarts the service
+            log.exception("the dashboards service could not start")
+            state["failed"] = True
+            loop.stop()
+            return
+        server._http.stop()  # Bokeh bound a throw-away port; the early-bound socket serves its app
+        server.start()
+        switch.app = server._tornado
+        state["server"] = server
+        log.info("serving published dashboards on %s at %s", os.environ.get("JUPYTERHUB_SERVICE_URL"),
+                 os.environ.get("JUPYTERHUB_SERVICE_PREFIX"))
+
+    def stop(signum, frame):  # the hub stops services with SIGINT, the supervisor sends SIGTERM
         log.info("signal %s: stopping", signum)
-        loop.add_callback_from_signal(_shutdown, server)
+        loop.add_callback_from_signal(_shutdown, http, state, loop)
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    server.start()
-    log.info("serving published dashboards on %s at %s", os.environ.get("JUPYTERHUB_SERVICE_URL"),
-             os.environ.get("JUPYTERHUB_SERVICE_PREFIX"))
+    loop.add_callback(build)
     loop.start()
+    if state.get("failed"):
+        sys.exit(1)
 
 
-def _shutdown(server) -> None:
-    server.stop()
-    server.io_loop.stop()
+def _shutdown(http, state, loop) -> None:
+    http.stop()
+    if "server" in state:
+        state["server"].stop()
+    loop.stop()
 
 
 if __name__ == "__main__":

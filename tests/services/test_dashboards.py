@@ -1,0 +1,169 @@
+"""The dashboards and scheduler services behind a real hub: login, access, browser, schedule, restart.
+
+One hub for the module (restarted once, on the same state, by the last test). The services are the
+real ones the hub starts (``python -m satco2.services.dashboards`` / ``...scheduler``)."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import requests
+
+from satco2.runs import publish, reports, schedule
+
+pytestmark = [pytest.mark.hub, pytest.mark.slow]
+
+PASSWORD = {"alice": "alice-long-password-1", "bob": "bob-long-password-22"}
+
+
+def wait_for(pred, timeout=120.0, every=0.5, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def users(hub):
+    h = hub.hub
+    for u, pw in PASSWORD.items():
+        h.signup(u, pw)
+        h.approve(u)
+    return {u: h.login_session(u, pw) for u, pw in PASSWORD.items()}
+
+
+@pytest.fixture(scope="module")
+def published(example_report):
+    publish.publish(follow_latest="example", slug="ex", author="alice")
+    publish.publish(example_report.dir, slug="bob-private", author="bob", visibility="private",
+                    make_snapshot=False)
+    return example_report
+
+
+def base(hub):
+    return hub.hub.url + "services/dashboards/"
+
+
+def test_anonymous_is_sent_to_the_hub_login(hub, published):
+    rid = published.run_id
+    for path in ["", "reports/", "app?id=ex", "api/published", f"reports/example/{rid}/report.html", "d/ex"]:
+        r = requests.get(base(hub) + path, allow_redirects=False, timeout=30)
+        assert r.status_code == 302, path
+        loc = r.headers["Location"]
+        if loc.startswith("./login"):  # Panel app pages go through the service's own /login
+            r = requests.get(base(hub) + loc[2:], allow_redirects=False, timeout=30)
+            assert r.status_code == 302, path
+            loc = r.headers["Location"]
+        assert loc.startswith("/hub/api/oauth2/authorize?client_id=service-dashboards"), path
+
+
+def test_logged_in_user_sees_list_reports_and_files(hub, users, published):
+    s = users["alice"]
+    r = s.get(base(hub), timeout=60)
+    assert r.status_code == 200 and r.url == base(hub)
+    assert "Example - a synthetic drifting bloom" in r.text
+    assert "alice" in r.text and "n_months=2" in r.text and published.run_id[:8] in r.text.replace("-", "")
+    r = s.get(base(hub) + "reports/", timeout=60)
+    assert r.status_code == 200 and published.run_id in r.text and ">ok<" in r.text
+    r = s.get(base(hub) + f"reports/example/{published.run_id}/dashboard.html", timeout=60)
+    assert r.status_code == 200 and "synthetic drifting bloom" in r.text
+    assert s.get(base(hub) + "reports/example/../../etc/report.html", timeout=30).status_code == 404
+    assert s.get(base(hub) + f"reports/example/{published.run_id}/secret.txt", timeout=30).status_code == 404
+    assert s.get(base(hub) + "app?id=ex", timeout=60).status_code == 200
+
+
+def test_users_without_access_are_refused(hub, users, published):
+    h = hub.hub
+    # a token of alice without the service's access scope: authenticated, but refused
+    r = h.api("POST", "users/alice/tokens", json={"note": "no access", "scopes": ["read:users:activity!user=alice"]})
+    assert r.status_code in (200, 201), r.text
+    narrow = r.json()["token"]
+    r = requests.get(base(hub) + "api/published", headers={"Authorization": f"token {narrow}"}, timeout=30,
+                     allow_redirects=False)
+    assert r.status_code == 403
+    full = h.api_token("alice")
+    r = requests.get(base(hub) + "api/published", headers={"Authorization": f"token {full}"}, timeout=30)
+    assert r.status_code == 200 and "ex" in [e["slug"] for e in r.json()]
+    # bob's private dashboard: not listed for alice and refused, shown to bob
+    assert "bob-private" not in [e["slug"] for e in r.json()]
+    assert users["alice"].get(base(hub) + "app?id=bob-private", timeout=60).status_code == 403
+    assert users["bob"].get(base(hub) + "app?id=bob-private", timeout=60).status_code == 200
+    bob_list = users["bob"].get(base(hub) + "api/published", timeout=30).json()
+    assert {"ex", "bob-private"} <= {e["slug"] for e in bob_list}
+
+
+@pytest.mark.browser
+def test_browser_login_open_dashboard_map_and_widget(hub, published, users, artifacts):
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.goto(hub.hub.url + "hub/login", timeout=60_000)
+            page.fill("input[name=username]", "alice")
+            page.fill("input[name=password]", PASSWORD["alice"])
+            page.click("input[type=submit], button[type=submit]")
+            page.wait_for_url("**/hub/**", timeout=60_000)
+            page.goto(base(hub), timeout=60_000)
+            page.get_by_text("Example - a synthetic drifting bloom").wait_for(timeout=60_000)
+            page.click("text=open")
+            page.get_by_text("Month 2010-01: maximum").wait_for(timeout=120_000)
+            canvas = page.locator("canvas").first
+            canvas.wait_for(timeout=60_000)
+            time.sleep(2)  # let datashader's rasterized image arrive
+            shot = artifacts / "dashboards_example_map.png"
+            page.screenshot(path=str(shot), full_page=True)
+            img = np.asarray(Image.open(shot).convert("RGB"))
+            colours = len(np.unique(img.reshape(-1, 3), axis=0))
+            assert colours > 50, f"screenshot looks blank ({colours} colours)"
+            box = canvas.bounding_box()
+            plot = img[int(box["y"]):int(box["y"] + box["height"]), int(box["x"]):int(box["x"] + box["width"])]
+            assert plot.std() > 10, "the map area is blank"
+            # change the widget: the statistics line and the map follow
+            page.locator("select").first.select_option("2010-02")
+            page.get_by_text("Month 2010-02: maximum").wait_for(timeout=60_000)
+            time.sleep(2)
+            page.screenshot(path=str(artifacts / "dashboards_example_map_feb.png"), full_page=True)
+            img2 = np.asarray(Image.open(artifacts / "dashboards_example_map_feb.png").convert("RGB"))
+            if img2.shape == img.shape:
+                assert np.abs(img2.astype(int) - img.astype(int)).sum() > 0
+        finally:
+            browser.close()
+
+
+def test_scheduled_run_fires_and_publishes(hub, users, published):
+    before = {r["run_id"] for r in reports.list_reports("example")}
+    s = schedule.add("example", {"n_months": "1", "amplitude": "2"}, "3600s", owner="alice", publish="ex-sched",
+                     start=schedule._now())
+    try:
+        wait_for(lambda: schedule.get(s["id"])["last_status"] == "ok", timeout=400, every=2,
+                 what="the scheduled run")
+        new = [r for r in reports.list_reports("example") if r["run_id"] not in before]
+        assert len(new) == 1 and new[0]["parameters"]["amplitude"] == 2.0 and new[0]["user"] == "alice"
+        e = wait_for(lambda: {x["slug"]: x for x in publish.published()}.get("ex-sched"), timeout=120,
+                     what="the scheduled dashboard")
+        assert e["follow_latest"] and e["run_id"] == new[0]["run_id"] and e["author"] == "alice"
+        r = users["alice"].get(base(hub), timeout=60)
+        assert "ex-sched" in r.text
+        # the hourly-or-slower schedule did not fire twice
+        assert schedule.get(s["id"])["runs"] == 1
+    finally:
+        schedule.remove(s["id"])
+
+
+def test_published_dashboards_survive_a_hub_restart(hub, published):
+    listed = {e["slug"] for e in publish.published() if e.get("visibility") != "private"}
+    h = hub.restart()
+    s = h.login_session("alice", PASSWORD["alice"])
+    r = s.get(h.url + "services/dashboards/api/published", timeout=60)
+    assert r.status_code == 200
+    assert listed <= {e["slug"] for e in r.json()} and "ex" in listed
+    assert s.get(h.url + "services/dashboards/app?id=ex", timeout=60).status_code == 200
