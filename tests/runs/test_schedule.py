@@ -1,0 +1,110 @@
+"""Schedules (frequencies, no replay of missed periods, validation), report resolution and the
+locked registry writes - without running notebooks."""
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from satco2 import SatCO2Error
+from satco2.runs import publish, reports, schedule
+from satco2.runs.params import ParameterError
+
+
+@pytest.fixture
+def state(tmp_path, monkeypatch):
+    monkeypatch.setenv("SATCO2_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("SATCO2_REPORTS_DIR", str(tmp_path / "reports"))
+    monkeypatch.delenv("SATCO2_NOTEBOOKS_DIR", raising=False)
+    return tmp_path
+
+
+def test_frequencies():
+    t = datetime(2026, 1, 31, 6, 0, tzinfo=timezone.utc)
+    assert schedule.next_after("monthly", t) == datetime(2026, 2, 28, 6, 0, tzinfo=timezone.utc)
+    assert schedule.next_after("monthly", datetime(2026, 12, 15, tzinfo=timezone.utc)).year == 2027
+    assert schedule.next_after("daily", t) - t == timedelta(days=1)
+    assert schedule.next_after("hourly", t) - t == timedelta(hours=1)
+    assert schedule.next_after("90s", t) - t == timedelta(seconds=90)
+    for bad in ["weekly", "0s", "-5s", "1.5s", ""]:
+        with pytest.raises(SatCO2Error, match="must be one of hourly, daily, monthly"):
+            schedule.check_every(bad)
+
+
+def test_add_validates_and_claim_skips_missed_periods(state):
+    with pytest.raises(ParameterError, match="unknown region 'atlantis'"):
+        schedule.add("example", {"region": "atlantis"}, "daily", owner="alice")
+    assert schedule.list_schedules() == []
+    past = datetime.now(timezone.utc) - timedelta(hours=5, minutes=30)
+    s = schedule.add("example", {"n_months": "4"}, "hourly", owner="alice", publish="ex", start=past)
+    assert s["params"]["n_months"] == 4 and s["owner"] == "alice"
+    due = schedule.claim_due()
+    assert [d["id"] for d in due] == [s["id"]]  # fired once, not six times
+    nxt = datetime.fromisoformat(schedule.get(s["id"])["next_run"])
+    assert datetime.now(timezone.utc) < nxt <= datetime.now(timezone.utc) + timedelta(hours=1)
+    assert schedule.claim_due() == []
+    schedule.record_result(s["id"], None, "ok")
+    assert schedule.get(s["id"])["runs"] == 1 and schedule.get(s["id"])["last_status"] == "ok"
+    with pytest.raises(SatCO2Error, match="belongs to alice, not bob"):
+        schedule.remove(s["id"], owner="bob")
+    schedule.remove(s["id"], owner="alice")
+    with pytest.raises(SatCO2Error, match="no schedule"):
+        schedule.get(s["id"])
+
+
+def _fake_report(nb, rid, status="ok"):
+    d = reports.notebook_reports(nb) / rid
+    d.mkdir(parents=True)
+    reports.write_json(d / "status.json", {"status": status})
+    reports.write_json(d / "parameters.json", {"x": 1})
+    return d
+
+
+def test_resolve_reports(state):
+    a = _fake_report("nb", "20260101T000000Z-aaaaaa")
+    b = _fake_report("nb", "20260102T000000Z-bbbbbb", "failed")
+    with pytest.raises(SatCO2Error, match="notebook 'nb' has no successful run"):
+        reports.resolve("nb/latest")
+    reports.set_latest("nb", a.name)
+    assert reports.resolve("nb/latest") == a == reports.resolve("nb") == reports.resolve(a.name)
+    assert reports.resolve(f"nb/{b.name}") == b and reports.resolve(str(b)) == b.resolve()
+    with pytest.raises(SatCO2Error, match="no report 'nb/nothing'"):
+        reports.resolve("nb/nothing")
+    assert [r["run_id"] for r in reports.list_reports()] == [b.name, a.name]
+    assert [r["latest"] for r in reports.list_reports()] == [False, True]
+
+
+def _bump(path, n):
+    for _ in range(n):
+        with reports.locked_json(path, {"n": 0}) as data:
+            data["n"] += 1
+
+
+def test_locked_json_serialises_concurrent_writers(tmp_path):
+    path = tmp_path / "counter.json"
+    ctx = mp.get_context("fork")
+    procs = [ctx.Process(target=_bump, args=(path, 25)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert json.loads(path.read_text())["n"] == 100
+    assert not list(tmp_path.glob(".counter.json.*.tmp"))
+
+
+def test_publish_refuses_bad_input(state):
+    with pytest.raises(SatCO2Error, match="exactly one of a run or --follow-latest"):
+        publish.publish()
+    with pytest.raises(SatCO2Error, match="notebook 'example' has no successful run to publish"):
+        publish.publish(follow_latest="example")
+    d = _fake_report("example", "20260101T000000Z-cccccc", "failed")
+    with pytest.raises(SatCO2Error, match="did not succeed"):
+        publish.publish(d)
+    ok = _fake_report("nothere", "20260101T000000Z-dddddd")
+    with pytest.raises(SatCO2Error, match="has no dashboard module satco2.dashboards.nothere"):
+        publish.publish(ok)
+    assert publish.published() == []
+    with pytest.raises(SatCO2Error, match="no published dashboard named 'zz'"):
+        publish.unpublish("zz")
