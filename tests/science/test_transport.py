@@ -215,3 +215,22 @@ def test_recovery_of_demo_section_fluxes_from_centre_velocities(ecs_demo):
     b = res["box"]
     np.testing.assert_allclose(b.volume, b.divergence, rtol=1e-9)
     assert float(np.abs(b.volume).max()) < 0.05 * float(np.abs(s.volume.sel(section="north_32n")).mean())
+
+
+def test_select_sections_from_a_user_file(tmp_path):
+    secs = T.select_sections(["taiwan_strait"])
+    assert list(secs) == ["taiwan_strait"] and secs["taiwan_strait"].published == 30.65
+    with pytest.raises(SatCO2Error, match="unknown section"):
+        T.select_sections(["nowhere"])
+    f = tmp_path / "s.yaml"
+    f.write_text("sections:\n  inland: {kind: polyline, points: [[120.2, 25.5], [120.8, 26.5]]}\n")
+    bottom = np.full((24, 30), 50.0)
+    bottom[:, :10] = np.nan
+    g = make_grid(bottom=bottom)
+    u = xr.DataArray(np.ones((4, 24, 30)), dims=("depth", "lat", "lon"))
+    ff = T.face_fluxes(u, u, grid=g)
+    with pytest.raises(SatCO2Error, match="crosses only land"):
+        T.section_transport(ff, T.select_sections(["inland"], f)["inland"])
+    f.write_text("sections:\n  bad: {kind: spiral}\n")
+    with pytest.raises(SatCO2Error, match="unknown kind"):
+        T.select_sections(None, f)

@@ -283,6 +283,18 @@ def load_sections(path: str | Path | None = None) -> dict[str, Section]:
     return {name: Section.from_dict(name, d) for name, d in (raw.get("sections") or {}).items()}
 
 
+def select_sections(names=None, path: str | Path | None = None) -> dict[str, Section]:
+    """The sections ``names`` (all when None) from ``path`` (default ``catalogs/doc/sections.yaml``);
+    an unknown name raises :class:`SatCO2Error`."""
+    secs = load_sections(path or None)
+    if names is None:
+        return secs
+    unknown = [n for n in names if n not in secs]
+    if unknown:
+        raise SatCO2Error(f"unknown section(s) {', '.join(unknown)}; the sections file defines {', '.join(secs)}")
+    return {n: secs[n] for n in names}
+
+
 def _corner_index(grid: Grid, lon: float, lat: float, name: str):
     x0, y0, x1, y1 = grid.bbox
     if not (x0 <= lon <= x1 and y0 <= lat <= y1):
