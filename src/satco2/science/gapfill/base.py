@@ -13,6 +13,9 @@ A subclass implements
   as float days since the first step. It returns the filled matrix (same shape, no NaN), a
   one-sigma error estimate (scalar or same shape, transformed units), optionally an array of
   several imputations (sample, N, M), and a dict of diagnostics (e.g. the number of modes).
+  Before calling it, :meth:`GapFiller.fit` sets ``self.grid_ = (ny, nx, sea)`` (``sea`` the
+  boolean mask of the M kept pixels on the flattened grid) and ``self.time_values_`` for methods
+  that need the spatial layout or the calendar.
 
 Methods are configured in ``__init__`` (plain keyword arguments with units in the docstring)
 and never look at data before :meth:`GapFiller.fit`.
@@ -137,6 +140,9 @@ class GapFiller:
             raise SatCO2Error("gap filling needs at least 2 pixels observed at some time, got fewer")
         if np.isfinite(X[:, sea]).sum() < 10:
             raise SatCO2Error("gap filling needs at least 10 observed values, got fewer")
+        # grid context for methods that need the spatial layout (the learned imputer)
+        self.grid_ = (ny, nx, sea)
+        self.time_values_ = da[tdim].values
         out = self._fill(X[:, sea].copy(), _days(da[tdim].values))
 
         def back(a, n_lead=()):

@@ -1,0 +1,156 @@
+"""Dashboard of notebooks/chl_gapfill.ipynb: gap-filled chlorophyll, metrics and forecast.
+
+:func:`from_report` rebuilds it from a report folder written by
+:func:`satco2.science.gapfill.analysis.run_analysis` (``filled.zarr``, ``metrics.csv``,
+``forecast.zarr``, ``skill.csv``, ``meta.json``). :class:`GapfillDashboard` holds the state in
+``param`` parameters (month, point) and lays out:
+
+- observed / filled / uncertainty maps of the selected month (log10 chlorophyll; the uncertainty is
+  the method's one-sigma error estimate), via :func:`satco2.dashboards.maps.raster`;
+- the metric table and curves of MAE and PCC across missing rates, one line per method;
+- the time series at the selected point: observations, the filled series with its 95 % band
+  (+-1.96 sigma) and the forecast after the training period with its Rubin's-rules interval.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import param
+import xarray as xr
+
+from .. import SatCO2Error
+
+FILES = ("filled.zarr", "metrics.csv", "forecast.zarr", "skill.csv", "meta.json")
+
+
+def load_report(report_dir) -> dict:
+    """The products of a chl_gapfill report folder (raises SatCO2Error when one is missing)."""
+    d = Path(report_dir)
+    missing = [f for f in FILES if not (d / f).exists()]
+    if missing:
+        raise SatCO2Error(f"the report folder {d} lacks {', '.join(missing)}; was it made by chl_gapfill?")
+    return {
+        "filled": xr.open_zarr(d / "filled.zarr", consolidated=False).load(),
+        "metrics": pd.read_csv(d / "metrics.csv"),
+        "forecast": xr.open_zarr(d / "forecast.zarr", consolidated=False).load(),
+        "skill": pd.read_csv(d / "skill.csv"),
+        "meta": json.loads((d / "meta.json").read_text()),
+    }
+
+
+class GapfillDashboard(param.Parameterized):
+    """State and views of the gap-filling dashboard (see the module docstring)."""
+
+    month = param.Selector(default=None, objects=[], doc="month shown on the maps (YYYY-MM)")
+    lat = param.Selector(default=None, objects=[], doc="latitude of the time-series point (degrees north)")
+    lon = param.Selector(default=None, objects=[], doc="longitude of the time-series point (degrees east)")
+
+    def __init__(self, products: dict, **params):
+        self.p = products
+        f = products["filled"]
+        months = [pd.Timestamp(t).strftime("%Y-%m") for t in f.time.values]
+        lats = [round(float(v), 4) for v in f.lat.values]
+        lons = [round(float(v), 4) for v in f.lon.values]
+        self.param.month.objects, self.param.lat.objects, self.param.lon.objects = months, lats, lons
+        # default point: the pixel with most gaps that is sometimes observed
+        obs = np.isfinite(f.observed.values)
+        gaps = np.where(obs.any(axis=0), (~obs).sum(axis=0), -1)
+        i, j = np.unravel_index(np.argmax(gaps), gaps.shape)
+        cloudiest = int(np.argmax((~obs).sum(axis=(1, 2))))
+        params.setdefault("month", months[cloudiest])
+        params.setdefault("lat", lats[i])
+        params.setdefault("lon", lons[j])
+        super().__init__(**params)
+
+    # --- views ---------------------------------------------------------------------------------
+    def maps(self):
+        """Observed, filled and uncertainty maps of the selected month (HoloViews layout)."""
+        from . import maps
+
+        f = self.p["filled"].sel(time=self.month).squeeze(drop=True)
+        log_obs = np.log10(f.observed).assign_attrs(long_name="observed log10 chlorophyll", units="log10(mg m-3)")
+        log_fill = np.log10(f.filled).assign_attrs(long_name="filled log10 chlorophyll", units="log10(mg m-3)")
+        lo = float(np.nanpercentile(log_fill, 2)) if np.isfinite(log_fill).any() else -1.0
+        hi = float(np.nanpercentile(log_fill, 98)) if np.isfinite(log_fill).any() else 1.0
+        err = f.error.assign_attrs(long_name="one-sigma error", units="log10(mg m-3)")
+        kw = dict(width=330, height=300)
+        return (maps.raster(log_obs.rename("observed"), clim=(lo, hi), title=f"observed {self.month}", **kw)
+                + maps.raster(log_fill.rename("filled"), clim=(lo, hi), title=f"filled ({self.p['meta']['method']})", **kw)
+                + maps.raster(err.rename("error"), cmap="magma", title="uncertainty (1 sigma, log10)", **kw))
+
+    def metric_curves(self):
+        """MAE and PCC against the missing rate, one line per method."""
+        import holoviews as hv
+
+        m = self.p["metrics"]
+        curves = []
+        for stat, label in (("mae", "MAE (log10 mg m-3)"), ("pcc", "PCC")):
+            over = hv.Overlay([hv.Curve(g.sort_values("rate"), "rate", stat, label=name).opts(tools=["hover"])
+                               * hv.Scatter(g.sort_values("rate"), "rate", stat, label=name).opts(size=6)
+                               for name, g in m.groupby("method")])
+            curves.append(over.opts(width=420, height=280, title=f"{label} vs missing rate",
+                                    xlabel="missing rate", ylabel=label, legend_position="top_left"))
+        return curves[0] + curves[1]
+
+    def metric_table(self):
+        """The metrics as a table (rounded)."""
+        cols = ["method", "protocol", "rate", "mae", "rmse", "bias", "pcc", "crps", "seconds"]
+        return self.p["metrics"][cols].round(4)
+
+    def series(self):
+        """Time series at the selected point with 95 % bands (filled) and the forecast interval."""
+        import holoviews as hv
+
+        f = self.p["filled"].sel(lat=self.lat, lon=self.lon, method="nearest")
+        t = pd.DatetimeIndex(f.time.values)
+        y = np.log10(f.filled.values)
+        e = 1.96 * np.nan_to_num(f.error.values)
+        band = hv.Area((t, y - e, y + e), "time", ["lower", "upper"], label="filled 95 %").opts(alpha=0.3)
+        line = hv.Curve((t, y), "time", "log10 chl", label="filled")
+        obs = hv.Scatter((t, np.log10(f.observed.values)), "time", "log10 chl", label="observed").opts(size=4, color="black")
+        fc = self.p["forecast"].sel(lat=self.lat, lon=self.lon, method="nearest")
+        tf = pd.DatetimeIndex(fc.time.values)
+        fband = hv.Area((tf, fc["lower"].values, fc["upper"].values), "time", ["lower", "upper"],
+                        label="forecast 95 % (Rubin)").opts(alpha=0.3, color="orange")
+        fline = hv.Curve((tf, fc["mean"].values), "time", "log10 chl", label="forecast").opts(color="orange")
+        fobs = hv.Scatter((tf, fc["observed"].values), "time", "log10 chl", label="observed after issue").opts(size=4, color="red")
+        return (band * line * obs * fband * fline * fobs).opts(
+            width=900, height=300, ylabel="log10 chlorophyll (log10 mg m-3)", legend_position="top_left",
+            title=f"point {self.lat:.2f}N {self.lon:.2f}E")
+
+    def __panel__(self):
+        import panel as pn
+
+        meta = self.p["meta"]
+        synth = self.p["filled"].attrs.get("synthetic", "no")
+        head = pn.pane.Markdown(
+            f"## Chlorophyll-a gap filling: {meta['region']} {meta['start']}..{meta['end']}\n"
+            f"Method **{meta['method']}**, protocol **{meta['protocol']}**, forecast after "
+            f"{meta['train_end']}." + (" Synthetic demo data." if str(synth).startswith("yes") else ""))
+        widgets = pn.Param(self.param, widgets={"month": pn.widgets.Select, "lat": pn.widgets.Select,
+                                                "lon": pn.widgets.Select}, show_name=False)
+        return pn.Column(
+            head,
+            pn.Row(widgets, pn.panel(pn.bind(lambda m: self.maps(), self.param.month))),
+            pn.panel(pn.bind(lambda a, b: self.series(), self.param.lat, self.param.lon)),
+            pn.pane.Markdown("### Imputation metrics across missing rates"),
+            pn.panel(self.metric_curves()),
+            pn.pane.DataFrame(self.metric_table(), index=False),
+            pn.pane.Markdown("### Forecast skill (lead years)"),
+            pn.pane.DataFrame(self.p["skill"].round(4), index=False),
+        )
+
+
+def dashboard(products: dict):
+    """The Panel dashboard of a chl_gapfill report's products."""
+    import panel as pn
+
+    return pn.panel(GapfillDashboard(products))
+
+
+def from_report(report_dir):
+    """Rebuild the dashboard from a report folder written by notebooks/chl_gapfill.ipynb."""
+    return dashboard(load_report(report_dir))
