@@ -191,15 +191,17 @@ def compute_products(inputs: dict[str, xr.DataArray], k_param: str = "W14",
     attrs_u = {"units": "uatm"}
     ds = xr.Dataset({
         "pco2air": pco2air.assign_attrs(
+            standard_name="surface_partial_pressure_of_carbon_dioxide_in_air",
             long_name="atmospheric pCO2 at the sea surface (water-vapour saturated)", **attrs_u),
         "pco2sw": ms.pco2sw,
-        "dpco2": dpco2.assign_attrs(long_name="pCO2 difference sea - air", **attrs_u),
+        "dpco2": dpco2.assign_attrs(
+            standard_name="surface_carbon_dioxide_partial_pressure_difference_between_sea_water_and_air",
+            long_name="pCO2 difference sea - air", **attrs_u),
         "flux": flux.assign_attrs(
-            standard_name="surface_downward_mole_flux_of_carbon_dioxide",
             long_name=f"air-sea CO2 flux, positive from sea to air (k {k_param})",
             units="mmol m-2 d-1",
-            comment="sign: positive = outgassing (note: opposite to the CF standard name's "
-                    "downward convention, which is kept for discoverability)"),
+            comment="sign: positive = outgassing (sea to air), negative = uptake; no CF "
+                    "standard_name is set because the CF CO2 mole-flux name is downward-positive"),
         "pco2_mix": ms.pco2_mix,
         "dpco2_bio": ms.dpco2_bio,
         "wind_speed": wind.assign_attrs(units="m s-1", long_name="10-m wind speed (input)"),
