@@ -118,10 +118,9 @@ def _write(ds, path):
 def ours_flux(inp, pco2sw):
     from satco2.science import gas_exchange as ge
 
-    pa = xr.apply_ufunc(ge.pco2_air_fast, inp["xco2"], inp["slp"], inp["sst"], inp["sss"],
-                        dask="parallelized", output_dtypes=[np.float64])
-    f = xr.apply_ufunc(ge.flux_fast, inp["sst"], inp["sss"], inp["wind"], pco2sw - pa,
-                       kwargs={"k_param": "W14"}, dask="parallelized", output_dtypes=[np.float64])
+    f = xr.apply_ufunc(ge.flux_from_pco2_fast, inp["sst"], inp["sss"], inp["wind"], pco2sw,
+                       inp["xco2"], inp["slp"], kwargs={"k_param": "W14"}, dask="parallelized",
+                       output_dtypes=[np.float64])
     return f.astype(np.float32).rename("flux").to_dataset()
 
 
@@ -179,10 +178,9 @@ def main(argv=None) -> int:
             inp = open_inputs(paths)
             from satco2.science import gas_exchange as ge
 
-            ge.flux_fast(np.ones((1, 1, 1)), np.ones((1, 1, 1)) * 30, np.ones((1, 1, 1)),
-                         np.ones((1, 1, 1)))  # compile the numba kernels outside the timings
-            ge.pco2_air_fast(np.ones((1, 1, 1)), np.ones((1, 1, 1)) * 1e5, np.ones((1, 1, 1)),
-                             np.ones((1, 1, 1)) * 30)
+            one = np.ones((1, 1, 1), np.float32)  # compile the numba kernels outside the timings
+            for dt in (np.float32, np.float64):
+                ge.flux_from_pco2_fast(*(one.astype(dt) * v for v in (20, 30, 5, 400, 400, 1e5)))
             timings = {}
             for name, fn in (("satco2", ours_flux), ("seaflux", seaflux_flux)):
                 t0, c0 = time.perf_counter(), time.process_time()

@@ -167,6 +167,13 @@ def test_fused_kernels_equal_reference_functions():
     x, p = rng.uniform(360, 420, 500), rng.uniform(99000, 103000, 500)
     np.testing.assert_allclose(ge.pco2_air_fast(x, p, t, s), ge.pco2_air(x, p, t, s), rtol=1e-12,
                                equal_nan=True)
+    psw = rng.uniform(200, 500, 500)
+    for name in ge.K_PARAMETERIZATIONS:
+        ref = ge.flux_kernel(t, s, u, psw - ge.pco2_air(x, p, t, s), name)
+        np.testing.assert_allclose(ge.flux_from_pco2_fast(t, s, u, psw, x, p, name), ref, rtol=1e-10,
+                                   equal_nan=True)
+        got32 = ge.flux_from_pco2_fast(*(a.astype(np.float32) for a in (t, s, u, psw, x, p)), name)
+        np.testing.assert_allclose(got32, ref, rtol=1e-3, atol=1e-3, equal_nan=True)
     with pytest.warns(satco2.ValidityWarning, match="u10"):
         ge.flux_fast(np.array([20.0]), np.array([35.0]), np.array([30.0]), np.array([1.0]))
     with pytest.raises(satco2.SatCO2Error):

@@ -311,7 +311,22 @@ def _numba_kernels():
                     hi = v
         return lo, hi
 
-    return flux_vec, pco2air_vec, nanminmax
+    sigs = [f"float64({t}, {t}, {t}, {t}, {t}, {t}, float64, float64, float64)"
+            for t in ("float32", "float64")]
+
+    @numba.vectorize(sigs, nopython=True, cache=False)
+    def flux_from_pco2_vec(t, s, u, psw, x, p, q, l, scref):
+        T = t + 273.15
+        T100 = T / 100.0
+        lnT100 = np.log(T100)
+        ph2o = np.exp(24.4543 - 67.4509 / T100 - 4.8489 * lnT100 - 0.000544 * s)
+        k0 = np.exp(-58.0931 + 90.5069 / T100 + 22.2940 * lnT100
+                    + s * (0.027766 - 0.025888 * T100 + 0.0050578 * T100 * T100))
+        sc = 2116.8 + t * (-136.25 + t * (4.7353 + t * (-0.092307 + t * 0.0007555)))
+        k = (q * u * u + l * u) / np.sqrt(sc / scref)
+        return k * 0.24 * k0 * (psw - x * (p / 101325.0 - ph2o))
+
+    return flux_vec, pco2air_vec, nanminmax, flux_from_pco2_vec
 
 
 _KERNELS = None
@@ -327,7 +342,8 @@ def _kernels():
 def _check_ranges(func_name: str, **arrays):
     nanminmax = _kernels()[2]
     for name, (a, (lo, hi)) in arrays.items():
-        amin, amax = nanminmax(np.asarray(a, dtype=float))
+        a = np.asarray(a)
+        amin, amax = nanminmax(a if a.dtype.kind == "f" else a.astype(float))
         if np.isfinite(amin) and (amin < lo or amax > hi):
             warnings.warn(
                 f"{func_name}: {name} spans {amin:.4g}..{amax:.4g}, outside the validated range "
@@ -345,6 +361,19 @@ def flux_fast(t_C, s, u10, dpco2_uatm, k_param: str = "W14"):
     _check_ranges("flux", t_C=(t_C, (-1.0, 40.0)), s=(s, (0.0, 40.0)), u10=(u10, _WIND_RANGE))
     return _kernels()[0](np.asarray(t_C, float), np.asarray(s, float), np.asarray(u10, float),
                          np.asarray(dpco2_uatm, float), q, l, scref)
+
+
+def flux_from_pco2_fast(t_C, s, u10, pco2sw_uatm, xco2_ppm, slp_Pa, k_param: str = "W14"):
+    """Flux (mmol C m-2 d-1) straight from seawater pCO2 in one compiled pass:
+    pCO2air = xCO2 (P - pH2O) (:func:`pco2_air`), then F = k K0 (pCO2sw - pCO2air)
+    (:func:`flux_kernel`). Same formulas and validity ranges; float32 inputs are used without
+    copies. Used by the benchmark's flux stage; a test checks it against the reference."""
+    get_k(k_param)
+    q, l, scref = K_COEFFICIENTS[k_param]
+    _check_ranges("flux", t_C=(t_C, (-1.0, 40.0)), s=(s, (0.0, 40.0)), u10=(u10, _WIND_RANGE))
+    arrs = [np.asarray(a) for a in (t_C, s, u10, pco2sw_uatm, xco2_ppm, slp_Pa)]
+    dt = np.float32 if all(a.dtype == np.float32 for a in arrs) else np.float64
+    return _kernels()[3](*(a.astype(dt, copy=False) for a in arrs), q, l, scref)
 
 
 def pco2_air_fast(xco2_ppm, slp_Pa, t_C, s):
