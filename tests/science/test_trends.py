@@ -169,3 +169,25 @@ def test_period_outside_data_is_a_clear_error():
         trends.trend(da, method="spline")
     res = trends.trend(da, period=("2004-01", "2006-12"))
     assert res.attrs["period"] == "2004-01..2006-12"
+
+
+@pytest.mark.parametrize("method,deseason", [("ols", False), ("ols", True), ("theil_sen_mk", True)])
+def test_trend_netcdf_streamed_equals_trend(tmp_path, method, deseason):
+    da, _ = _cube(nt=48, ny=5, nx=6)
+    da = da.astype("float32")
+    da.time.encoding["units"] = "days since 2003-01-01"
+    f = tmp_path / "in.nc"
+    da.to_dataset().to_netcdf(f)
+    out = tmp_path / "out.nc"
+    trends.trend_netcdf(f, out, "sst", method=method, deseason=deseason, block_bytes=2000)
+    got = xr.open_dataset(out)
+    ref = trends.trend(da, method=method, deseason=deseason, min_count=3)
+    for name in ["slope", "intercept", "p_value", "n", "mean"]:
+        np.testing.assert_allclose(got[name].values, ref[name].values, rtol=2e-5, atol=2e-5,
+                                   equal_nan=True, err_msg=name)
+    np.testing.assert_allclose(got["slope_per_step"].values, ref["slope"].values / 12, rtol=2e-5,
+                               equal_nan=True)
+    assert not list(tmp_path.glob("*.tmp*"))
+    with pytest.raises(SatCO2Error, match="no variable"):
+        trends.trend_netcdf(f, tmp_path / "x.nc", "chl")
+    assert not (tmp_path / "x.nc").exists()

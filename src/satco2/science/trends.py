@@ -29,9 +29,6 @@ from typing import Callable
 
 import numba
 import numpy as np
-import pandas as pd
-import xarray as xr
-from scipy import special
 
 from .. import SatCO2Error
 
@@ -49,6 +46,7 @@ def decimal_year(time) -> np.ndarray:
     Month starts are exactly 1/12 yr apart, so monthly series are evenly spaced and a slope per
     year is 12 times the slope per month step.
     """
+    import pandas as pd
     t = pd.DatetimeIndex(np.asarray(time))
     frac_day = (t.day - 1 + t.hour / 24.0 + t.minute / 1440.0) / t.days_in_month
     return np.asarray(t.year + (t.month - 1 + frac_day) / 12.0, dtype=np.float64)
@@ -71,6 +69,8 @@ def select_period(obj, period=None, dim: str | None = None):
 
     Raises :class:`SatCO2Error` when the period is malformed or not inside the data's time range.
     """
+    import xarray as xr
+    import pandas as pd
     if period is None:
         return obj
     try:
@@ -432,6 +432,8 @@ def _hamed_rao_factor(yv, tv, n, slope, hr_index, z_crit):
 # --------------------------------------------------------------------------------------------
 # block functions: numpy in, numpy out (..., time) -> (..., stat)
 def _finish_ols(raw: np.ndarray, alpha: float) -> np.ndarray:
+    from scipy import special
+
     slope, intercept, tstat, df, stderr, r, mean = raw.T
     with np.errstate(invalid="ignore"):
         p = 2.0 * special.stdtr(df, -np.abs(tstat))
@@ -440,6 +442,8 @@ def _finish_ols(raw: np.ndarray, alpha: float) -> np.ndarray:
 
 
 def _finish_mk(raw: np.ndarray, alpha: float) -> np.ndarray:
+    from scipy import special
+
     slope, intercept, n, s, var_s, mean, factor = raw.T
     with np.errstate(invalid="ignore", divide="ignore"):
         sd = np.sqrt(var_s)
@@ -466,7 +470,11 @@ class Method:
               alpha: float, min_count: int) -> np.ndarray:
         """Apply to ``y`` of shape (..., time); returns (..., len(stats)) float64."""
         shape = y.shape[:-1]
-        Y = np.ascontiguousarray(y.reshape(-1, y.shape[-1]), dtype=np.float64)
+        Y = np.ascontiguousarray(y.reshape(-1, y.shape[-1]))
+        if Y.dtype not in (np.float32, np.float64):
+            Y = Y.astype(np.float64)
+        from scipy import special
+
         kw = dict(self.kernel_kwargs)
         if "z_crit" in kw:
             kw["z_crit"] = float(special.ndtri(1.0 - alpha / 2.0))
@@ -532,6 +540,8 @@ def trend(da: xr.DataArray, method: str = "theil_sen_mk", *, deseason: bool = Tr
     Dataset with ``slope`` [units yr-1], ``slope_pct`` [% yr-1 of ``mean``], ``intercept``,
     ``p_value``, ``significant`` (p < alpha), ``n``, ``mean`` and the method's own statistics.
     """
+    import xarray as xr
+    import pandas as pd
     if method not in METHODS:
         raise SatCO2Error(f"unknown trend method {method!r}; choose one of {sorted(METHODS)}")
     if not (0.0 < float(alpha) < 1.0):
@@ -614,6 +624,7 @@ def regional_mean(da: xr.DataArray, masks: xr.DataArray, min_coverage: float = 0
 
 def deseasonalize(da: xr.DataArray, dim: str | None = None) -> xr.DataArray:
     """Monthly anomalies: ``da`` minus its mean for each calendar month (NaN-aware)."""
+    import xarray as xr
     dim = dim or _time_coord(da)
     clim = da.groupby(f"{dim}.month").mean(dim)
     out = da.groupby(f"{dim}.month") - clim
@@ -624,6 +635,7 @@ def deseasonalize(da: xr.DataArray, dim: str | None = None) -> xr.DataArray:
 
 def fitted_line(series: xr.DataArray, result: xr.Dataset, dim: str | None = None) -> xr.DataArray:
     """The fitted trend line ``intercept + slope * t`` on the time axis of ``series``."""
+    import xarray as xr
     dim = dim or _time_coord(series)
     t = xr.DataArray(decimal_year(series[dim].values), dims=dim, coords={dim: series[dim]})
     return result["intercept"] + result["slope"] * t
@@ -681,6 +693,8 @@ def run_analysis(seas, variables, start: str, end: str, out_dir, *, method: str 
     Returns ``{"regional": Dataset, "table": DataFrame, "maps": {variable: Dataset}, "inputs": [...]}``.
     Unknown seas / variables / methods and periods outside the data raise :class:`SatCO2Error`.
     """
+    import xarray as xr
+    import pandas as pd
     from pathlib import Path
 
     from .. import catalog
@@ -754,3 +768,176 @@ def run_analysis(seas, variables, start: str, end: str, out_dir, *, method: str 
     table.to_csv(tmp, index=False)
     tmp.rename(out_dir / TABLE_FILE)
     return {"regional": reg, "table": table, "maps": maps_out, "inputs": inputs}
+
+
+@numba.njit(parallel=True, cache=True)
+def ols_rows(B, t, t0, acc):
+    """Accumulate OLS sums over a block ``B`` (time, pixels) in file order (no transpose):
+    ``acc`` (7, pixels) holds n, sum dt, sum dt^2, sum y, sum y^2, sum dt*y (dt = t - t0);
+    NaN skipped. Call once per time slab, then :func:`ols_finish`. Pixels are split into
+    chunks (parallel), time is walked row by row inside a chunk (streaming memory access)."""
+    nt, npix = B.shape
+    csize = 2048
+    nchunks = (npix + csize - 1) // csize
+    for c in numba.prange(nchunks):
+        p0 = c * csize
+        p1 = min(npix, p0 + csize)
+        for k in range(nt):
+            d = t[k] - t0
+            dd = d * d
+            for p in range(p0, p1):
+                y = B[k, p]
+                if not np.isnan(y):
+                    acc[0, p] += 1.0
+                    acc[1, p] += d
+                    acc[2, p] += dd
+                    acc[3, p] += y
+                    acc[4, p] += y * y
+                    acc[5, p] += d * y
+
+
+@numba.njit(parallel=True, cache=True)
+def ols_finish(acc, t0, min_count):
+    """Raw OLS statistics (pixels, 7) as :func:`ols_block` from the sums of :func:`ols_rows`."""
+    npix = acc.shape[1]
+    out = np.full((npix, 7), np.nan)
+    for p in numba.prange(npix):
+        n = acc[0, p]
+        if n > 0:
+            out[p, 6] = acc[3, p] / n
+        if n < max(min_count, 3):
+            continue
+        tm = acc[1, p] / n
+        ym = acc[3, p] / n
+        sxx = acc[2, p] - n * tm * tm
+        sxy = acc[5, p] - n * tm * ym
+        syy = acc[4, p] - n * ym * ym
+        if sxx <= 0.0:
+            continue
+        slope = sxy / sxx
+        df = n - 2.0
+        r = 0.0 if syy <= 0.0 else min(1.0, max(-1.0, sxy / np.sqrt(sxx * syy)))
+        out[p, 0] = slope
+        out[p, 1] = ym - slope * (tm + t0)
+        out[p, 2] = (np.inf if r > 0 else -np.inf) if abs(r) == 1.0 else r * np.sqrt(df / ((1.0 - r) * (1.0 + r)))
+        out[p, 3] = df
+        out[p, 4] = np.sqrt(max(0.0, (1.0 - r * r)) * syy / sxx / df)
+        out[p, 5] = r
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# file to file, streamed (like `cdo trend`): no xarray/dask, bounded memory
+def _decimal_years_cf(values, units: str, calendar: str = "standard") -> np.ndarray:
+    import calendar as _cal
+
+    import cftime
+
+    out, months = [], []
+    for d in cftime.num2date(values, units, calendar=calendar):
+        dim = _cal.monthrange(d.year, d.month)[1] if calendar in ("standard", "gregorian",
+                                                                 "proleptic_gregorian") else 30
+        out.append(d.year + (d.month - 1 + (d.day - 1 + d.hour / 24.0) / dim) / 12.0)
+        months.append(d.month)
+    return np.asarray(out, dtype=np.float64), np.asarray(months, dtype=np.int64)
+
+
+def trend_netcdf(inp, out, variable: str, method: str = "ols", *, deseason: bool = False,
+                 alpha: float = 0.05, min_count: int = 3, block_bytes: float = 64e6,
+                 pvalues: bool = True) -> None:
+    """Per-pixel trend of ``variable`` (dims time, y, x) from NetCDF file ``inp`` into NetCDF
+    ``out``, streamed in blocks of rows of about ``block_bytes`` (out-of-core, bounded memory).
+
+    The same kernels as :func:`trend` (the method registry), without xarray/dask: the file-to-file
+    counterpart of ``cdo trend``. Writes every statistic of the method plus ``slope_pct`` as
+    float32 (slope per year; ``slope_per_step`` per time step as cdo reports it), to a temporary
+    name renamed at the end. ``pvalues=False`` (OLS only) skips the p-values (t-distribution
+    evaluations dominate the cost of a plain slope, which is all ``cdo trend`` computes).
+    """
+    import os
+
+    import netCDF4
+
+    if method not in METHODS:
+        raise SatCO2Error(f"unknown trend method {method!r}; choose one of {sorted(METHODS)}")
+    m = METHODS[method]
+    tmp = f"{out}.tmp{os.getpid()}"
+    try:
+        with netCDF4.Dataset(inp) as src:
+            if variable not in src.variables:
+                raise SatCO2Error(f"the file {inp} has no variable {variable!r}")
+            v = src[variable]
+            if v.ndim != 3:
+                raise SatCO2Error(f"the variable {variable!r} in {inp} must have 3 dimensions (time, y, x)")
+            tdim, ydim, xdim = v.dimensions
+            tv = src[tdim]
+            t, month = _decimal_years_cf(tv[:], tv.units, getattr(tv, "calendar", "standard"))
+            nt, ny, nx = v.shape
+            step = float(np.median(np.diff(t))) if nt > 1 else 1.0
+            rows = max(1, int(block_bytes // (nt * nx * 4)))
+            v.set_auto_mask(False)
+            fill = getattr(v, "_FillValue", None)
+            with netCDF4.Dataset(tmp, "w", format="NETCDF4") as dst:
+                dst.createDimension(ydim, ny)
+                dst.createDimension(xdim, nx)
+                for c in (ydim, xdim):
+                    if c in src.variables:
+                        cv = dst.createVariable(c, src[c].dtype, (c,))
+                        cv.setncatts({k: src[c].getncattr(k) for k in src[c].ncattrs()})
+                        cv[:] = src[c][:]
+                skip = {"p_value"} if (method == "ols" and not pvalues) else set()
+                names = [n for n in m.stats if n not in skip] + ["slope_pct", "slope_per_step"]
+                outs = {n: dst.createVariable(n, "f4", (ydim, xdim), fill_value=np.float32(np.nan))
+                        for n in names}
+                units = getattr(v, "units", "1")
+                for n in m.stats:
+                    if n in skip:
+                        continue
+                    u, ln = _ATTRS[n]
+                    outs[n].units, outs[n].long_name = u.format(units=units), ln
+                outs["slope_pct"].units = "% yr-1"
+                outs["slope_per_step"].units = f"{units} per time step"
+                dst.setncatts({"method": method, "method_title": m.title, "source_file": str(inp),
+                               "variable": variable, "deseasonalized": int(bool(deseason)),
+                               "alpha": float(alpha)})
+                streamed = method == "ols" and not deseason
+                t0 = float(t.mean())
+                if streamed:
+                    # file order: whole time slabs (contiguous reads, as cdo does), sums for every
+                    # pixel (7 x 8 bytes each), then the statistics once
+                    acc = np.zeros((7, ny * nx))
+                    tstep = max(1, int(block_bytes // (ny * nx * 4)))
+                    for k0 in range(0, nt, tstep):
+                        slab = np.asarray(v[k0:k0 + tstep])
+                        if fill is not None and not np.isnan(fill):
+                            slab = np.where(slab == fill, np.nan, slab)
+                        ols_rows(slab.reshape(slab.shape[0], -1), t[k0:k0 + tstep], t0, acc)
+                    raw_all = ols_finish(acc, t0, min_count)
+                    del acc
+                for j0 in range(0, ny, rows):
+                    j1 = min(ny, j0 + rows)
+                    if streamed:
+                        raw = raw_all[j0 * nx:j1 * nx]
+                        if pvalues:
+                            stats = _finish_ols(raw, alpha)
+                        else:  # slope, intercept, p (NaN), n, mean, stderr, r
+                            stats = raw[:, [0, 1, 2, 3, 6, 4, 5]]
+                            stats[:, 3] += 2.0
+                    else:
+                        blk = np.asarray(v[:, j0:j1, :])
+                        if fill is not None and not np.isnan(fill):
+                            blk = np.where(blk == fill, np.nan, blk)
+                        Y = np.ascontiguousarray(blk.reshape(nt, -1).T)
+                        stats = m.block(Y, t, month, deseason=deseason, alpha=alpha, min_count=min_count)
+                    shape = (j1 - j0, nx)
+                    for i, n in enumerate(m.stats):
+                        if n not in skip:
+                            outs[n][j0:j1, :] = stats[:, i].reshape(shape).astype(np.float32)
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        pct = 100.0 * stats[:, 0] / np.abs(stats[:, 4])
+                    outs["slope_pct"][j0:j1, :] = pct.reshape(shape).astype(np.float32)
+                    outs["slope_per_step"][j0:j1, :] = (stats[:, 0] * step).reshape(shape).astype(np.float32)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)

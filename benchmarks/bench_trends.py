@@ -1,0 +1,246 @@
+"""Trend engine benchmark (issue 8): one synthetic cube on disk, three comparisons, ratios printed.
+
+1. Per-pixel Theil–Sen + Mann–Kendall (``satco2.science.trends``, numba kernels under
+   ``xr.apply_ufunc`` with dask) against a per-pixel loop of ``pymannkendall.original_test``:
+   pixels/s of each. The pymannkendall loop is timed on a SUBSET of pixels and extrapolated
+   (it would take hours on the full cube); the subset size is printed.
+2. Per-pixel OLS trend against Debian's ``cdo trend`` on the SAME NetCDF file, end to end
+   (reading the file, computing, writing a NetCDF of intercept and slope); both run as
+   subprocesses, wall time measured; the slopes are compared.
+3. Peak memory (RSS of the process tree, polled) of the out-of-core OLS run on a cube larger
+   than 8 GB (``--small``: a small cube, which proves nothing about memory; say so).
+
+Usage: ``python -m benchmarks.bench_trends [--small] [--keep DIR]``. The full run needs ~10 GB
+of free disk in the temporary folder and a few minutes. Cubes are SYNTHETIC: float32 noise (sd 1)
+plus a per-pixel linear trend and a seasonal cycle, 5 % NaN pixels (all-missing "land").
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def make_cube(path: Path, nt: int, ny: int, nx: int, seed: int = 0) -> float:
+    """Write a SYNTHETIC (time, lat, lon) float32 NetCDF4 (contiguous, uncompressed) slice by
+    slice (bounded memory); return its size in GB."""
+    import netCDF4
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    slope = rng.normal(0, 0.01, size=(ny, nx)).astype(np.float32)
+    land = np.zeros((ny, nx), bool)
+    land[: max(1, ny // 20), :] = True
+    with netCDF4.Dataset(path, "w", format="NETCDF4") as nc:
+        nc.createDimension("time", nt)
+        nc.createDimension("lat", ny)
+        nc.createDimension("lon", nx)
+        t = nc.createVariable("time", "f8", ("time",))
+        t.units = "days since 2003-01-01"
+        t.calendar = "standard"
+        t.standard_name = "time"
+        t.axis = "T"
+        dates = pd.date_range("2003-01-01", periods=nt, freq="MS")
+        t[:] = (dates - pd.Timestamp("2003-01-01")).days.values
+        la = nc.createVariable("lat", "f8", ("lat",))
+        la.units, la.standard_name = "degrees_north", "latitude"
+        la[:] = np.linspace(-60, 60, ny)
+        lo = nc.createVariable("lon", "f8", ("lon",))
+        lo.units, lo.standard_name = "degrees_east", "longitude"
+        lo[:] = np.linspace(-180, 180, nx, endpoint=False)
+        v = nc.createVariable("x", "f4", ("time", "lat", "lon"), fill_value=np.float32(np.nan),
+                              contiguous=True)
+        v.units = "1"
+        for k in range(nt):
+            f = rng.standard_normal((ny, nx), dtype=np.float32)
+            f += slope * k + np.float32(np.sin(2 * np.pi * k / 12))
+            f[land] = np.nan
+            v[k] = f
+    return path.stat().st_size / 1e9
+
+
+def run_measured(cmd: list[str], env=None) -> tuple[float, float]:
+    """Run ``cmd``; return (wall seconds, peak RSS in GB of the process and its children)."""
+    import psutil
+
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, env=env)
+    peak = 0
+    stop = threading.Event()
+
+    def poll():
+        nonlocal peak
+        try:
+            pp = psutil.Process(p.pid)
+            while not stop.is_set():
+                try:
+                    rss = pp.memory_info().rss + sum(c.memory_info().rss for c in pp.children(True))
+                    peak = max(peak, rss)
+                except psutil.Error:
+                    pass
+                time.sleep(0.05)
+        except psutil.Error:
+            pass
+
+    th = threading.Thread(target=poll, daemon=True)
+    th.start()
+    rc = p.wait()
+    stop.set()
+    th.join()
+    dt = time.perf_counter() - t0
+    if rc != 0:
+        raise SystemExit(f"command failed ({rc}): {' '.join(cmd)}")
+    return dt, peak / 1e9
+
+
+# ------------------------------------------------------------------------------------------
+# stages run in their own process (so that wall time and memory are theirs alone)
+def stage_ols_stream(inp: str, out: str, lat_chunk: int) -> None:
+    from satco2.science import trends
+
+    # like for like with `cdo trend` (intercept and slope only): no p-values
+    trends.trend_netcdf(inp, out, "x", method="ols", deseason=False, pvalues=False)
+
+
+def stage_tsmk_stream(inp: str, out: str, lat_chunk: int) -> None:
+    from satco2.science import trends
+
+    trends.trend_netcdf(inp, out, "x", method="theil_sen_mk", deseason=False)
+
+
+def stage_ols(inp: str, out: str, lat_chunk: int) -> None:
+    import dask
+    import xarray as xr
+
+    from satco2.science import trends
+
+    ds = xr.open_dataset(inp, chunks={"time": -1, "lat": lat_chunk, "lon": -1})
+    res = trends.trend(ds["x"], method="ols", deseason=False, min_count=3, dtype=np.float32)
+    # per time step (months), as cdo trend reports it
+    outds = xr.Dataset({"a": res["intercept"] + res["slope"] * trends.decimal_year(ds.time.values[:1])[0],
+                        "b": res["slope"] / 12.0})
+    with dask.config.set(scheduler="threads", num_workers=os.cpu_count()):
+        outds.to_netcdf(out, engine="netcdf4")
+
+
+def stage_tsmk(inp: str, out: str, lat_chunk: int) -> None:
+    import dask
+    import xarray as xr
+
+    from satco2.science import trends
+
+    ds = xr.open_dataset(inp, chunks={"time": -1, "lat": lat_chunk, "lon": -1})
+    res = trends.trend(ds["x"], method="theil_sen_mk", deseason=False, min_count=3, dtype=np.float32)
+    with dask.config.set(scheduler="threads", num_workers=os.cpu_count()):
+        res[["slope", "p_value", "z"]].to_netcdf(out, engine="netcdf4")
+
+
+def pmk_rate(inp: str, n_pixels: int) -> float:
+    """pixels/s of pymannkendall.original_test looped over ``n_pixels`` pixels of the cube."""
+    import netCDF4
+    import pymannkendall as pmk
+
+    with netCDF4.Dataset(inp) as nc:
+        v = nc["x"]
+        ny = v.shape[1]
+        block = np.asarray(v[:, ny // 2, :n_pixels].filled(np.nan), dtype=np.float64)
+    t0 = time.perf_counter()
+    for j in range(block.shape[1]):
+        pmk.original_test(block[:, j])
+    return block.shape[1] / (time.perf_counter() - t0)
+
+
+STAGES = {"ols": stage_ols, "tsmk": stage_tsmk, "ols_stream": stage_ols_stream,
+          "tsmk_stream": stage_tsmk_stream}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--small", action="store_true", help="quick check on small cubes")
+    ap.add_argument("--keep", help="folder for the cubes (default: a temporary folder)")
+    ap.add_argument("--stage", choices=list(STAGES), help=argparse.SUPPRESS)
+    ap.add_argument("--inp", help=argparse.SUPPRESS)
+    ap.add_argument("--out", help=argparse.SUPPRESS)
+    ap.add_argument("--lat-chunk", type=int, default=50, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.stage:
+        return STAGES[a.stage](a.inp, a.out, a.lat_chunk)
+
+    nt = 144
+    ny, nx = (100, 100) if a.small else (1000, 1000)
+    big = (300, 1000) if a.small else (4000, 3800)  # full: 144*4000*3800*4 B = 8.75 GB
+    n_pmk = 50 if a.small else 300
+    tmp = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="bench_trends_"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    py = [sys.executable, "-m", "benchmarks.bench_trends"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    try:
+        cube = tmp / "cube.nc"
+        gb = make_cube(cube, nt, ny, nx)
+        npix = ny * nx
+        print(f"cube: {nt} x {ny} x {nx} float32 SYNTHETIC, {gb:.2f} GB at {cube}", flush=True)
+
+        # 1. Theil-Sen + MK vs pymannkendall loop
+        run_measured(py + ["--stage", "tsmk_stream", "--inp", str(cube), "--out", str(tmp / "w.nc")], env)  # warm numba cache
+        ref = pmk_rate(str(cube), n_pmk)
+        print(f"[1] pymannkendall.original_test loop: {ref:,.0f} pixels/s (timed on {n_pmk} pixels, "
+              f"extrapolated: {npix / ref / 3600:.1f} h for the cube)")
+        for stage, what in (("tsmk_stream", "trend_netcdf (streamed file to file)"),
+                            ("tsmk", "trend() via xarray.apply_ufunc + dask")):
+            dt, peak = run_measured(py + ["--stage", stage, "--inp", str(cube), "--out", str(tmp / f"{stage}.nc")], env)
+            ours = npix / dt
+            print(f"    satco2 Theil-Sen + Mann-Kendall per pixel, {what}, end to end (read, compute, "
+                  f"write): {ours:,.0f} pixels/s ({dt:.1f} s, peak {peak:.2f} GB, {os.cpu_count()} cores); "
+                  f"ratio to pymannkendall = {ours / ref:.0f}x (target >= 100x)", flush=True)
+
+        # 2. OLS vs cdo trend, same file, end to end
+        cdo = shutil.which("cdo")
+        dt_dask, _ = run_measured(py + ["--stage", "ols", "--inp", str(cube), "--out", str(tmp / "ols.nc")], env)
+        dt_ours, _ = run_measured(py + ["--stage", "ols_stream", "--inp", str(cube), "--out", str(tmp / "ols_s.nc")], env)
+        print(f"[2] per-pixel OLS, end to end: satco2 trend_netcdf (streamed) {dt_ours:.1f} s; "
+              f"trend() via xarray + dask {dt_dask:.1f} s", flush=True)
+        if cdo:
+            dt_cdo, _ = run_measured([cdo, "-s", "-O", "trend", str(cube), str(tmp / "cdo_a.nc"),
+                                      str(tmp / "cdo_b.nc")])
+            import xarray as xr
+
+            b_cdo = xr.open_dataset(tmp / "cdo_b.nc")["x"].squeeze().values
+            b_ours = xr.open_dataset(tmp / "ols_s.nc")["slope_per_step"].values
+            b_dask = xr.open_dataset(tmp / "ols.nc")["b"].values
+            assert np.allclose(b_ours, b_dask, equal_nan=True, atol=1e-6)
+            ok = np.isfinite(b_cdo) & np.isfinite(b_ours)
+            diff = np.abs(b_cdo[ok] - b_ours[ok]).max() if ok.any() else np.nan
+            print(f"    cdo trend {dt_cdo:.1f} s; ratio cdo / satco2 streamed = {dt_cdo / dt_ours:.2f}x "
+                  f"(target >= 1), cdo / satco2 dask = {dt_cdo / dt_dask:.2f}x; "
+                  f"max |slope difference| = {diff:.2e} per step", flush=True)
+        else:
+            print(f"[2] per-pixel OLS trend: satco2 {dt_ours:.1f} s; cdo not installed, no comparison")
+
+        # 3. out-of-core memory on a cube > 8 GB
+        for f in tmp.glob("*.nc"):
+            f.unlink()
+        bigcube = tmp / "bigcube.nc"
+        gb = make_cube(bigcube, nt, *big)
+        note = "" if gb > 8 else " (SMALL cube: says nothing about out-of-core memory)"
+        for stage, what in (("ols_stream", "trend_netcdf (streamed)"), ("ols", "trend() xarray + dask")):
+            dt, peak = run_measured(py + ["--stage", stage, "--inp", str(bigcube), "--out",
+                                          str(tmp / f"big_{stage}.nc"), "--lat-chunk", "32"], env)
+            print(f"[3] OLS trend, {what}, on a {gb:.2f} GB cube: {dt:.1f} s, peak RSS {peak:.2f} GB "
+                  f"(target < 4 GB on > 8 GB){note}", flush=True)
+    finally:
+        if not a.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
