@@ -88,7 +88,8 @@ c.JupyterHub.load_roles = [
 
 # --- managed services: gateway, idle culler, and the project's services when installed ----------
 supervise = [rt.python, "-m", "satco2.hub.supervise"]  # logs and restarts a crashed service
-svc_env = {**rt.env, "SATCO2_HUB_RUNTIME": f"{state}/runtime.json", "PATH": f"{bin_}:/usr/bin:/bin"}
+svc_env = {**rt.env, "SATCO2_HUB_RUNTIME": f"{state}/runtime.json", "SATCO2_STATE_DIR": state,
+           "PATH": f"{bin_}:/usr/bin:/bin"}
 services = [
     {
         "name": "dask-gateway",

@@ -62,13 +62,13 @@ def proxy_command() -> str:
 
 
 def _pid_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie, exited but not yet reaped by its parent, is not running)."""
+    import psutil
+
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
-        return True
-    return True
 
 
 def running_pid(state_dir: Path) -> int | None:
@@ -306,10 +306,12 @@ class Hub:
         return self.proc.returncode
 
     def stop(self, timeout: float = 30) -> None:
-        """Stop JupyterHub and everything it started; idempotent."""
+        """Stop JupyterHub and everything it started; idempotent; a no-op if it never started."""
         import psutil
 
-        if self.proc is not None and self.proc.poll() is None:
+        if self.proc is None:
+            return  # nothing started (e.g. refused because another hub runs from this state)
+        if self.proc.poll() is None:
             self._track()
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -363,6 +365,7 @@ class Hub:
             "  isolation: " + ("root mode - each hub user runs as its own system user"
                                if self.root_mode else
                                "SINGLE-ACCOUNT mode - all users share this OS account"),
+            f"  Log: {self.log_path or 'below'}",
             "  Stop: Ctrl-C here, or `satco2 down` / `make down` in another terminal.",
             "=" * 72,
             "",
@@ -370,7 +373,7 @@ class Hub:
         return "\n".join(lines)
 
 
-def down(state_dir=None, timeout: float = 60) -> bool:
+def down(state_dir=None, timeout: float = 150) -> bool:
     """Stop the hub running from ``state_dir``; return False when none was running."""
     state_dir = Path(state_dir or config.state_dir())
     path = state_dir / PID_FILE
@@ -404,6 +407,7 @@ def _wait_gone(pid: int, timeout: float) -> bool:
 def run_foreground(port=None, state_dir=None) -> int:
     """``satco2 up``: start, print the first screen, block; Ctrl-C/SIGTERM stop everything."""
     hub = Hub(state_dir=state_dir, port=port)
+    hub.log_path = hub.state_dir / "hub.log"  # the terminal keeps the first screen readable
     stopping = False
 
     def on_signal(signum, frame):
@@ -414,10 +418,12 @@ def run_foreground(port=None, state_dir=None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     try:
+        print(f"Starting SatCO2 Hub on 127.0.0.1:{hub.port} (log: {hub.log_path}) ...", flush=True)
         hub.start()
         print(hub.banner(), flush=True)
         code = hub.wait()
-        print(f"JupyterHub exited with status {code}; stopping what it left.", file=sys.stderr)
+        print(f"JupyterHub exited with status {code}; stopping what it left.{hub._log_tail()}",
+              file=sys.stderr)
         return code or 1
     except KeyboardInterrupt:
         print("\nStopping SatCO2 Hub (servers, clusters, services, proxy)...", file=sys.stderr, flush=True)

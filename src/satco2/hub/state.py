@@ -10,6 +10,7 @@ Layout of ``config.state_dir()`` (mode 0700; every secret file mode 0600)::
     admin_password             the admin's generated password (printed once at first start)
     runtime.json               what the current start decided (ports, mode); removed at stop
     satco2-up.pid              pid of the running ``satco2 up`` (for ``satco2 down``)
+    hub.log                    JupyterHub's, the proxy's and the services' log (``satco2 up``)
     users/<name>/              home folders in single-account mode
     clusters/                  gateway cluster working directories
 """

@@ -63,6 +63,15 @@ class TempHub:
         self._admin_token = None
         self.signed_up: list[str] = [hub.admin_user]  # system users to remove at teardown
 
+    @classmethod
+    def attach(cls, url: str, admin_user: str, admin_password: str, state_dir=None) -> "TempHub":
+        """A handle on a hub that is already running (e.g. one started with ``satco2 up``)."""
+        from types import SimpleNamespace
+
+        hub = SimpleNamespace(url=url if url.endswith("/") else url + "/", admin_user=admin_user,
+                              admin_password=admin_password, state_dir=Path(state_dir) if state_dir else None)
+        return cls(hub)
+
     # --- accounts -----------------------------------------------------------------------------
     def signup(self, user: str, password: str) -> str:
         """Sign ``user`` up through the real form; return the message the page shows."""
