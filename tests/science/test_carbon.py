@@ -219,3 +219,31 @@ def test_bio_term_fitted_to_observations_recovers_demo_coefficients(demo_store, 
     assert fit["b"] == pytest.approx(cfg.bio_coefficients["b"], abs=4.0)
     assert abs(res["stats"]["pco2sw"]["mean_bias"]) < 2.0
     assert "fitted" in res["products"].attrs["mesaa_region_config"]
+
+
+def test_demo_inputs_are_plausible_and_documented(demo_store):
+    """The ecs_surface demo (synthetic) carries the signals its SIGNALS promise."""
+    from satco2.demo import ecs_surface
+
+    d = demo_store / "ecs"
+    sst = xr.open_zarr(d / "global-sst-oisst-25km.zarr").sst
+    sss = xr.open_zarr(d / "global-sss-smos-25km.zarr").sss
+    chl = xr.open_zarr(d / "global-chl-modis-aqua-4km.zarr").chlor_a
+    xco2 = xr.open_zarr(d / "extra-xco2-noaa-gml.zarr")
+    assert sst.attrs["units"] == "degC" and float(sst.min()) >= 8 and float(sst.max()) <= 30
+    north = sst.sel(lat=slice(33, 35))
+    assert float(north.sel(time="2010-02").mean()) < 14 < float(north.sel(time="2010-08").mean())
+    # Changjiang plume: fresh near the mouth, salty offshore; floored at 21
+    mouth = sss.sel(time="2010-07", lat=31.45, lon=122.45, method="nearest")
+    assert float(mouth) < 28 and float(sss.sel(time="2010-07", lat=25, lon=128, method="nearest")) > 34
+    assert float(sss.min()) >= 21
+    # cloud gaps: 30-70 % of the ocean pixels of each month
+    ocean = sst.isel(time=0).notnull()
+    frac = (chl.isnull() & ocean).sum(("lat", "lon")) / ocean.sum()
+    assert float(frac.min()) >= 0.25 and float(frac.max()) <= 0.75
+    # real NOAA GML record: 2010-01 global marine-surface mean
+    rec = ecs_surface.read_noaa_monthly()
+    got = float(xco2.xco2.sel(time="2010-01").isel(lat=0, lon=0).squeeze())
+    assert got == pytest.approx(rec["2010-01"].iloc[0], abs=1e-3)
+    assert 385 < rec["2010-01"].iloc[0] < 392
+    assert "synthetic" in ecs_surface.SIGNALS.lower() and "truth" in ecs_surface.SIGNALS

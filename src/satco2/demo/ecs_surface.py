@@ -168,8 +168,10 @@ def build(scale: int = 1, seed: int = 0) -> dict[str, xr.Dataset]:
     # truth: MeSAA (exact PyCO2SYS mixing term) + plain-numpy air-sea exchange
     cfg = mesaa.load_config(MESAA_REGION)
     pmix = np.full((nt, ny, nx), np.nan)
-    sel = np.isfinite(sst)
-    pmix[sel] = mesaa.pco2_mix_exact(sst[sel], sss[sel], cfg)
+    idx = np.flatnonzero(np.isfinite(sst))
+    for lo in range(0, idx.size, 500_000):  # bounded memory for PyCO2SYS's intermediate arrays
+        part = idx[lo:lo + 500_000]
+        pmix.flat[part] = mesaa.pco2_mix_exact(sst.flat[part], sss.flat[part], cfg)
     a, b = cfg.bio_coefficients["a"], cfg.bio_coefficients["b"]
     if cfg.bio_form != "log10":
         raise ValueError("the ecs_surface truth implements the log10 bio term of the ECS config")
