@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+from pathlib import Path
 import time
 
 import requests
@@ -45,7 +46,8 @@ class RestartableHub:
 
     def __init__(self, tmp_path):
         self.tmp_path = tmp_path
-        self.state = tmp_path / "hub-state"
+        # the hub gives its services SATCO2_STATE_DIR = its own state folder: share it
+        self.state = Path(os.environ["SATCO2_STATE_DIR"])
         self._stack = None
         self.hub = None
         self.starts = 0
@@ -92,4 +94,4 @@ def hub(services_env, tmp_path_factory):
         yield box
     finally:
         box.stop()
-        shutil.rmtree(box.tmp_path / "hub-state" / "users", ignore_errors=True)
+        shutil.rmtree(box.state / "users", ignore_errors=True)

@@ -96,6 +96,25 @@ def test_users_without_access_are_refused(hub, users, published):
     assert {"ex", "bob-private"} <= {e["slug"] for e in bob_list}
 
 
+def test_publish_button_on_the_reports_index(hub, users, published):
+    import re
+
+    s = users["bob"]
+    page = s.get(base(hub) + "reports/", timeout=60)
+    action = f"/services/dashboards/reports/example/{published.run_id}/publish"
+    m = re.search(re.escape(action) + r'"[^>]*>\s*<input type="hidden" name="_xsrf" value="([^"]+)"', page.text)
+    assert m, "no publish form with an XSRF token on the reports index"
+    url = hub.hub.url.rstrip("/") + action
+    assert s.post(url, data={"private": "1"}, allow_redirects=False, timeout=60).status_code == 403  # no XSRF
+    r = s.post(url, data={"_xsrf": m.group(1), "private": "1"}, allow_redirects=False, timeout=300)
+    assert r.status_code == 302, r.text[-500:]
+    slug = f"example-{published.run_id}".lower()
+    e = publish.get(slug)
+    assert e["author"] == "bob" and e["visibility"] == "private" and e["run_id"] == published.run_id
+    assert slug not in [x["slug"] for x in users["alice"].get(base(hub) + "api/published", timeout=30).json()]
+    publish.unpublish(slug)
+
+
 @pytest.mark.browser
 def test_browser_login_open_dashboard_map_and_widget(hub, published, users, artifacts):
     from PIL import Image

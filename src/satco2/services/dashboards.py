@@ -17,6 +17,7 @@ Routes (under ``$JUPYTERHUB_SERVICE_PREFIX``):
 ``/d/<slug>``                 redirect to ``/app?id=<slug>``
 ``/reports/``                 the reports index (every run: notebook, status, user, parameters)
 ``/reports/<nb>/<run>/<file>`` a report's HTML export, offline snapshot, log, provenance, notebook
+``/reports/<nb>/<run>/publish`` the publish button of the reports index (POST, XSRF-checked)
 ``/api/published``            the published dashboards as JSON
 ``/catalog``                  the catalog browser (``satco2.catalog.browser.app()``), when installed
 ``/login``, ``/oauth_callback`` the start and end of the hub OAuth flow
@@ -234,6 +235,12 @@ class ReportsHandler(BaseHandler):
             rel = f'{r["notebook"]}/{r["run_id"]}'
             links = [f'<a href="{self.base}reports/{rel}/{f}">{f}</a>' for f in REPORT_FILES
                      if (Path(r["dir"]) / f).exists() and f not in ("parameters.json", "status.json")]
+            if r["status"] == "ok":
+                links.append(
+                    f'<form method="post" action="{self.base}reports/{rel}/publish" style="display:inline">'
+                    f'{self.xsrf_form_html()}<label><input type="checkbox" name="follow_latest" value="1"> follow latest</label> '
+                    f'<label><input type="checkbox" name="private" value="1"> private</label> '
+                    f'<button type="submit">publish</button></form>')
             rows.append(
                 f'<tr><td>{html.escape(r["notebook"])}</td><td>{html.escape(r["run_id"])}'
                 f'{" <b>latest</b>" if r.get("latest") else ""}</td>'
@@ -258,6 +265,39 @@ class ReportFileHandler(BaseHandler):
             raise web.HTTPError(404)
         self.set_header("Content-Type", REPORT_FILES[name])
         self.finish(p.read_bytes())
+
+
+class PublishHandler(BaseHandler):
+    """The reports index's publish button: ``POST <prefix>/reports/<nb>/<run-id>/publish``
+    (XSRF-checked) publishes as the logged-in user, in a subprocess (``satco2 publish``) so building
+    the offline snapshot does not block the server."""
+
+    async def post(self, notebook: str, run_id: str):
+        import asyncio
+
+        from ..runs import reports
+
+        self.check_xsrf_cookie()
+        if not reports.RUN_ID_RE.match(run_id) or "/" in notebook or notebook.startswith("."):
+            raise web.HTTPError(404)
+        if not (reports.notebook_reports(notebook) / run_id / "status.json").exists():
+            raise web.HTTPError(404)
+        args = ["--follow-latest", notebook] if self.get_argument("follow_latest", "") else [f"{notebook}/{run_id}"]
+        if self.get_argument("private", ""):
+            args.append("--private")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
+        env["JUPYTERHUB_USER"] = self.current_user["name"]  # the author of the publication
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "satco2.cli", "publish", *args, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        out, _ = await proc.communicate()
+        text = out.decode(errors="replace").strip().splitlines()
+        if proc.returncode != 0:
+            msg = text[-1] if text else f"satco2 publish exited with status {proc.returncode}"
+            self.set_status(400)
+            self.finish(_page("Not published", f"<p>{html.escape(msg)}</p>", self.current_user, self.base))
+            return
+        self.redirect(self.base)
 
 
 class PublishedAPIHandler(BaseHandler):
@@ -375,6 +415,7 @@ def make_server(port: int | None = None):
     patterns = [
         (r"/", IndexHandler),
         (r"/reports/?", ReportsHandler),
+        (r"/reports/([^/]+)/([^/]+)/publish", PublishHandler),
         (r"/reports/([^/]+)/([^/]+)/([^/]+)", ReportFileHandler),
         (r"/api/published", PublishedAPIHandler),
         (r"/d/([^/]+)", ShortLinkHandler),
@@ -386,6 +427,7 @@ def make_server(port: int | None = None):
         start=False, title={"/app": "SatCO2 dashboard", "/catalog": "SatCO2 catalog"},
         prefix=prefix.strip("/"), extra_patterns=patterns, auth_provider=_hub_auth_provider(),
         cookie_secret=_cookie_secret(), satco2_prefix=prefix, check_unused_sessions_milliseconds=60_000,
+        xsrf_cookie_kwargs={"path": prefix},
         unused_session_lifetime_milliseconds=300_000,
     )
     return server
