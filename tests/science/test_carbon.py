@@ -247,3 +247,10 @@ def test_demo_inputs_are_plausible_and_documented(demo_store):
     assert got == pytest.approx(rec["2010-01"].iloc[0], abs=1e-3)
     assert 385 < rec["2010-01"].iloc[0] < 392
     assert "synthetic" in ecs_surface.SIGNALS.lower() and "truth" in ecs_surface.SIGNALS
+
+
+def test_summary_regions_are_the_named_regions_inside():
+    names = carbon.summary_regions("ecs", carbon.region_bbox("ecs"))
+    assert names[0] == "ecs" and "changjiang_estuary" in names
+    assert "pearl_river_estuary" not in names  # 112-116E lies outside 117-131E
+    assert carbon.summary_regions("changjiang_estuary", (121.0, 28.0, 124.0, 32.0)) == ["changjiang_estuary"]

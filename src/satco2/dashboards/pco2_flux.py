@@ -56,6 +56,7 @@ class PCO2FluxDashboard(param.Parameterized):
 
     month = param.Selector(default=None, objects=[], doc="month shown on the maps (YYYY-MM)")
     k_param = param.Selector(default="W14", objects=["W14"], doc="parameterization of the central line")
+    region = param.Selector(default=None, objects=[], doc="region of the seasonal cycle")
 
     def __init__(self, products: xr.Dataset, summary: xr.Dataset, matchups: pd.DataFrame | None = None,
                  stats: dict | None = None, **params):
@@ -67,6 +68,9 @@ class PCO2FluxDashboard(param.Parameterized):
         self.param.month.objects = months
         ks = [str(k) for k in summary.k_param.values]
         self.param.k_param.objects = ks
+        regions = [str(r) for r in summary.region.values]
+        self.param.region.objects = regions
+        params.setdefault("region", regions[0])
         params.setdefault("month", months[0])
         params.setdefault("k_param", products.attrs.get("k_param", ks[0]))
         super().__init__(**params)
@@ -87,7 +91,7 @@ class PCO2FluxDashboard(param.Parameterized):
         """Monthly-climatology regional mean flux: band = min..max over parameterizations."""
         hv = _hv()
 
-        f = self.summary.flux_mean.isel(region=0)
+        f = self.summary.flux_mean.sel(region=self.region)
         clim = f.groupby("time.month").mean("time")
         df = pd.DataFrame({
             "month": clim.month.values,
@@ -97,7 +101,7 @@ class PCO2FluxDashboard(param.Parameterized):
         band = hv.Area(df, kdims="month", vdims=["low", "high"], label="k spread").opts(alpha=0.3)
         line = hv.Curve(df, kdims="month", vdims="central", label=self.k_param)
         return (band * line).opts(
-            title=f"Seasonal cycle of the mean flux, {str(self.summary.region.values[0])}",
+            title=f"Seasonal cycle of the mean flux, {self.region}",
             ylabel="flux (mmol m⁻² d⁻¹)", xlabel="month", width=420, height=300)
 
     def budget_table(self) -> pd.DataFrame:
@@ -117,11 +121,13 @@ class PCO2FluxDashboard(param.Parameterized):
 
         df = self.budget_table()
         df["label"] = df.region + " " + df.year.astype(str)
+        width = max(420, 90 * len(df))
         bars = hv.Bars(df, kdims="label", vdims="budget")
         err = hv.ErrorBars((df.label, df.budget, df.budget - df.low, df.high - df.budget),
                            vdims=["y", "yerrneg", "yerrpos"])
         return (bars * err).opts(title="Annual CO2 budget (Tg C yr⁻¹, + = source)",
-                                 ylabel="Tg C yr⁻¹", xlabel="", width=420, height=300)
+                                 ylabel="Tg C yr⁻¹", xlabel="", width=width, height=300,
+                                 xrotation=30)
 
     def validation_scatter(self):
         hv = _hv()
@@ -156,7 +162,7 @@ class PCO2FluxDashboard(param.Parameterized):
 
         return pn.GridBox(*[pn.pane.HoloViews(self.product_map(v)) for v in MAP_STYLE], ncols=2)
 
-    @param.depends("k_param")
+    @param.depends("k_param", "region")
     def _budgets(self):
         import panel as pn
 
@@ -167,11 +173,12 @@ class PCO2FluxDashboard(param.Parameterized):
 
         slider = pn.widgets.DiscreteSlider.from_param(self.param.month, name="Month")
         k = pn.widgets.RadioButtonGroup.from_param(self.param.k_param, name="gas-transfer k")
+        region = pn.widgets.Select.from_param(self.param.region, name="Region (seasonal cycle)")
         synthetic = self.products.attrs.get("synthetic") == "yes"
         head = (f"## {TITLE}\n{self.products.attrs.get('input_products', '')}"
                 + ("\n\n**Synthetic demo inputs.**" if synthetic else ""))
         return pn.Column(
-            pn.pane.Markdown(head), pn.Row(slider, k), self._maps, self._budgets,
+            pn.pane.Markdown(head), pn.Row(slider, k, region), self._maps, self._budgets,
             pn.Row(pn.pane.HoloViews(self.validation_scatter()), pn.pane.Markdown(self.stats_markdown())),
         )
 

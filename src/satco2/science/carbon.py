@@ -369,12 +369,36 @@ def region_bbox(name: str) -> tuple[float, float, float, float]:
         return tuple(map(float, doc[name]["bbox"]))
 
 
+def summary_regions(region: str, bbox, tolerance: float = 0.5) -> list[str]:
+    """``region`` first, then every other named region whose bounding box lies inside ``bbox``
+    (degrees, with ``tolerance``): the regions whose budgets a run reports."""
+    try:
+        from . import regions
+
+        names = regions.names()
+    except ImportError:  # pragma: no cover - before satco2.science.regions existed
+        return [region]
+    out = [region]
+    for n in names:
+        if n == region:
+            continue
+        try:
+            b = region_bbox(n)
+        except SatCO2Error:
+            continue
+        if (b[0] >= bbox[0] - tolerance and b[1] >= bbox[1] - tolerance
+                and b[2] <= bbox[2] + tolerance and b[3] <= bbox[3] + tolerance):
+            out.append(n)
+    return out
+
+
 def run_analysis(region: str, start: str, end: str, out_dir, k_param: str = "W14",
                  wind_product: str = "ccmp", mesaa_config: str = "ecs", resolution: float = 0.0,
                  source: str = "demo", obs_file: str = "", fit_bio: bool = False) -> dict:
     """What ``notebooks/pco2_flux.ipynb`` runs: open the inputs for ``region`` and ``start``..``end``,
-    write the products (``pco2_flux.zarr``), the regional summary for every gas-transfer
-    parameterization (``pco2_flux_summary.zarr``) and, with ``obs_file``, the match-ups
+    write the products (``pco2_flux.zarr``), the regional summaries (``region`` and the named
+    regions inside it, see :func:`summary_regions`) for every gas-transfer parameterization
+    (``pco2_flux_summary.zarr``) and, with ``obs_file``, the match-ups
     (``pco2_flux_matchups.csv``) and statistics (``pco2_flux_validation.json``) into ``out_dir``.
     With ``fit_bio`` the bio term's coefficients are first fitted to the observation file
     (:func:`mesaa.fit_bio_term` on in-situ pCO2 minus the mixing term against the product's Chl
@@ -417,8 +441,12 @@ def run_analysis(region: str, start: str, end: str, out_dir, k_param: str = "W14
         ds = products(cfg)
     write_products(ds, out_dir / PRODUCTS_FILE)
     ds = xr.open_zarr(out_dir / PRODUCTS_FILE)
-    summary = regional_summary(ds, region_weights(region, ds)).compute()
-    summary = summary.expand_dims(region=[region])
+    parts = []
+    for name in summary_regions(region, bbox):
+        w = region_weights(name, ds)
+        if float(w.sum()) > 0:
+            parts.append(regional_summary(ds, w).compute().expand_dims(region=[name]))
+    summary = xr.concat(parts, dim="region")
     summary.attrs.update(ds.attrs)
     write_products(summary, out_dir / SUMMARY_FILE)
     stats = None
