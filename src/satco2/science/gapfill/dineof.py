@@ -116,40 +116,50 @@ def _modes_eigh(A, P, L, state, blocks, rng):
     w, V = scipy.linalg.eigh(B, subset_by_index=[n - P, n - 1])
     w, V = w[::-1], V[:, ::-1]
     s = np.sqrt(np.maximum(w, 0))
-    return V, _scale(A, V, s, L, blocks)
+    return V, _scale(A, V, s, L, blocks), None
 
 
 def _modes_subspace(A, P, L, state, blocks, rng):
-    """Warm-started block subspace iteration + Rayleigh-Ritz (Halko et al. 2011, alg. 4.4)."""
-    n = A.shape[1]
-    V = state.get("V")
-    q = min(P + 2, n)  # two oversampling vectors
-    if V is None:
-        V, steps = rng.standard_normal((n, q)), 4
-    elif V.shape[1] < q:  # P grew: the previous oversampling vectors lead, add fresh ones
-        V, steps = np.hstack([V, rng.standard_normal((n, q - V.shape[1]))]), 2
-    else:
-        V, steps = V[:, :q], 1
+    """Warm-started block subspace iteration + Rayleigh-Ritz (Halko et al. 2011, alg. 4.4).
 
-    def apply_B(V):
+    Per DINEOF iteration: one power step Q <- orth(A^T A Q) from the previous Ritz vectors, then
+    Rayleigh-Ritz on Q, whose pass also gives A V = (A Q) E for the reconstruction."""
+    m, n = A.shape
+    Q = state.get("Q")
+    q = min(P + 2, n)  # two oversampling vectors
+    if Q is None:
+        Q, steps = np.linalg.qr(rng.standard_normal((n, q)))[0], 4
+    elif Q.shape[1] < q:  # P grew: the previous oversampling vectors lead, add fresh ones
+        Q, steps = np.linalg.qr(np.hstack([Q, rng.standard_normal((n, q - Q.shape[1]))]))[0], 2
+    else:
+        Q, steps = Q[:, :q], 1
+
+    def apply_B(V, keep_Y=False):
         W = V if L is None else L.T @ V
         Z = np.zeros_like(V)
+        Y = np.empty((m, V.shape[1])) if keep_Y else None
         for a, b in blocks:
-            Z += A[a:b].T @ (A[a:b] @ W)
-        return Z if L is None else L @ Z
+            Yb = A[a:b] @ W
+            if keep_Y:
+                Y[a:b] = Yb
+            Z += A[a:b].T @ Yb
+        return (Z if L is None else L @ Z), Y
 
     for _ in range(steps):
-        V, _ = np.linalg.qr(apply_B(V))
-    H = V.T @ apply_B(V)
+        Q = np.linalg.qr(apply_B(Q)[0])[0]
+    Z, Y = apply_B(Q, keep_Y=L is None)  # Rayleigh-Ritz on the fresh basis
+    H = Q.T @ Z
     w, E = np.linalg.eigh((H + H.T) / 2)
     order = np.argsort(w)[::-1]
-    w, V = w[order], V @ E[:, order]
-    state["V"] = V  # keep the 2 oversampling vectors for the next warm start
-    V, s = V[:, :P], np.sqrt(np.maximum(w[:P], 0))
-    return V, _scale(A, V, s, L, blocks)
+    E = E[:, order]
+    state["Q"] = Q @ E  # Ritz vectors (with the oversampling ones) start the next solve
+    V, s = Q @ E[:, :P], np.sqrt(np.maximum(w[order][:P], 0))
+    if L is None:
+        return V, np.ones(P), Y @ E[:, :P]
+    return V, _scale(A, V, s, L, blocks), None
 
 
-#: truncated-SVD solvers: name -> function(A, P, L, state, blocks, rng) -> (V, c)
+#: truncated-SVD solvers: name -> function(A, P, L, state, blocks, rng) -> (V, c, A V or None)
 SOLVERS = {"eigh": _modes_eigh, "subspace": _modes_subspace}
 
 
@@ -274,23 +284,25 @@ def dineof_matrix(X: np.ndarray, nev: int = 30, neini: int = 1, toliter: float =
         def idx_by_block(mask):
             r, c = np.nonzero(mask)
             cuts = np.searchsorted(r, [a for a, _ in blocks] + [m])
-            return r, c, cuts, r * n + c
+            local = np.concatenate([(r[cuts[k]:cuts[k + 1]] - a) * n + c[cuts[k]:cuts[k + 1]]
+                                    for k, (a, _) in enumerate(blocks)]) if r.size else r
+            return r, c, cuts, r * n + c, local
 
         def iterate(P, idx, last, max_it):
-            r, c, cuts, flat = idx
+            r, c, cuts, flat, local = idx
             val = np.inf
             it = 0
             for it in range(1, max_it + 1):
-                V, scale = modes(A, P, L, state, blocks, rng)
+                V, scale, AV = modes(A, P, L, state, blocks, rng)
                 Vs = V * scale
                 ss = 0.0
                 for k, (a, b) in enumerate(blocks):
                     i0, i1 = cuts[k], cuts[k + 1]
                     if i0 == i1:
                         continue
-                    rr, cc = r[i0:i1], c[i0:i1]
-                    W = A[a:b] @ V
-                    new = np.einsum("ip,ip->i", W[rr - a], Vs[cc])
+                    W = AV[a:b] if AV is not None else A[a:b] @ V
+                    # the block's rank-P reconstruction by BLAS, then gathered at the gaps
+                    new = (W @ Vs.T).ravel()[local[i0:i1]]
                     ss += float(((new - last[i0:i1]) ** 2).sum())
                     last[i0:i1] = new
                     flat_A[flat[i0:i1]] = new
@@ -311,7 +323,7 @@ def dineof_matrix(X: np.ndarray, nev: int = 30, neini: int = 1, toliter: float =
             curve.append(err)
             iters.append(it)
             if best is None or err < best[1]:
-                best = (P, err, last.copy(), state.get("V"))
+                best = (P, err, last.copy(), state.get("Q"))
             if len(curve) >= 4 and curve[-1] > curve[-2] > curve[-3] > curve[-4]:
                 break
         P_opt, cv_err, best_vals, best_V = best
@@ -323,7 +335,7 @@ def dineof_matrix(X: np.ndarray, nev: int = 30, neini: int = 1, toliter: float =
         keep[cv_pos] = False
         last_m = best_vals[keep].copy()
         if best_V is not None:
-            state["V"] = best_V
+            state["Q"] = best_V
         it_final, _, V, scale = iterate(P_opt, idx_m, last_m, nitemax)
         filled = np.empty((m, n))
         for a, b in blocks:
