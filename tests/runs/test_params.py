@@ -192,3 +192,29 @@ def test_fuzz_dates_round_trip(nb, d, month_only):
     if 1678 < d.year < 2262:
         lo, hi = params.as_period(text)
         assert lo.year == d.year and lo.month == d.month and hi >= lo
+
+
+# --- coverage_of against the real catalog (demo store) ---------------------------------------
+def test_coverage_of_uses_the_catalog(nbdir, write_schema, demo_store):
+    from satco2 import catalog
+
+    start, end = (pd_ts(x) for x in catalog.coverage("global-sst-oisst-25km", source="demo"))
+    write_schema(nbdir, "cov", {
+        "start": {"type": "date", "default": f"{start:%Y-%m}", "coverage_of": ["global-sst-oisst-25km"]},
+        "source": {"type": "str", "default": "demo", "choices": ["demo", "mirror"]},
+    })
+    assert params.validate("cov", {"start": f"{end:%Y-%m}"})["start"] == f"{end:%Y-%m}"
+    before = f"{start.year - 1}-{start.month:02d}"
+    with pytest.raises(ParameterError, match=rf"'start' of notebook 'cov' is {before}, outside the demo coverage "
+                                             rf"of global-sst-oisst-25km \({start:%Y-%m-%d} to {end:%Y-%m-%d}\)\."):
+        params.validate("cov", {"start": before})
+    after = f"{end.year + 1}-{end.month:02d}-01"
+    with pytest.raises(ParameterError, match="outside the demo coverage"):
+        params.validate("cov", {"start": after})
+    assert params.validate("cov", {"start": before}, check_coverage=False)["start"] == before
+
+
+def pd_ts(x):
+    import pandas as pd
+
+    return pd.Timestamp(x)
