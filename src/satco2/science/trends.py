@@ -904,7 +904,7 @@ def trend_netcdf(inp, out, variable: str, method: str = "ols", *, deseason: bool
                 t0 = float(t.mean())
                 if streamed:
                     # file order: whole time slabs (contiguous reads, as cdo does), sums for every
-                    # pixel (7 x 8 bytes each), then the statistics once
+                    # pixel (7 x 8 bytes each), then the statistics block by block
                     acc = np.zeros((7, ny * nx))
                     tstep = max(1, int(block_bytes // (ny * nx * 4)))
                     for k0 in range(0, nt, tstep):
@@ -912,12 +912,10 @@ def trend_netcdf(inp, out, variable: str, method: str = "ols", *, deseason: bool
                         if fill is not None and not np.isnan(fill):
                             slab = np.where(slab == fill, np.nan, slab)
                         ols_rows(slab.reshape(slab.shape[0], -1), t[k0:k0 + tstep], t0, acc)
-                    raw_all = ols_finish(acc, t0, min_count)
-                    del acc
                 for j0 in range(0, ny, rows):
                     j1 = min(ny, j0 + rows)
                     if streamed:
-                        raw = raw_all[j0 * nx:j1 * nx]
+                        raw = ols_finish(np.ascontiguousarray(acc[:, j0 * nx:j1 * nx]), t0, min_count)
                         if pvalues:
                             stats = _finish_ols(raw, alpha)
                         else:  # slope, intercept, p (NaN), n, mean, stderr, r
