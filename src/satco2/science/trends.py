@@ -21,6 +21,12 @@ in percent of the series' mean per year (the style of Bai et al. 2018).
 
 Deseasonalization (``deseason=True``) subtracts, per series, the mean of each calendar month over
 the valid values of the period (monthly climatology), leaving monthly anomalies.
+
+Entry points: :func:`trend` (any DataArray, lazy on dask), :func:`regional_mean`,
+:func:`deseasonalize`, :func:`select_period`, :func:`fitted_line`; :func:`run_analysis` (the
+marginal-sea notebook: seas x variables from the catalog, written to Zarr/CSV); and
+:func:`trend_netcdf`, the streamed file-to-file counterpart of ``cdo trend`` (bounded memory, no
+xarray/dask).
 """
 from __future__ import annotations
 
