@@ -242,3 +242,18 @@ def test_supervisor_logs_and_restarts_a_crashing_service_then_stops():
     assert p.returncode == 0
     assert "service demo exited with status 3" in err
     assert out.count("started") >= 2  # restarted after the crash
+
+
+# --- interpreter for hub users (root mode) -------------------------------------------------------
+@pytest.mark.skipif(os.geteuid() != 0, reason="running as another user needs root")
+def test_user_python_runs_for_other_users_with_the_project_packages():
+    from satco2.hub.userpython import user_python
+
+    py = user_python()
+    code = "import satco2, dask_gateway, ipykernel, jupyterhub.singleuser; print(satco2.__name__)"
+    out = subprocess.run(["runuser", "-u", "nobody", "--", py, "-c", code],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "satco2", out.stderr
+    cli = os.path.join(os.path.dirname(py), "satco2")  # console scripts work in users' terminals
+    out = subprocess.run(["runuser", "-u", "nobody", "--", cli, "--help"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "SatCO2 Hub" in out.stdout, out.stderr

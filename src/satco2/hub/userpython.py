@@ -41,7 +41,7 @@ def user_python(venv_python: str | None = None) -> str:
     site = sysconfig.get_paths()["purelib"]
     hook = target / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages" / "satco2-project-venv.pth"
     line = f"import site; site.addsitedir({site!r})\n"
-    if py.exists() and hook.exists() and hook.read_text() == line:
+    if py.exists() and hook.exists() and hook.read_text() == line and (target / "bin" / "satco2").exists():
         return str(py)
     base = shutil.which(f"python{sys.version_info.major}.{sys.version_info.minor}", path="/usr/local/bin:/usr/bin:/bin")
     if not base or not _others_can_run(Path(base)):
@@ -53,8 +53,30 @@ def user_python(venv_python: str | None = None) -> str:
                    capture_output=True)
     hook.parent.mkdir(parents=True, exist_ok=True)
     hook.write_text(line)
+    _copy_scripts(venv / "bin", target / "bin", py)
     for p in [target, *target.rglob("*")]:
         mode = os.stat(p, follow_symlinks=False).st_mode
         if not stat.S_ISLNK(mode):
             os.chmod(p, stat.S_IMODE(mode) | stat.S_IROTH | (stat.S_IXOTH if mode & stat.S_IXUSR else 0))
     return str(py)
+
+
+def _copy_scripts(src: Path, dst: Path, python: Path) -> None:
+    """Console scripts of the venv (``satco2``, ``papermill``, ``jupyter``...) re-pointed at
+    ``python``, so a user's terminal can run them too."""
+    venv_python = str(src / "python")
+    for script in src.iterdir():
+        if not script.is_file() or script.is_symlink() or (dst / script.name).exists():
+            continue
+        try:
+            with open(script, "rb") as f:
+                head = f.readline()
+        except OSError:
+            continue
+        if head.startswith(b"#!") and head[2:].strip().decode(errors="replace") in (
+            venv_python, str(src / "python3"), str(src / "python3.11")
+        ):
+            body = script.read_bytes().split(b"\n", 1)[1]
+            out = dst / script.name
+            out.write_bytes(b"#!" + str(python).encode() + b"\n" + body)
+            os.chmod(out, 0o755)
