@@ -119,7 +119,11 @@ def test_jupyterhub_and_gateway_configs_load(tmp_path, monkeypatch, root_mode):
     services = {s["name"]: s for s in c.JupyterHub.services}
     assert services["dask-gateway"]["url"].startswith("http://127.0.0.1:")
     assert services["dask-gateway"]["command"][1:3] == ["-m", "satco2.hub.supervise"]
-    assert "idle-culler" in services
+    cull = rt.settings["culling"]["servers"]
+    culler = services["idle-culler"]["command"]
+    assert f"--timeout={cull['timeout']}" in culler and ("--cull-users" in culler) == cull["cull_users"]
+    culler_role = next(r for r in c.JupyterHub.load_roles if r["name"] == "idle-culler")
+    assert set(culler_role["scopes"]) == {"list:users", "read:users:activity", "read:servers", "delete:servers"}
     user_role = next(r for r in c.JupyterHub.load_roles if r["name"] == "user")
     assert "access:services!service=dask-gateway" in user_role["scopes"]
     assert "access:services!service=dask-gateway" in c.Spawner.server_token_scopes
