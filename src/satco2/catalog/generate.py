@@ -171,4 +171,8 @@ def write_stac(out_dir: Path | None = None) -> Path:
 
 def generate(out_dir: Path | None = None) -> list[Path]:
     """Write the intake and STAC catalogs under ``out_dir`` (default: config.catalog_dir())."""
+    import yaml
+
+    with open(registry.registry_path()) as f:
+        registry.validate(yaml.safe_load(f), f"the product registry {registry.registry_path()}")
     return [write_intake(out_dir), write_stac(out_dir)]

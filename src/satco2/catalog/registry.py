@@ -65,8 +65,27 @@ def _schema() -> dict:
     return json.loads(SCHEMA_FILE.read_text())
 
 
+def check(doc: dict, source: str = "the registry") -> None:
+    """Cheap structural check done at every load (the full schema check is :func:`validate`)."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("products"), list):
+        raise SatCO2Error(f"{source} has no list of products.")
+    ids = []
+    for i, p in enumerate(doc["products"]):
+        missing = [k for k in ("id", "variables", "bbox", "upstream", "mirror") if k not in p]
+        if missing:
+            raise SatCO2Error(f"{source}: product #{i} lacks {', '.join(missing)}.")
+        ids.append(p["id"])
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise SatCO2Error(f"{source} has duplicate product ids: {', '.join(dup)}.")
+
+
 def validate(doc: dict, source: str = "the registry") -> None:
-    """Raise :class:`SatCO2Error` if ``doc`` does not satisfy the registry schema or ids repeat."""
+    """Raise :class:`SatCO2Error` if ``doc`` does not satisfy the JSON schema or ids repeat.
+
+    Run by the tests and by ``satco2 catalog generate`` (importing jsonschema is slow, so
+    loading the registry only runs :func:`check`).
+    """
     import jsonschema
 
     v = jsonschema.Draft202012Validator(_schema())
@@ -90,7 +109,7 @@ def _load(path: str, mtime: float) -> tuple[Product, ...]:
         raise SatCO2Error(f"the product registry {path} does not exist.") from None
     except yaml.YAMLError as e:
         raise SatCO2Error(f"the product registry {path} is not valid YAML ({e}).") from None
-    validate(doc, f"the product registry {path}")
+    check(doc, f"the product registry {path}")
     return tuple(Product(p) for p in doc["products"])
 
 
