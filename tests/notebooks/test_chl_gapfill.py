@@ -57,7 +57,7 @@ def test_notebook_fills_and_scores(report, surface_demo):
     dn = DINEOF().fit(filled.observed)
     gap = ~np.isfinite(obs) & np.isfinite(truth)
     err = np.abs(np.log10(dn.filled.values) - np.log10(truth))[gap].mean()
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):  # land pixels: empty means
         pixmean = np.nanmean(np.log10(obs), axis=0)
     naive = np.abs(pixmean[None] - np.log10(truth))[gap & np.isfinite(pixmean)[None]].mean()
     assert err < naive and err < 0.2  # the demo's white pixel noise is 0.15 dex (floor ~0.12)
@@ -73,7 +73,9 @@ def test_notebook_fills_and_scores(report, surface_demo):
     assert set(s.method) == {"climatology", "persistence", "damped_anomaly"}
     assert (s.coverage > 0.5).all()
     fc = xr.open_zarr(d / "forecast.zarr", consolidated=False).load()
-    assert fc.sizes["time"] == 24 and (fc["upper"] >= fc["lower"]).all()
+    ok = np.isfinite(fc["mean"].values)
+    assert fc.sizes["time"] == 24 and ok.sum() > 10000
+    assert (fc["upper"].values[ok] >= fc["lower"].values[ok]).all()
 
 
 @pytest.mark.slow

@@ -44,6 +44,9 @@ class FillOutput:
     error: np.ndarray | float
     samples: np.ndarray | None = None
     info: dict = field(default_factory=dict)
+    #: the method leaves observed pixels unchanged: the base class then restores them bit for bit
+    #: (the transform's round trip would change the last digits)
+    keeps_observed: bool = False
 
 
 def find_axes(da: xr.DataArray) -> tuple[str, str, str]:
@@ -155,13 +158,19 @@ class GapFiller:
         coords = {d: da[d] for d in dims}
         ds = xr.Dataset(coords=coords)
         ds["observed"] = da.variable.copy()
-        ds["filled"] = (dims, inv(back(out.filled)), {**da.attrs, "long_name": "gap-filled field",
-                                                       "gapfill_method": self.name})
+        filled = inv(back(out.filled))
+        if out.keeps_observed:
+            filled = np.where(finite, values, filled)
+        ds["filled"] = (dims, filled, {**da.attrs, "long_name": "gap-filled field",
+                                       "gapfill_method": self.name})
         err = np.broadcast_to(out.error, out.filled.shape)
         ds["error"] = (dims, back(err), {"units": unit_fmt.format(units=units),
                                          "long_name": "one-sigma error estimate (transformed units)"})
         if out.samples is not None:
-            ds["samples"] = (("sample",) + dims, inv(back(out.samples, (out.samples.shape[0],))),
+            smp = inv(back(out.samples, (out.samples.shape[0],)))
+            if out.keeps_observed:
+                smp = np.where(finite[None], values[None], smp)
+            ds["samples"] = (("sample",) + dims, smp,
                              {**da.attrs, "long_name": "multiple imputations"})
         ds.attrs.update({"gapfill_method": self.name, "transform": self.transform,
                          **{f"gapfill_{k}": v for k, v in out.info.items()

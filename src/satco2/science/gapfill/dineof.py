@@ -378,4 +378,5 @@ class DINEOF(GapFiller):
     def _fill(self, X, times):
         r = dineof_matrix(X.T, times=times, **self.kw)
         info = {k: r[k] for k in ("n_modes", "cv_error", "cv_curve", "iterations", "iterations_final")}
-        return FillOutput(filled=r["filled"].T, error=float(r["cv_error"]), info=info)
+        return FillOutput(filled=r["filled"].T, error=float(r["cv_error"]), info=info,
+                          keeps_observed=not self.kw["rec"])

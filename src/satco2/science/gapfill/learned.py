@@ -212,7 +212,8 @@ class LearnedImputer(GapFiller):
         info.update({"sigma_res": float(sigma_res), "n_samples": cfg["n_samples"],
                      "train_steps": int(train.sum())})
         self.net_ = net
-        return FillOutput(filled=flat(point), error=flat(err), samples=flat(samples), info=info)
+        return FillOutput(filled=flat(point), error=flat(err), samples=flat(samples), info=info,
+                          keeps_observed=True)
 
     def _hide(self, o, gaps, rng):
         """Self-masking: hide a random 10-90 % of the observed pixels of a window ``o`` (T, H, W)."""
