@@ -120,3 +120,14 @@ def test_cli_refuses_bad_parameter_with_one_sentence(dirs):
                        capture_output=True, text=True, env=os.environ)
     assert r.returncode == 2
     assert r.stderr.strip() == "error: parameter 'n_months' of notebook 'example' must be at most 24, not 99."
+
+
+def test_publish_examples_skips_published_notebooks(good):
+    msgs = []
+    assert publish.publish_examples(["example"], log=msgs.append) == []
+    assert msgs == ["example: already published, skipped"]
+    publish.unpublish("ex")
+    out = publish.publish_examples(["example"], log=msgs.append)  # a good run exists: no new run
+    assert [e["slug"] for e in out] == ["example"] and out[0]["follow_latest"]
+    assert out[0]["run_id"] == reports.latest("example").name and out[0]["author"] == "examples"
+    assert msgs[-1] == "example: published at /services/dashboards/d/example"
