@@ -417,6 +417,7 @@ def run_foreground(port=None, state_dir=None) -> int:
             raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)  # also when started with SIGINT ignored (e.g. `cmd &`)
     try:
         print(f"Starting SatCO2 Hub on 127.0.0.1:{hub.port} (log: {hub.log_path}) ...", flush=True)
         hub.start()
@@ -430,5 +431,6 @@ def run_foreground(port=None, state_dir=None) -> int:
         return 0
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not abort the clean-up
         hub.stop()
 
