@@ -92,8 +92,37 @@ def test_publish_and_offline_snapshot(good):
     html = snap.read_text()
     assert len(html) > 100_000
     assert not re.search(r"<script[^>]+src=\"https?://", html) and not re.search(r"<link[^>]+href=\"https?://", html)
+    assert not re.search(r'"url":"https?://', html)  # Panel's stylesheets are inlined as data: URLs
     assert "synthetic drifting bloom" in html and "2010-02" in html  # both months embedded
     assert [x["slug"] for x in publish.published()] == ["ex"]
+
+
+@pytest.mark.browser
+def test_offline_snapshot_works_without_network(good, artifacts):
+    """The snapshot opened from disk in Chromium requests nothing but itself (and data: URLs),
+    renders, and its embedded month selector switches the content."""
+    from playwright.sync_api import sync_playwright
+
+    snap = good.dir / "dashboard.html"
+    if not snap.exists():
+        publish.snapshot(good.dir)
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+    requested = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 800})
+            page.on("request", lambda r: requested.append(r.url))
+            page.goto(snap.as_uri(), timeout=60_000)
+            page.get_by_text("Month 2010-01: maximum").wait_for(timeout=60_000)
+            page.locator("select").first.select_option("2010-02")
+            page.get_by_text("Month 2010-02: maximum").wait_for(timeout=30_000)
+            page.screenshot(path=str(artifacts / "runs_example_offline_snapshot.png"))
+        finally:
+            browser.close()
+    remote = [u for u in requested if not u.startswith(("file:", "data:", "blob:"))]
+    assert remote == []
 
 
 def test_failed_run_keeps_last_good_report_and_dashboard(good):

@@ -71,6 +71,7 @@ def test_logged_in_user_sees_list_reports_and_files(hub, users, published):
     assert r.status_code == 200 and published.run_id in r.text and ">ok<" in r.text
     r = s.get(base(hub) + f"reports/example/{published.run_id}/dashboard.html", timeout=60)
     assert r.status_code == 200 and "synthetic drifting bloom" in r.text
+    assert r.headers["Content-Security-Policy"].startswith("sandbox allow-scripts")
     assert s.get(base(hub) + "reports/example/../../etc/report.html", timeout=30).status_code == 404
     assert s.get(base(hub) + f"reports/example/{published.run_id}/secret.txt", timeout=30).status_code == 404
     assert s.get(base(hub) + "app?id=ex", timeout=60).status_code == 200

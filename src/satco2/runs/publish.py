@@ -13,7 +13,8 @@ so a scheduled (or any) successful run updates it and a failed run never does.
 A dashboard is rebuilt from a report folder by the notebook's dashboard module:
 ``satco2.dashboards.<notebook>.from_report(report_dir)`` (or the module named by a top-level
 ``dashboard:`` key of the notebook's ``.params.yaml``). :func:`snapshot` saves it as a fully offline
-HTML file (``dashboard.html`` in the report folder; ``embed=True``, inline resources).
+HTML file (``dashboard.html`` in the report folder; ``embed=True``, inline resources, Panel's CDN
+stylesheets inlined as ``data:`` URLs, so it opens with no network at all).
 """
 from __future__ import annotations
 
@@ -31,6 +32,25 @@ from . import reports
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
 SNAPSHOT = "dashboard.html"
 _REMOTE_LINK = re.compile(r'<link [^>]*href="https?://[^"]*"[^>]*>\n?')
+_PANEL_CDN_CSS = re.compile(r'https://cdn\.holoviz\.org/panel/[^/"]+/dist/([^"?\\]+\.css)(\?[^"\\]*)?')
+
+
+def _inline_panel_css(text: str) -> str:
+    """Replace Panel's CDN stylesheet URLs (its widgets' ImportedStyleSheets, left remote even by
+    ``resources=INLINE``) with ``data:`` URLs of the same files from the installed Panel."""
+    import base64
+
+    import panel
+
+    dist = Path(panel.__file__).parent / "dist"
+
+    def repl(m):
+        f = dist / m.group(1)
+        if not f.is_file():
+            return m.group(0)
+        return "data:text/css;base64," + base64.b64encode(f.read_bytes()).decode()
+
+    return _PANEL_CDN_CSS.sub(repl, text)
 
 
 def registry_dir() -> Path:
@@ -85,7 +105,7 @@ def snapshot(report_dir: str | os.PathLike) -> Path:
     try:
         pn.panel(view).save(str(tmp), embed=True, resources=INLINE, title=report_dir.parent.name)
         # Panel's template links its icons from a CDN: drop them so nothing is fetched when opened
-        text = _REMOTE_LINK.sub("", tmp.read_text())
+        text = _inline_panel_css(_REMOTE_LINK.sub("", tmp.read_text()))
         tmp.write_text(text)
         os.replace(tmp, target)
     finally:

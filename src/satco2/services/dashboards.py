@@ -264,6 +264,10 @@ class ReportFileHandler(BaseHandler):
         if not p.is_file():
             raise web.HTTPError(404)
         self.set_header("Content-Type", REPORT_FILES[name])
+        if name.endswith(".html"):
+            # notebook outputs are arbitrary HTML/JS: run them in an opaque origin, so they cannot
+            # act on the hub's origin with the visitor's session
+            self.set_header("Content-Security-Policy", "sandbox allow-scripts allow-popups allow-downloads")
         self.finish(p.read_bytes())
 
 
