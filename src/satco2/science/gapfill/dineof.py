@@ -210,7 +210,7 @@ CV_SELECTORS = {"random": cv_points_random, "clouds": cv_points_clouds}
 def dineof_matrix(X: np.ndarray, nev: int = 30, neini: int = 1, toliter: float = 1e-3, nitemax: int = 300,
            cv: str | tuple = "random", solver: str = "subspace", alpha: float = 0.0, numit: int = 0,
            times: np.ndarray | None = None, rec: bool = True, seed: int = 0,
-           block_rows: int = 65536, out_of_core: bool = False) -> dict:
+           block_rows: int = 65536, out_of_core: bool = False, blas_threads: int | None = 1) -> dict:
     """DINEOF on a (space M, time N) matrix with NaN gaps (see the module docstring).
 
     Parameters
@@ -227,6 +227,9 @@ def dineof_matrix(X: np.ndarray, nev: int = 30, neini: int = 1, toliter: float =
         the observed values (``rec = 0``).
     seed : seed of the CV point draw and of the subspace start.
     block_rows, out_of_core : rows per streamed block; keep X in a temporary memory-mapped file.
+    blas_threads : BLAS threads while iterating (threadpoolctl; None leaves the default). The
+        products are small (N x P), so threads mostly add synchronisation: 1 was 5x faster on a
+        busy 2-core machine.
 
     Returns a dict: ``filled`` (M, N), ``cv_error`` (rms at CV points for P_opt, X units),
     ``n_modes`` (P_opt), ``cv_curve`` (CV error per P tried), ``iterations`` (per P), ``cv`` (rows,
@@ -234,6 +237,25 @@ def dineof_matrix(X: np.ndarray, nev: int = 30, neini: int = 1, toliter: float =
     """
     if solver not in SOLVERS:
         raise SatCO2Error(f"unknown DINEOF solver {solver!r}; choose one of {sorted(SOLVERS)}")
+    with _blas_limit(blas_threads):
+        return _dineof(X, nev, neini, toliter, nitemax, cv, solver, alpha, numit, times, rec, seed,
+                       block_rows, out_of_core)
+
+
+def _blas_limit(n):
+    import contextlib
+
+    if n is None:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional: only a speed matter
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=int(n), user_api="blas")
+
+
+def _dineof(X, nev, neini, toliter, nitemax, cv, solver, alpha, numit, times, rec, seed, block_rows,
+            out_of_core):
     X = np.asarray(X, dtype=float)
     if X.ndim != 2:
         raise SatCO2Error(f"dineof needs a 2-D (space, time) matrix, got {X.ndim} dimensions")
@@ -367,13 +389,13 @@ class DINEOF(GapFiller):
     def __init__(self, nev: int = 30, neini: int = 1, toliter: float = 1e-3, nitemax: int = 300,
                  cv="random", solver: str = "subspace", alpha: float = 0.0, numit: int = 0,
                  rec: bool = True, seed: int = 0, block_rows: int = 65536, out_of_core: bool = False,
-                 transform: str = "log10", min_coverage: float = 0.0):
+                 blas_threads: int | None = 1, transform: str = "log10", min_coverage: float = 0.0):
         super().__init__(transform=transform, min_coverage=min_coverage)
         if solver not in SOLVERS:
             raise SatCO2Error(f"unknown DINEOF solver {solver!r}; choose one of {sorted(SOLVERS)}")
         self.kw = dict(nev=nev, neini=neini, toliter=toliter, nitemax=nitemax, cv=cv, solver=solver,
                        alpha=alpha, numit=numit, rec=rec, seed=seed, block_rows=block_rows,
-                       out_of_core=out_of_core)
+                       out_of_core=out_of_core, blas_threads=blas_threads)
 
     def _fill(self, X, times):
         r = dineof_matrix(X.T, times=times, **self.kw)
