@@ -152,6 +152,10 @@ for what, f in [("CONNECT", lambda: g.connect("{name}")), ("STOP", lambda: g.sto
     check = execute(alice_server, STATE["alice_token"],
                     "from dask_gateway import Gateway; print([c.name for c in Gateway().list_clusters()])")
     assert name in check  # alice's cluster survived bob's attempt
+    # get_client in another kernel of alice reuses her running cluster instead of starting one
+    out = execute(alice_server, STATE["alice_token"],
+                  "from satco2.compute import get_client\nc = get_client(n_workers=2)\nprint('REUSED', c.cluster.name)")
+    assert f"REUSED {name}" in out
     execute(alice_server, STATE["alice_token"], "client.cluster.shutdown(); print('down')",
             kernel_id=STATE["alice_kernel"])
     out = execute(alice_server, STATE["alice_token"],
