@@ -219,13 +219,14 @@ class _Mirror:
                 f"{self.product.id} already has from {other}."
             )
         # 2. data (beyond the committed length: invisible until the commit)
-        for name in list(ds.data_vars) + ["time"]:
+        timed = [v for v in ds.data_vars if "time" in ds[v].dims]  # static fields stay as first written
+        for name in timed + ["time"]:
             arr = g[name]
             if arr.shape[0] < k + nt:
                 arr.resize((k + nt,) + arr.shape[1:])
         g["time"][k:k + nt] = _encode_time(ds["time"].values)
-        for name in ds.data_vars:
-            g[name][k:k + nt] = ds[name].values
+        for name in timed:
+            g[name][k:k + nt] = ds[name].transpose("time", *[d for d in ds[name].dims if d != "time"]).values
         pause = float(os.environ.get("SATCO2_INGEST_PAUSE_BEFORE_COMMIT", "0") or 0)
         if pause:
             _time.sleep(pause)
