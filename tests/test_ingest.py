@@ -184,3 +184,18 @@ def test_cli_error_is_one_line(tmp_path, shared_data):
     assert r.returncode == 2
     assert r.stderr.strip().startswith("error: file AQUA_MODIS") and r.stderr.strip().count("\n") == 0
     assert not any(tmp_path.iterdir())
+
+
+def test_ingest_gml_text_time_series(shared_data, tmp_path):
+    f = shared_data / "atmospheric_co2" / "co2_mm_gl.txt"
+    ingest("extra-xco2-noaa-gml", [f], root=str(tmp_path), progress=False)
+    ds = catalog.open("extra-xco2-noaa-gml", source="mirror", root=str(tmp_path))
+    rows = [line.split() for line in f.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    assert ds.sizes["time"] == len(rows) and set(ds.dims) == {"time"}
+    np.testing.assert_allclose(ds.xco2.values, [float(r[3]) for r in rows], rtol=1e-6)
+    assert str(ds.time.values[0])[:7] == f"{int(rows[0][0]):04d}-{int(rows[0][1]):02d}"
+    assert ds.xco2.attrs["units"] == "1e-6"
+    with pytest.raises(SatCO2Error, match="line .* is not a GML row"):
+        bad = tmp_path / "co2_bad.txt"
+        bad.write_text("# header\n2020 1 2020.04 410.1\nnot numbers here\n")
+        ingest("extra-xco2-noaa-gml", [bad], root=str(tmp_path), progress=False)
