@@ -135,9 +135,9 @@ def _modes_subspace(A, P, L, state, blocks, rng):
         Q, steps = Q[:, :q], 1
 
     def apply_B(V, keep_Y=False):
-        W = V if L is None else L.T @ V
-        Z = np.zeros_like(V)
-        Y = np.empty((m, V.shape[1])) if keep_Y else None
+        W = (V if L is None else L.T @ V).astype(A.dtype)
+        Z = np.zeros(V.shape)
+        Y = np.empty((m, V.shape[1]), dtype=A.dtype) if keep_Y else None
         for a, b in blocks:
             Yb = A[a:b] @ W
             if keep_Y:
@@ -155,7 +155,7 @@ def _modes_subspace(A, P, L, state, blocks, rng):
     state["Q"] = Q @ E  # Ritz vectors (with the oversampling ones) start the next solve
     V, s = Q @ E[:, :P], np.sqrt(np.maximum(w[order][:P], 0))
     if L is None:
-        return V, np.ones(P), Y @ E[:, :P]
+        return V, np.ones(P), Y @ E[:, :P].astype(A.dtype)
     return V, _scale(A, V, s, L, blocks), None
 
 
@@ -210,7 +210,8 @@ CV_SELECTORS = {"random": cv_points_random, "clouds": cv_points_clouds}
 def dineof_matrix(X: np.ndarray, nev: int = 30, neini: int = 1, toliter: float = 1e-3, nitemax: int = 300,
            cv: str | tuple = "random", solver: str = "subspace", alpha: float = 0.0, numit: int = 0,
            times: np.ndarray | None = None, rec: bool = True, seed: int = 0,
-           block_rows: int = 65536, out_of_core: bool = False, blas_threads: int | None = 1) -> dict:
+           block_rows: int = 65536, out_of_core: bool = False, blas_threads: int | None = 1,
+           dtype=np.float32) -> dict:
     """DINEOF on a (space M, time N) matrix with NaN gaps (see the module docstring).
 
     Parameters
@@ -239,7 +240,7 @@ def dineof_matrix(X: np.ndarray, nev: int = 30, neini: int = 1, toliter: float =
         raise SatCO2Error(f"unknown DINEOF solver {solver!r}; choose one of {sorted(SOLVERS)}")
     with _blas_limit(blas_threads):
         return _dineof(X, nev, neini, toliter, nitemax, cv, solver, alpha, numit, times, rec, seed,
-                       block_rows, out_of_core)
+                       block_rows, out_of_core, np.dtype(dtype))
 
 
 def _blas_limit(n):
@@ -255,7 +256,7 @@ def _blas_limit(n):
 
 
 def _dineof(X, nev, neini, toliter, nitemax, cv, solver, alpha, numit, times, rec, seed, block_rows,
-            out_of_core):
+            out_of_core, dtype):
     X = np.asarray(X, dtype=float)
     if X.ndim != 2:
         raise SatCO2Error(f"dineof needs a 2-D (space, time) matrix, got {X.ndim} dimensions")
@@ -282,9 +283,9 @@ def _dineof(X, nev, neini, toliter, nitemax, cv, solver, alpha, numit, times, re
     tmpdir = None
     if out_of_core:
         tmpdir = tempfile.mkdtemp(prefix="dineof-")
-        A = np.lib.format.open_memmap(os.path.join(tmpdir, "X.npy"), mode="w+", dtype=float, shape=(m, n))
+        A = np.lib.format.open_memmap(os.path.join(tmpdir, "X.npy"), mode="w+", dtype=dtype, shape=(m, n))
     else:
-        A = np.empty((m, n))
+        A = np.empty((m, n), dtype=dtype)
     try:
         blocks = _blocks(m, block_rows)
         for a, b in blocks:
