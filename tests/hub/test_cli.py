@@ -37,7 +37,8 @@ def test_up_first_screen_single_account_and_down_stops_everything(tmp_path):
     state = tmp_path / "state"
     port = free_port()
     env = dict(os.environ, SATCO2_STATE_DIR=str(state), SATCO2_HUB_PORT=str(port),
-               SATCO2_HUB_ROOT_MODE="0", SATCO2_HUB_SETTINGS=str(_settings_with_crashing_service(tmp_path)))
+               SATCO2_HUB_ROOT_MODE="0", SATCO2_REPORTS_DIR=str(tmp_path / "reports"),
+               SATCO2_HUB_SETTINGS=str(_settings_with_crashing_service(tmp_path)))
     satco2 = [sys.executable, "-m", "satco2.cli"]
     up = subprocess.Popen([*satco2, "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     screen = []
@@ -60,6 +61,11 @@ def test_up_first_screen_single_account_and_down_stops_everything(tmp_path):
             assert stat.S_IMODE((state / name).stat().st_mode) == 0o600, name
         assert stat.S_IMODE(state.stat().st_mode) == 0o700
         assert "SINGLE-ACCOUNT" in text
+        # the example dashboards are published in the background (stopped with everything else)
+        deadline = time.monotonic() + 30
+        while not any("Publishing the example dashboards" in line for line in screen):
+            assert time.monotonic() < deadline, "".join(screen)
+            time.sleep(0.2)
         # only loopback: the public port is bound to 127.0.0.1
         conns = [c for c in psutil.net_connections("tcp") if c.status == "LISTEN" and c.laddr.port == port]
         assert conns and all(c.laddr.ip == "127.0.0.1" for c in conns)

@@ -195,7 +195,7 @@ class Hub:
             root_mode=self.root_mode,
             settings=self.settings,
             services=services,
-            env=user_environment(public, self.extra_env),
+            env=user_environment(public, {"SATCO2_STATE_DIR": str(self.state_dir), **(self.extra_env or {})}),
             user_python=user_python() if self.root_mode else sys.executable,
         )
         self.runtime.save()
@@ -409,6 +409,7 @@ def run_foreground(port=None, state_dir=None) -> int:
     hub = Hub(state_dir=state_dir, port=port)
     hub.log_path = hub.state_dir / "hub.log"  # the terminal keeps the first screen readable
     stopping = False
+    examples = None
 
     def on_signal(signum, frame):
         nonlocal stopping
@@ -422,6 +423,7 @@ def run_foreground(port=None, state_dir=None) -> int:
         print(f"Starting SatCO2 Hub on 127.0.0.1:{hub.port} (log: {hub.log_path}) ...", flush=True)
         hub.start()
         print(hub.banner(), flush=True)
+        examples = _publish_examples_in_background(hub)
         code = hub.wait()
         print(f"JupyterHub exited with status {code}; stopping what it left.{hub._log_tail()}",
               file=sys.stderr)
@@ -432,5 +434,45 @@ def run_foreground(port=None, state_dir=None) -> int:
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not abort the clean-up
+        if examples is not None:
+            _stop_tree(examples.pid)  # its runs are atomic: a killed run publishes nothing
         hub.stop()
+
+
+def _stop_tree(pid: int, timeout: float = 10) -> None:
+    """Terminate a process and all its descendants (kernels start their own sessions)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return
+    for p in procs:
+        try:
+            p.terminate()
+        except psutil.Error:
+            pass
+    _, alive = psutil.wait_procs(procs, timeout=timeout)
+    for p in alive:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+
+
+def _publish_examples_in_background(hub: "Hub") -> subprocess.Popen:
+    """Run and publish every analysis notebook on the demo data unless already published
+    (``satco2 publish --examples``), in the background so the hub is usable at once."""
+    log_path = hub.state_dir / "publish-examples.log"
+    env = {**os.environ, "SATCO2_STATE_DIR": str(hub.state_dir)}
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "satco2"), "publish", "--examples"],
+            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )
+    print(f"Publishing the example dashboards of every analysis notebook in the background "
+          f"(notebooks already published are skipped; log: {log_path}); they appear at {hub.url}services/dashboards/",
+          flush=True)
+    return proc
 
