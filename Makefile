@@ -7,12 +7,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMPS := .stamps
 PYTEST_ARGS ?=
-export SATCO2_HUB_PORT ?= 8000
 
 .PHONY: up down test env lock demo clean-env bench help
 
 help:
-	@echo "make up      install what is missing, build the demo store, start the hub on 127.0.0.1:$(SATCO2_HUB_PORT)"
+	@echo "make up      install what is missing, build the demo store, start the hub on 127.0.0.1 (port: SATCO2_HUB_PORT, default 8000)"
 	@echo "make test    install what is missing and run the test suite"
 	@echo "make down    stop a hub started by make up"
 	@echo "make lock    regenerate environment/requirements.lock from requirements.in"

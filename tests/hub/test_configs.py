@@ -47,7 +47,9 @@ def test_committed_settings_are_valid_and_loopback_only():
     (lambda d: d["services"].update({"dask-gateway": {"module": "x"}}), "services"),
     (lambda d: d["gateway"]["limits"]["default"].update(cluster_max_workers=1), "n_workers.default"),
 ])
-def test_bad_settings_give_one_clear_sentence(tmp_path, mutate, where):
+def test_bad_settings_give_one_clear_sentence(tmp_path, monkeypatch, mutate, where):
+    for name in ("SATCO2_HUB_PORT", "SATCO2_HUB_IP", "SATCO2_HUB_ROOT_MODE"):
+        monkeypatch.delenv(name, raising=False)  # env overrides would hide the file's bad value
     with pytest.raises(SatCO2Error) as e:
         settings.load(_bad(tmp_path, mutate))
     msg = str(e.value)
