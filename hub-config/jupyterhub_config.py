@@ -51,6 +51,7 @@ if rt.root_mode:
 else:
     c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"  # one OS account
     c.SimpleLocalProcessSpawner.home_dir_template = f"{state}/users/{{username}}"
+    c.Spawner.pre_spawn_hook = hooks.pre_spawn_single
     c.JupyterHub.template_vars = {"announcement": hooks.single_account_banner()}
     if os.geteuid() == 0:  # single-account mode started by root: servers run as root too
         c.Spawner.args = ["--allow-root"]

@@ -83,6 +83,9 @@ def test_up_first_screen_single_account_and_down_stops_everything(tmp_path):
         user, cwd = out.split()
         assert user == pwd.getpwuid(os.getuid()).pw_name  # the hub's own account, as the banner says
         assert cwd == str(state / "users" / "dana")
+        # a new user finds the analysis notebooks in ~/notebooks
+        listed = execute(server, hub.api_token("dana"), "import os; print(sorted(os.listdir('notebooks')))")
+        assert "pco2_flux.ipynb" in listed and "marginal_sea_trends.ipynb" in listed
 
         # the crashing service is logged and retried; the hub keeps serving
         log, deadline = state / "hub.log", time.monotonic() + 60

@@ -72,6 +72,10 @@ def test_signup_needs_approval_then_login_spawns_and_runs_code(hub):
     assert auth == "jupyterhub"
     if expected_user:
         assert user == expected_user  # root mode: the kernel runs as alice's own system user
+    # the analysis notebooks wait in ~/notebooks, owned by the user (editable)
+    out = execute(server, token, "import os; print(os.access('notebooks/pco2_flux.ipynb', os.W_OK),"
+                  " sorted(os.listdir('notebooks')))")
+    assert out.startswith("True") and "doc_transport.ipynb" in out and "chl_gapfill.ipynb" in out
     STATE.update(alice_server=server, alice_token=token, alice_session=s)
 
 

@@ -2,6 +2,7 @@
 
 - :func:`ensure_system_user` - root mode: one system user per hub user, created at first spawn
 - :func:`single_account_banner` - the warning shown on every hub page in single-account mode
+- :func:`copy_notebooks` - a new user finds the analysis notebooks in ``~/notebooks``
 """
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import grp
 import os
 import pwd
 import re
+import shutil
 import subprocess
+from pathlib import Path
 
-from .. import SatCO2Error
+from .. import SatCO2Error, config
 
 #: system group of the accounts this hub created; an existing account outside it is never used
 GROUP = "satco2-users"
@@ -66,6 +69,36 @@ def ensure_system_user(username: str) -> pwd.struct_passwd:
     return entry
 
 
+def copy_notebooks(home: Path, uid: int | None = None, gid: int | None = None) -> Path | None:
+    """Copy the analysis notebooks and their parameter schemas into ``<home>/notebooks`` once.
+
+    Nothing happens when that folder exists already, so a user's edits are never overwritten.
+    """
+    dest = Path(home) / "notebooks"
+    if dest.exists():
+        return None
+    src = config.REPO_ROOT / "notebooks"
+    tmp = dest.with_name(".notebooks.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for f in sorted(src.glob("*.ipynb")) + sorted(src.glob("*.params.yaml")):
+        shutil.copy2(f, tmp / f.name)
+    if uid is not None:
+        for f in [tmp, *tmp.iterdir()]:
+            os.chown(f, uid, gid)
+    tmp.rename(dest)
+    return dest
+
+
 def pre_spawn_root(spawner) -> None:
-    """``Spawner.pre_spawn_hook`` in root mode: make sure the user's system account exists."""
-    ensure_system_user(spawner.user.name)
+    """``Spawner.pre_spawn_hook`` in root mode: make sure the user's system account exists and
+    holds the analysis notebooks."""
+    entry = ensure_system_user(spawner.user.name)
+    copy_notebooks(Path(entry.pw_dir), entry.pw_uid, entry.pw_gid)
+
+
+def pre_spawn_single(spawner) -> None:
+    """``Spawner.pre_spawn_hook`` in single-account mode: the user's folder holds the notebooks."""
+    home = Path(spawner.home_dir_template.format(username=spawner.user.name))
+    home.mkdir(parents=True, exist_ok=True)
+    copy_notebooks(home)
