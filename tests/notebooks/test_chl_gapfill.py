@@ -18,16 +18,12 @@ PARAMS = {"region": "changjiang_estuary", "start": "2009-01", "end": "2014-12", 
 
 
 @pytest.fixture(scope="module")
-def surface_demo(tmp_path_factory):
-    """A private demo store holding only the ecs_surface generator's products."""
-    from satco2 import demo
-
-    root = tmp_path_factory.mktemp("demo")
+def surface_demo(demo_store, tmp_path_factory):
+    """The shared demo store (the ecs_surface generator's products among others; built once per
+    session, by `make test` beforehand), with run reports in a temporary folder."""
     mp = pytest.MonkeyPatch()
-    mp.setenv("SATCO2_DEMO_ROOT", str(root))
     mp.setenv("SATCO2_REPORTS_DIR", str(tmp_path_factory.mktemp("reports")))
-    demo.build(only="ecs_surface", root=root)
-    yield root
+    yield demo_store
     mp.undo()
 
 

@@ -13,16 +13,12 @@ pytestmark = pytest.mark.notebook
 
 
 @pytest.fixture(scope="module")
-def doc_demo(tmp_path_factory):
-    """A private demo store holding only the ecs_ocean generator's products."""
-    from satco2 import demo
-
-    root = tmp_path_factory.mktemp("demo")
+def doc_demo(demo_store, tmp_path_factory):
+    """The shared demo store (the ecs_ocean generator's products among others; built once per
+    session, by `make test` beforehand), with run reports in a temporary folder."""
     mp = pytest.MonkeyPatch()
-    mp.setenv("SATCO2_DEMO_ROOT", str(root))
     mp.setenv("SATCO2_REPORTS_DIR", str(tmp_path_factory.mktemp("reports")))
-    demo.build(only="ecs_ocean", root=root)
-    yield root
+    yield demo_store
     mp.undo()
 
 

@@ -15,16 +15,12 @@ SEAS = ["persian_gulf", "baltic_sea", "south_china_sea", "sea_of_japan"]
 
 
 @pytest.fixture(scope="module")
-def eurasia_demo(tmp_path_factory):
-    """A private demo store holding only the eurasia generator's products."""
-    from satco2 import demo
-
-    root = tmp_path_factory.mktemp("demo")
+def eurasia_demo(demo_store, tmp_path_factory):
+    """The shared demo store (the eurasia generator's products among others; built once per
+    session, by `make test` beforehand), with run reports in a temporary folder."""
     mp = pytest.MonkeyPatch()
-    mp.setenv("SATCO2_DEMO_ROOT", str(root))
     mp.setenv("SATCO2_REPORTS_DIR", str(tmp_path_factory.mktemp("reports")))
-    demo.build(only="eurasia", root=root)
-    yield root
+    yield demo_store
     mp.undo()
 
 
