@@ -93,17 +93,41 @@ def build(report_dir: str | os.PathLike):
     return dashboard_module(report_dir.parent.name).from_report(report_dir)
 
 
+#: largest number of widget-state combinations embedded in an offline snapshot
+MAX_EMBEDDED_STATES = 1000
+_CONTINUOUS_SAMPLES = 3  # Panel's embed samples a continuous slider at max_opts=3 values
+
+
+def embedded_states(view) -> int:
+    """Upper bound of the widget-value combinations Panel's ``embed=True`` would render."""
+    import panel as pn
+
+    n = 1
+    for w in view.select(pn.widgets.Widget):
+        options = getattr(w, "options", None)
+        if options:
+            n *= len(options)
+        elif isinstance(w, (pn.widgets.Checkbox, pn.widgets.Toggle)):
+            n *= 2
+        elif isinstance(w, (pn.widgets.IntSlider, pn.widgets.FloatSlider, pn.widgets.DateSlider)):
+            n *= _CONTINUOUS_SAMPLES
+    return n
+
+
 def snapshot(report_dir: str | os.PathLike) -> Path:
     """Write the fully offline HTML snapshot ``<report_dir>/dashboard.html`` (atomic) and return it."""
     import panel as pn
     from bokeh.resources import INLINE
 
     report_dir = Path(report_dir)
-    view = build(report_dir)
+    view = pn.panel(build(report_dir))
     target = report_dir / SNAPSHOT
     tmp = report_dir / f".{SNAPSHOT}.tmp.html"
+    # Embedding explores the cross product of the widgets' values: beyond MAX_EMBEDDED_STATES the
+    # snapshot keeps the dashboard's first view (widgets inert) instead of running for hours.
+    embed = embedded_states(view) <= MAX_EMBEDDED_STATES
     try:
-        pn.panel(view).save(str(tmp), embed=True, resources=INLINE, title=report_dir.parent.name)
+        view.save(str(tmp), embed=embed, resources=INLINE, title=report_dir.parent.name)
         # Panel's template links its icons from a CDN: drop them so nothing is fetched when opened
         text = _inline_panel_css(_REMOTE_LINK.sub("", tmp.read_text()))
         tmp.write_text(text)
