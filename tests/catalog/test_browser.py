@@ -13,6 +13,7 @@ from bokeh.models import GlyphRenderer
 
 from satco2 import catalog
 from satco2.catalog.browser import CatalogBrowser, app
+from satco2.testing import launch_chromium
 
 
 def test_search_filters_and_selects(demo_store):
@@ -82,10 +83,8 @@ def _serve():
 def test_real_browser_lists_every_product(demo_store, artifacts):
     from playwright.sync_api import sync_playwright
 
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
     with _serve() as url, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        browser = launch_chromium(pw)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(url, timeout=120_000)

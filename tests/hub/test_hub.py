@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from satco2 import SatCO2Error
+from satco2.testing import launch_chromium
 from satco2.testing.hub import FAST_ACTIVITY_ENV, execute, temp_hub
 
 ROOT = os.geteuid() == 0
@@ -218,10 +219,8 @@ def test_busy_kernel_keeps_server_active(hub):
 def test_browser_login_reaches_jupyterlab(hub, artifacts):
     from playwright.sync_api import sync_playwright
 
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        browser = launch_chromium(p)
         try:
             page = browser.new_page()
             page.goto(f"{hub.url}hub/login", timeout=60000)

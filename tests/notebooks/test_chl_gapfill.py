@@ -18,24 +18,14 @@ PARAMS = {"region": "changjiang_estuary", "start": "2009-01", "end": "2014-12", 
 
 
 @pytest.fixture(scope="module")
-def surface_demo(demo_store, tmp_path_factory):
-    """The shared demo store (the ecs_surface generator's products among others; built once per
-    session, by `make test` beforehand), with run reports in a temporary folder."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("SATCO2_REPORTS_DIR", str(tmp_path_factory.mktemp("reports")))
-    yield demo_store
-    mp.undo()
-
-
-@pytest.fixture(scope="module")
-def report(surface_demo):
+def report(notebook_demo):
     import satco2.runs
 
     return satco2.runs.run("chl_gapfill", PARAMS, timeout=1200)
 
 
 @pytest.mark.slow
-def test_notebook_fills_and_scores(report, surface_demo):
+def test_notebook_fills_and_scores(report, notebook_demo):
     d = report.dir
     filled = xr.open_zarr(d / "filled.zarr", consolidated=False).load()
     assert filled.attrs["gapfill_method"] == "learned"
@@ -46,7 +36,7 @@ def test_notebook_fills_and_scores(report, surface_demo):
     np.testing.assert_array_equal(filled.filled.values[np.isfinite(obs)], obs[np.isfinite(obs)])
 
     # DINEOF at the real cloud gaps against the demo's cloud-free truth
-    truth = xr.open_zarr(surface_demo / "ecs" / "truth" / "flux.zarr").chlor_a
+    truth = xr.open_zarr(notebook_demo / "ecs" / "truth" / "flux.zarr").chlor_a
     truth = truth.sel(time=filled.time, lat=filled.lat, lon=filled.lon, method="nearest").load().values
     from satco2.science.gapfill import DINEOF
 

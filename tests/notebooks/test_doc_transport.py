@@ -8,35 +8,26 @@ import numpy as np
 import pytest
 
 from satco2 import SatCO2Error
+from satco2.testing import launch_chromium
 
 pytestmark = pytest.mark.notebook
 
 
 @pytest.fixture(scope="module")
-def doc_demo(demo_store, tmp_path_factory):
-    """The shared demo store (the ecs_ocean generator's products among others; built once per
-    session, by `make test` beforehand), with run reports in a temporary folder."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("SATCO2_REPORTS_DIR", str(tmp_path_factory.mktemp("reports")))
-    yield demo_store
-    mp.undo()
-
-
-@pytest.fixture(scope="module")
-def report(doc_demo):
+def report(notebook_demo):
     import satco2.runs
 
     return satco2.runs.run("doc_transport", {"start": "2010-01", "end": "2010-04"}, timeout=600)
 
 
 @pytest.mark.slow
-def test_notebook_runs_and_recovers_injected_fluxes(report, doc_demo):
+def test_notebook_runs_and_recovers_injected_fluxes(report, notebook_demo):
     import xarray as xr
 
     assert report.ok
     d = report.dir
     summary = xr.open_zarr(d / "doc_transport_summary.zarr").load()
-    truth = json.loads((doc_demo / "ecs" / "truth" / "doc_transport.json").read_text())
+    truth = json.loads((notebook_demo / "ecs" / "truth" / "doc_transport.json").read_text())
     k = truth["time"].index("2010-01")
     for name in ("taiwan_strait", "kuroshio_200m", "north_32n"):
         want = np.asarray(truth["sections"][name]["doc_tgc_per_year"][k:k + 4])
@@ -70,7 +61,7 @@ def test_dashboard_from_report(report):
     assert jan is not None
 
 
-def test_invalid_parameters_are_one_sentence(doc_demo):
+def test_invalid_parameters_are_one_sentence(notebook_demo):
     import satco2.runs
 
     with pytest.raises(SatCO2Error, match="doc_algorithm"):
@@ -98,11 +89,9 @@ def test_dashboard_in_browser(report, artifacts):
         port = sock.getsockname()[1]
     server = pn.serve({"/": lambda: dash.from_report(report.dir)}, port=port, address="127.0.0.1",
                       show=False, threaded=True, start=True, websocket_origin=[f"127.0.0.1:{port}"])
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+            browser = launch_chromium(p)
             try:
                 page = browser.new_page(viewport={"width": 1200, "height": 1400})
                 page.goto(f"http://127.0.0.1:{port}/", timeout=60_000)

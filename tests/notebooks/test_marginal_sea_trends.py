@@ -14,21 +14,11 @@ from satco2 import SatCO2Error
 SEAS = ["persian_gulf", "baltic_sea", "south_china_sea", "sea_of_japan"]
 
 
-@pytest.fixture(scope="module")
-def eurasia_demo(demo_store, tmp_path_factory):
-    """The shared demo store (the eurasia generator's products among others; built once per
-    session, by `make test` beforehand), with run reports in a temporary folder."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("SATCO2_REPORTS_DIR", str(tmp_path_factory.mktemp("reports")))
-    yield demo_store
-    mp.undo()
-
-
 @pytest.mark.slow
-def test_injected_trends_recovered_within_noise(eurasia_demo, tmp_path):
+def test_injected_trends_recovered_within_noise(notebook_demo, tmp_path):
     from satco2.science import regions, trends
 
-    truth = json.loads((eurasia_demo / "eurasia" / "truth" / "trends.json").read_text())
+    truth = json.loads((notebook_demo / "eurasia" / "truth" / "trends.json").read_text())
     seas = regions.names("bai2018")
     out = trends.run_analysis(seas, ["sst", "par", "chlor_a", "sdd"], "2003-01", "2014-12",
                               tmp_path, method="ols", maps=False)
@@ -48,7 +38,7 @@ def test_injected_trends_recovered_within_noise(eurasia_demo, tmp_path):
     assert 2.5 < pg.slope_pct < 3.5 and 0.2 < pg.slope < 0.3 and pg.p_value < 0.001
 
 
-def test_bad_period_and_sea_are_clear_errors(eurasia_demo, tmp_path):
+def test_bad_period_and_sea_are_clear_errors(notebook_demo, tmp_path):
     from satco2.science import trends
 
     with pytest.raises(SatCO2Error, match="outside the demo data"):
@@ -60,7 +50,7 @@ def test_bad_period_and_sea_are_clear_errors(eurasia_demo, tmp_path):
     assert not any(tmp_path.iterdir())  # nothing half-written
 
 
-def test_invalid_parameters_are_one_sentence(eurasia_demo):
+def test_invalid_parameters_are_one_sentence(notebook_demo):
     import satco2.runs
 
     with pytest.raises(SatCO2Error, match="seas"):
@@ -78,7 +68,7 @@ def test_notebook_defaults_match_schema():
 
 
 @pytest.fixture(scope="module")
-def report(eurasia_demo):
+def report(notebook_demo):
     import satco2.runs
 
     return satco2.runs.run("marginal_sea_trends",
@@ -89,7 +79,7 @@ def report(eurasia_demo):
 
 @pytest.mark.notebook
 @pytest.mark.slow
-def test_notebook_runs_and_dashboard_rebuilds(report, eurasia_demo):
+def test_notebook_runs_and_dashboard_rebuilds(report, notebook_demo):
     import holoviews as hv
 
     from satco2.dashboards import trends as dash
@@ -98,7 +88,7 @@ def test_notebook_runs_and_dashboard_rebuilds(report, eurasia_demo):
     d = report.dir
     reg = xr.open_zarr(d / trends.REGIONAL_FILE).load()
     assert list(reg.region.values) == SEAS and reg.attrs["method"] == "theil_sen_mk_hr"
-    truth = json.loads((eurasia_demo / "eurasia" / "truth" / "trends.json").read_text())
+    truth = json.loads((notebook_demo / "eurasia" / "truth" / "trends.json").read_text())
     # SDD rises in every sea, as injected; Theil-Sen close to the truth
     for s in SEAS:
         est = float(reg.sdd_slope_pct.sel(region=s))

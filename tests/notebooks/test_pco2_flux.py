@@ -11,6 +11,7 @@ import pytest
 import xarray as xr
 
 from satco2 import SatCO2Error
+from satco2.testing import launch_chromium
 
 pytestmark = pytest.mark.notebook
 
@@ -22,25 +23,15 @@ def _no_nan(name):
 
 
 @pytest.fixture(scope="module")
-def surface_demo(demo_store, tmp_path_factory):
-    """The shared demo store (the ecs_surface generator's products among others; built once per
-    session, by `make test` beforehand), with run reports in a temporary folder."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("SATCO2_REPORTS_DIR", str(tmp_path_factory.mktemp("reports")))
-    yield demo_store
-    mp.undo()
-
-
-@pytest.fixture(scope="module")
-def cruise_csv(surface_demo, tmp_path_factory):
+def cruise_csv(notebook_demo, tmp_path_factory):
     """A SYNTHETIC underway file (documented here): 60 points sampled from the demo's true pCO2
     in the region and period, reported as fCO2 (Weiss 1974 virial factor at SST) with 4 µatm
     Gaussian noise (seed 5), so the validation path, including fCO2 -> pCO2, is exercised."""
     from satco2.science.gas_exchange import pco2_to_fco2
 
-    t = xr.open_zarr(surface_demo / "ecs" / "truth" / "flux.zarr")
-    sst = xr.open_zarr(surface_demo / "ecs" / "global-sst-oisst-25km.zarr").sst
-    chl = xr.open_zarr(surface_demo / "ecs" / "global-chl-modis-aqua-4km.zarr").chlor_a
+    t = xr.open_zarr(notebook_demo / "ecs" / "truth" / "flux.zarr")
+    sst = xr.open_zarr(notebook_demo / "ecs" / "global-sst-oisst-25km.zarr").sst
+    chl = xr.open_zarr(notebook_demo / "ecs" / "global-chl-modis-aqua-4km.zarr").chlor_a
     box = dict(lat=slice(28.0, 32.0), lon=slice(121.0, 124.0), time=slice(START, END))
     p, s, c = (a.sel(**box).load() for a in (t.pco2sw, sst, chl))
     ok = np.argwhere(np.isfinite(p.values) & np.isfinite(c.values))
@@ -60,7 +51,7 @@ def cruise_csv(surface_demo, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def report(surface_demo, cruise_csv):
+def report(notebook_demo, cruise_csv):
     import satco2.runs
 
     return satco2.runs.run("pco2_flux", {"region": REGION, "start": START, "end": END,
@@ -68,13 +59,13 @@ def report(surface_demo, cruise_csv):
 
 
 @pytest.mark.slow
-def test_notebook_recovers_injected_flux(report, surface_demo):
+def test_notebook_recovers_injected_flux(report, notebook_demo):
     from satco2.science import carbon
 
     d = report.dir
     ds = xr.open_zarr(d / carbon.PRODUCTS_FILE).load()
     assert ds.sizes["time"] == 2 and float(ds.lat.min()) >= 28.0 and float(ds.lon.max()) <= 124.0
-    truth = xr.open_zarr(surface_demo / "ecs" / "truth" / "flux.zarr")
+    truth = xr.open_zarr(notebook_demo / "ecs" / "truth" / "flux.zarr")
     truth = truth.sel(time=ds.time, lat=ds.lat, lon=ds.lon, method="nearest").load()
     ok = np.isfinite(ds.flux.values)
     assert ok.sum() > 300
@@ -122,7 +113,7 @@ def test_dashboard_from_report(report):
         dash.from_report(report.dir.parent)
 
 
-def test_invalid_parameters_are_one_sentence(surface_demo):
+def test_invalid_parameters_are_one_sentence(notebook_demo):
     import satco2.runs
 
     with pytest.raises(SatCO2Error, match="k_param"):
@@ -158,11 +149,9 @@ def test_dashboard_in_browser(report, artifacts):
         port = sock.getsockname()[1]
     server = pn.serve({"/": lambda: dash.from_report(report.dir)}, port=port, address="127.0.0.1",
                       show=False, threaded=True, start=True, websocket_origin=[f"127.0.0.1:{port}"])
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+            browser = launch_chromium(p)
             try:
                 page = browser.new_page(viewport={"width": 1100, "height": 1800})
                 page.goto(f"http://127.0.0.1:{port}/", timeout=60_000)

@@ -16,6 +16,7 @@ from satco2.config import REPO_ROOT
 from satco2.runs import publish, reports
 from satco2.runs.execute import RunFailed, run
 from satco2.runs.params import ParameterError
+from satco2.testing import launch_chromium
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
@@ -106,11 +107,9 @@ def test_offline_snapshot_works_without_network(good, artifacts):
     snap = good.dir / "dashboard.html"
     if not snap.exists():
         publish.snapshot(good.dir)
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
     requested = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1000, "height": 800})
             page.on("request", lambda r: requested.append(r.url))

@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from satco2.runs import publish, reports, schedule
+from satco2.testing import launch_chromium
 
 pytestmark = [pytest.mark.hub, pytest.mark.slow]
 
@@ -121,10 +122,8 @@ def test_browser_login_open_dashboard_map_and_widget(hub, published, users, arti
     from PIL import Image
     from playwright.sync_api import sync_playwright
 
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1100, "height": 900})
             page.goto(hub.hub.url + "hub/login", timeout=60_000)

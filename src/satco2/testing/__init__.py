@@ -46,3 +46,16 @@ def raise_if_dask_computes(max_computes: int = 0):
     sched = _CountingScheduler(max_computes)
     with dask.config.set(scheduler=sched):
         yield sched
+
+
+#: Debian chromium flags for headless tests on a machine without network (see STACK-NOTES)
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+]
+CHROMIUM = "/usr/bin/chromium"
+
+
+def launch_chromium(playwright):
+    """Launch Debian's chromium through Playwright (no browser download) with :data:`CHROMIUM_ARGS`."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
