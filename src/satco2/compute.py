@@ -98,10 +98,13 @@ def _local_client(options: dict):
     from distributed import Client, LocalCluster
 
     opts = check_options(options, _local_bounds())
+    # In-process workers share this process's memory: a per-worker limit would be compared with
+    # the whole process's RSS (a kernel holding a few GB of data) and pause every worker, so the
+    # computation would wait forever. worker_memory is enforced on gateway clusters only.
     cluster = LocalCluster(
         n_workers=max(opts["n_workers"], 1),
         threads_per_worker=opts["worker_cores"],
-        memory_limit=f"{opts['worker_memory']}GiB",
+        memory_limit=0,
         processes=False,
         dashboard_address="127.0.0.1:0",
     )

@@ -14,12 +14,17 @@ def test_local_client_computes_and_links_dashboard(monkeypatch, capsys):
     client = compute.get_client(n_workers=2, worker_cores=1)
     try:
         assert len(client.scheduler_info()["workers"]) == 2
+        # the kernel's own memory (here: this test process, RSS well above the 1 GiB worker_memory
+        # default) must not pause the in-process workers
+        ballast = np.ones(160 * 2**20)  # 1.25 GB held by the "kernel"
         data = np.random.default_rng(0).normal(size=(40, 30))
         x = xr.DataArray(data, dims=("lat", "lon")).chunk({"lat": 10})
-        assert float(x.mean("lon").sum().compute()) == pytest.approx(data.mean(1).sum())
+        total = client.compute(x.mean("lon").sum()).result(timeout=120)  # paused workers: a timeout
+        assert float(total) == pytest.approx(data.mean(1).sum())
         link = client.satco2_dashboard_link
         assert link in capsys.readouterr().out
         assert requests.get(link, timeout=30).status_code == 200
+        del ballast
     finally:
         client.close()
         client.cluster.close()
