@@ -32,6 +32,7 @@ import pandas as pd
 import xarray as xr
 
 from .. import SatCO2Error, __version__
+from ..cf import coord_name
 from . import gas_exchange as ge
 from . import mesaa
 
@@ -101,7 +102,7 @@ def regrid(da: xr.DataArray, lat, lon) -> xr.DataArray:
     """
     if not _has(da, "latitude"):
         return da
-    la, lo = ge._find_coord(da, "latitude"), ge._find_coord(da, "longitude")
+    la, lo = coord_name(da, "latitude"), coord_name(da, "longitude")
     if la != "lat" or lo != "lon":
         da = da.rename({la: "lat", lo: "lon"})
     lat, lon = np.asarray(lat, float), np.asarray(lon, float)
@@ -117,7 +118,7 @@ def regrid(da: xr.DataArray, lat, lon) -> xr.DataArray:
 
 def _has(da, kind):
     try:
-        ge._find_coord(da, kind)
+        coord_name(da, kind)
         return True
     except SatCO2Error:
         return False
@@ -131,7 +132,7 @@ def align_inputs(inputs: dict[str, xr.DataArray], resolution: float | None = Non
     if missing:
         raise SatCO2Error(f"carbon products need inputs {', '.join(missing)} as well")
     sst = inputs["sst"]
-    la, lo = ge._find_coord(sst, "latitude"), ge._find_coord(sst, "longitude")
+    la, lo = coord_name(sst, "latitude"), coord_name(sst, "longitude")
     if resolution:
         if bbox is None:
             s_la, s_lo = _step(sst[la]), _step(sst[lo])

@@ -35,6 +35,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import SatCO2Error, ValidityWarning
+from ..cf import coord_name
 
 # ----------------------------------------------------------------------------------------------
 # validity ranges
@@ -445,8 +446,8 @@ def budget_TgC_per_yr(flux_da, weights=None):
     """
     import xarray as xr
 
-    lat = _find_coord(flux_da, "latitude")
-    lon = _find_coord(flux_da, "longitude")
+    lat = coord_name(flux_da, "latitude")
+    lon = coord_name(flux_da, "longitude")
     area = xr.DataArray(
         cell_area_WGS84(flux_da[lat].values, flux_da[lon].values),
         dims=(lat, lon), coords={lat: flux_da[lat], lon: flux_da[lon]},
@@ -460,25 +461,3 @@ def budget_TgC_per_yr(flux_da, weights=None):
     return out
 
 
-_COORD_CRITERIA = {
-    "latitude": {"standard_name": "latitude", "units": ("degrees_north", "degree_north"),
-                 "axis": "Y", "names": ("lat", "latitude", "y")},
-    "longitude": {"standard_name": "longitude", "units": ("degrees_east", "degree_east"),
-                  "axis": "X", "names": ("lon", "longitude", "x")},
-    "time": {"standard_name": "time", "units": (), "axis": "T", "names": ("time", "t")},
-}
-
-
-def _find_coord(obj, kind: str) -> str:
-    """Name of the ``kind`` coordinate of ``obj`` found by CF attributes (standard_name, units,
-    axis), then by common names."""
-    crit = _COORD_CRITERIA[kind]
-    for name, c in obj.coords.items():
-        a = c.attrs
-        if (a.get("standard_name") == crit["standard_name"] or a.get("units") in crit["units"]
-                or a.get("axis") == crit["axis"]):
-            return str(name)
-    for name in list(obj.coords) + list(obj.dims):
-        if str(name).lower() in crit["names"]:
-            return str(name)
-    raise SatCO2Error(f"no {kind} coordinate found (by CF attributes or name) in the data")

@@ -26,14 +26,14 @@ import shapely
 import xarray as xr
 import yaml
 
-from .. import SatCO2Error
-from ..config import PACKAGE_DIR, REPO_ROOT
+from .. import SatCO2Error, config
+from ..cf import coord_name
+from ..config import PACKAGE_DIR
 
 DATA_DIR = PACKAGE_DIR / "science" / "data" / "regions"
-REGISTRY = REPO_ROOT / "catalogs" / "regions.yaml"
 
 __all__ = ["Region", "get", "bbox", "names", "mask", "masks", "from_geojson", "register",
-           "DATA_DIR", "REGISTRY"]
+           "DATA_DIR"]
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ _USER: dict[str, Region] = {}
 
 def _registry_path() -> Path:
     env = os.environ.get("SATCO2_REGIONS")
-    return Path(env) if env else REGISTRY
+    return Path(env) if env else config.catalog_dir() / "regions.yaml"
 
 
 @lru_cache(maxsize=4)
@@ -193,20 +193,6 @@ def bbox(name) -> tuple[float, float, float, float]:
 
 
 # ----------------------------------------------------------------------------------------------
-def _coord(ds, axis: str) -> str:
-    std = {"X": "longitude", "Y": "latitude"}[axis]
-    units = {"X": ("degrees_east", "degree_east"), "Y": ("degrees_north", "degree_north")}[axis]
-    for n in ds.coords:
-        a = ds.coords[n].attrs
-        if a.get("standard_name") == std or a.get("axis") == axis and ds.coords[n].ndim == 1 \
-                or a.get("units") in units:
-            return n
-    for n in ({"X": ("lon", "longitude", "x"), "Y": ("lat", "latitude", "y")}[axis]):
-        if n in ds.coords:
-            return n
-    raise SatCO2Error(f"the dataset has no {std} coordinate (CF standard_name {std})")
-
-
 def _edges(c: np.ndarray) -> np.ndarray:
     c = np.asarray(c, dtype=np.float64)
     if c.size == 1:
@@ -259,7 +245,7 @@ def mask(name, ds) -> xr.DataArray:
     0..360 are handled. Returns a float64 DataArray (lat, lon) named after the region.
     """
     region = get(name)
-    latn, lonn = _coord(ds, "Y"), _coord(ds, "X")
+    latn, lonn = coord_name(ds, "latitude"), coord_name(ds, "longitude")
     lat = np.asarray(ds[latn].values, dtype=np.float64)
     lon = np.asarray(ds[lonn].values, dtype=np.float64)
     if lat.ndim != 1 or lon.ndim != 1:

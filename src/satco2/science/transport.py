@@ -36,6 +36,7 @@ import xarray as xr
 import yaml
 
 from .. import SatCO2Error
+from ..cf import coord_name
 
 EARTH_RADIUS_M = 6371.0e3  # mean Earth radius (IUGG), m
 MOLAR_MASS_C = 12.011  # g mol-1 (IUPAC standard atomic weight of carbon)
@@ -53,20 +54,6 @@ def sv_umol_to_tgc_per_year(volume_sv, doc_umol_per_l):
 
 
 # ----------------------------------------------------------------------------- coordinates
-
-def _find_coord(ds, standard_name: str, axis: str, names: tuple[str, ...]) -> str:
-    """Name of the coordinate with this CF ``standard_name`` (or ``axis``, or a usual name)."""
-    for name, c in ds.coords.items():
-        if c.attrs.get("standard_name") == standard_name:
-            return name
-    for name, c in ds.coords.items():
-        if c.attrs.get("axis") == axis and c.ndim == 1:
-            return name
-    for name in names:
-        if name in ds.coords:
-            return name
-    raise SatCO2Error(f"no {standard_name} coordinate found (looked for CF standard_name/axis and {names})")
-
 
 def _edges(centres: np.ndarray) -> np.ndarray:
     """Cell edges of 1-D cell centres (midpoints, the outer edges mirrored)."""
@@ -122,9 +109,9 @@ class Grid:
         standard_name ``sea_floor_depth_below_geoid`` in ``ds``, partial cells) or, without one,
         from where ``var`` is finite (full cells).
         """
-        lon = _find_coord(ds, "longitude", "X", ("lon", "longitude"))
-        lat = _find_coord(ds, "latitude", "Y", ("lat", "latitude"))
-        dep = _find_coord(ds, "depth", "Z", ("depth", "z", "lev"))
+        lon = coord_name(ds, "longitude")
+        lat = coord_name(ds, "latitude")
+        dep = coord_name(ds, "depth")
         z = np.asarray(ds[dep].values, dtype=float)
         bname = ds[dep].attrs.get("bounds")
         if bname and bname in ds:

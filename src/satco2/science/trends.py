@@ -37,6 +37,7 @@ import numba
 import numpy as np
 
 from .. import SatCO2Error
+from ..cf import coord_name
 
 __all__ = [
     "METHODS", "decimal_year", "deseasonalize", "select_period", "regional_mean", "trend",
@@ -586,26 +587,6 @@ def trend(da: xr.DataArray, method: str = "theil_sen_mk", *, deseason: bool = Tr
 
 # --------------------------------------------------------------------------------------------
 # regional means and anomalies
-def _lat_name(obj) -> str:
-    for name in obj.coords:
-        c = obj.coords[name]
-        if c.attrs.get("standard_name") == "latitude" or c.attrs.get("units") in ("degrees_north", "degree_north"):
-            return name
-    if "lat" in obj.coords:
-        return "lat"
-    raise SatCO2Error("the data have no latitude coordinate (CF standard_name latitude)")
-
-
-def _lon_name(obj) -> str:
-    for name in obj.coords:
-        c = obj.coords[name]
-        if c.attrs.get("standard_name") == "longitude" or c.attrs.get("units") in ("degrees_east", "degree_east"):
-            return name
-    if "lon" in obj.coords:
-        return "lon"
-    raise SatCO2Error("the data have no longitude coordinate (CF standard_name longitude)")
-
-
 def regional_mean(da: xr.DataArray, masks: xr.DataArray, min_coverage: float = 0.0) -> xr.DataArray:
     """Area-weighted mean of ``da`` over each region of ``masks``, NaN-aware; lazy on dask input.
 
@@ -614,7 +595,7 @@ def regional_mean(da: xr.DataArray, masks: xr.DataArray, min_coverage: float = 0
     coverage x cos(latitude) (cell area on a regular lon/lat grid). A time step whose valid
     weight is below ``min_coverage`` of the region's total weight gives NaN.
     """
-    lat, lon = _lat_name(da), _lon_name(da)
+    lat, lon = coord_name(da, "latitude"), coord_name(da, "longitude")
     w = masks * np.cos(np.deg2rad(da[lat]))
     w = w.fillna(0.0)
     valid = da.notnull()

@@ -231,9 +231,9 @@ def matchups(products, obs: pd.DataFrame, variables=("pco2sw",), average: bool =
     observations are averaged per (month, cell), as the products are monthly means.
     Returns columns ``time, lat, lon, n_obs, obs_<v>`` and ``model_<v>`` for each variable.
     """
-    from .gas_exchange import _find_coord
+    from ..cf import coord_name
 
-    lat_n, lon_n = _find_coord(products, "latitude"), _find_coord(products, "longitude")
+    lat_n, lon_n = coord_name(products, "latitude"), coord_name(products, "longitude")
     lat = products[lat_n].values
     lon = products[lon_n].values
     dlat = float(np.abs(np.diff(lat)).mean()) if lat.size > 1 else np.inf
