@@ -53,7 +53,7 @@ from typing import Any
 import yaml
 
 from .. import SatCO2Error
-from ..config import REPO_ROOT, catalog_dir
+from ..config import REPO_ROOT
 
 __all__ = [
     "ParameterError",
@@ -106,26 +106,21 @@ def _schema_path(name: str | os.PathLike) -> tuple[str, Path]:
 # ----------------------------------------------------------------------------------------------
 # choice sources (registry: name -> function returning the allowed names)
 def _region_names() -> list[str]:
-    f = catalog_dir() / "regions.yaml"
+    from ..science import regions
+
     try:
-        with open(f) as fh:
-            data = yaml.safe_load(fh) or {}
-    except OSError as e:
-        raise ParameterError(f"cannot read the region list {f}: {e.strerror}.") from None
-    return list((data.get("regions") or {}).keys())
+        return regions.names()
+    except SatCO2Error as e:
+        raise ParameterError(f"cannot read the region list: {e}") from None
 
 
 def _product_ids() -> list[str]:
-    f = catalog_dir() / "products.yaml"
+    from ..catalog import registry
+
     try:
-        with open(f) as fh:
-            data = yaml.safe_load(fh) or {}
-    except OSError as e:
-        raise ParameterError(f"cannot read the product registry {f}: {e.strerror}.") from None
-    products = data.get("products", data)
-    if isinstance(products, list):
-        return [p["id"] for p in products if isinstance(p, dict) and "id" in p]
-    return list(products.keys())
+        return registry.ids()
+    except SatCO2Error as e:
+        raise ParameterError(f"cannot read the product registry: {e}") from None
 
 
 CHOICE_SOURCES: dict[str, Callable[[], list[str]]] = {
