@@ -109,7 +109,8 @@ def stage_ols_stream(inp: str, out: str, lat_chunk: int) -> None:
     from satco2.science import trends
 
     # like for like with `cdo trend` (intercept and slope only): no p-values
-    trends.trend_netcdf(inp, out, "x", method="ols", deseason=False, pvalues=False)
+    trends.trend_netcdf(inp, out, "x", method="ols", deseason=False,
+                        stats=("intercept", "slope_per_step"))
 
 
 def stage_tsmk_stream(inp: str, out: str, lat_chunk: int) -> None:

@@ -191,3 +191,41 @@ def test_trend_netcdf_streamed_equals_trend(tmp_path, method, deseason):
     with pytest.raises(SatCO2Error, match="no variable"):
         trends.trend_netcdf(f, tmp_path / "x.nc", "chl")
     assert not (tmp_path / "x.nc").exists()
+
+
+def test_trend_netcdf_streamed_ols_precision_threads_and_stats(tmp_path):
+    """The streamed OLS (BLAS sums, float32 within a slab) on SST-in-kelvin-like values with
+    clouds, land and a pixel count large enough for the threaded split: slopes, intercepts and
+    p-values as scipy.stats.linregress in float64; ``stats`` selects the outputs."""
+    rng = np.random.default_rng(3)
+    nt, ny, nx = 30, 400, 400  # 160 000 pixels: split over threads
+    time = pd.date_range("2003-01-01", periods=nt, freq="MS")
+    slope = rng.normal(0, 0.05, (ny, nx))
+    y = (290.0 + 0.01 * rng.normal(size=(ny, nx)))[None] + slope[None] * np.arange(nt)[:, None, None] / 12
+    y = (y + rng.normal(0, 0.2, y.shape)).astype(np.float32)
+    y[rng.random(y.shape) < 0.3] = np.nan  # clouds: pixels valid at some steps only
+    y[:, :40, :] = np.nan  # land
+    y[2:, 100, :] = np.nan  # at most 2 values (< min_count 3) -> NaN
+    da = xr.DataArray(y, dims=("time", "lat", "lon"), name="sst", attrs={"units": "K"},
+                      coords={"time": time, "lat": np.arange(ny) * 0.1, "lon": np.arange(nx) * 0.1})
+    f = tmp_path / "in.nc"
+    da.to_dataset().to_netcdf(f)
+    out = tmp_path / "out.nc"
+    trends.trend_netcdf(f, out, "sst", method="ols", block_bytes=4 * 7 * ny * nx,
+                        stats=("slope", "intercept", "p_value", "mean"))
+    got = xr.open_dataset(out)
+    assert sorted(got.data_vars) == ["intercept", "mean", "p_value", "slope"]
+    t = trends.decimal_year(time.values)
+    for j, i in [(200, 17), (399, 399), (41, 0), (250, 321)]:
+        ok = np.isfinite(y[:, j, i])
+        ref = stats.linregress(t[ok], y[ok, j, i].astype(np.float64))
+        np.testing.assert_allclose(got.slope.values[j, i], ref.slope, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(got.intercept.values[j, i], ref.intercept, rtol=1e-6)
+        np.testing.assert_allclose(got.p_value.values[j, i], ref.pvalue, rtol=1e-3, atol=1e-6)
+    full = trends.trend(da, method="ols", deseason=False, min_count=3)
+    np.testing.assert_allclose(got.slope.values, full.slope.values, rtol=1e-4, atol=1e-5, equal_nan=True)
+    np.testing.assert_allclose(got["mean"].values, full["mean"].values, rtol=1e-6, equal_nan=True)
+    assert np.isnan(got.slope.values[:40]).all() and np.isnan(got.slope.values[100]).all()
+    with pytest.raises(SatCO2Error, match="not outputs of the method"):
+        trends.trend_netcdf(f, tmp_path / "x.nc", "sst", stats=("slope", "tau"))
+    assert not (tmp_path / "x.nc").exists()

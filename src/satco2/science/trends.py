@@ -12,7 +12,7 @@ Methods (registry :data:`METHODS`, name -> :class:`Method`):
   autocorrelation of the ranks of the detrended series), as
   ``pymannkendall.hamed_rao_modification_test``.
 
-Every method runs one numba kernel over a 2-D block ``(pixels, time)``; the block function is
+Every method runs one numba kernel (module ``_trend_kernels``, loaded on first use) over a 2-D block ``(pixels, time)``; the block function is
 wrapped once with :func:`xarray.apply_ufunc` (``dask="parallelized"``), so the same call serves a
 regional time series ``(region, time)`` and an out-of-core cube ``(time, lat, lon)`` chunked in
 space. Missing values (NaN) are skipped series by series ("gaps"). Time enters as decimal years
@@ -33,7 +33,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-import numba
+import os
+
 import numpy as np
 
 from .. import SatCO2Error
@@ -41,8 +42,17 @@ from ..cf import coord_name
 
 __all__ = [
     "METHODS", "decimal_year", "deseasonalize", "select_period", "regional_mean", "trend",
-    "ols_block", "theil_sen_mk_block",
+    "ols_block", "theil_sen_mk_block", "trend_netcdf",
 ]
+
+
+def __getattr__(name):
+    # the numba kernels load on first use (importing numba costs ~0.3 s, loading its cache more)
+    if name in ("ols_block", "theil_sen_mk_block"):
+        from . import _trend_kernels
+
+        return getattr(_trend_kernels, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -100,343 +110,6 @@ def select_period(obj, period=None, dim: str | None = None):
 
 
 # --------------------------------------------------------------------------------------------
-# numba kernels (one series per row of a 2-D block)
-@numba.njit(cache=True, nogil=True)
-def _valid_anomalies(y, month, deseason, tv, yv, t, yraw_mean):
-    """Fill tv/yv with the valid (time, value) pairs, deseasonalized if asked; return count."""
-    n = 0
-    for i in range(y.shape[0]):
-        if not np.isnan(y[i]):
-            tv[n] = t[i]
-            yv[n] = y[i]
-            n += 1
-    if deseason and n > 0:
-        sums = np.zeros(13)
-        cnts = np.zeros(13)
-        for i in range(y.shape[0]):
-            if not np.isnan(y[i]):
-                sums[month[i]] += y[i]
-                cnts[month[i]] += 1.0
-        k = 0
-        for i in range(y.shape[0]):
-            if not np.isnan(y[i]):
-                yv[k] = y[i] - sums[month[i]] / cnts[month[i]]
-                k += 1
-    return n
-
-
-@numba.njit(cache=True, nogil=True)
-def _mean_valid(y):
-    s = 0.0
-    c = 0
-    for i in range(y.shape[0]):
-        if not np.isnan(y[i]):
-            s += y[i]
-            c += 1
-    return s / c if c > 0 else np.nan
-
-
-@numba.njit(parallel=True, cache=True)
-def ols_block(Y, t, month, deseason, min_count):
-    """OLS per row of ``Y`` (pixels, time) against ``t`` (decimal years).
-
-    Returns (pixels, 7): slope, intercept, t-statistic, degrees of freedom, stderr, rvalue, mean
-    (of the raw valid values). Rows with fewer than ``min_count`` valid values give NaN.
-    """
-    npix, nt = Y.shape
-    out = np.full((npix, 7), np.nan)
-    for p in numba.prange(npix):
-        tv = np.empty(nt)
-        yv = np.empty(nt)
-        n = _valid_anomalies(Y[p], month, deseason, tv, yv, t, 0.0)
-        out[p, 6] = _mean_valid(Y[p])
-        if n < max(min_count, 3):
-            continue
-        tm = 0.0
-        ym = 0.0
-        for i in range(n):
-            tm += tv[i]
-            ym += yv[i]
-        tm /= n
-        ym /= n
-        sxx = 0.0
-        sxy = 0.0
-        syy = 0.0
-        for i in range(n):
-            dt = tv[i] - tm
-            dy = yv[i] - ym
-            sxx += dt * dt
-            sxy += dt * dy
-            syy += dy * dy
-        if sxx == 0.0:
-            continue
-        slope = sxy / sxx
-        df = n - 2.0
-        if syy == 0.0:
-            r = 0.0
-        else:
-            r = sxy / np.sqrt(sxx * syy)
-            r = min(1.0, max(-1.0, r))
-        out[p, 0] = slope
-        out[p, 1] = ym - slope * tm
-        if abs(r) == 1.0:
-            tstat = np.inf if r > 0 else -np.inf
-        else:
-            tstat = r * np.sqrt(df / ((1.0 - r) * (1.0 + r)))
-        out[p, 2] = tstat
-        out[p, 3] = df
-        out[p, 4] = np.sqrt((1.0 - r * r) * syy / sxx / df)
-        out[p, 5] = r
-    return out
-
-
-@numba.njit(cache=True, nogil=True)
-def _select(a, lo, hi, k):
-    """Rearrange a[lo:hi+1] so that a[k] is its k-th smallest value (Hoare quickselect with a
-    median-of-three pivot); return it."""
-    while hi > lo:
-        mid = (lo + hi) // 2
-        x = a[lo]
-        y = a[mid]
-        z = a[hi]
-        if x < y:
-            piv = y if y < z else (z if x < z else x)
-        else:
-            piv = x if x < z else (z if y < z else y)
-        i = lo
-        j = hi
-        while i <= j:
-            while a[i] < piv:
-                i += 1
-            while a[j] > piv:
-                j -= 1
-            if i <= j:
-                tmp = a[i]
-                a[i] = a[j]
-                a[j] = tmp
-                i += 1
-                j -= 1
-        if k <= j:
-            hi = j
-        elif k >= i:
-            lo = i
-        else:
-            return a[k]
-    return a[k]
-
-
-@numba.njit(cache=True, nogil=True)
-def _median_inplace(a, m):
-    """Exact median of a[:m] (mean of the two middle values when m is even), reordering a."""
-    k = m // 2
-    v = _select(a, 0, m - 1, k)
-    if m % 2 == 1:
-        return v
-    w = a[0]
-    for i in range(1, k):
-        if a[i] > w:
-            w = a[i]
-    return 0.5 * (v + w)
-
-
-@numba.njit(cache=True, nogil=True)
-def _theil_sen_s(yv, idx, n, inv, samp, work):
-    """Theil–Sen slope (exact median of the pairwise slopes) and Mann–Kendall S of yv[:n].
-
-    ``idx``: positions of the valid values in the full time axis; ``inv[a, b] = 1/(t_b - t_a)``
-    (times strictly increasing, so every pair counts, as in scipy.stats.theilslopes). The median is
-    found without sorting the n(n-1)/2 slopes: a systematic subsample of pairs brackets it, one
-    fused pass over all pairs computes S, counts the slopes below the bracket and keeps those in
-    it, and a quickselect inside the bracket gives the exact order statistic(s); if the bracket
-    misses (rare), every slope is kept and selected. Returns (slope, S, number of pairs).
-    """
-    # 1. pseudo-random subsample of pair slopes (fixed LCG, so results are deterministic)
-    #    -> bracket [lo, hi] around the median at sample quantiles 0.44 and 0.56 (~4 sigma)
-    m_all = n * (n - 1) // 2
-    ns = 0
-    lo = -np.inf
-    hi = np.inf
-    if m_all > 4096:
-        state = np.uint64(88172645463325252)
-        for k in range(1024):
-            state = state * np.uint64(6364136223846793005) + np.uint64(1442695040888963407)
-            i = np.int64(((state >> np.uint64(33)) * np.uint64(n)) >> np.uint64(31))
-            state = state * np.uint64(6364136223846793005) + np.uint64(1442695040888963407)
-            j = np.int64(((state >> np.uint64(33)) * np.uint64(n)) >> np.uint64(31))
-            if i == j:
-                continue
-            if i > j:
-                i, j = j, i
-            samp[ns] = (yv[j] - yv[i]) * inv[idx[i], idx[j]]
-            ns += 1
-        klo = int(ns * 0.44)
-        khi = int(ns * 0.56)
-        lo = _select(samp, 0, ns - 1, klo)
-        hi = _select(samp, klo, ns - 1, khi)
-    # 2. fused, branch-free pass: S, slopes below / inside the bracket (every slope is written
-    #    to work[nin], nin advances only when it lies inside the bracket)
-    si = 0
-    below = 0
-    nin = 0
-    for i in range(n - 1):
-        yi = yv[i]
-        row = inv[idx[i]]
-        for j in range(i + 1, n):
-            dy = yv[j] - yi
-            si += (dy > 0.0) - (dy < 0.0)
-            sl = dy * row[idx[j]]
-            below += sl < lo
-            work[nin] = sl
-            nin += (sl >= lo) & (sl <= hi)
-    m = m_all
-    k_hi = m // 2
-    k_lo = k_hi - 1 if m % 2 == 0 else k_hi
-    if not (below <= k_lo and k_hi < below + nin):
-        # bracket missed: keep every slope
-        nin = 0
-        for i in range(n - 1):
-            row = inv[idx[i]]
-            for j in range(i + 1, n):
-                work[nin] = (yv[j] - yv[i]) * row[idx[j]]
-                nin += 1
-        below = 0
-    v = _select(work, 0, nin - 1, k_hi - below)
-    if k_lo == k_hi:
-        return v, float(si), m
-    u = work[0]
-    for i in range(1, k_hi - below):
-        if work[i] > u:
-            u = work[i]
-    return 0.5 * (u + v), float(si), m
-
-
-@numba.njit(cache=True, nogil=True)
-def _average_ranks(x, n, ranks):
-    """Ranks (1-based, ties averaged, as scipy.stats.rankdata) of x[:n] into ranks[:n]."""
-    order = np.argsort(x[:n], kind="mergesort")
-    i = 0
-    while i < n:
-        j = i
-        while j + 1 < n and x[order[j + 1]] == x[order[i]]:
-            j += 1
-        r = 0.5 * (i + j) + 1.0
-        for k in range(i, j + 1):
-            ranks[order[k]] = r
-        i = j + 1
-
-
-@numba.njit(parallel=True, cache=True)
-def theil_sen_mk_block(Y, t, month, deseason, min_count, hamed_rao, hr_index, z_crit, nthreads):
-    """Theil–Sen slope and Mann–Kendall statistics per row of ``Y`` (pixels, time).
-
-    Returns (pixels, 7): slope (per unit of ``t``), intercept (median(y) - slope * median(t)),
-    n (valid values), S, Var(S) (tie-corrected; Hamed–Rao corrected if ``hamed_rao``), mean of the
-    raw valid values, n/n* (Hamed–Rao variance factor, 1 otherwise).
-
-    ``hr_index``: detrend with the index 1..n of the valid values (pymannkendall's choice, which
-    closes gaps) instead of their times. ``z_crit``: the normal quantile 1 - alpha/2 bounding the
-    autocorrelations counted by Hamed–Rao.
-    """
-    npix, nt = Y.shape
-    out = np.full((npix, 7), np.nan)
-    inv = np.zeros((nt, nt))
-    for a in range(nt):
-        for b in range(a + 1, nt):
-            if t[b] > t[a]:
-                inv[a, b] = 1.0 / (t[b] - t[a])
-    npairs_max = max(1, nt * (nt - 1) // 2)
-    nblocks = max(1, min(npix, 64 * nthreads))
-    for blk in numba.prange(nblocks):
-        tv = np.empty(nt)
-        yv = np.empty(nt)
-        idx = np.empty(nt, dtype=np.int64)
-        work = np.empty(npairs_max + 1)
-        samp = np.empty(npairs_max + 1)
-        srt = np.empty(nt)
-        for p in range(blk * npix // nblocks, (blk + 1) * npix // nblocks):
-            y = Y[p]
-            n = _valid_anomalies(y, month, deseason, tv, yv, t, 0.0)
-            out[p, 5] = _mean_valid(y)
-            if n < max(min_count, 3):
-                continue
-            k = 0
-            for i in range(nt):
-                if not np.isnan(y[i]):
-                    idx[k] = i
-                    k += 1
-            slope, s, m = _theil_sen_s(yv, idx, n, inv, samp, work)
-            if m == 0:
-                continue
-            for i in range(n):
-                srt[i] = yv[i]
-            ymed = _median_copy(srt, n)
-            for i in range(n):
-                srt[i] = tv[i]
-            tmed = _median_copy(srt, n)
-            intercept = ymed - slope * tmed
-            # tie-corrected variance of S
-            srt[:n] = np.sort(yv[:n])
-            tie = 0.0
-            i = 0
-            while i < n:
-                j = i
-                while j + 1 < n and srt[j + 1] == srt[i]:
-                    j += 1
-                tp = j - i + 1.0
-                tie += tp * (tp - 1.0) * (2.0 * tp + 5.0)
-                i = j + 1
-            var_s = (n * (n - 1.0) * (2.0 * n + 5.0) - tie) / 18.0
-            factor = 1.0
-            if hamed_rao:
-                factor = _hamed_rao_factor(yv, tv, n, slope, hr_index, z_crit)
-                var_s = var_s * factor
-            out[p, 0] = slope
-            out[p, 1] = intercept
-            out[p, 2] = n
-            out[p, 3] = s
-            out[p, 4] = var_s
-            out[p, 6] = factor
-    return out
-
-
-@numba.njit(cache=True, nogil=True)
-def _median_copy(a, n):
-    """Median of a[:n] (reorders a)."""
-    return _median_inplace(a, n)
-
-
-@numba.njit(cache=True, nogil=True)
-def _hamed_rao_factor(yv, tv, n, slope, hr_index, z_crit):
-    """Hamed & Rao (1998) variance factor n/n* = 1 + 2/(n(n-1)(n-2)) sum over significant lags i
-    of (n-i)(n-i-1)(n-i-2) rho_i, rho = autocorrelation of the ranks of the detrended series;
-    a lag counts when |rho_i| > z_crit/sqrt(n) (as pymannkendall)."""
-    det = np.empty(n)
-    for i in range(n):
-        det[i] = yv[i] - slope * ((i + 1.0) if hr_index else tv[i])
-    rk = np.empty(n)
-    _average_ranks(det, n, rk)
-    rm = 0.0
-    for i in range(n):
-        rm += rk[i]
-    rm /= n
-    for i in range(n):
-        rk[i] -= rm
-    c0 = 0.0
-    for i in range(n):
-        c0 += rk[i] * rk[i]
-    bound = z_crit / np.sqrt(n)
-    sni = 0.0
-    for lag in range(1, n):
-        c = 0.0
-        for i in range(n - lag):
-            c += rk[i] * rk[i + lag]
-        acf = c / c0
-        if acf > bound or acf < -bound:
-            sni += (n - lag) * (n - lag - 1.0) * (n - lag - 2.0) * acf
-    return 1.0 + (2.0 / (n * (n - 1.0) * (n - 2.0))) * sni
-
-
-# --------------------------------------------------------------------------------------------
 # block functions: numpy in, numpy out (..., time) -> (..., stat)
 def _finish_ols(raw: np.ndarray, alpha: float) -> np.ndarray:
     from scipy import special
@@ -463,12 +136,12 @@ def _finish_mk(raw: np.ndarray, alpha: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Method:
-    """A trend method: a numba block kernel, a finisher turning raw sums into statistics, and the
+    """A trend method: the name of its numba block kernel (in ``_trend_kernels``), a finisher turning raw sums into statistics, and the
     names of the statistics it returns (the first five are common: slope, intercept, p_value, n,
     mean)."""
 
     title: str
-    kernel: Callable
+    kernel: str
     finish: Callable
     stats: tuple[str, ...]
     kernel_kwargs: dict = field(default_factory=dict)
@@ -485,11 +158,14 @@ class Method:
         kw = dict(self.kernel_kwargs)
         if "z_crit" in kw:
             kw["z_crit"] = float(special.ndtri(1.0 - alpha / 2.0))
-        if self.kernel is ols_block:
-            raw = self.kernel(Y, t, month, deseason, min_count)
+        from . import _trend_kernels as K
+
+        kernel = getattr(K, self.kernel)
+        if self.kernel == "ols_block":
+            raw = kernel(Y, t, month, deseason, min_count)
         else:
-            raw = self.kernel(Y, t, month, deseason, min_count, kw["hamed_rao"], kw["hr_index"],
-                              kw["z_crit"], numba.get_num_threads())
+            raw = kernel(Y, t, month, deseason, min_count, kw["hamed_rao"], kw["hr_index"],
+                         kw["z_crit"], K.numba.get_num_threads())
         return self.finish(raw, alpha).reshape(shape + (len(self.stats),))
 
 
@@ -497,17 +173,17 @@ _COMMON = ("slope", "intercept", "p_value", "n", "mean")
 _MK_STATS = _COMMON + ("z", "tau", "s", "var_s", "hr_factor")
 
 METHODS: dict[str, Method] = {
-    "ols": Method("ordinary least squares + t-test", ols_block, _finish_ols,
+    "ols": Method("ordinary least squares + t-test", "ols_block", _finish_ols,
                   _COMMON + ("stderr", "rvalue")),
     "theil_sen_mk": Method("Theil-Sen slope + Mann-Kendall test (tie-corrected)",
-                           theil_sen_mk_block, _finish_mk, _MK_STATS,
+                           "theil_sen_mk_block", _finish_mk, _MK_STATS,
                            {"hamed_rao": False, "hr_index": False, "z_crit": None}),
     "theil_sen_mk_hr": Method("Theil-Sen slope + Mann-Kendall test with the Hamed-Rao (1998) "
-                              "autocorrelation correction", theil_sen_mk_block, _finish_mk,
+                              "autocorrelation correction", "theil_sen_mk_block", _finish_mk,
                               _MK_STATS, {"hamed_rao": True, "hr_index": False, "z_crit": None}),
     # pymannkendall's variant: detrend over the gap-closed index (equal to the above without gaps)
     "theil_sen_mk_hr_index": Method("Theil-Sen + Mann-Kendall, Hamed-Rao detrended on the "
-                                    "gap-closed index (pymannkendall)", theil_sen_mk_block,
+                                    "gap-closed index (pymannkendall)", "theil_sen_mk_block",
                                     _finish_mk, _MK_STATS,
                                     {"hamed_rao": True, "hr_index": True, "z_crit": None}),
 }
@@ -757,62 +433,6 @@ def run_analysis(seas, variables, start: str, end: str, out_dir, *, method: str 
     return {"regional": reg, "table": table, "maps": maps_out, "inputs": inputs}
 
 
-@numba.njit(parallel=True, cache=True)
-def ols_rows(B, t, t0, acc):
-    """Accumulate OLS sums over a block ``B`` (time, pixels) in file order (no transpose):
-    ``acc`` (7, pixels) holds n, sum dt, sum dt^2, sum y, sum y^2, sum dt*y (dt = t - t0);
-    NaN skipped. Call once per time slab, then :func:`ols_finish`. Pixels are split into
-    chunks (parallel), time is walked row by row inside a chunk (streaming memory access)."""
-    nt, npix = B.shape
-    csize = 2048
-    nchunks = (npix + csize - 1) // csize
-    for c in numba.prange(nchunks):
-        p0 = c * csize
-        p1 = min(npix, p0 + csize)
-        for k in range(nt):
-            d = t[k] - t0
-            dd = d * d
-            for p in range(p0, p1):
-                y = B[k, p]
-                if not np.isnan(y):
-                    acc[0, p] += 1.0
-                    acc[1, p] += d
-                    acc[2, p] += dd
-                    acc[3, p] += y
-                    acc[4, p] += y * y
-                    acc[5, p] += d * y
-
-
-@numba.njit(parallel=True, cache=True)
-def ols_finish(acc, t0, min_count):
-    """Raw OLS statistics (pixels, 7) as :func:`ols_block` from the sums of :func:`ols_rows`."""
-    npix = acc.shape[1]
-    out = np.full((npix, 7), np.nan)
-    for p in numba.prange(npix):
-        n = acc[0, p]
-        if n > 0:
-            out[p, 6] = acc[3, p] / n
-        if n < max(min_count, 3):
-            continue
-        tm = acc[1, p] / n
-        ym = acc[3, p] / n
-        sxx = acc[2, p] - n * tm * tm
-        sxy = acc[5, p] - n * tm * ym
-        syy = acc[4, p] - n * ym * ym
-        if sxx <= 0.0:
-            continue
-        slope = sxy / sxx
-        df = n - 2.0
-        r = 0.0 if syy <= 0.0 else min(1.0, max(-1.0, sxy / np.sqrt(sxx * syy)))
-        out[p, 0] = slope
-        out[p, 1] = ym - slope * (tm + t0)
-        out[p, 2] = (np.inf if r > 0 else -np.inf) if abs(r) == 1.0 else r * np.sqrt(df / ((1.0 - r) * (1.0 + r)))
-        out[p, 3] = df
-        out[p, 4] = np.sqrt(max(0.0, (1.0 - r * r)) * syy / sxx / df)
-        out[p, 5] = r
-    return out
-
-
 # --------------------------------------------------------------------------------------------
 # file to file, streamed (like `cdo trend`): no xarray/dask, bounded memory
 def _decimal_years_cf(values, units: str, calendar: str = "standard") -> np.ndarray:
@@ -828,26 +448,34 @@ def _decimal_years_cf(values, units: str, calendar: str = "standard") -> np.ndar
         months.append(d.month)
     return np.asarray(out, dtype=np.float64), np.asarray(months, dtype=np.int64)
 
-
 def trend_netcdf(inp, out, variable: str, method: str = "ols", *, deseason: bool = False,
                  alpha: float = 0.05, min_count: int = 3, block_bytes: float = 64e6,
-                 pvalues: bool = True) -> None:
+                 stats=None) -> None:
     """Per-pixel trend of ``variable`` (dims time, y, x) from NetCDF file ``inp`` into NetCDF
-    ``out``, streamed in blocks of rows of about ``block_bytes`` (out-of-core, bounded memory).
+    ``out`` in bounded memory (out-of-core), without xarray/dask: the file-to-file counterpart
+    of ``cdo trend``.
 
-    The same kernels as :func:`trend` (the method registry), without xarray/dask: the file-to-file
-    counterpart of ``cdo trend``. Writes every statistic of the method plus ``slope_pct`` as
-    float32 (slope per year; ``slope_per_step`` per time step as cdo reports it), to a temporary
-    name renamed at the end. ``pvalues=False`` (OLS only) skips the p-values (t-distribution
-    evaluations dominate the cost of a plain slope, which is all ``cdo trend`` computes).
+    ``stats``: the outputs to write, among the method's statistics (:data:`METHODS`) plus
+    ``slope_pct`` (% of the mean per year) and ``slope_per_step`` (per time step, as cdo writes
+    ``b``); default all. All are float32, written to a temporary name renamed at the end.
+
+    OLS without deseasonalization streams the file in its own order, whole time slabs of about
+    ``block_bytes``, accumulating per-pixel sums with BLAS (:func:`_ols_stream_sums`, 48 bytes
+    per pixel) - no numba, and the t-distribution only when ``p_value`` is asked for (``cdo
+    trend`` computes neither). Every other case reads blocks of rows and runs the method's kernel
+    as :func:`trend` does.
     """
-    import os
-
     import netCDF4
 
     if method not in METHODS:
         raise SatCO2Error(f"unknown trend method {method!r}; choose one of {sorted(METHODS)}")
     m = METHODS[method]
+    extra = ("slope_pct", "slope_per_step")
+    names = list(m.stats) + list(extra) if stats is None else list(stats)
+    unknown = [n for n in names if n not in m.stats and n not in extra]
+    if unknown or not names:
+        raise SatCO2Error(f"the statistics {unknown or names!r} are not outputs of the method {method!r}; "
+                          f"choose among {list(m.stats) + list(extra)}")
     tmp = f"{out}.tmp{os.getpid()}"
     try:
         with netCDF4.Dataset(inp) as src:
@@ -864,6 +492,14 @@ def trend_netcdf(inp, out, variable: str, method: str = "ols", *, deseason: bool
             rows = max(1, int(block_bytes // (nt * nx * 4)))
             v.set_auto_mask(False)
             fill = getattr(v, "_FillValue", None)
+            fill = None if fill is None or np.isnan(fill) else fill
+
+            def read(*key):
+                a = np.asarray(v[key])
+                if a.dtype.kind != "f":
+                    a = a.astype(np.float32)
+                return a if fill is None else np.where(a == fill, np.nan, a)
+
             with netCDF4.Dataset(tmp, "w", format="NETCDF4") as dst:
                 dst.createDimension(ydim, ny)
                 dst.createDimension(xdim, nx)
@@ -872,57 +508,146 @@ def trend_netcdf(inp, out, variable: str, method: str = "ols", *, deseason: bool
                         cv = dst.createVariable(c, src[c].dtype, (c,))
                         cv.setncatts({k: src[c].getncattr(k) for k in src[c].ncattrs()})
                         cv[:] = src[c][:]
-                skip = {"p_value"} if (method == "ols" and not pvalues) else set()
-                names = [n for n in m.stats if n not in skip] + ["slope_pct", "slope_per_step"]
                 outs = {n: dst.createVariable(n, "f4", (ydim, xdim), fill_value=np.float32(np.nan))
                         for n in names}
                 units = getattr(v, "units", "1")
-                for n in m.stats:
-                    if n in skip:
-                        continue
-                    u, ln = _ATTRS[n]
-                    outs[n].units, outs[n].long_name = u.format(units=units), ln
-                outs["slope_pct"].units = "% yr-1"
-                outs["slope_per_step"].units = f"{units} per time step"
+                for n in names:
+                    if n in _ATTRS:
+                        u, ln = _ATTRS[n]
+                        outs[n].units, outs[n].long_name = u.format(units=units), ln
+                if "slope_pct" in outs:
+                    outs["slope_pct"].units = "% yr-1"
+                if "slope_per_step" in outs:
+                    outs["slope_per_step"].units = f"{units} per time step"
                 dst.setncatts({"method": method, "method_title": m.title, "source_file": str(inp),
                                "variable": variable, "deseasonalized": int(bool(deseason)),
                                "alpha": float(alpha)})
                 streamed = method == "ols" and not deseason
-                t0 = float(t.mean())
                 if streamed:
-                    # file order: whole time slabs (contiguous reads, as cdo does), sums for every
-                    # pixel (7 x 8 bytes each), then the statistics block by block
-                    acc = np.zeros((7, ny * nx))
+                    t0 = float(t.mean())
                     tstep = max(1, int(block_bytes // (ny * nx * 4)))
-                    for k0 in range(0, nt, tstep):
-                        slab = np.asarray(v[k0:k0 + tstep])
-                        if fill is not None and not np.isnan(fill):
-                            slab = np.where(slab == fill, np.nan, slab)
-                        ols_rows(slab.reshape(slab.shape[0], -1), t[k0:k0 + tstep], t0, acc)
+                    with_r = bool({"p_value", "stderr", "rvalue"} & set(names))
+                    acc, shift = _ols_stream_sums(read, nt, ny * nx, t - t0, tstep, need_syy=with_r)
                 for j0 in range(0, ny, rows):
                     j1 = min(ny, j0 + rows)
                     if streamed:
-                        raw = ols_finish(np.ascontiguousarray(acc[:, j0 * nx:j1 * nx]), t0, min_count)
-                        if pvalues:
-                            stats = _finish_ols(raw, alpha)
-                        else:  # slope, intercept, p (NaN), n, mean, stderr, r
-                            stats = raw[:, [0, 1, 2, 3, 6, 4, 5]]
-                            stats[:, 3] += 2.0
+                        sl = slice(j0 * nx, j1 * nx)
+                        raw = _ols_stream_finish(acc[:, sl], shift[sl], t0, min_count, with_r)
+                        if "p_value" in names:
+                            res = _finish_ols(raw, alpha)
+                        else:  # slope, intercept, p (not asked for), n, mean, stderr, r
+                            res = raw[:, [0, 1, 2, 3, 6, 4, 5]]
+                            res[:, 2] = np.nan
+                            res[:, 3] += 2.0
                     else:
-                        blk = np.asarray(v[:, j0:j1, :])
-                        if fill is not None and not np.isnan(fill):
-                            blk = np.where(blk == fill, np.nan, blk)
+                        blk = read(slice(None), slice(j0, j1), slice(None))
                         Y = np.ascontiguousarray(blk.reshape(nt, -1).T)
-                        stats = m.block(Y, t, month, deseason=deseason, alpha=alpha, min_count=min_count)
+                        res = m.block(Y, t, month, deseason=deseason, alpha=alpha, min_count=min_count)
                     shape = (j1 - j0, nx)
-                    for i, n in enumerate(m.stats):
-                        if n not in skip:
-                            outs[n][j0:j1, :] = stats[:, i].reshape(shape).astype(np.float32)
+                    col = dict(zip(m.stats, res.T))
                     with np.errstate(divide="ignore", invalid="ignore"):
-                        pct = 100.0 * stats[:, 0] / np.abs(stats[:, 4])
-                    outs["slope_pct"][j0:j1, :] = pct.reshape(shape).astype(np.float32)
-                    outs["slope_per_step"][j0:j1, :] = (stats[:, 0] * step).reshape(shape).astype(np.float32)
+                        col["slope_pct"] = 100.0 * col["slope"] / np.abs(col["mean"])
+                    col["slope_per_step"] = col["slope"] * step
+                    for n in names:
+                        outs[n][j0:j1, :] = col[n].reshape(shape).astype(np.float32)
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _ols_stream_sums(read, nt: int, npix: int, d: np.ndarray, tstep: int, need_syy: bool = True,
+                     nthreads: int | None = None):
+    """Per-pixel OLS sums over a (time, y, x) variable read in whole time slabs (file order).
+
+    ``read(slice)`` returns the slab ``(k, y, x)`` with NaN for missing; ``d`` = time - t0.
+    Returns ``(acc, shift)``: ``acc`` (6, pixels) float64 holds n, sum d, sum d^2, sum y',
+    sum d*y', sum y'^2 (the last only if ``need_syy``), with y' = y - shift, ``shift`` being each
+    pixel's first valid value (the "shifted data" algorithm for sums of squares, so values such as
+    SST in kelvin lose no precision). Within a slab (``tstep`` steps) the sums are float32
+    BLAS products, across slabs float64; NaN is skipped. Pixels are split over ``nthreads``
+    threads (numpy and BLAS release the GIL; BLAS itself is held at one thread meanwhile).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    if nthreads is None:
+        nthreads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    nthreads = max(1, min(int(nthreads), npix // 65536))
+    bounds = np.linspace(0, npix, nthreads + 1).astype(int)
+    acc = np.zeros((6, npix))
+    shift = np.zeros(npix, np.float32)
+    done = np.zeros(npix, bool)  # pixels whose shift is set
+
+    def part(slab, D, a, b):
+        s = slab[:, a:b]
+        s -= shift[a:b]
+        ok = np.isfinite(s)
+        anyv = ok.any(axis=0)
+        # pixels valid for the first time: their sums are still zero, so their shift (their first
+        # valid value) can be set now and applied to this slab
+        new = anyv & ~done[a:b]
+        if new.any():
+            first = np.take_along_axis(s, ok.argmax(axis=0)[None], axis=0)[0]
+            first = np.where(new, first, np.float32(0))
+            shift[a:b] += first
+            done[a:b] |= new
+            s -= first
+        np.copyto(s, np.float32(0), where=~ok)
+        # the sums of 1, d, d^2 over the valid steps: constants for pixels valid at every step
+        # of the slab, zero for pixels valid at none; a product only for the others (clouds)
+        full = ok.all(axis=0)
+        acc[0:3, a:b] += np.outer(D.sum(axis=1, dtype=np.float64), full)
+        mixed = np.flatnonzero(~full & anyv)
+        if mixed.size:
+            acc[0:3, a + mixed] += D @ ok[:, mixed].astype(np.float32)
+        acc[3:5, a:b] += D[:2] @ s
+        if need_syy:
+            acc[5, a:b] += np.einsum("ij,ij->j", s, s)
+
+    def load(k0):
+        slab = np.ascontiguousarray(read(slice(k0, k0 + tstep)), dtype=np.float32)
+        return slab.reshape(slab.shape[0], npix)
+
+    # the next slab is read (netCDF4 releases the GIL) while this one is summed
+    with ThreadPoolExecutor(nthreads) as ex, ThreadPoolExecutor(1) as reader, \
+            threadpool_limits(1 if nthreads > 1 else None):
+        nxt = reader.submit(load, 0)
+        for k0 in range(0, nt, tstep):
+            slab = nxt.result()
+            if k0 + tstep < nt:
+                nxt = reader.submit(load, k0 + tstep)
+            dk = d[k0:k0 + tstep]
+            D = np.stack([np.ones_like(dk), dk, dk * dk]).astype(np.float32)
+            list(ex.map(lambda ab: part(slab, D, ab[0], ab[1]), zip(bounds[:-1], bounds[1:])))
+    return acc, shift
+
+
+def _ols_stream_finish(acc: np.ndarray, shift: np.ndarray, t0: float, min_count: int,
+                       with_r: bool = True) -> np.ndarray:
+    """Raw OLS statistics (pixels, 7) in the layout of ``ols_block`` (slope, intercept,
+    t-statistic, degrees of freedom, stderr, rvalue, mean) from the sums of
+    :func:`_ols_stream_sums` (the normal equations of least squares, as ``scipy.stats.linregress``).
+    ``with_r=False`` leaves the t-statistic, stderr and rvalue NaN (their sum of y^2 was not
+    accumulated)."""
+    n, sd, sdd, sy, sdy, syy = acc
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tm, ym = sd / n, sy / n
+        sxx = sdd - n * tm * tm
+        sxy = sdy - n * tm * ym
+        syy = np.maximum(syy - n * ym * ym, 0.0)
+        slope = sxy / sxx
+        mean = ym + shift
+        df = n - 2.0
+        raw = np.full((n.size, 7), np.nan)
+        raw[:, 0], raw[:, 1], raw[:, 3], raw[:, 6] = slope, mean - slope * (tm + t0), df, mean
+        if with_r:
+            r = np.where(syy > 0.0, np.clip(sxy / np.sqrt(sxx * syy), -1.0, 1.0), 0.0)
+            raw[:, 2] = np.where(np.abs(r) == 1.0, np.copysign(np.inf, r),
+                                 r * np.sqrt(df / ((1.0 - r) * (1.0 + r))))
+            raw[:, 4] = np.sqrt(np.maximum(0.0, 1.0 - r * r) * syy / sxx / df)
+            raw[:, 5] = r
+    raw[(n < max(min_count, 3)) | ~(sxx > 0.0), :6] = np.nan
+    raw[n == 0, 6] = np.nan
+    return raw

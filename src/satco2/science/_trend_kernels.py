@@ -1,0 +1,346 @@
+"""Numba kernels of :mod:`satco2.science.trends` (one series per row of a 2-D block).
+
+Kept apart so that importing :mod:`satco2.science.trends` (and the streamed OLS of
+:func:`satco2.science.trends.trend_netcdf`, which is numpy/BLAS) does not pay for numba's import and
+cache loading; :class:`satco2.science.trends.Method` resolves its kernel here on first use.
+The methods and their sources are documented in :mod:`satco2.science.trends`.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True, nogil=True)
+def _valid_anomalies(y, month, deseason, tv, yv, t, yraw_mean):
+    """Fill tv/yv with the valid (time, value) pairs, deseasonalized if asked; return count."""
+    n = 0
+    for i in range(y.shape[0]):
+        if not np.isnan(y[i]):
+            tv[n] = t[i]
+            yv[n] = y[i]
+            n += 1
+    if deseason and n > 0:
+        sums = np.zeros(13)
+        cnts = np.zeros(13)
+        for i in range(y.shape[0]):
+            if not np.isnan(y[i]):
+                sums[month[i]] += y[i]
+                cnts[month[i]] += 1.0
+        k = 0
+        for i in range(y.shape[0]):
+            if not np.isnan(y[i]):
+                yv[k] = y[i] - sums[month[i]] / cnts[month[i]]
+                k += 1
+    return n
+
+
+@numba.njit(cache=True, nogil=True)
+def _mean_valid(y):
+    s = 0.0
+    c = 0
+    for i in range(y.shape[0]):
+        if not np.isnan(y[i]):
+            s += y[i]
+            c += 1
+    return s / c if c > 0 else np.nan
+
+
+@numba.njit(parallel=True, cache=True)
+def ols_block(Y, t, month, deseason, min_count):
+    """OLS per row of ``Y`` (pixels, time) against ``t`` (decimal years).
+
+    Returns (pixels, 7): slope, intercept, t-statistic, degrees of freedom, stderr, rvalue, mean
+    (of the raw valid values). Rows with fewer than ``min_count`` valid values give NaN.
+    """
+    npix, nt = Y.shape
+    out = np.full((npix, 7), np.nan)
+    for p in numba.prange(npix):
+        tv = np.empty(nt)
+        yv = np.empty(nt)
+        n = _valid_anomalies(Y[p], month, deseason, tv, yv, t, 0.0)
+        out[p, 6] = _mean_valid(Y[p])
+        if n < max(min_count, 3):
+            continue
+        tm = 0.0
+        ym = 0.0
+        for i in range(n):
+            tm += tv[i]
+            ym += yv[i]
+        tm /= n
+        ym /= n
+        sxx = 0.0
+        sxy = 0.0
+        syy = 0.0
+        for i in range(n):
+            dt = tv[i] - tm
+            dy = yv[i] - ym
+            sxx += dt * dt
+            sxy += dt * dy
+            syy += dy * dy
+        if sxx == 0.0:
+            continue
+        slope = sxy / sxx
+        df = n - 2.0
+        if syy == 0.0:
+            r = 0.0
+        else:
+            r = sxy / np.sqrt(sxx * syy)
+            r = min(1.0, max(-1.0, r))
+        out[p, 0] = slope
+        out[p, 1] = ym - slope * tm
+        if abs(r) == 1.0:
+            tstat = np.inf if r > 0 else -np.inf
+        else:
+            tstat = r * np.sqrt(df / ((1.0 - r) * (1.0 + r)))
+        out[p, 2] = tstat
+        out[p, 3] = df
+        out[p, 4] = np.sqrt((1.0 - r * r) * syy / sxx / df)
+        out[p, 5] = r
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _select(a, lo, hi, k):
+    """Rearrange a[lo:hi+1] so that a[k] is its k-th smallest value (Hoare quickselect with a
+    median-of-three pivot); return it."""
+    while hi > lo:
+        mid = (lo + hi) // 2
+        x = a[lo]
+        y = a[mid]
+        z = a[hi]
+        if x < y:
+            piv = y if y < z else (z if x < z else x)
+        else:
+            piv = x if x < z else (z if y < z else y)
+        i = lo
+        j = hi
+        while i <= j:
+            while a[i] < piv:
+                i += 1
+            while a[j] > piv:
+                j -= 1
+            if i <= j:
+                tmp = a[i]
+                a[i] = a[j]
+                a[j] = tmp
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return a[k]
+    return a[k]
+
+
+@numba.njit(cache=True, nogil=True)
+def _median_inplace(a, m):
+    """Exact median of a[:m] (mean of the two middle values when m is even), reordering a."""
+    k = m // 2
+    v = _select(a, 0, m - 1, k)
+    if m % 2 == 1:
+        return v
+    w = a[0]
+    for i in range(1, k):
+        if a[i] > w:
+            w = a[i]
+    return 0.5 * (v + w)
+
+
+@numba.njit(cache=True, nogil=True)
+def _theil_sen_s(yv, idx, n, inv, samp, work):
+    """Theil–Sen slope (exact median of the pairwise slopes) and Mann–Kendall S of yv[:n].
+
+    ``idx``: positions of the valid values in the full time axis; ``inv[a, b] = 1/(t_b - t_a)``
+    (times strictly increasing, so every pair counts, as in scipy.stats.theilslopes). The median is
+    found without sorting the n(n-1)/2 slopes: a systematic subsample of pairs brackets it, one
+    fused pass over all pairs computes S, counts the slopes below the bracket and keeps those in
+    it, and a quickselect inside the bracket gives the exact order statistic(s); if the bracket
+    misses (rare), every slope is kept and selected. Returns (slope, S, number of pairs).
+    """
+    # 1. pseudo-random subsample of pair slopes (fixed LCG, so results are deterministic)
+    #    -> bracket [lo, hi] around the median at sample quantiles 0.44 and 0.56 (~4 sigma)
+    m_all = n * (n - 1) // 2
+    ns = 0
+    lo = -np.inf
+    hi = np.inf
+    if m_all > 4096:
+        state = np.uint64(88172645463325252)
+        for k in range(1024):
+            state = state * np.uint64(6364136223846793005) + np.uint64(1442695040888963407)
+            i = np.int64(((state >> np.uint64(33)) * np.uint64(n)) >> np.uint64(31))
+            state = state * np.uint64(6364136223846793005) + np.uint64(1442695040888963407)
+            j = np.int64(((state >> np.uint64(33)) * np.uint64(n)) >> np.uint64(31))
+            if i == j:
+                continue
+            if i > j:
+                i, j = j, i
+            samp[ns] = (yv[j] - yv[i]) * inv[idx[i], idx[j]]
+            ns += 1
+        klo = int(ns * 0.44)
+        khi = int(ns * 0.56)
+        lo = _select(samp, 0, ns - 1, klo)
+        hi = _select(samp, klo, ns - 1, khi)
+    # 2. fused, branch-free pass: S, slopes below / inside the bracket (every slope is written
+    #    to work[nin], nin advances only when it lies inside the bracket)
+    si = 0
+    below = 0
+    nin = 0
+    for i in range(n - 1):
+        yi = yv[i]
+        row = inv[idx[i]]
+        for j in range(i + 1, n):
+            dy = yv[j] - yi
+            si += (dy > 0.0) - (dy < 0.0)
+            sl = dy * row[idx[j]]
+            below += sl < lo
+            work[nin] = sl
+            nin += (sl >= lo) & (sl <= hi)
+    m = m_all
+    k_hi = m // 2
+    k_lo = k_hi - 1 if m % 2 == 0 else k_hi
+    if not (below <= k_lo and k_hi < below + nin):
+        # bracket missed: keep every slope
+        nin = 0
+        for i in range(n - 1):
+            row = inv[idx[i]]
+            for j in range(i + 1, n):
+                work[nin] = (yv[j] - yv[i]) * row[idx[j]]
+                nin += 1
+        below = 0
+    v = _select(work, 0, nin - 1, k_hi - below)
+    if k_lo == k_hi:
+        return v, float(si), m
+    u = work[0]
+    for i in range(1, k_hi - below):
+        if work[i] > u:
+            u = work[i]
+    return 0.5 * (u + v), float(si), m
+
+
+@numba.njit(cache=True, nogil=True)
+def _average_ranks(x, n, ranks):
+    """Ranks (1-based, ties averaged, as scipy.stats.rankdata) of x[:n] into ranks[:n]."""
+    order = np.argsort(x[:n], kind="mergesort")
+    i = 0
+    while i < n:
+        j = i
+        while j + 1 < n and x[order[j + 1]] == x[order[i]]:
+            j += 1
+        r = 0.5 * (i + j) + 1.0
+        for k in range(i, j + 1):
+            ranks[order[k]] = r
+        i = j + 1
+
+
+@numba.njit(parallel=True, cache=True)
+def theil_sen_mk_block(Y, t, month, deseason, min_count, hamed_rao, hr_index, z_crit, nthreads):
+    """Theil–Sen slope and Mann–Kendall statistics per row of ``Y`` (pixels, time).
+
+    Returns (pixels, 7): slope (per unit of ``t``), intercept (median(y) - slope * median(t)),
+    n (valid values), S, Var(S) (tie-corrected; Hamed–Rao corrected if ``hamed_rao``), mean of the
+    raw valid values, n/n* (Hamed–Rao variance factor, 1 otherwise).
+
+    ``hr_index``: detrend with the index 1..n of the valid values (pymannkendall's choice, which
+    closes gaps) instead of their times. ``z_crit``: the normal quantile 1 - alpha/2 bounding the
+    autocorrelations counted by Hamed–Rao.
+    """
+    npix, nt = Y.shape
+    out = np.full((npix, 7), np.nan)
+    inv = np.zeros((nt, nt))
+    for a in range(nt):
+        for b in range(a + 1, nt):
+            if t[b] > t[a]:
+                inv[a, b] = 1.0 / (t[b] - t[a])
+    npairs_max = max(1, nt * (nt - 1) // 2)
+    nblocks = max(1, min(npix, 64 * nthreads))
+    for blk in numba.prange(nblocks):
+        tv = np.empty(nt)
+        yv = np.empty(nt)
+        idx = np.empty(nt, dtype=np.int64)
+        work = np.empty(npairs_max + 1)
+        samp = np.empty(npairs_max + 1)
+        srt = np.empty(nt)
+        for p in range(blk * npix // nblocks, (blk + 1) * npix // nblocks):
+            y = Y[p]
+            n = _valid_anomalies(y, month, deseason, tv, yv, t, 0.0)
+            out[p, 5] = _mean_valid(y)
+            if n < max(min_count, 3):
+                continue
+            k = 0
+            for i in range(nt):
+                if not np.isnan(y[i]):
+                    idx[k] = i
+                    k += 1
+            slope, s, m = _theil_sen_s(yv, idx, n, inv, samp, work)
+            if m == 0:
+                continue
+            for i in range(n):
+                srt[i] = yv[i]
+            ymed = _median_copy(srt, n)
+            for i in range(n):
+                srt[i] = tv[i]
+            tmed = _median_copy(srt, n)
+            intercept = ymed - slope * tmed
+            # tie-corrected variance of S
+            srt[:n] = np.sort(yv[:n])
+            tie = 0.0
+            i = 0
+            while i < n:
+                j = i
+                while j + 1 < n and srt[j + 1] == srt[i]:
+                    j += 1
+                tp = j - i + 1.0
+                tie += tp * (tp - 1.0) * (2.0 * tp + 5.0)
+                i = j + 1
+            var_s = (n * (n - 1.0) * (2.0 * n + 5.0) - tie) / 18.0
+            factor = 1.0
+            if hamed_rao:
+                factor = _hamed_rao_factor(yv, tv, n, slope, hr_index, z_crit)
+                var_s = var_s * factor
+            out[p, 0] = slope
+            out[p, 1] = intercept
+            out[p, 2] = n
+            out[p, 3] = s
+            out[p, 4] = var_s
+            out[p, 6] = factor
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _median_copy(a, n):
+    """Median of a[:n] (reorders a)."""
+    return _median_inplace(a, n)
+
+
+@numba.njit(cache=True, nogil=True)
+def _hamed_rao_factor(yv, tv, n, slope, hr_index, z_crit):
+    """Hamed & Rao (1998) variance factor n/n* = 1 + 2/(n(n-1)(n-2)) sum over significant lags i
+    of (n-i)(n-i-1)(n-i-2) rho_i, rho = autocorrelation of the ranks of the detrended series;
+    a lag counts when |rho_i| > z_crit/sqrt(n) (as pymannkendall)."""
+    det = np.empty(n)
+    for i in range(n):
+        det[i] = yv[i] - slope * ((i + 1.0) if hr_index else tv[i])
+    rk = np.empty(n)
+    _average_ranks(det, n, rk)
+    rm = 0.0
+    for i in range(n):
+        rm += rk[i]
+    rm /= n
+    for i in range(n):
+        rk[i] -= rm
+    c0 = 0.0
+    for i in range(n):
+        c0 += rk[i] * rk[i]
+    bound = z_crit / np.sqrt(n)
+    sni = 0.0
+    for lag in range(1, n):
+        c = 0.0
+        for i in range(n - lag):
+            c += rk[i] * rk[i + lag]
+        acf = c / c0
+        if acf > bound or acf < -bound:
+            sni += (n - lag) * (n - lag - 1.0) * (n - lag - 2.0) * acf
+    return 1.0 + (2.0 / (n * (n - 1.0) * (n - 2.0))) * sni
