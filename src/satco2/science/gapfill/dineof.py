@@ -29,8 +29,14 @@ problem (M >> N for satellite cubes) and never forms M x M. Solvers (:data:`SOLV
   blocks), the direct analogue of the Fortran's Lanczos on X^T X;
 - ``"subspace"`` (default): warm-started block subspace iteration with a Rayleigh-Ritz step
   (Halko, Martinsson and Tropp 2011, SIAM Rev. 53, 217, algorithm 4.4 without randomisation after
-  the first step). Between DINEOF iterations and between P and P + 1 the previous right singular
-  vectors start the next solve, so each iteration costs about 4 M N P flops instead of M N^2.
+  the first step). Between DINEOF iterations and between P and P + 1 the previous Ritz vectors
+  start the next solve; the Rayleigh-Ritz matrix is Y^T Y with Y = A Q, which is also A V for the
+  reconstruction. An iteration costs three products of A with an N x (P + 2) matrix and one
+  rank-P product, about 8 M N (P + 2) flops, instead of the Gram matrix's 2 M N^2.
+
+The gaps and CV points are overwritten by a dense masked update per row block (change =
+(reconstruction - X) * gap mask; X += change): on cloudy cubes most entries are gaps, and this
+is several times cheaper than gathering and scattering them by index.
 
 Both stream X in row blocks (``block_rows``); with ``out_of_core=True`` X lives in a temporary
 memory-mapped file, so only O(block_rows N + N^2) bytes are in memory at a time.
@@ -122,8 +128,10 @@ def _modes_eigh(A, P, L, state, blocks, rng):
 def _modes_subspace(A, P, L, state, blocks, rng):
     """Warm-started block subspace iteration + Rayleigh-Ritz (Halko et al. 2011, alg. 4.4).
 
-    Per DINEOF iteration: one power step Q <- orth(A^T A Q) from the previous Ritz vectors, then
-    Rayleigh-Ritz on Q, whose pass also gives A V = (A Q) E for the reconstruction."""
+    Per DINEOF iteration: one power step Q <- orth(B Q) from the previous Ritz vectors (B = A^T A,
+    or L A^T A L^T with the filter), then Rayleigh-Ritz on Q with H = Q^T B Q = Y^T Y from the
+    single pass Y = A Q (L^T Q with the filter), which also gives A V = Y E for the
+    reconstruction: three products with A per iteration."""
     m, n = A.shape
     Q = state.get("Q")
     q = min(P + 2, n)  # two oversampling vectors
@@ -134,29 +142,50 @@ def _modes_subspace(A, P, L, state, blocks, rng):
     else:
         Q, steps = Q[:, :q], 1
 
-    def apply_B(V, keep_Y=False):
+    def apply_A(V):  # A (L^T V), (m, k) in A's dtype
         W = (V if L is None else L.T @ V).astype(A.dtype)
-        Z = np.zeros(V.shape)
-        Y = np.empty((m, V.shape[1]), dtype=A.dtype) if keep_Y else None
+        if len(blocks) == 1:
+            return A @ W
+        Y = np.empty((m, V.shape[1]), dtype=A.dtype)
         for a, b in blocks:
-            Yb = A[a:b] @ W
-            if keep_Y:
-                Y[a:b] = Yb
-            Z += A[a:b].T @ Yb
-        return (Z if L is None else L @ Z), Y
+            Y[a:b] = A[a:b] @ W
+        return Y
+
+    def apply_B(V):  # L A^T A L^T V, (n, k) float64
+        W = (V if L is None else L.T @ V).astype(A.dtype)
+        if len(blocks) == 1:
+            Z = (A.T @ (A @ W)).astype(float)
+        else:
+            Z = np.zeros(V.shape)
+            for a, b in blocks:
+                Z += A[a:b].T @ (A[a:b] @ W)
+        return Z if L is None else L @ Z
 
     for _ in range(steps):
-        Q = np.linalg.qr(apply_B(Q)[0])[0]
-    Z, Y = apply_B(Q, keep_Y=L is None)  # Rayleigh-Ritz on the fresh basis
-    H = Q.T @ Z
-    w, E = np.linalg.eigh((H + H.T) / 2)
-    order = np.argsort(w)[::-1]
-    E = E[:, order]
+        Q = np.linalg.qr(apply_B(Q))[0]
+    Y = apply_A(Q)  # Rayleigh-Ritz on the fresh basis: H = Q^T B Q = Y^T Y
+    H = (Y.T @ Y).astype(float)
+    w, E = np.linalg.eigh(H)
+    E = E[:, ::-1]  # eigh sorts ascending
     state["Q"] = Q @ E  # Ritz vectors (with the oversampling ones) start the next solve
-    V, s = Q @ E[:, :P], np.sqrt(np.maximum(w[order][:P], 0))
+    V = state["Q"][:, :P]
     if L is None:
         return V, np.ones(P), Y @ E[:, :P].astype(A.dtype)
-    return V, _scale(A, V, s, L, blocks), None
+    AV = _apply_A(A, V, blocks)
+    s = np.sqrt(np.maximum(w[::-1][:P], 0))
+    # the Fortran's scale s / |A v| (with the filter, A v is not s u)
+    return V, s / np.sqrt(np.maximum((AV.astype(float) ** 2).sum(axis=0), 1e-300)), AV
+
+
+def _apply_A(A, V, blocks):
+    """A V over row blocks, (m, k) in A's dtype."""
+    W = V.astype(A.dtype)
+    if len(blocks) == 1:
+        return A @ W
+    Y = np.empty((A.shape[0], V.shape[1]), dtype=A.dtype)
+    for a, b in blocks:
+        Y[a:b] = A[a:b] @ W
+    return Y
 
 
 #: truncated-SVD solvers: name -> function(A, P, L, state, blocks, rng) -> (V, c, A V or None)
@@ -281,85 +310,80 @@ def _dineof(X, nev, neini, toliter, nitemax, cv, solver, alpha, numit, times, re
     mean = float(X[present].mean())
 
     tmpdir = None
+
+    def work_array(name):  # an (m, n) array of ``dtype``: in memory or memory-mapped
+        if tmpdir is None:
+            return np.empty((m, n), dtype=dtype)
+        return np.lib.format.open_memmap(os.path.join(tmpdir, name), mode="w+", dtype=dtype, shape=(m, n))
+
     if out_of_core:
         tmpdir = tempfile.mkdtemp(prefix="dineof-")
-        A = np.lib.format.open_memmap(os.path.join(tmpdir, "X.npy"), mode="w+", dtype=dtype, shape=(m, n))
-    else:
-        A = np.empty((m, n), dtype=dtype)
     try:
+        A = work_array("X.npy")
+        # 1 where DINEOF overwrites the entry (gaps and CV points), 0 where it keeps the data
+        gap = work_array("gaps.npy")
+        best = work_array("best.npy")
         blocks = _blocks(m, block_rows)
         for a, b in blocks:
             A[a:b] = np.where(present[a:b], X[a:b] - mean, 0.0)
+            gap[a:b] = ~present[a:b]
         stdvini = math.sqrt(sum(float((A[a:b] ** 2).sum()) for a, b in blocks) / n_present)
         if stdvini == 0:
             raise SatCO2Error("DINEOF input is constant where observed; nothing to reconstruct")
         cv_true = A[cv_rows, cv_cols].copy()
         A[cv_rows, cv_cols] = 0.0
-        miss = ~present
-        misst = miss.copy()
-        misst[cv_rows, cv_cols] = True
+        gap[cv_rows, cv_cols] = 1.0
         L = diffusion_operator(np.arange(n) if times is None else times, alpha, numit)
         modes = SOLVERS[solver]
         state: dict = {}
 
-        flat_A = A.reshape(-1)  # a view (A is C-contiguous, also as a memmap)
-
-        def idx_by_block(mask):
-            r, c = np.nonzero(mask)
-            cuts = np.searchsorted(r, [a for a, _ in blocks] + [m])
-            local = np.concatenate([(r[cuts[k]:cuts[k + 1]] - a) * n + c[cuts[k]:cuts[k + 1]]
-                                    for k, (a, _) in enumerate(blocks)]) if r.size else r
-            return r, c, cuts, r * n + c, local
-
-        def iterate(P, idx, last, max_it):
-            r, c, cuts, flat, local = idx
+        def iterate(P, n_gap, max_it):
+            """Rank-P iterations: overwrite the entries where ``gap`` is 1 with the rank-P
+            reconstruction until rms(change there) / stdvini < toliter (dense masked update per
+            row block: cheaper than gathering the gaps, which are most of a cloudy cube)."""
             val = np.inf
             it = 0
             for it in range(1, max_it + 1):
                 V, scale, AV = modes(A, P, L, state, blocks, rng)
-                Vs = V * scale
+                Vs = (V * scale).T.astype(dtype)
                 ss = 0.0
-                for k, (a, b) in enumerate(blocks):
-                    i0, i1 = cuts[k], cuts[k + 1]
-                    if i0 == i1:
-                        continue
-                    W = AV[a:b] if AV is not None else A[a:b] @ V
-                    # the block's rank-P reconstruction by BLAS, then gathered at the gaps
-                    new = (W @ Vs.T).ravel()[local[i0:i1]]
-                    ss += float(((new - last[i0:i1]) ** 2).sum())
-                    last[i0:i1] = new
-                    flat_A[flat[i0:i1]] = new
-                val = math.sqrt(ss / max(r.size, 1)) / stdvini
+                for a, b in blocks:
+                    Ab = A[a:b]
+                    W = AV[a:b] if AV is not None else Ab @ V.astype(dtype)
+                    D = W @ Vs  # the block's rank-P reconstruction
+                    D -= Ab
+                    D *= gap[a:b]  # the change, at the gaps only
+                    d = D.reshape(-1)
+                    ss += float(np.dot(d, d))
+                    Ab += D
+                val = math.sqrt(ss / max(n_gap, 1)) / stdvini
                 if val < toliter:
                     break
             return it, val, V, scale
 
-        idx_t = idx_by_block(misst)
-        last = np.zeros(idx_t[0].size)
-        cv_pos = np.searchsorted(np.ravel_multi_index(idx_t[:2], (m, n)),
-                                 np.ravel_multi_index((cv_rows, cv_cols), (m, n)))
+        n_gap_cv = int(m * n - n_present + cv_rows.size)
         curve, iters = [], []
-        best = None
+        best_P = None
         for P in range(neini, nev + 1):
-            it, val, V, scale = iterate(P, idx_t, last, nitemax)
-            err = math.sqrt(float(((last[cv_pos] - cv_true) ** 2).mean()))
+            it, val, V, scale = iterate(P, n_gap_cv, nitemax)
+            err = math.sqrt(float(((A[cv_rows, cv_cols] - cv_true) ** 2).mean()))
             curve.append(err)
             iters.append(it)
-            if best is None or err < best[1]:
-                best = (P, err, last.copy(), state.get("Q"))
+            if best_P is None or err < best_P[1]:
+                for a, b in blocks:
+                    best[a:b] = A[a:b]
+                best_P = (P, err, state.get("Q"))
             if len(curve) >= 4 and curve[-1] > curve[-2] > curve[-3] > curve[-4]:
                 break
-        P_opt, cv_err, best_vals, best_V = best
+        P_opt, cv_err, best_Q = best_P
         # final step: restore the CV points and iterate with P_opt on the true gaps only
-        flat_A[idx_t[3]] = best_vals
+        for a, b in blocks:
+            A[a:b] = best[a:b]
         A[cv_rows, cv_cols] = cv_true
-        idx_m = idx_by_block(miss)
-        keep = np.ones(idx_t[0].size, dtype=bool)
-        keep[cv_pos] = False
-        last_m = best_vals[keep].copy()
-        if best_V is not None:
-            state["Q"] = best_V
-        it_final, _, V, scale = iterate(P_opt, idx_m, last_m, nitemax)
+        gap[cv_rows, cv_cols] = 0.0
+        if best_Q is not None:
+            state["Q"] = best_Q
+        it_final, _, V, scale = iterate(P_opt, m * n - n_present, nitemax)
         filled = np.empty((m, n))
         for a, b in blocks:
             if rec:
@@ -370,7 +394,7 @@ def _dineof(X, nev, neini, toliter, nitemax, cv, solver, alpha, numit, times, re
                 "iterations": iters, "iterations_final": it_final, "cv": (cv_rows, cv_cols), "mean": mean}
     finally:
         if tmpdir is not None:
-            del A
+            A = gap = best = None
             for f in os.listdir(tmpdir):
                 os.remove(os.path.join(tmpdir, f))
             os.rmdir(tmpdir)
