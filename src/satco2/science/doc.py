@@ -163,9 +163,9 @@ def doc_linear(ag443, a: float, b: float):
 # ----------------------------------------------------------------------------- calibration
 
 def algorithms_file() -> Path:
-    from ..config import REPO_ROOT
+    from ..config import catalog_dir
 
-    return REPO_ROOT / "catalogs" / "doc" / "algorithms.yaml"
+    return catalog_dir() / "doc" / "algorithms.yaml"
 
 
 def load_config(path: str | Path | None = None) -> dict:

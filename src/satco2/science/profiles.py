@@ -33,9 +33,9 @@ SUBSTITUTE = True  # the whole parameter set is a substitute (see module docstri
 def load_params(path: str | Path | None = None) -> dict:
     """Profile-model parameters (``catalogs/doc/profiles.yaml``) as plain values plus
     ``substitute`` (list of names whose value is not from the source paper)."""
-    from ..config import REPO_ROOT
+    from ..config import catalog_dir
 
-    path = Path(path) if path else REPO_ROOT / "catalogs" / "doc" / "profiles.yaml"
+    path = Path(path) if path else catalog_dir() / "doc" / "profiles.yaml"
     try:
         raw = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as e:

@@ -260,9 +260,9 @@ class Section:
 
 def load_sections(path: str | Path | None = None) -> dict[str, Section]:
     """Sections defined in ``catalogs/doc/sections.yaml`` (or ``path``)."""
-    from ..config import REPO_ROOT
+    from ..config import catalog_dir
 
-    path = Path(path) if path else REPO_ROOT / "catalogs" / "doc" / "sections.yaml"
+    path = Path(path) if path else catalog_dir() / "doc" / "sections.yaml"
     try:
         raw = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as e:
@@ -669,9 +669,9 @@ def analyse(currents: xr.Dataset, surface: xr.Dataset, sections: dict | None = N
 
 def load_boxes(path: str | Path | None = None) -> dict:
     """Boxes (``polygon``, ``max_bottom_depth``) of ``catalogs/doc/sections.yaml``."""
-    from ..config import REPO_ROOT
+    from ..config import catalog_dir
 
-    path = Path(path) if path else REPO_ROOT / "catalogs" / "doc" / "sections.yaml"
+    path = Path(path) if path else catalog_dir() / "doc" / "sections.yaml"
     return (yaml.safe_load(Path(path).read_text()) or {}).get("boxes") or {}
 
 
