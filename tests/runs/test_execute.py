@@ -16,7 +16,7 @@ from satco2.config import REPO_ROOT
 from satco2.runs import publish, reports
 from satco2.runs.execute import RunFailed, run
 from satco2.runs.params import ParameterError
-from satco2.testing import launch_chromium
+from satco2.testing import env_vars, launch_chromium
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
@@ -24,16 +24,9 @@ pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def dirs(tmp_path_factory):
     base = tmp_path_factory.mktemp("runs")
-    old = {k: os.environ.get(k) for k in ("SATCO2_REPORTS_DIR", "SATCO2_STATE_DIR", "SATCO2_NOTEBOOKS_DIR")}
-    os.environ["SATCO2_REPORTS_DIR"] = str(base / "reports")
-    os.environ["SATCO2_STATE_DIR"] = str(base / "state")
-    os.environ.pop("SATCO2_NOTEBOOKS_DIR", None)
-    yield base
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with env_vars(SATCO2_REPORTS_DIR=base / "reports", SATCO2_STATE_DIR=base / "state",
+                  SATCO2_NOTEBOOKS_DIR=None):
+        yield base
 
 
 @pytest.fixture(scope="module")

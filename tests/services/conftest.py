@@ -5,14 +5,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from pathlib import Path
 import time
-
-import requests
+from pathlib import Path
 
 import pytest
+import requests
 
-ENV_KEYS = ("SATCO2_REPORTS_DIR", "SATCO2_STATE_DIR", "SATCO2_NOTEBOOKS_DIR", "SATCO2_SCHEDULER_TICK")
+from satco2.testing import env_vars
 
 
 @pytest.fixture(scope="session")
@@ -20,17 +19,9 @@ def services_env(tmp_path_factory):
     """SATCO2_REPORTS_DIR / SATCO2_STATE_DIR in a temporary folder for this process (and the hub's
     services, which inherit SATCO2_* variables); restored afterwards."""
     base = tmp_path_factory.mktemp("services")
-    old = {k: os.environ.get(k) for k in ENV_KEYS}
-    os.environ["SATCO2_REPORTS_DIR"] = str(base / "reports")
-    os.environ["SATCO2_STATE_DIR"] = str(base / "satco2-state")
-    os.environ["SATCO2_SCHEDULER_TICK"] = "1"
-    os.environ.pop("SATCO2_NOTEBOOKS_DIR", None)
-    yield base
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with env_vars(SATCO2_REPORTS_DIR=base / "reports", SATCO2_STATE_DIR=base / "satco2-state",
+                  SATCO2_SCHEDULER_TICK="1", SATCO2_NOTEBOOKS_DIR=None):
+        yield base
 
 
 @pytest.fixture(scope="session")

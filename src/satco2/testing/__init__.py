@@ -2,6 +2,9 @@
 
 - :func:`shared_data` - the folder of real sample files (``$SATCO2_SHARED_DATA`` or ``../shared/data``)
 - :func:`raise_if_dask_computes` - a context manager that fails when dask computes anything
+- :func:`env_vars` - environment variables set (or removed) for a block, restored after
+- :func:`serve_panel` - a Panel app served on a free loopback port for a block (browser tests)
+- :func:`launch_chromium` - Debian's chromium through Playwright
 """
 from __future__ import annotations
 
@@ -59,3 +62,42 @@ CHROMIUM = "/usr/bin/chromium"
 def launch_chromium(playwright):
     """Launch Debian's chromium through Playwright (no browser download) with :data:`CHROMIUM_ARGS`."""
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+@contextlib.contextmanager
+def env_vars(**values):
+    """Set the environment variables ``values`` (``None`` removes one) for the block; every one is
+    restored (or removed) afterwards."""
+    old = {k: os.environ.get(k) for k in values}
+    try:
+        for k, v in values.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = str(v)
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextlib.contextmanager
+def serve_panel(factory, path: str = "/"):
+    """Serve ``factory`` (a callable returning a Panel object) with ``panel.serve`` on a free
+    127.0.0.1 port in a thread; yields the page's URL and stops the server afterwards."""
+    import socket
+
+    import panel as pn
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = pn.serve({path: factory}, port=port, address="127.0.0.1", show=False, threaded=True,
+                      start=True, websocket_origin=[f"127.0.0.1:{port}"])
+    try:
+        yield f"http://127.0.0.1:{port}{path}"
+    finally:
+        server.stop()
