@@ -118,3 +118,29 @@ def test_get_and_search():
     assert hits == ["global-sss-smos-25km"]
     assert len(catalog.search("goci")) == 18
     assert catalog.search("no such thing at all") == []
+
+
+def test_registry_resolution_of_demo_model_currents_matches_the_store(demo_store):
+    """extra-currents-ecs-model describes the demo's own model grid: the registry states it."""
+    import numpy as np
+
+    from satco2 import demo
+
+    p = registry.get("extra-currents-ecs-model")
+    value, unit = p["resolution"].split()
+    assert unit == "deg"
+    assert p["resolution_m"] == pytest.approx(float(value) * 111_000, rel=0.01)
+    scale = demo.read_manifest(demo_store)["generators"]["ecs_ocean"]["scale"]
+    ds = catalog.open("extra-currents-ecs-model", source="demo")
+    for c in ("lat", "lon"):
+        step = np.diff(ds[c].values)
+        np.testing.assert_allclose(step, float(value) / scale, rtol=1e-6)
+
+
+def test_sdd_entry_names_the_optics_module():
+    from satco2.science import optics
+
+    notes = registry.get("extra-sdd-modis-aqua-4km")["upstream"]["notes"]
+    for fn in ("sdd_from_rrs", "sdd_from_kd490"):
+        assert f"{fn}" in notes and callable(getattr(optics, fn))
+    assert "satco2.science.optics" in notes
