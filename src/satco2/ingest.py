@@ -6,7 +6,9 @@ URL). Every file is read by the product's reader (:mod:`satco2.catalog.readers`)
 
 1. the file is read and checked completely in memory (a wrong or corrupt file raises
    :class:`satco2.SatCO2Error` naming the file and the problem; the store is untouched);
-2. the arrays are resized and the new time steps written (chunks: 1 time step x ~1024 x ~1024);
+2. the arrays are resized and the new time steps written (chunks: 1 time step x ~1024 x ~1024;
+   small grids and point series: several time steps per chunk, see :func:`chunks_for`; a chunk
+   shared with committed steps is rewritten whole, one atomic object write);
 3. the commit: the ledger in the group attributes ``satco2_ingest`` (committed files with their
    sha256, time steps and indices, and ``n_time``) is rewritten (one atomic object write), then
    the metadata is re-consolidated.
@@ -44,6 +46,8 @@ from .catalog import readers, registry
 LEDGER = "satco2_ingest"
 TIME_UNITS = "days since 1970-01-01 00:00:00"
 SPATIAL_CHUNK = 1024
+TIME_CHUNK_ELEMENTS = 2**18  # values per chunk below which chunks hold several time steps
+MAX_TIME_CHUNK = 4096
 
 
 # --------------------------------------------------------------------------- stores
@@ -117,11 +121,16 @@ def _even_chunk(n: int, target: int = SPATIAL_CHUNK) -> int:
 
 
 def chunks_for(ds: xr.Dataset) -> dict[str, int]:
-    """Mirror chunks: one time step, lat/lon split evenly in pieces of at most ~1024."""
-    ch = {"time": 1}
+    """Mirror chunks: lat/lon split evenly in pieces of at most ~1024; in time, one step for
+    grids of at least :data:`TIME_CHUNK_ELEMENTS` values per chunk, else as many steps as make
+    that many values (at most :data:`MAX_TIME_CHUNK`), so small grids, points and time series do
+    not become one file per value."""
+    ch, spatial = {}, 1
     for d in ds.dims:
         if d != "time":
             ch[d] = _even_chunk(ds.sizes[d])
+            spatial *= ch[d]
+    ch["time"] = max(1, min(MAX_TIME_CHUNK, TIME_CHUNK_ELEMENTS // spatial))
     return ch
 
 
@@ -276,17 +285,18 @@ def _entry(path: Path, digest: str, ds: xr.Dataset) -> dict:
 
 
 def ingest(product_id: str, files, root: str | None = None, progress: bool | None = None,
-           reader: str | None = None) -> IngestReport:
+           reader: str | None = None, reader_options: dict | None = None) -> IngestReport:
     """Append ``files`` to the mirror of ``product_id``; see the module docstring.
 
     ``root`` overrides :func:`satco2.config.mirror_root`; ``reader`` overrides the registry's
-    reader name; ``progress`` shows a tqdm bar (default: when attached to a terminal).
+    reader name and ``reader_options`` go to the reader (e.g. ``{"lat": .., "lon": ..}`` for
+    ``point_csv``); ``progress`` shows a tqdm bar (default: when attached to a terminal).
     """
     from tqdm.auto import tqdm
 
     t0 = _time.perf_counter()
     product = registry.get(product_id)
-    rd = readers.get(reader or product.reader)
+    rd = readers.get(reader or product.reader, **(reader_options or {}))
     paths = [Path(f) for f in files]
     if not paths:
         raise SatCO2Error("no files given to ingest.")
@@ -358,9 +368,12 @@ def register(app) -> None:
         root: str = typer.Option(None, "--root", help="mirror root (default: config mirror-root)"),
         reader: str = typer.Option(None, "--reader", help="override the registry's reader"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+        lat: float = typer.Option(None, "--lat", help="point_csv reader: latitude of the point"),
+        lon: float = typer.Option(None, "--lon", help="point_csv reader: longitude of the point"),
     ) -> None:
         """Append upstream FILES to PRODUCT's Zarr mirror (idempotent, resumable, atomic per file)."""
-        rep = ingest(product, files, root=root, progress=not quiet, reader=reader)
+        opts = {k: v for k, v in (("lat", lat), ("lon", lon)) if v is not None}
+        rep = ingest(product, files, root=root, progress=not quiet, reader=reader, reader_options=opts)
         typer.echo(
             f"{product}: {len(rep.committed)} file(s) committed, {len(rep.skipped)} already present, "
             f"{rep.n_time} time step(s) in {rep.store}"

@@ -18,6 +18,7 @@ READERS: dict[str, str] = {
     "l3b": "satco2.catalog.readers.l3b:L3bReader",
     "netcdf_grid": "satco2.catalog.readers.netcdf_grid:NetCDFGridReader",
     "gml_text": "satco2.catalog.readers.gml_text:GMLTextReader",
+    "point_csv": "satco2.catalog.readers.point_csv:PointCSVReader",
     "ocean_model": "satco2.catalog.readers.ocean_model:OceanModelReader",
 }
 
@@ -40,8 +41,11 @@ class _FunctionReader(Reader):
         return self._func(path, product)
 
 
-def get(name: str) -> Reader:
-    """The reader registered as ``name``; :class:`SatCO2Error` when there is none."""
+def get(name: str, **options) -> Reader:
+    """The reader registered as ``name``; :class:`SatCO2Error` when there is none.
+
+    ``options`` go to the reader class (e.g. ``lat``/``lon`` of ``point_csv``); a reader that
+    takes none refuses them with one sentence."""
     if name in NOT_SUPPORTED:
         raise SatCO2Error(f"reader {name!r}: {NOT_SUPPORTED[name]}.")
     if name not in READERS:
@@ -55,7 +59,17 @@ def get(name: str) -> Reader:
         raise
     obj = getattr(mod, cls_name, None)
     if obj is not None:
-        return obj()
+        if options:
+            import inspect
+
+            known = set(inspect.signature(obj).parameters)
+            unknown = sorted(set(options) - known)
+            if unknown:
+                raise SatCO2Error(f"reader {name!r} takes no option {', '.join(unknown)}"
+                                  f"{' (it takes ' + ', '.join(sorted(known)) + ')' if known else ''}.")
+        return obj(**options)
     if callable(getattr(mod, "open_file", None)):
+        if options:
+            raise SatCO2Error(f"reader {name!r} takes no options.")
         return _FunctionReader(name, mod.open_file)
     raise SatCO2Error(f"reader module {mod_name} defines neither {cls_name} nor open_file().")

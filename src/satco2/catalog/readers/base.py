@@ -39,7 +39,7 @@ def normalise_units(u: str | None) -> str:
     if u is None:
         return ""
     u = str(u).strip().replace("^", "").replace("**", "")
-    return {"degrees_C": "degC", "Celsius": "degC", "deg C": "degC", "celsius": "degC",
+    return {"degrees_C": "degC", "degree_C": "degC", "degree_Celsius": "degC", "Celsius": "degC", "deg C": "degC", "celsius": "degC",
             "degree_north": "degrees_north", "degree_east": "degrees_east"}.get(u, u)
 
 

@@ -38,6 +38,9 @@ class NetCDFGridReader(Reader):
         try:
             src = xr.open_dataset(p, engine="netcdf4", decode_times=True, mask_and_scale=True)
         except (OSError, ValueError) as e:
+            if p.suffix.lower() == ".csv":
+                raise SatCO2Error(f"file {p.name} is a CSV file, not NetCDF; read a point time series "
+                                  "with the point_csv reader (satco2 ingest --reader point_csv).") from None
             raise SatCO2Error(f"file {p.name} is not a readable NetCDF file ({e}).") from None
         with src:
             lat = _find(src, "latitude", "Y", _LAT)
