@@ -82,3 +82,23 @@ def test_evaluate_imputation_loop():
         evaluate_imputation(cube, {}, protocol="uniform")
     with pytest.raises(SatCO2Error, match="between 0 and 1"):
         evaluate_imputation(cube, {}, rates=(1.0,))
+
+
+def test_noise_floor_against_a_noise_free_reference():
+    """With the noise-free field as reference, ``floor`` is the MAE of the noise itself at the
+    hidden pixels (sigma * sqrt(2 / pi) for Gaussian noise, here sigma = 0.1 dex) and no method
+    beats it; ``mae_ref`` is the error against the signal."""
+    sigma = 0.1
+    noisy = chl_like_cube(nt=48, ny=14, nx=14, seed=4, noise=sigma)
+    clean = chl_like_cube(nt=48, ny=14, nx=14, seed=4, noise=0.0)
+    mask = cloud_masks(noisy.shape, cover=0.3, seed=5)
+    table = evaluate_imputation(noisy.where(~mask), {"dineof": lambda: DINEOF(nev=8)}, rates=(0.5,),
+                                reference=clean)
+    row = table.iloc[0]
+    n_hidden = 0.5 * (~mask).sum()
+    # the sample mean of |N(0, sigma^2)| over n points: standard error sigma sqrt(1 - 2/pi) / sqrt(n)
+    assert abs(row["floor"] - sigma * np.sqrt(2 / np.pi)) < 4 * sigma * 0.6 / np.sqrt(n_hidden)
+    assert row["mae"] > row["floor"]
+    assert row["mae_ref"] < row["mae"]
+    with pytest.raises(SatCO2Error, match="reference has shape"):
+        evaluate_imputation(noisy, {}, rates=(0.5,), reference=clean.isel(time=slice(0, 10)))

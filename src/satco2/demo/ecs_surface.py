@@ -28,6 +28,8 @@ PRODUCTS = (
 XCO2_FILE = Path(__file__).resolve().parent.parent / "data" / "co2_mm_gl.txt"
 MOUTH = (121.9, 31.4)  # Changjiang mouth, lon/lat degrees
 MESAA_REGION = "ecs"
+#: standard deviation (dex = log10 units) of the demo chlorophyll's log-normal pixel noise
+CHL_PIXEL_NOISE_DEX = 0.15
 K_PARAM = "W14"
 
 SIGNALS = """
@@ -44,7 +46,8 @@ All fields are **synthetic** except xCO2 (see below). Grid: footprint `ecs` (117
   acid constants used by MeSAA).
 - **Chlorophyll** (`global-chl-modis-aqua-4km`, mg m-3): 0.25 offshore, ~1 on the shelf, a
   summer bloom (up to ~6) along the plume front (S 24-31) in May-September, log-normal
-  noise (0.15 dex); **cloud gaps** (30-70 % of pixels per month, cloud-shaped blobs) set to NaN.
+  pixel noise (0.15 dex, independent per pixel and month); **cloud gaps** (30-70 % of pixels per
+  month, cloud-shaped blobs) set to NaN.
 - **PAR** (einstein m-2 d-1): 25-55 with season and latitude, +-10 % noise.
 - **Wind** (`global-ssw-ccmp-25km`, U10, m s-1): 6.5 + 1.8 cos(season, max in January) (winter
   monsoon), +0.8 offshore, 0.6 m/s smooth anomalies; clipped to 2-14.
@@ -107,6 +110,20 @@ def _truth_flux(pco2sw, sst, sss, u10, xco2, slp):
     return pco2air, dpco2, flux
 
 
+def chl_pixel_noise(scale: int = 1, seed: int = 0) -> xr.DataArray:
+    """log10 of the chlorophyll's multiplicative pixel noise (dex; N(0, CHL_PIXEL_NOISE_DEX^2),
+    independent per pixel and month) on the footprint grid, exactly as :func:`build` draws it.
+
+    With the store's ``demo_seed`` and ``demo_scale`` attributes, ``log10(chlor_a) - noise`` is the
+    noise-free demo chlorophyll: the reference against which a gap filler's noise floor is measured
+    (docs/gapfill.md)."""
+    c = FOOTPRINTS[FOOTPRINT].coords(scale)
+    shape = (c["time"].size, c["lat"].size, c["lon"].size)
+    z = fields.rng(seed, "ecs_surface", "chl").standard_normal(shape)
+    return xr.DataArray(CHL_PIXEL_NOISE_DEX * z, coords=c, dims=("time", "lat", "lon"),
+                        attrs={"units": "dex", "long_name": "log10 of the chlorophyll pixel noise"})
+
+
 def build(scale: int = 1, seed: int = 0) -> dict[str, xr.Dataset]:
     from ..science import mesaa
 
@@ -146,8 +163,7 @@ def build(scale: int = 1, seed: int = 0) -> dict[str, xr.Dataset]:
     # chlorophyll (cloud-free "true" field and the gappy product)
     front = np.exp(-(((sss - 27.5) / 2.5) ** 2))
     chl_true = (0.25 + 0.8 * shelf) * (1 + 1.5 * front) + np.where(bloom, 4.5 * front, 0.0)
-    noise = 10 ** (0.15 * fields.rng(seed, "ecs_surface", "chl").standard_normal((nt, ny, nx)))
-    chl_true = chl_true * noise
+    chl_true = chl_true * 10 ** chl_pixel_noise(scale, seed).values
     clouds = fields.cloud_mask((nt, ny, nx), seed, (0.3, 0.7), 12.0 * scale, 0.3, "ecs_surface")
     chl = np.where(clouds, np.nan, chl_true)
     # PAR, wind, SLP, xCO2

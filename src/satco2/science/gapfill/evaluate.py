@@ -187,7 +187,7 @@ def rubin(estimates, variances, level: float = 0.95, axis: int = 0) -> dict:
 # ------------------------------------------------------------------------------------------------
 def evaluate_imputation(da: xr.DataArray, methods: dict, rates=(0.1, 0.3, 0.5, 0.7, 0.9),
                         protocol: str = "stimp", transform: str = "log10", seed: int = 0,
-                        return_fields: bool = False):
+                        return_fields: bool = False, reference: xr.DataArray | None = None):
     """Score gap-filling methods by hiding ``rates`` of the observed pixels of ``da``.
 
     Parameters
@@ -197,11 +197,16 @@ def evaluate_imputation(da: xr.DataArray, methods: dict, rates=(0.1, 0.3, 0.5, 0
     rates : fractions (0-1) of observed pixels hidden.
     protocol : a key of :data:`MASKS`.
     transform : space in which the metrics are computed ("log10" as STIMP).
+    reference : optional field on the same grid and in the same units as ``da`` without the
+        observation noise (e.g. the noise-free truth of synthetic data). Adds two columns:
+        ``floor``, the MAE that the reference itself scores against the observations at the
+        hidden pixels (the noise floor: no method can expect less when the noise is independent
+        of everything it sees), and ``mae_ref``, the method's MAE against the reference.
 
     Returns a DataFrame with one row per (method, rate): mae, rmse, bias, pcc, crps (from the
     samples when the method gives several imputations, else from the Gaussian error estimate),
-    seconds, the achieved hidden fraction; with ``return_fields`` also a dict
-    (method, rate) -> filled Dataset.
+    seconds, the achieved hidden fraction (and floor, mae_ref with ``reference``); with
+    ``return_fields`` also a dict (method, rate) -> filled Dataset.
     """
     if protocol not in MASKS:
         raise SatCO2Error(f"unknown evaluation protocol {protocol!r}; choose one of {sorted(MASKS)}")
@@ -213,6 +218,13 @@ def evaluate_imputation(da: xr.DataArray, methods: dict, rates=(0.1, 0.3, 0.5, 0
     fwd = TRANSFORMS[transform][0]
     values = np.asarray(da.values, float)
     observed = np.isfinite(values)
+    ref = None
+    if reference is not None:
+        ref = np.asarray(reference.transpose(*find_axes(reference)).values, float)
+        if ref.shape != values.shape:
+            raise SatCO2Error(f"reference has shape {ref.shape}, the field {values.shape}; they must match")
+        if not np.isfinite(ref[observed]).all():
+            raise SatCO2Error("reference must be finite wherever the field is observed")
     rows, fields = [], {}
     for i, rate in enumerate(rates):
         rng = np.random.default_rng([seed, i])
@@ -228,6 +240,9 @@ def evaluate_imputation(da: xr.DataArray, methods: dict, rates=(0.1, 0.3, 0.5, 0
                    "hidden_fraction": hide.sum() / observed.sum(), "seconds": seconds}
             for mname, f in METRICS.items():
                 row[mname] = f(pred, truth)
+            if ref is not None:
+                row["floor"] = mae(fwd(ref[hide]), truth)
+                row["mae_ref"] = mae(pred, fwd(ref[hide]))
             if "samples" in ds:
                 row["crps"] = crps_ensemble(fwd(ds["samples"].values[:, hide]), truth)
             else:
