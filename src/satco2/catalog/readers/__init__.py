@@ -18,6 +18,7 @@ READERS: dict[str, str] = {
     "l3b": "satco2.catalog.readers.l3b:L3bReader",
     "netcdf_grid": "satco2.catalog.readers.netcdf_grid:NetCDFGridReader",
     "gml_text": "satco2.catalog.readers.gml_text:GMLTextReader",
+    "rss_bytemap": "satco2.catalog.readers.rss_bytemap:RSSBytemapReader",
     "point_csv": "satco2.catalog.readers.point_csv:PointCSVReader",
     "ocean_model": "satco2.catalog.readers.ocean_model:OceanModelReader",
 }
@@ -26,7 +27,6 @@ READERS: dict[str, str] = {
 NOT_SUPPORTED: dict[str, str] = {
     "goci_he5": "GOCI Level-2 HDF-EOS5 files are not supported yet (convert them to CF NetCDF first)",
     "vgpm_hdf": "Oregon State VGPM HDF4 files are not supported yet (HDF4 needs pyhdf; convert to NetCDF first)",
-    "rss_bytemap": "RSS binary bytemaps are not supported yet (use the RSS NetCDF products instead)",
     "derived": "this product is derived from other products, not read from upstream files",
     "none": "this product exists only in the demo store",
 }
