@@ -161,3 +161,12 @@ def test_time_averaged_layout_and_period_from_the_name(gmi_registry, tmp_path, n
     b = np.roll(raw[0, 2], -720, axis=1).astype(np.float32)
     ref = np.where(b <= 250, b * np.float32(0.2), np.nan)
     np.testing.assert_allclose(ds["wind_speed"].isel(time=0).values, ref, rtol=1e-6)
+
+
+def test_open_upstream_reads_bytemaps_through_the_url_template(gmi_registry, tmp_path):
+    """catalog.open(source="upstream") with the archive's template pointed at a local folder."""
+    ds = catalog.open(PID, source="upstream", time=("2016-10-01", "2016-10-01"),
+                      urls={"daily": GMI.parent.as_uri() + "/f35_{time:%Y%m%d}v8.2.gz"},
+                      cache=str(tmp_path / "cache"))
+    assert ds["wind_speed"].chunks is not None and ds.attrs["catalog_source"] == "upstream"
+    np.testing.assert_allclose(ds["wind_speed"].isel(time=0).values, _direct("windLF"), rtol=1e-6, atol=1e-5)
