@@ -155,3 +155,38 @@ def test_land_stays_nan_and_metadata():
     assert np.isfinite(ds.filled.values[:, ~land]).all()
     assert ds.filled.attrs["units"] == "mg m-3" and ds.error.attrs["units"] == "log10(mg m-3)"
     assert float(ds.error.values[0, 5, 5]) == pytest.approx(ds.attrs["gapfill_cv_error"])
+
+
+def test_streamed_fit_of_a_dask_cube(tmp_path):
+    """DINEOF(store=...) streams a dask-backed cube: the same result as the in-memory fit, written
+    to a zarr store and returned lazily, with traced memory (numpy allocations; memory maps are
+    not counted) well below the size of the cube, while the in-memory fit holds several copies."""
+    import tracemalloc
+
+    cube = chl_like_cube(nt=160, ny=50, nx=50, seed=7, noise=0.05)
+    land = np.zeros(cube.shape[1:], bool)
+    land[:4, :5] = True
+    obs = cube.where(~(cloud_masks(cube.shape, cover=0.5, seed=8) | land[None]))
+    obs.to_dataset(name="chlor_a").chunk({"time": 8}).to_zarr(tmp_path / "in.zarr", consolidated=False)
+    lazy = xr.open_zarr(tmp_path / "in.zarr", consolidated=False)["chlor_a"]
+    kw = dict(nev=8, block_rows=100, read_bytes=8 * 2500 * 8)
+    DINEOF(store=tmp_path / "warm.zarr", **kw).fit(lazy.isel(time=slice(0, 40)))  # imports, caches
+    tracemalloc.start()
+    try:
+        ds = DINEOF(store=tmp_path / "out.zarr", **kw).fit(lazy)
+        peak_streamed = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        ref = DINEOF(**kw).fit(lazy)
+        peak_in_memory = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak_streamed < 0.5 * obs.nbytes < peak_in_memory
+    assert ds.filled.chunks is not None and (tmp_path / "out.zarr").is_dir()
+    assert not (tmp_path / "out.zarr.part").exists()
+    assert ds.attrs["gapfill_n_modes"] == ref.attrs["gapfill_n_modes"]
+    np.testing.assert_allclose(np.log10(ds.filled.values), np.log10(ref.filled.values), atol=1e-5)
+    assert np.isnan(ds.filled.values[:, land]).all()
+    np.testing.assert_allclose(ds.error.values[:, ~land], ref.attrs["gapfill_cv_error"], rtol=1e-4)
+    xr.testing.assert_equal(ds.observed.compute(), lazy.compute())
+    with pytest.raises(SatCO2Error, match="read_bytes"):
+        DINEOF(store=tmp_path / "x.zarr", read_bytes=0)

@@ -38,8 +38,11 @@ The gaps and CV points are overwritten by a dense masked update per row block (c
 (reconstruction - X) * gap mask; X += change): on cloudy cubes most entries are gaps, and this
 is several times cheaper than gathering and scattering them by index.
 
-Both stream X in row blocks (``block_rows``); with ``out_of_core=True`` X lives in a temporary
-memory-mapped file, so only O(block_rows N + N^2) bytes are in memory at a time.
+Both stream X in row blocks (``block_rows``); with ``out_of_core=True`` the working matrices (the
+iterate, the gap mask, the best-P copy, the presence mask) live in temporary memory-mapped files and
+X is read block by block, so memory is O(block_rows N + M (P + 2) + N^2 + n_cv) (the M x (P + 2)
+product A Q and the CV points are the only parts that grow with M). ``DINEOF(store=...)`` streams
+an xarray (numpy or dask) cube through this path and writes the result to a zarr store.
 
 Temporal filter (``alpha`` > 0, ``numit`` >= 1): B is replaced by L B L^T, where L is ``numit``
 explicit diffusion steps along time (the Fortran's filter of every row, then every column).
@@ -48,13 +51,15 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import tempfile
+from pathlib import Path
 
 import numpy as np
 import scipy.linalg
 
 from ... import SatCO2Error
-from .base import FillOutput, GapFiller
+from .base import TRANSFORMS, FillOutput, GapFiller, _days, find_axes
 
 
 # ------------------------------------------------------------------------------------------------
@@ -198,19 +203,47 @@ def n_cv_points(m: int, n: int) -> int:
     return int(math.floor(min(0.01 * m * n + 40, 0.03 * m * n)))
 
 
-def cv_points_random(present: np.ndarray, n_cv: int, rng) -> tuple[np.ndarray, np.ndarray]:
-    """``n_cv`` CV points drawn at random among the present values of the (M, N) mask."""
-    rows, cols = np.nonzero(present)
-    pick = np.sort(rng.choice(rows.size, size=n_cv, replace=False))
-    return rows[pick], cols[pick]
+def _distinct_integers(rng, total: int, k: int) -> np.ndarray:
+    """``k`` distinct integers drawn uniformly from 0..total-1, sorted, in O(k) memory
+    (``Generator.choice(total, k, replace=False)`` allocates O(total) when k > total / 50)."""
+    if k > total:
+        raise SatCO2Error(f"cannot draw {k} distinct points among {total}")
+    if 2 * k > total:
+        return np.sort(rng.permutation(total)[:k])
+    out = np.unique(rng.integers(0, total, size=k))
+    while out.size < k:  # replace duplicates; every k-subset stays equally likely (symmetry)
+        out = np.unique(np.concatenate([out, rng.integers(0, total, size=k - out.size)]))
+    return out
 
 
-def cv_points_clouds(present: np.ndarray, n_cv: int, rng, nbclean: int = 3):
+def cv_points_random(present: np.ndarray, n_cv: int, rng, block_rows: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+    """``n_cv`` CV points drawn at random among the present values of the (M, N) mask.
+
+    The draw picks ranks among the present values in row-major order, read ``block_rows`` rows
+    at a time (memory O(n_cv + block_rows N), so a memory-mapped mask is never loaded whole);
+    the points do not depend on ``block_rows``."""
+    blocks = _blocks(present.shape[0], block_rows)
+    counts = [int(np.count_nonzero(present[a:b])) for a, b in blocks]
+    pick = _distinct_integers(rng, sum(counts), n_cv)
+    rows, cols = [np.zeros(0, dtype=np.intp)], [np.zeros(0, dtype=np.intp)]
+    c0 = 0
+    for (a, b), c in zip(blocks, counts):
+        sel = pick[(pick >= c0) & (pick < c0 + c)] - c0
+        if sel.size:
+            r, cc = np.nonzero(present[a:b])
+            rows.append(r[sel] + a)
+            cols.append(cc[sel])
+        c0 += c
+    return np.concatenate(rows), np.concatenate(cols)
+
+
+def cv_points_clouds(present: np.ndarray, n_cv: int, rng, block_rows: int = 65536, nbclean: int = 3):
     """"Real cloud" CV points after DINEOF's Scripts/Matlab/dineof_cvp.m (Alvera-Azcarate 2005).
 
     The ``nbclean`` cleanest images (time columns) are multiplied by the missing mask of another,
     randomly chosen image; the newly hidden points form the CV set (at least ``n_cv`` points when
-    possible: more clean images are used until that many are hidden).
+    possible: more clean images are used until that many are hidden). Reads whole columns
+    (``block_rows`` is not used).
     """
     m, n = present.shape
     order = np.argsort(-present.sum(axis=0))
@@ -232,7 +265,7 @@ def cv_points_clouds(present: np.ndarray, n_cv: int, rng, nbclean: int = 3):
     return rows[key], cols[key]
 
 
-#: CV point selectors: name -> function(present (M, N) bool, n_cv, rng) -> (rows, cols)
+#: CV point selectors: name -> function(present (M, N) bool, n_cv, rng, block_rows) -> (rows, cols)
 CV_SELECTORS = {"random": cv_points_random, "clouds": cv_points_clouds}
 
 
@@ -240,7 +273,7 @@ def dineof_matrix(X: np.ndarray, nev: int = 30, neini: int = 1, toliter: float =
            cv: str | tuple = "random", solver: str = "subspace", alpha: float = 0.0, numit: int = 0,
            times: np.ndarray | None = None, rec: bool = True, seed: int = 0,
            block_rows: int = 65536, out_of_core: bool = False, blas_threads: int | None = 1,
-           dtype=np.float32) -> dict:
+           dtype=np.float32, out: np.ndarray | None = None) -> dict:
     """DINEOF on a (space M, time N) matrix with NaN gaps (see the module docstring).
 
     Parameters
@@ -256,12 +289,17 @@ def dineof_matrix(X: np.ndarray, nev: int = 30, neini: int = 1, toliter: float =
     rec : True returns the rank-P_opt reconstruction everywhere (Fortran ``rec = 1``); False keeps
         the observed values (``rec = 0``).
     seed : seed of the CV point draw and of the subspace start.
-    block_rows, out_of_core : rows per streamed block; keep X in a temporary memory-mapped file.
+    block_rows, out_of_core : rows per streamed block; keep the working matrices (the iterate, the
+        gap mask, the best-P copy, the presence mask) in temporary memory-mapped files. X is only
+        read ``block_rows`` rows at a time, so a memory-mapped X (``np.load(..., mmap_mode="r")``)
+        is never loaded whole.
     blas_threads : BLAS threads while iterating (threadpoolctl; None leaves the default). The
         products are small (N x P), so threads mostly add synchronisation: 1 was 5x faster on a
         busy 2-core machine.
 
-    Returns a dict: ``filled`` (M, N), ``cv_error`` (rms at CV points for P_opt, X units),
+    out : optional (M, N) float array (e.g. a writable memory map) that receives ``filled``.
+
+    Returns a dict: ``filled`` (M, N; ``out`` when given), ``cv_error`` (rms at CV points for P_opt, X units),
     ``n_modes`` (P_opt), ``cv_curve`` (CV error per P tried), ``iterations`` (per P), ``cv`` (rows,
     cols), ``mean``.
     """
@@ -269,7 +307,7 @@ def dineof_matrix(X: np.ndarray, nev: int = 30, neini: int = 1, toliter: float =
         raise SatCO2Error(f"unknown DINEOF solver {solver!r}; choose one of {sorted(SOLVERS)}")
     with _blas_limit(blas_threads):
         return _dineof(X, nev, neini, toliter, nitemax, cv, solver, alpha, numit, times, rec, seed,
-                       block_rows, out_of_core, np.dtype(dtype))
+                       block_rows, out_of_core, np.dtype(dtype), out)
 
 
 def _blas_limit(n):
@@ -285,47 +323,55 @@ def _blas_limit(n):
 
 
 def _dineof(X, nev, neini, toliter, nitemax, cv, solver, alpha, numit, times, rec, seed, block_rows,
-            out_of_core, dtype):
-    X = np.asarray(X, dtype=float)
-    if X.ndim != 2:
-        raise SatCO2Error(f"dineof needs a 2-D (space, time) matrix, got {X.ndim} dimensions")
+            out_of_core, dtype, out):
+    if not hasattr(X, "shape") or not hasattr(X, "__getitem__"):
+        X = np.asarray(X, dtype=float)
+    if len(X.shape) != 2:
+        raise SatCO2Error(f"dineof needs a 2-D (space, time) matrix, got {len(X.shape)} dimensions")
     m, n = X.shape
-    present = np.isfinite(X)
-    n_present = int(present.sum())
+    if out is not None and tuple(out.shape) != (m, n):
+        raise SatCO2Error(f"dineof out= has shape {tuple(out.shape)}, the matrix {(m, n)}")
+    blocks = _blocks(m, block_rows)
     nev = int(min(nev, n - 1, m - 1))
     if nev < neini or neini < 1:
         raise SatCO2Error(f"DINEOF needs 1 <= neini <= nev, got neini={neini}, nev={nev} for a {m}x{n} matrix")
     rng = np.random.default_rng(seed)
-    if isinstance(cv, str):
-        if cv not in CV_SELECTORS:
-            raise SatCO2Error(f"unknown DINEOF cv={cv!r}; choose one of {sorted(CV_SELECTORS)} or give (rows, cols)")
-        n_cv = n_cv_points(m, n)
-        if (m * n - n_present) + n_cv >= m * n or n_cv >= n_present:
-            raise SatCO2Error(f"too few observations for DINEOF cross-validation: {n_present} present of {m * n}")
-        cv_rows, cv_cols = CV_SELECTORS[cv](present, n_cv, rng)
-    else:
-        cv_rows, cv_cols = (np.asarray(a, dtype=int) for a in cv)
-        if not present[cv_rows, cv_cols].all():
-            raise SatCO2Error("explicit DINEOF cross-validation points must be present (not NaN) values")
-    mean = float(X[present].mean())
+    tmpdir = tempfile.mkdtemp(prefix="dineof-") if out_of_core else None
 
-    tmpdir = None
-
-    def work_array(name):  # an (m, n) array of ``dtype``: in memory or memory-mapped
+    def work_array(name, dt=dtype):  # an (m, n) array: in memory or memory-mapped
         if tmpdir is None:
-            return np.empty((m, n), dtype=dtype)
-        return np.lib.format.open_memmap(os.path.join(tmpdir, name), mode="w+", dtype=dtype, shape=(m, n))
+            return np.empty((m, n), dtype=dt)
+        return np.lib.format.open_memmap(os.path.join(tmpdir, name), mode="w+", dtype=dt, shape=(m, n))
 
-    if out_of_core:
-        tmpdir = tempfile.mkdtemp(prefix="dineof-")
     try:
+        present = work_array("present.npy", bool)
+        total = 0.0
+        for a, b in blocks:
+            Xb = np.asarray(X[a:b], dtype=float)
+            present[a:b] = np.isfinite(Xb)
+            total += float(Xb[present[a:b]].sum())
+        n_present = int(sum(np.count_nonzero(present[a:b]) for a, b in blocks))
+        if n_present == 0:
+            raise SatCO2Error("DINEOF input has no finite value")
+        if isinstance(cv, str):
+            if cv not in CV_SELECTORS:
+                raise SatCO2Error(f"unknown DINEOF cv={cv!r}; choose one of {sorted(CV_SELECTORS)} or give (rows, cols)")
+            n_cv = n_cv_points(m, n)
+            if (m * n - n_present) + n_cv >= m * n or n_cv >= n_present:
+                raise SatCO2Error(f"too few observations for DINEOF cross-validation: {n_present} present of {m * n}")
+            cv_rows, cv_cols = CV_SELECTORS[cv](present, n_cv, rng, block_rows)
+        else:
+            cv_rows, cv_cols = (np.asarray(a, dtype=int) for a in cv)
+            if not present[cv_rows, cv_cols].all():
+                raise SatCO2Error("explicit DINEOF cross-validation points must be present (not NaN) values")
+        mean = total / n_present
+
         A = work_array("X.npy")
         # 1 where DINEOF overwrites the entry (gaps and CV points), 0 where it keeps the data
         gap = work_array("gaps.npy")
         best = work_array("best.npy")
-        blocks = _blocks(m, block_rows)
         for a, b in blocks:
-            A[a:b] = np.where(present[a:b], X[a:b] - mean, 0.0)
+            A[a:b] = np.where(present[a:b], np.asarray(X[a:b], dtype=float) - mean, 0.0)
             gap[a:b] = ~present[a:b]
         stdvini = math.sqrt(sum(float((A[a:b] ** 2).sum()) for a, b in blocks) / n_present)
         if stdvini == 0:
@@ -384,17 +430,17 @@ def _dineof(X, nev, neini, toliter, nitemax, cv, solver, alpha, numit, times, re
         if best_Q is not None:
             state["Q"] = best_Q
         it_final, _, V, scale = iterate(P_opt, m * n - n_present, nitemax)
-        filled = np.empty((m, n))
+        filled = np.empty((m, n)) if out is None else out
         for a, b in blocks:
             if rec:
                 filled[a:b] = (A[a:b] @ V) @ (V * scale).T + mean
             else:  # observed values bit for bit
-                filled[a:b] = np.where(present[a:b], X[a:b], A[a:b] + mean)
+                filled[a:b] = np.where(present[a:b], np.asarray(X[a:b], dtype=float), A[a:b] + mean)
         return {"filled": filled, "cv_error": cv_err, "n_modes": P_opt, "cv_curve": curve,
                 "iterations": iters, "iterations_final": it_final, "cv": (cv_rows, cv_cols), "mean": mean}
     finally:
         if tmpdir is not None:
-            A = gap = best = None
+            A = gap = best = present = None
             for f in os.listdir(tmpdir):
                 os.remove(os.path.join(tmpdir, f))
             os.rmdir(tmpdir)
@@ -407,6 +453,14 @@ class DINEOF(GapFiller):
     ``transform`` ("log10" for chlorophyll) of :class:`~satco2.science.gapfill.base.GapFiller`.
     The error estimate is the cross-validation rms error at P_opt (transformed units), the
     "expected error" the Fortran reports, the same for every pixel.
+
+    Out of core: with ``store`` (a path for a zarr store), :meth:`fit` streams the cube - numpy or
+    dask-backed, e.g. from ``xr.open_zarr`` - in time blocks of about ``read_bytes`` bytes into a
+    memory-mapped (sea pixel, time) matrix, runs :func:`dineof_matrix` with ``out_of_core=True``,
+    writes ``filled`` and ``error`` to ``store`` block by block (atomically: a ``.part`` folder
+    renamed at the end) and returns the store opened lazily, with ``observed`` the input. Memory:
+    O(read_bytes + block_rows N + M (nev + 2) + N^2) bytes for M sea pixels and N time steps;
+    disk: about 29 M N bytes of temporary files.
     """
 
     name = "dineof"
@@ -414,16 +468,118 @@ class DINEOF(GapFiller):
     def __init__(self, nev: int = 30, neini: int = 1, toliter: float = 1e-3, nitemax: int = 300,
                  cv="random", solver: str = "subspace", alpha: float = 0.0, numit: int = 0,
                  rec: bool = True, seed: int = 0, block_rows: int = 65536, out_of_core: bool = False,
-                 blas_threads: int | None = 1, transform: str = "log10", min_coverage: float = 0.0):
+                 blas_threads: int | None = 1, transform: str = "log10", min_coverage: float = 0.0,
+                 store: str | os.PathLike | None = None, read_bytes: int = 64 * 2**20):
         super().__init__(transform=transform, min_coverage=min_coverage)
         if solver not in SOLVERS:
             raise SatCO2Error(f"unknown DINEOF solver {solver!r}; choose one of {sorted(SOLVERS)}")
+        if int(read_bytes) <= 0:
+            raise SatCO2Error(f"DINEOF read_bytes must be a positive number of bytes, got {read_bytes}")
         self.kw = dict(nev=nev, neini=neini, toliter=toliter, nitemax=nitemax, cv=cv, solver=solver,
                        alpha=alpha, numit=numit, rec=rec, seed=seed, block_rows=block_rows,
                        out_of_core=out_of_core, blas_threads=blas_threads)
+        self.store = Path(store) if store is not None else None
+        self.read_bytes = int(read_bytes)
 
     def _fill(self, X, times):
         r = dineof_matrix(X.T, times=times, **self.kw)
         info = {k: r[k] for k in ("n_modes", "cv_error", "cv_curve", "iterations", "iterations_final")}
         return FillOutput(filled=r["filled"].T, error=float(r["cv_error"]), info=info,
                           keeps_observed=not self.kw["rec"])
+
+    def fit(self, da):
+        """Fill the gaps of ``da`` (see :meth:`GapFiller.fit`); streamed when ``store`` is set."""
+        if self.store is None:
+            return super().fit(da)
+        return self._fit_streamed(da)
+
+    def _fit_streamed(self, da):
+        import xarray as xr
+
+        if not isinstance(da, xr.DataArray):
+            raise SatCO2Error(f"gap filling needs an xarray.DataArray, got {type(da).__name__}")
+        tdim, ydim, xdim = find_axes(da)
+        da = da.transpose(tdim, ydim, xdim)
+        nt, ny, nx = da.shape
+        if nt < 3:
+            raise SatCO2Error(f"gap filling needs at least 3 time steps, got {nt}")
+        fwd, inv, unit_fmt = TRANSFORMS[self.transform]
+        k = max(1, self.read_bytes // (8 * ny * nx))
+        spans = [(t, min(t + k, nt)) for t in range(0, nt, k)]
+
+        def read(t0, t1):
+            v = np.asarray(da[t0:t1].values, dtype=float).reshape(t1 - t0, ny * nx)
+            return v, np.isfinite(v)
+
+        # pass 1: coverage and the transform's domain
+        count = np.zeros(ny * nx)
+        for t0, t1 in spans:
+            v, f = read(t0, t1)
+            if self.transform == "log10" and np.any(v[f] <= 0):
+                raise SatCO2Error(f"{da.name or 'the field'} has non-positive values where observed; "
+                                  "the log10 transform needs positive values (use transform='none')")
+            count += f.sum(axis=0)
+        cover = count / nt
+        sea = (cover > 0) & (cover >= self.min_coverage)
+        if sea.sum() < 2:
+            raise SatCO2Error("gap filling needs at least 2 pixels observed at some time, got fewer")
+        if count[sea].sum() < 10:
+            raise SatCO2Error("gap filling needs at least 10 observed values, got fewer")
+        m = int(sea.sum())
+        tmp = Path(tempfile.mkdtemp(prefix="dineof-fit-"))
+        part = self.store.with_name(self.store.name + ".part")
+        try:
+            # pass 2: the transformed (sea pixel, time) matrix on disk
+            X = np.lib.format.open_memmap(tmp / "X.npy", mode="w+", dtype=float, shape=(m, nt))
+            for t0, t1 in spans:
+                v, f = read(t0, t1)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    y = np.where(f, fwd(np.where(f, v, 1.0)), np.nan)
+                X[:, t0:t1] = y[:, sea].T
+            F = np.lib.format.open_memmap(tmp / "filled.npy", mode="w+", dtype=float, shape=(m, nt))
+            r = dineof_matrix(X, times=_days(da[tdim].values), out=F, **{**self.kw, "out_of_core": True})
+            cv_err = float(r["cv_error"])
+            info = {k: r[k] for k in ("n_modes", "cv_error", "cv_curve", "iterations", "iterations_final")}
+            # pass 3: the result, block by block, into the zarr store
+            dims = (tdim, ydim, xdim)
+            units = da.attrs.get("units", "1")
+            import dask.array
+
+            lazy = dask.array.zeros((nt, ny, nx), chunks=(k, ny, nx), dtype=float)
+            template = xr.Dataset(
+                {"filled": (dims, lazy, {**da.attrs, "long_name": "gap-filled field", "gapfill_method": self.name}),
+                 "error": (dims, lazy, {"units": unit_fmt.format(units=units),
+                                        "long_name": "one-sigma error estimate (transformed units)"})},
+                coords={d: da[d].variable for d in dims})
+            template.attrs.update({"gapfill_method": self.name, "transform": self.transform,
+                                   **{f"gapfill_{key}": val for key, val in info.items()
+                                      if isinstance(val, (int, float, str))},
+                                   "synthetic": da.attrs.get("synthetic", "no")})
+            if part.exists():
+                shutil.rmtree(part)
+            template.to_zarr(part, mode="w", compute=False, consolidated=False)
+            for t0, t1 in spans:
+                full = np.full((t1 - t0, ny * nx), np.nan)
+                full[:, sea] = F[:, t0:t1].T
+                filled = inv(full)
+                if not self.kw["rec"]:  # observed values bit for bit
+                    v, f = read(t0, t1)
+                    filled = np.where(f, v, filled)
+                err = np.where(sea[None], cv_err, np.nan) * np.ones((t1 - t0, 1))
+                shape = (t1 - t0, ny, nx)
+                xr.Dataset({"filled": (dims, filled.reshape(shape)), "error": (dims, err.reshape(shape))}
+                           ).to_zarr(part, region={tdim: slice(t0, t1)}, consolidated=False)
+            X = F = None
+            if self.store.exists():
+                shutil.rmtree(self.store)
+            os.replace(part, self.store)
+        except BaseException:
+            shutil.rmtree(part, ignore_errors=True)
+            raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        ds = xr.open_zarr(self.store, consolidated=False)
+        ds["observed"] = da
+        self.grid_ = (ny, nx, sea)
+        self.info_ = info
+        return ds
