@@ -199,3 +199,36 @@ def test_ingest_gml_text_time_series(shared_data, tmp_path):
         bad = tmp_path / "co2_bad.txt"
         bad.write_text("# header\n2020 1 2020.04 410.1\nnot numbers here\n")
         ingest("extra-xco2-noaa-gml", [bad], root=str(tmp_path), progress=False)
+
+
+def test_chunks_written_directly_equal_zarrs_own_encoding(tmp_path):
+    """The ingest writes appended chunks itself (local stores): the files must be the ones zarr
+    writes for the same values, edge chunks (padded) and all-fill chunks (absent) included."""
+    import zarr
+
+    from satco2.catalog import readers, registry
+    from satco2.catalog.readers.l3m import write_l3m
+    from satco2.ingest import zarr_store
+
+    src = tmp_path / "src"
+    src.mkdir()
+    # 1025 x 2050: chunks 513 x 684, so the last row and column of chunks are partial
+    files = [write_l3m(src / f"S20100{m}12010{m}28.L3m_MO_CHL_chlor_a_9km.nc", nlat=1025, seed=m) for m in (1, 2)]
+    with netCDF4.Dataset(files[1], "a") as nc:  # a southern band of fill: all-fill chunks
+        v = nc.variables["chlor_a"]
+        v.set_auto_maskandscale(False)
+        v[500:, :] = np.float32(-32767.0)  # the southern half after the flip to ascending lat
+    pid = "global-chl-seawifs-9km"
+    ingest(pid, files, root=str(tmp_path / "m"), progress=False)
+    store = tmp_path / "m" / f"{pid}.zarr"
+    got = zarr.open_array(zarr_store(str(store / "chlor_a")), mode="r")
+    assert got.chunks == (1, 513, 684)
+    want = readers.get("l3m").open_file(files[1], registry.get(pid))["chlor_a"].values[0]
+    np.testing.assert_array_equal(got[1], want)
+    ref = zarr.create_array(zarr_store(str(tmp_path / "ref.zarr")), shape=got.shape, chunks=got.chunks,
+                            dtype=got.dtype, compressors=got.compressors, fill_value=got.fill_value,
+                            dimension_names=got.metadata.dimension_names)
+    ref[1] = want
+    mine = {p.relative_to(store / "chlor_a"): p.read_bytes() for p in (store / "chlor_a" / "c" / "1").rglob("*") if p.is_file()}
+    theirs = {p.relative_to(tmp_path / "ref.zarr"): p.read_bytes() for p in (tmp_path / "ref.zarr" / "c" / "1").rglob("*") if p.is_file()}
+    assert len(mine) < 6 and mine == theirs  # 2 x 3 chunks, the all-fill ones not stored

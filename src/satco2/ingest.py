@@ -240,7 +240,9 @@ class _Mirror:
                 arr.resize((k + nt,) + arr.shape[1:])
         g["time"][k:k + nt] = _encode_time(ds["time"].values)
         for name in timed:
-            g[name][k:k + nt] = ds[name].transpose("time", *[d for d in ds[name].dims if d != "time"]).values
+            vals = ds[name].transpose("time", *[d for d in ds[name].dims if d != "time"]).values
+            if not self._write_chunks(g[name], k, vals):
+                g[name][k:k + nt] = vals
         pause = float(os.environ.get("SATCO2_INGEST_PAUSE_BEFORE_COMMIT", "0") or 0)
         if pause:
             _time.sleep(pause)
@@ -250,6 +252,57 @@ class _Mirror:
         led["n_time"] = k + nt
         g.attrs[LEDGER] = led
         self.consolidate()
+
+    def _write_chunks(self, arr, k: int, vals: np.ndarray) -> bool:
+        """Write time steps ``k..`` of ``arr`` chunk by chunk, straight to the local store's files.
+
+        The same bytes as zarr's own write (codecs bytes + blosc with the array's settings, chunk
+        keys of its key encoding, each file written to a temporary name and renamed; chunks that
+        hold only the fill value are not stored, as zarr's ``write_empty_chunks=False``), at
+        about half zarr's CPU cost (no async codec pipeline). Only for local stores, one time step
+        per chunk and that codec chain; returns False otherwise (the caller lets zarr write).
+        """
+        import numcodecs
+        import zarr
+        from zarr.codecs import BloscCodec, BytesCodec
+
+        md = arr.metadata
+        if (is_url(self.loc) or getattr(md, "zarr_format", None) != 3 or md.chunk_grid.chunk_shape[0] != 1
+                or len(md.codecs) != 2 or not isinstance(md.codecs[0], BytesCodec)
+                or not isinstance(md.codecs[1], BloscCodec) or vals.dtype != arr.dtype
+                or not (vals.dtype.byteorder in "=|<" and np.little_endian)
+                or zarr.config.get("array.write_empty_chunks")):
+            return False
+        bl = md.codecs[1]
+        codec = numcodecs.Blosc(cname=bl.cname.value, clevel=bl.clevel, blocksize=bl.blocksize,
+                                shuffle={"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}[bl.shuffle.value],
+                                typesize=bl.typesize)
+        cshape = md.chunk_grid.chunk_shape
+        fill = arr.fill_value
+        folder = Path(_local(self.loc)) / arr.path
+        grid = [range(0, n, c) for n, c in zip(vals.shape[1:], cshape[1:])]
+        for t in range(vals.shape[0]):
+            for starts in np.ndindex(*[len(r) for r in grid]):
+                lo = [r[i] for r, i in zip(grid, starts)]
+                sel = tuple(slice(a, a + c) for a, c in zip(lo, cshape[1:]))
+                block = vals[(t,) + sel]
+                if block.shape != tuple(cshape[1:]):  # edge chunk: pad with the fill value
+                    full = np.full(cshape[1:], fill, dtype=vals.dtype)
+                    full[tuple(slice(0, n) for n in block.shape)] = block
+                    block = full
+                key = md.chunk_key_encoding.encode_chunk_key((k + t, *starts))
+                path = folder / key
+                empty = bool(np.isnan(block).all()) if np.isnan(fill) else bool((block == fill).all())
+                if empty:
+                    path.unlink(missing_ok=True)
+                    continue
+                data = codec.encode(np.ascontiguousarray(block))
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
+                with open(tmp, "wb") as f:
+                    f.write(data)
+                os.replace(tmp, path)
+        return True
 
     def consolidate(self) -> None:
         import zarr
