@@ -2,6 +2,7 @@
 isolation, culling activity, browser, restart. One hub for the module (see conftest.py)."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -64,6 +65,11 @@ def test_signup_needs_approval_then_login_spawns_and_runs_code(hub):
     # the browser-like session reaches the server through the hub's OAuth (HTML page first)
     lab = s.get(server, timeout=60)
     assert lab.status_code == 200 and lab.url.startswith(f"{server}lab")
+    # hub-config/singleuser: JupyterLab neither fetches news nor asks about it (no network here)
+    page_config = json.loads(re.search(r'id="jupyter-config-data"[^>]*>\s*(\{.*?\})\s*</script>', lab.text, re.S).group(1))
+    assert page_config["news"] == {"disabled": True}
+    r = s.get(f"{server}lab/api/settings/@jupyterlab/apputils-extension:notification", timeout=30)
+    assert r.json()["schema"]["properties"]["fetchNews"]["default"] == "false"
     r = s.get(f"{server}api/status", timeout=30)
     assert r.status_code == 200 and "kernels" in r.json()
     token = hub.api_token(ALICE)
@@ -230,6 +236,8 @@ def test_browser_login_reaches_jupyterlab(hub, artifacts):
             page.wait_for_url(re.compile(rf".*/user/{BOB}/lab.*"), timeout=90000)
             page.wait_for_selector("#jp-main-dock-panel, .jp-LabShell", timeout=90000)
             page.wait_for_selector(".jp-Launcher, .jp-LauncherCard", timeout=90000)
+            time.sleep(5)  # JupyterLab asks about news a moment after the launcher shows
+            assert page.get_by_text("official Jupyter news").count() == 0
             page.screenshot(path=str(artifacts / "hub-jupyterlab.png"))
         finally:
             browser.close()
