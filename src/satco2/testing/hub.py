@@ -200,9 +200,10 @@ def temp_hub(tmp_path, root_mode=None, overrides=None, env=None, state_dir=None,
 
 
 def remove_system_users(names) -> None:
-    """Delete the system accounts (and homes) a root-mode test hub created for ``names``.
+    """Delete the system accounts (and homes) a root-mode test hub created for ``names``, and
+    the hub's group (``satco2-users``) when no account is left in it.
 
-    Only accounts in the hub's own group (``satco2-users``) are touched.
+    Only accounts in that group are touched.
     """
     import grp
     import pwd
@@ -223,6 +224,9 @@ def remove_system_users(names) -> None:
             continue
         subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
         subprocess.run(["userdel", "--remove", name], capture_output=True)
+    # the group goes too once no account uses it (it is created again at the next root-mode spawn)
+    if not grp.getgrgid(gid).gr_mem and not any(e.pw_gid == gid for e in pwd.getpwall()):
+        subprocess.run(["groupdel", GROUP], capture_output=True)
 
 
 def execute(server_url: str, token: str, code: str, timeout: float = 180, kernel_id: str | None = None) -> str:
