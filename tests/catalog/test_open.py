@@ -140,3 +140,27 @@ def test_upstream_unreachable_and_templates(tmp_path):
     with pytest.raises(SatCO2Error, match="no upstream URL"):
         catalog.open("eio-wpo-scs-chl-modis-5km", source="upstream", time=("2005-01", "2005-01"))
     assert catalog.coverage("global-sst-oisst-25km", source="upstream")[0] == pd.Timestamp("1981-09-01")
+
+
+def test_upstream_files_read_by_concurrent_dask_tasks(tmp_path):
+    """Several upstream files computed by dask's threaded scheduler: equal to direct reads (the
+    readers' netCDF4 calls must not run in two threads at once, which crashes HDF5)."""
+    import dask
+
+    from satco2.catalog import readers
+    from satco2.catalog.readers.l3m import write_l3m
+
+    site = tmp_path / "site"
+    site.mkdir()
+    months = pd.date_range("2010-01-01", periods=6, freq="MS")
+    files = [write_l3m(site / f"S{m:%Y%j}{m + pd.offsets.MonthEnd(0):%Y%j}.L3m_MO_CHL_chlor_a_9km.nc",
+                       nlat=1080, seed=i) for i, m in enumerate(months)]
+    with _http_server(site) as base:
+        tpl = {"monthly": base + "/S{start:%Y%j}{end:%Y%j}.L3m_MO_CHL_chlor_a_9km.nc"}
+        ds = catalog.open("global-chl-seawifs-9km", source="upstream", time=("2010-01", "2010-06"),
+                          urls=tpl, cache=tmp_path / "cache")
+        with dask.config.set(scheduler="threads", num_workers=4):
+            got = ds.chlor_a.values
+    rd, prod = readers.get("l3m"), catalog.get("global-chl-seawifs-9km")
+    for i, f in enumerate(files):
+        np.testing.assert_array_equal(got[i], rd.open_file(f, prod).chlor_a.values[0])

@@ -15,6 +15,7 @@ and ``time=(start, end)`` select lazily (labels, inclusive).
 from __future__ import annotations
 
 import builtins
+import threading
 import warnings
 from pathlib import Path
 
@@ -24,6 +25,11 @@ import xarray as xr
 
 from .. import SatCO2Error, config
 from . import registry
+
+#: held while a reader reads an upstream file in a dask task: concurrent netCDF4-python reads in
+#: two threads crash the process ("NetCDF: HDF error", then a segfault), as netCDF-C and HDF5 are
+#: not thread-safe; the l3m decoder still uses every core inside one file
+READ_LOCK = threading.Lock()
 
 # --------------------------------------------------------------------------- selection
 
@@ -279,7 +285,9 @@ class UpstreamSource(Source):
         first = rd.open_file(self.fetch(links[0], cache), product)  # fails fast, gives the layout
 
         def load(url):
-            return rd.open_file(self.fetch(url, cache), product)
+            path = self.fetch(url, cache)  # downloads may overlap
+            with READ_LOCK:  # netCDF-C/HDF5 is not thread-safe: one file read at a time
+                return rd.open_file(path, product)
 
         parts = [first.chunk()]
         for url in links[1:]:
