@@ -19,6 +19,11 @@ cell's centre (nearest bin, as ``l3mapgen`` does without interpolation); cells o
 bins are NaN. ``time`` is the nominal start from the file name (``S2008001.L3b_DAY_RRS.nc``,
 ``AQUA_MODIS.20210101.L3b.DAY.RRS.nc``), else ``time_coverage_start``. Units come from the
 global ``units`` attribute (``Rrs_443:sr^-1,...``).
+
+Row latitudes follow from the bin counts (``max = int(2 NUMROWS cos(lat) + 0.5)``, checked on
+the real sample by the tests); the sample's ``geospatial_lat_min/max`` attributes lie one row
+(1/12 deg) north of the rows its bins are in, and its ``westernmost/easternmost_longitude``
+equal the bin centres: the reader trusts the grid, not those attributes.
 """
 from __future__ import annotations
 
