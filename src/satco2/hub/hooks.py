@@ -102,3 +102,24 @@ def pre_spawn_single(spawner) -> None:
     home = Path(spawner.home_dir_template.format(username=spawner.user.name))
     home.mkdir(parents=True, exist_ok=True)
     copy_notebooks(home)
+
+
+def share_reports_dir(path) -> None:
+    """Root mode: make the reports folder shared by the users' accounts - group ``satco2-users``,
+    setgid and group-writable (2775), its notebook folders too - after checking that every folder
+    above it can be searched by them."""
+    import stat
+
+    _ensure_group()
+    gid = grp.getgrnam(GROUP).gr_gid
+    path = Path(path).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    for parent in path.parents:
+        if not os.stat(parent).st_mode & stat.S_IXOTH:
+            raise SatCO2Error(
+                f"root mode: the users' accounts cannot reach the reports folder {path} because {parent} "
+                f"is not searchable by others (chmod o+x {parent}, or set SATCO2_REPORTS_DIR elsewhere).")
+    for d in [path, *(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))]:
+        os.chown(d, -1, gid)
+        os.chmod(d, 0o2775)
+

@@ -204,6 +204,10 @@ class Hub:
     def start(self, timeout: float = 120) -> "Hub":
         """Start everything and wait until the hub and the gateway answer; create the admin."""
         rt = self.prepare()
+        if self.root_mode:  # users run notebooks as their own accounts into the shared reports
+            from . import hooks
+
+            hooks.share_reports_dir(config.reports_dir())
         env = dict(os.environ)
         env[RUNTIME_ENV] = str(self.state_dir / "runtime.json")
         env["CONFIGPROXY_AUTH_TOKEN"] = rt.secret("proxy_auth_token")

@@ -7,6 +7,7 @@ from typing import Optional
 import typer
 
 from .. import SatCO2Error
+from . import remote
 
 
 def _params(args: list[str]) -> dict:
@@ -42,7 +43,10 @@ def run_cmd(
     rep = run(notebook, _params(ctx.args), timeout=timeout)
     typer.echo(f"report {rep.notebook}/{rep.run_id}: {rep.dir}")
     if publish:
-        e = _publish.publish(rep.dir)
+        if remote.service_url("dashboards"):
+            e = remote.call("dashboards", "POST", "api/publish", {"run": f"{rep.notebook}/{rep.run_id}"})
+        else:
+            e = _publish.publish(rep.dir)
         typer.echo(f"published as {e['slug']}: /services/dashboards/app?id={e['slug']}")
 
 
@@ -55,24 +59,38 @@ def publish_cmd(
     unpublish: Optional[str] = typer.Option(None, "--unpublish", help="remove the published dashboard NAME"),
     list_: bool = typer.Option(False, "--list", help="list the published dashboards"),
     snapshot: bool = typer.Option(True, "--snapshot/--no-snapshot", help="write the offline dashboard.html"),
+    as_json: bool = typer.Option(False, "--json", help="print the registry entry as JSON"),
 ) -> None:
-    """Publish a run's dashboard to the dashboards service (and write its offline HTML snapshot)."""
+    """Publish a run's dashboard to the dashboards service (and write its offline HTML snapshot).
+    From a user's server that cannot write the hub's state (root mode) it asks the service."""
     from . import publish as _publish
 
+    api = remote.service_url("dashboards")
     if list_:
-        for e in _publish.published():
+        for e in (remote.call("dashboards", "GET", "api/published") if api else _publish.published()):
             typer.echo(f"{e['slug']}\t{e['notebook']}\t{e.get('run_id') or '-'}\t{e['author']}\t{e['published']}"
                        + ("\tfollows latest" if e.get("follow_latest") else ""))
         return
     if unpublish:
-        _publish.unpublish(unpublish)
+        if api:
+            remote.call("dashboards", "DELETE", f"api/published/{unpublish}")
+        else:
+            _publish.unpublish(unpublish)
         typer.echo(f"unpublished {unpublish}")
         return
     if examples:
         _publish.publish_examples(log=typer.echo)
         return
-    e = _publish.publish(run, follow_latest=follow_latest, slug=name, make_snapshot=snapshot,
-                         visibility="private" if private else "all")
+    if api:
+        e = remote.call("dashboards", "POST", "api/publish", {
+            "run": None if run is None else str(run), "follow_latest": follow_latest, "name": name,
+            "private": private, "snapshot": snapshot})
+    else:
+        e = _publish.publish(run, follow_latest=follow_latest, slug=name, make_snapshot=snapshot,
+                             visibility="private" if private else "all")
+    if as_json:
+        typer.echo(json.dumps(e, default=str))
+        return
     typer.echo(f"published {e['slug']} ({e['notebook']}/{e['run_id']}) at /services/dashboards/app?id={e['slug']}")
     if e.get("has_snapshot"):
         typer.echo(f"offline snapshot: {e['report_dir']}/dashboard.html")
@@ -91,7 +109,11 @@ def schedule_add(
     """Add a schedule (parameters -p NAME VALUE, validated now)."""
     from . import schedule
 
-    s = schedule.add(notebook, _params(ctx.args), every, publish=publish)
+    if remote.service_url("scheduler"):
+        s = remote.call("scheduler", "POST", "api/schedules", {
+            "notebook": notebook, "params": _params(ctx.args), "every": every, "publish": publish})
+    else:
+        s = schedule.add(notebook, _params(ctx.args), every, publish=publish)
     typer.echo(f"schedule {s['id']}: {s['notebook']} {s['every']}, first run {s['next_run']}")
 
 
@@ -100,7 +122,8 @@ def schedule_list(as_json: bool = typer.Option(False, "--json")) -> None:
     """List the schedules."""
     from . import schedule
 
-    items = schedule.list_schedules()
+    items = (remote.call("scheduler", "GET", "api/schedules") if remote.service_url("scheduler")
+             else schedule.list_schedules())
     if as_json:
         typer.echo(json.dumps(items, indent=2))
         return
@@ -114,7 +137,10 @@ def schedule_remove(schedule_id: str) -> None:
     """Remove a schedule."""
     from . import schedule
 
-    schedule.remove(schedule_id)
+    if remote.service_url("scheduler"):
+        remote.call("scheduler", "DELETE", f"api/schedules/{schedule_id}")
+    else:
+        schedule.remove(schedule_id)
     typer.echo(f"removed schedule {schedule_id}")
 
 

@@ -160,8 +160,7 @@ def run(notebook: str | os.PathLike, params: dict | None = None, *, user: str | 
     title = _params.schema(nb_file).get("title", name)
 
     run_id = run_id or reports.new_run_id()
-    nb_dir = reports.notebook_reports(name)
-    nb_dir.mkdir(parents=True, exist_ok=True)
+    nb_dir = reports.ensure_notebook_dir(name)
     final = nb_dir / run_id
     tmp = nb_dir / f".tmp-{run_id}"
     if final.exists() or tmp.exists():

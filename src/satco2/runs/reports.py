@@ -37,6 +37,21 @@ def notebook_reports(notebook: str) -> Path:
     return reports_dir() / notebook
 
 
+def ensure_notebook_dir(notebook: str) -> Path:
+    """Create ``<reports_dir>/<notebook>/``; in a shared reports folder (setgid, root mode: see
+    :func:`satco2.hub.hooks.share_reports_dir`) make it group-writable too, so every user's runs
+    of that notebook land in it."""
+    d = notebook_reports(notebook)
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except PermissionError:
+        raise SatCO2Error(f"you may not write run reports into {d.parent} (ask the hub admin; in root mode "
+                          f"the hub shares that folder with the satco2-users group).") from None
+    if d.parent.stat().st_mode & 0o2000 and d.stat().st_uid == os.geteuid():
+        os.chmod(d, 0o2775)
+    return d
+
+
 def write_json(path: Path, data) -> None:
     """Write JSON atomically (temporary file in the same folder, fsync, ``os.replace``)."""
     path = Path(path)
@@ -84,6 +99,7 @@ def set_latest(notebook: str, run_id: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=d, prefix=".latest.", suffix=".tmp")
     with os.fdopen(fd, "w") as f:
         f.write(run_id + "\n")
+    os.chmod(tmp, 0o644)  # readable by the services and the other users (mkstemp makes 0600)
     os.replace(tmp, d / LATEST)
 
 

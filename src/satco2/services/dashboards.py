@@ -271,14 +271,106 @@ class ReportFileHandler(BaseHandler):
         self.finish(p.read_bytes())
 
 
+async def _publish_as(user: str, args: list[str]) -> tuple[int, list[str]]:
+    """Run ``satco2 publish ARGS`` as hub user ``user`` (the author) in a subprocess, so building
+    the offline snapshot does not block the server; returns (exit status, output lines)."""
+    import asyncio
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
+    env["JUPYTERHUB_USER"] = user
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "satco2.cli", "publish", *args, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await proc.communicate()
+    return proc.returncode, out.decode(errors="replace").strip().splitlines()
+
+
+class TokenAPIHandler(BaseHandler):
+    """JSON API for scripts and the ``satco2`` CLI in users' servers (root mode, where they cannot
+    write the hub's state): authenticated by a hub API token in the ``Authorization`` header only
+    - no cookie, hence no cross-site request to forge and no XSRF check. Errors are JSON
+    ``{"error": "<one sentence>"}``."""
+
+    async def prepare(self):
+        if not self.request.headers.get("Authorization", "").lower().startswith(("token ", "bearer ")):
+            raise web.HTTPError(403, "this API takes a hub API token (Authorization: token ...)")
+        await super().prepare()
+
+    def check_xsrf_cookie(self):
+        return None
+
+    def write_error(self, status_code, **kwargs):
+        exc = kwargs.get("exc_info", (None, None))[1]
+        msg = self._reason
+        if isinstance(exc, web.HTTPError) and exc.log_message:
+            msg = exc.log_message % exc.args if exc.args else exc.log_message
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"error": str(msg)}))
+
+    def body(self) -> dict:
+        try:
+            data = json.loads(self.request.body or b"{}")
+        except ValueError:
+            raise web.HTTPError(400, "the request body is not JSON") from None
+        if not isinstance(data, dict):
+            raise web.HTTPError(400, "the request body must be a JSON object")
+        return data
+
+    def reply(self, data, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(data, default=str))
+
+
+class PublishAPIHandler(TokenAPIHandler):
+    """``POST <prefix>/api/publish`` ``{"run" | "follow_latest", "name", "private", "snapshot"}``:
+    publish as the token's user (what ``satco2 publish`` does from a user's server in root mode);
+    replies with the registry entry."""
+
+    async def post(self):
+        b = self.body()
+        args = ["--json"]
+        if b.get("follow_latest"):
+            args += ["--follow-latest", str(b["follow_latest"])]
+        elif b.get("run"):
+            args.append(str(b["run"]))
+        else:
+            raise web.HTTPError(400, "say which run to publish (run or follow_latest)")
+        if b.get("name"):
+            args += ["--name", str(b["name"])]
+        if b.get("private"):
+            args.append("--private")
+        if b.get("snapshot") is False:
+            args.append("--no-snapshot")
+        rc, lines = await _publish_as(self.current_user["name"], args)
+        if rc != 0:
+            raise web.HTTPError(400, lines[-1] if lines else f"satco2 publish exited with status {rc}")
+        self.reply(json.loads(lines[-1]))
+
+
+class PublishedItemAPIHandler(TokenAPIHandler):
+    """``DELETE <prefix>/api/published/<name>``: unpublish (its author or a hub admin)."""
+
+    def delete(self, slug: str):
+        from ..runs import publish
+
+        try:
+            entry = publish.get(slug)
+        except SatCO2Error as e:
+            raise web.HTTPError(404, str(e)) from None
+        user = self.current_user
+        if not (user.get("admin") or user["name"] == entry.get("author")):
+            raise web.HTTPError(403, f"the dashboard {slug} was published by {entry.get('author')}, not by {user['name']}")
+        publish.unpublish(slug)
+        self.reply({"unpublished": slug})
+
+
 class PublishHandler(BaseHandler):
     """The reports index's publish button: ``POST <prefix>/reports/<nb>/<run-id>/publish``
     (XSRF-checked) publishes as the logged-in user, in a subprocess (``satco2 publish``) so building
     the offline snapshot does not block the server."""
 
     async def post(self, notebook: str, run_id: str):
-        import asyncio
-
         from ..runs import reports
 
         self.check_xsrf_cookie()
@@ -289,15 +381,9 @@ class PublishHandler(BaseHandler):
         args = ["--follow-latest", notebook] if self.get_argument("follow_latest", "") else [f"{notebook}/{run_id}"]
         if self.get_argument("private", ""):
             args.append("--private")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
-        env["JUPYTERHUB_USER"] = self.current_user["name"]  # the author of the publication
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "satco2.cli", "publish", *args, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-        out, _ = await proc.communicate()
-        text = out.decode(errors="replace").strip().splitlines()
-        if proc.returncode != 0:
-            msg = text[-1] if text else f"satco2 publish exited with status {proc.returncode}"
+        rc, text = await _publish_as(self.current_user["name"], args)  # the author of the publication
+        if rc != 0:
+            msg = text[-1] if text else f"satco2 publish exited with status {rc}"
             self.set_status(400)
             self.finish(_page("Not published", f"<p>{html.escape(msg)}</p>", self.current_user, self.base))
             return
@@ -422,6 +508,8 @@ def make_server(port: int | None = None):
         (r"/reports/([^/]+)/([^/]+)/publish", PublishHandler),
         (r"/reports/([^/]+)/([^/]+)/([^/]+)", ReportFileHandler),
         (r"/api/published", PublishedAPIHandler),
+        (r"/api/published/([^/]+)", PublishedItemAPIHandler),
+        (r"/api/publish", PublishAPIHandler),
         (r"/d/([^/]+)", ShortLinkHandler),
         (r"/oauth_callback", _callback_handler()),
         (r"/login", LoginHandler),

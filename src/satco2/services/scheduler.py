@@ -67,19 +67,52 @@ class Scheduler:
 def _web_app():
     from tornado import web
 
+    from .. import SatCO2Error
     from ..runs import schedule
-    from .dashboards import BaseHandler, _callback_handler, _cookie_secret
+    from .dashboards import BaseHandler, TokenAPIHandler, _callback_handler, _cookie_secret
+
+    def visible(u):
+        return None if u.get("admin") else u["name"]
 
     class ListHandler(BaseHandler):
         def get(self):
-            u = self.current_user
-            owner = None if u.get("admin") else u["name"]
             self.set_header("Content-Type", "application/json")
-            self.finish(json.dumps(schedule.list_schedules(owner=owner), default=str))
+            self.finish(json.dumps(schedule.list_schedules(owner=visible(self.current_user)), default=str))
+
+    class SchedulesAPIHandler(TokenAPIHandler):
+        """``GET/POST <prefix>/api/schedules``: the caller's schedules (all for admins); add one
+        ``{"notebook", "params", "every", "publish"}`` owned by the token's user (parameters
+        validated now) - what ``satco2 schedule`` does from a user's server in root mode."""
+
+        def get(self):
+            self.reply(schedule.list_schedules(owner=visible(self.current_user)))
+
+        def post(self):
+            b = self.body()
+            if not b.get("notebook"):
+                raise web.HTTPError(400, "say which notebook to schedule (notebook)")
+            try:
+                s = schedule.add(str(b["notebook"]), dict(b.get("params") or {}), str(b.get("every", "daily")),
+                                 publish=b.get("publish"), owner=self.current_user["name"])
+            except SatCO2Error as e:
+                raise web.HTTPError(400, str(e)) from None
+            self.reply(s, 201)
+
+    class ScheduleAPIHandler(TokenAPIHandler):
+        """``DELETE <prefix>/api/schedules/<id>``: remove one (its owner's, or any for an admin)."""
+
+        def delete(self, schedule_id: str):
+            try:
+                schedule.remove(schedule_id, owner=visible(self.current_user))
+            except SatCO2Error as e:
+                raise web.HTTPError(404 if "no schedule" in str(e) else 403, str(e)) from None
+            self.reply({"removed": schedule_id})
 
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/scheduler/")
     return web.Application(
-        [(prefix, ListHandler), (prefix + "oauth_callback", _callback_handler())],
+        [(prefix, ListHandler), (prefix + "api/schedules", SchedulesAPIHandler),
+         (prefix + r"api/schedules/([^/]+)", ScheduleAPIHandler),
+         (prefix + "oauth_callback", _callback_handler())],
         cookie_secret=_cookie_secret(), satco2_prefix=prefix,
     )
 
