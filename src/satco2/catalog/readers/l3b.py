@@ -27,33 +27,15 @@ equal the bin centres: the reader trusts the grid, not those attributes.
 """
 from __future__ import annotations
 
-import re
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 
 from ... import SatCO2Error
 from .base import Reader, finish, normalise_units
+from .l3m import nominal_period
 
-_NEW = re.compile(r"\.(\d{8})(?:_(\d{8}))?\.L3b\.")
-_OLD = re.compile(r"^[A-Z](\d{7})(\d{7})?\.L3b_")
 GROUP = "level-3_binned_data"
-
-
-def nominal_period(name: str, attrs: dict) -> tuple[pd.Timestamp, pd.Timestamp | None]:
-    m = _NEW.search(name)
-    if m:
-        return pd.Timestamp(m.group(1)), (pd.Timestamp(m.group(2)) if m.group(2) else None)
-    m = _OLD.search(name)
-    if m:
-        return (pd.to_datetime(m.group(1), format="%Y%j"),
-                pd.to_datetime(m.group(2), format="%Y%j") if m.group(2) else None)
-    if "time_coverage_start" in attrs:
-        return pd.Timestamp(str(attrs["time_coverage_start"])).tz_localize(None).normalize(), None
-    raise SatCO2Error(f"file {name}: cannot tell its time (no date in the name and no "
-                      "time_coverage_start attribute).")
 
 
 def grid_bins(start_num: np.ndarray, nbins: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -25,8 +25,9 @@ from ... import SatCO2Error
 from . import hdf5_chunks
 from .base import Reader, finish, normalise_units
 
-_NEW = re.compile(r"\.(\d{8})(?:_(\d{8}))?\.L3m\.")
-_OLD = re.compile(r"^[A-Z](\d{7})(\d{7})?\.L3m_")
+# OBPG names of mapped (L3m) and binned (L3b) files, new and old style
+_NEW = re.compile(r"\.(\d{8})(?:_(\d{8}))?\.L3[mb]\.")
+_OLD = re.compile(r"^[A-Z](\d{7})(\d{7})?\.L3[mb]_")
 
 
 def nominal_period(name: str, attrs: dict) -> tuple[pd.Timestamp, pd.Timestamp | None]:
