@@ -136,29 +136,15 @@ def _select(a, lo, hi, k):
 
 
 @numba.njit(cache=True, nogil=True)
-def _median_inplace(a, m):
-    """Exact median of a[:m] (mean of the two middle values when m is even), reordering a."""
-    k = m // 2
-    v = _select(a, 0, m - 1, k)
-    if m % 2 == 1:
-        return v
-    w = a[0]
-    for i in range(1, k):
-        if a[i] > w:
-            w = a[i]
-    return 0.5 * (v + w)
-
-
-@numba.njit(cache=True, nogil=True)
-def _theil_sen_s(yv, idx, n, inv, samp, work):
-    """Theil–Sen slope (exact median of the pairwise slopes) and Mann–Kendall S of yv[:n].
+def _theil_sen(yv, idx, n, inv, samp, work):
+    """Theil–Sen slope (exact median of the pairwise slopes) of yv[:n].
 
     ``idx``: positions of the valid values in the full time axis; ``inv[a, b] = 1/(t_b - t_a)``
     (times strictly increasing, so every pair counts, as in scipy.stats.theilslopes). The median is
     found without sorting the n(n-1)/2 slopes: a systematic subsample of pairs brackets it, one
-    fused pass over all pairs computes S, counts the slopes below the bracket and keeps those in
-    it, and a quickselect inside the bracket gives the exact order statistic(s); if the bracket
-    misses (rare), every slope is kept and selected. Returns (slope, S, number of pairs).
+    fused pass over all pairs counts the slopes below the bracket and keeps those in it, and a
+    quickselect inside the bracket gives the exact order statistic(s); if the bracket misses
+    (rare), every slope is kept and selected. Returns (slope, number of pairs).
     """
     # 1. pseudo-random subsample of pair slopes (fixed LCG, so results are deterministic)
     #    -> bracket [lo, hi] around the median at sample quantiles 0.44 and 0.56 (~4 sigma)
@@ -183,18 +169,15 @@ def _theil_sen_s(yv, idx, n, inv, samp, work):
         khi = int(ns * 0.56)
         lo = _select(samp, 0, ns - 1, klo)
         hi = _select(samp, klo, ns - 1, khi)
-    # 2. fused, branch-free pass: S, slopes below / inside the bracket (every slope is written
+    # 2. fused, branch-free pass: slopes below / inside the bracket (every slope is written
     #    to work[nin], nin advances only when it lies inside the bracket)
-    si = 0
     below = 0
     nin = 0
     for i in range(n - 1):
         yi = yv[i]
         row = inv[idx[i]]
         for j in range(i + 1, n):
-            dy = yv[j] - yi
-            si += (dy > 0.0) - (dy < 0.0)
-            sl = dy * row[idx[j]]
+            sl = (yv[j] - yi) * row[idx[j]]
             below += sl < lo
             work[nin] = sl
             nin += (sl >= lo) & (sl <= hi)
@@ -212,12 +195,54 @@ def _theil_sen_s(yv, idx, n, inv, samp, work):
         below = 0
     v = _select(work, 0, nin - 1, k_hi - below)
     if k_lo == k_hi:
-        return v, float(si), m
+        return v, m
     u = work[0]
     for i in range(1, k_hi - below):
         if work[i] > u:
             u = work[i]
-    return 0.5 * (u + v), float(si), m
+    return 0.5 * (u + v), m
+
+
+@numba.njit(cache=True, nogil=True)
+def _sort_count_inversions(a, n, buf):
+    """Sort a[:n] ascending in place (stable bottom-up merge sort, ``buf`` of the same size as
+    scratch) and return its number of strict inversions, the pairs i < j with a[i] > a[j]: Knight
+    (1966, J. Am. Stat. Assoc. 61:436-439), the O(n log n) count behind Kendall's S."""
+    count = 0
+    width = 1
+    in_a = True
+    while width < n:
+        src = a if in_a else buf
+        dst = buf if in_a else a
+        for lo in range(0, n, 2 * width):
+            mid = min(lo + width, n)
+            hi = min(lo + 2 * width, n)
+            i = lo
+            j = mid
+            k = lo
+            while i < mid and j < hi:
+                if src[j] < src[i]:
+                    dst[k] = src[j]
+                    j += 1
+                    count += mid - i
+                else:
+                    dst[k] = src[i]
+                    i += 1
+                k += 1
+            while i < mid:
+                dst[k] = src[i]
+                i += 1
+                k += 1
+            while j < hi:
+                dst[k] = src[j]
+                j += 1
+                k += 1
+        in_a = not in_a
+        width *= 2
+    if not in_a:
+        for i in range(n):
+            a[i] = buf[i]
+    return count
 
 
 @numba.njit(cache=True, nogil=True)
@@ -263,6 +288,7 @@ def theil_sen_mk_block(Y, t, month, deseason, min_count, hamed_rao, hr_index, z_
         work = np.empty(npairs_max + 1)
         samp = np.empty(npairs_max + 1)
         srt = np.empty(nt)
+        buf = np.empty(nt)
         for p in range(blk * npix // nblocks, (blk + 1) * npix // nblocks):
             y = Y[p]
             n = _valid_anomalies(y, month, deseason, tv, yv, t, 0.0)
@@ -274,19 +300,21 @@ def theil_sen_mk_block(Y, t, month, deseason, min_count, hamed_rao, hr_index, z_
                 if not np.isnan(y[i]):
                     idx[k] = i
                     k += 1
-            slope, s, m = _theil_sen_s(yv, idx, n, inv, samp, work)
+            slope, m = _theil_sen(yv, idx, n, inv, samp, work)
             if m == 0:
                 continue
+            # one merge sort of y (time order) gives the Mann-Kendall S through its inversions
+            # (S = pairs - 2 inversions - tied pairs), the median and the ties; tv is ascending
             for i in range(n):
                 srt[i] = yv[i]
-            ymed = _median_copy(srt, n)
-            for i in range(n):
-                srt[i] = tv[i]
-            tmed = _median_copy(srt, n)
+            q = _sort_count_inversions(srt, n, buf)
+            h = n // 2
+            ymed = srt[h] if n % 2 == 1 else 0.5 * (srt[h - 1] + srt[h])
+            tmed = tv[h] if n % 2 == 1 else 0.5 * (tv[h - 1] + tv[h])
             intercept = ymed - slope * tmed
             # tie-corrected variance of S
-            srt[:n] = np.sort(yv[:n])
             tie = 0.0
+            tied_pairs = 0
             i = 0
             while i < n:
                 j = i
@@ -294,7 +322,9 @@ def theil_sen_mk_block(Y, t, month, deseason, min_count, hamed_rao, hr_index, z_
                     j += 1
                 tp = j - i + 1.0
                 tie += tp * (tp - 1.0) * (2.0 * tp + 5.0)
+                tied_pairs += (j - i + 1) * (j - i) // 2
                 i = j + 1
+            s = float(m - 2 * q - tied_pairs)
             var_s = (n * (n - 1.0) * (2.0 * n + 5.0) - tie) / 18.0
             factor = 1.0
             if hamed_rao:
@@ -307,12 +337,6 @@ def theil_sen_mk_block(Y, t, month, deseason, min_count, hamed_rao, hr_index, z_
             out[p, 4] = var_s
             out[p, 6] = factor
     return out
-
-
-@numba.njit(cache=True, nogil=True)
-def _median_copy(a, n):
-    """Median of a[:n] (reorders a)."""
-    return _median_inplace(a, n)
 
 
 @numba.njit(cache=True, nogil=True)
