@@ -229,3 +229,23 @@ def test_trend_netcdf_streamed_ols_precision_threads_and_stats(tmp_path):
     with pytest.raises(SatCO2Error, match="not outputs of the method"):
         trends.trend_netcdf(f, tmp_path / "x.nc", "sst", stats=("slope", "tau"))
     assert not (tmp_path / "x.nc").exists()
+
+
+@pytest.mark.parametrize("method", ["ols", "theil_sen_mk"])
+def test_trend_netcdf_decodes_packed_integers(tmp_path, method):
+    """int16 with scale_factor, add_offset and _FillValue (as OISST and MODIS SST files store
+    it): the streamed trend equals trend() on the decoded values."""
+    da, _ = _cube(nt=36, ny=4, nx=5)
+    da = (da - float(da.mean()) + 20.0).astype("float32")
+    da[3:6, 1, 2] = np.nan
+    da.time.encoding["units"] = "days since 2003-01-01"
+    f = tmp_path / "packed.nc"
+    da.to_dataset().to_netcdf(f, encoding={"sst": {"dtype": "int16", "scale_factor": 0.01,
+                                                   "add_offset": 20.0, "_FillValue": -32768}})
+    decoded = xr.open_dataset(f)["sst"].load()
+    trends.trend_netcdf(f, tmp_path / "out.nc", "sst", method=method, stats=("slope", "mean", "n"))
+    got = xr.open_dataset(tmp_path / "out.nc")
+    ref = trends.trend(decoded, method=method, deseason=False, min_count=3)
+    for name in ("slope", "mean", "n"):
+        np.testing.assert_allclose(got[name].values, ref[name].values, rtol=1e-5, atol=1e-6,
+                                   equal_nan=True, err_msg=name)

@@ -12,7 +12,8 @@ Methods (registry :data:`METHODS`, name -> :class:`Method`):
   autocorrelation of the ranks of the detrended series), as
   ``pymannkendall.hamed_rao_modification_test``.
 
-Every method runs one numba kernel (module ``_trend_kernels``, loaded on first use) over a 2-D block ``(pixels, time)``; the block function is
+Every method runs one numba kernel (module ``_trend_kernels``, loaded on first use) over a 2-D
+block ``(pixels, time)``; the block function is
 wrapped once with :func:`xarray.apply_ufunc` (``dask="parallelized"``), so the same call serves a
 regional time series ``(region, time)`` and an out-of-core cube ``(time, lat, lon)`` chunked in
 space. Missing values (NaN) are skipped series by series ("gaps"). Time enters as decimal years
@@ -136,7 +137,8 @@ def _finish_mk(raw: np.ndarray, alpha: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Method:
-    """A trend method: the name of its numba block kernel (in ``_trend_kernels``), a finisher turning raw sums into statistics, and the
+    """A trend method: the name of its numba block kernel (in ``_trend_kernels``), a finisher
+    turning raw sums into statistics, and the
     names of the statistics it returns (the first five are common: slope, intercept, p_value, n,
     mean)."""
 
@@ -490,15 +492,23 @@ def trend_netcdf(inp, out, variable: str, method: str = "ols", *, deseason: bool
             nt, ny, nx = v.shape
             step = float(np.median(np.diff(t))) if nt > 1 else 1.0
             rows = max(1, int(block_bytes // (nt * nx * 4)))
-            v.set_auto_mask(False)
+            # CF decoding by hand (one pass less than netCDF4's masked arrays): fill -> NaN, then
+            # scale_factor / add_offset
+            v.set_auto_maskandscale(False)
             fill = getattr(v, "_FillValue", None)
-            fill = None if fill is None or np.isnan(fill) else fill
+            fill = None if fill is None or (np.issubdtype(np.asarray(fill).dtype, np.floating) and np.isnan(fill)) else fill
+            scale, offset = getattr(v, "scale_factor", None), getattr(v, "add_offset", None)
 
             def read(*key):
-                a = np.asarray(v[key])
-                if a.dtype.kind != "f":
-                    a = a.astype(np.float32)
-                return a if fill is None else np.where(a == fill, np.nan, a)
+                raw = np.asarray(v[key])
+                a = raw if raw.dtype.kind == "f" and scale is None and offset is None else raw.astype(np.float32)
+                if scale is not None:
+                    a *= np.float32(scale)
+                if offset is not None:
+                    a += np.float32(offset)
+                if fill is not None:
+                    a[raw == fill] = np.nan
+                return a
 
             with netCDF4.Dataset(tmp, "w", format="NETCDF4") as dst:
                 dst.createDimension(ydim, ny)
