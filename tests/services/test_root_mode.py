@@ -72,6 +72,10 @@ def test_user_runs_publishes_and_schedules_through_the_services(tmp_path):
                 # no token header: refused even with a hub cookie (no cross-site forgery)
                 r = requests.post(api + "publish", json={"run": "example/latest"}, timeout=30)
                 assert r.status_code == 403 and "API token" in r.json()["error"]
+                # a run value is never taken for an option of `satco2 publish`
+                r = requests.post(api + "publish", json={"run": f"--unpublish={SLUG}"}, timeout=60,
+                                  headers={"Authorization": f"token {token}"})
+                assert r.status_code == 400 and publish.get(SLUG)
                 # a hub admin may unpublish it (so may its author; nobody else)
                 r = requests.delete(api + f"published/{SLUG}", timeout=30,
                                     headers={"Authorization": f"token {hub.admin_token}"})

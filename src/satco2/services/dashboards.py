@@ -329,19 +329,19 @@ class PublishAPIHandler(TokenAPIHandler):
 
     async def post(self):
         b = self.body()
-        args = ["--json"]
-        if b.get("follow_latest"):
-            args += ["--follow-latest", str(b["follow_latest"])]
-        elif b.get("run"):
-            args.append(str(b["run"]))
-        else:
-            raise web.HTTPError(400, "say which run to publish (run or follow_latest)")
+        args = ["--json"]  # every value is an option's own argument or follows "--": never an option
         if b.get("name"):
             args += ["--name", str(b["name"])]
         if b.get("private"):
             args.append("--private")
         if b.get("snapshot") is False:
             args.append("--no-snapshot")
+        if b.get("follow_latest"):
+            args += ["--follow-latest", str(b["follow_latest"])]
+        elif b.get("run"):
+            args += ["--", str(b["run"])]
+        else:
+            raise web.HTTPError(400, "say which run to publish (run or follow_latest)")
         rc, lines = await _publish_as(self.current_user["name"], args)
         if rc != 0:
             raise web.HTTPError(400, lines[-1] if lines else f"satco2 publish exited with status {rc}")
