@@ -136,13 +136,13 @@ def _select(a, lo, hi, k):
 
 
 @numba.njit(cache=True, nogil=True)
-def _theil_sen(yv, idx, n, inv, samp, work):
+def _theil_sen(yv, idx, n, inv, samp, work, rowbuf):
     """Theil–Sen slope (exact median of the pairwise slopes) of yv[:n].
 
     ``idx``: positions of the valid values in the full time axis; ``inv[a, b] = 1/(t_b - t_a)``
     (times strictly increasing, so every pair counts, as in scipy.stats.theilslopes). The median is
     found without sorting the n(n-1)/2 slopes: a systematic subsample of pairs brackets it, one
-    fused pass over all pairs counts the slopes below the bracket and keeps those in it, and a
+    pass over all pairs counts the slopes below the bracket and keeps those in it, and a
     quickselect inside the bracket gives the exact order statistic(s); if the bracket misses
     (rare), every slope is kept and selected. Returns (slope, number of pairs).
     """
@@ -169,16 +169,30 @@ def _theil_sen(yv, idx, n, inv, samp, work):
         khi = int(ns * 0.56)
         lo = _select(samp, 0, ns - 1, klo)
         hi = _select(samp, klo, ns - 1, khi)
-    # 2. fused, branch-free pass: slopes below / inside the bracket (every slope is written
-    #    to work[nin], nin advances only when it lies inside the bracket)
+    # 2. per i: the slopes to every later j and the count below the bracket (a loop the compiler
+    #    vectorizes; contiguous when the series has no gaps), then a branch-free compaction of
+    #    those inside the bracket into work[:nin]
     below = 0
     nin = 0
+    gapless = idx[n - 1] == n - 1
     for i in range(n - 1):
         yi = yv[i]
         row = inv[idx[i]]
-        for j in range(i + 1, n):
-            sl = (yv[j] - yi) * row[idx[j]]
-            below += sl < lo
+        cnt = n - 1 - i
+        b = 0
+        if gapless:
+            for j in range(cnt):
+                sl = (yv[i + 1 + j] - yi) * row[i + 1 + j]
+                rowbuf[j] = sl
+                b += sl < lo
+        else:
+            for j in range(cnt):
+                sl = (yv[i + 1 + j] - yi) * row[idx[i + 1 + j]]
+                rowbuf[j] = sl
+                b += sl < lo
+        below += b
+        for j in range(cnt):
+            sl = rowbuf[j]
             work[nin] = sl
             nin += (sl >= lo) & (sl <= hi)
     m = m_all
@@ -300,7 +314,7 @@ def theil_sen_mk_block(Y, t, month, deseason, min_count, hamed_rao, hr_index, z_
                 if not np.isnan(y[i]):
                     idx[k] = i
                     k += 1
-            slope, m = _theil_sen(yv, idx, n, inv, samp, work)
+            slope, m = _theil_sen(yv, idx, n, inv, samp, work, srt)
             if m == 0:
                 continue
             # one merge sort of y (time order) gives the Mann-Kendall S through its inversions
