@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from satco2 import SatCO2Error
-from satco2.testing import launch_chromium
+from satco2.testing import chromium_page
 from satco2.testing.hub import FAST_ACTIVITY_ENV, execute, temp_hub
 
 ROOT = os.geteuid() == 0
@@ -223,24 +223,17 @@ def test_busy_kernel_keeps_server_active(hub):
 
 @pytest.mark.browser
 def test_browser_login_reaches_jupyterlab(hub, artifacts):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
-        try:
-            page = browser.new_page()
-            page.goto(f"{hub.url}hub/login", timeout=60000)
-            page.fill("input[name=username]", BOB)
-            page.fill("input[name=password]", PW[BOB])
-            page.click("input[type=submit], button[type=submit]")
-            page.wait_for_url(re.compile(rf".*/user/{BOB}/lab.*"), timeout=90000)
-            page.wait_for_selector("#jp-main-dock-panel, .jp-LabShell", timeout=90000)
-            page.wait_for_selector(".jp-Launcher, .jp-LauncherCard", timeout=90000)
-            time.sleep(5)  # JupyterLab asks about news a moment after the launcher shows
-            assert page.get_by_text("official Jupyter news").count() == 0
-            page.screenshot(path=str(artifacts / "hub-jupyterlab.png"))
-        finally:
-            browser.close()
+    with chromium_page() as page:
+        page.goto(f"{hub.url}hub/login", timeout=60000)
+        page.fill("input[name=username]", BOB)
+        page.fill("input[name=password]", PW[BOB])
+        page.click("input[type=submit], button[type=submit]")
+        page.wait_for_url(re.compile(rf".*/user/{BOB}/lab.*"), timeout=90000)
+        page.wait_for_selector("#jp-main-dock-panel, .jp-LabShell", timeout=90000)
+        page.wait_for_selector(".jp-Launcher, .jp-LauncherCard", timeout=90000)
+        time.sleep(5)  # JupyterLab asks about news a moment after the launcher shows
+        assert page.get_by_text("official Jupyter news").count() == 0
+        page.screenshot(path=str(artifacts / "hub-jupyterlab.png"))
     assert (artifacts / "hub-jupyterlab.png").stat().st_size > 10_000
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from satco2 import SatCO2Error
-from satco2.testing import launch_chromium, serve_panel
+from satco2.testing import chromium_page, serve_panel
 
 pytestmark = pytest.mark.notebook
 
@@ -78,43 +78,38 @@ def test_dashboard_in_browser(report, artifacts):
     import time
 
     from PIL import Image
-    from playwright.sync_api import sync_playwright
 
     from satco2.dashboards import doc_transport as dash
 
-    with serve_panel(lambda: dash.from_report(report.dir)) as url, sync_playwright() as p:
-        browser = launch_chromium(p)
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 1400})
-            page.goto(url, timeout=60_000)
-            page.get_by_text("East China Sea DOC transport").first.wait_for(timeout=60_000)
-            page.get_by_text("Taiwan Strait (24.6N, Fujian coast to Taiwan)").first.wait_for(timeout=60_000)
-            canvas = page.locator("canvas").first
-            canvas.wait_for(timeout=60_000)
-            shot = artifacts / "doc_transport_dashboard.png"
+    with serve_panel(lambda: dash.from_report(report.dir)) as url, \
+            chromium_page(viewport={"width": 1200, "height": 1400}) as page:
+        page.goto(url, timeout=60_000)
+        page.get_by_text("East China Sea DOC transport").first.wait_for(timeout=60_000)
+        page.get_by_text("Taiwan Strait (24.6N, Fujian coast to Taiwan)").first.wait_for(timeout=60_000)
+        canvas = page.locator("canvas").first
+        canvas.wait_for(timeout=60_000)
+        shot = artifacts / "doc_transport_dashboard.png"
 
-            box = canvas.bounding_box()
+        box = canvas.bounding_box()
 
-            def grab(path, b=box):
-                page.screenshot(path=str(path), full_page=True)
-                img = np.asarray(Image.open(path).convert("RGB"))
-                return img[int(b["y"]):int(b["y"] + b["height"]), int(b["x"]):int(b["x"] + b["width"])].astype(int)
+        def grab(path, b=box):
+            page.screenshot(path=str(path), full_page=True)
+            img = np.asarray(Image.open(path).convert("RGB"))
+            return img[int(b["y"]):int(b["y"] + b["height"]), int(b["x"]):int(b["x"] + b["width"])].astype(int)
 
-            deadline = time.time() + 90  # datashader's image arrives after the first render (busy CI)
-            first = grab(shot)
-            while first.std() <= 10 and time.time() < deadline:
-                time.sleep(2)
-                first = grab(shot)
-            assert first.std() > 10, "the DOC map is blank"
+        deadline = time.time() + 90  # datashader's image arrives after the first render (busy CI)
+        first = grab(shot)
+        while first.std() <= 10 and time.time() < deadline:
             time.sleep(2)
             first = grab(shot)
-            page.locator("select").first.select_option("2010-04")
-            shot2 = artifacts / "doc_transport_dashboard_apr.png"
-            deadline = time.time() + 90
-            diff = 0.0
-            while diff <= 1 and time.time() < deadline:
-                time.sleep(2)
-                diff = np.abs(grab(shot2) - first).mean()
-            assert diff > 1, "the map did not follow the month"
-        finally:
-            browser.close()
+        assert first.std() > 10, "the DOC map is blank"
+        time.sleep(2)
+        first = grab(shot)
+        page.locator("select").first.select_option("2010-04")
+        shot2 = artifacts / "doc_transport_dashboard_apr.png"
+        deadline = time.time() + 90
+        diff = 0.0
+        while diff <= 1 and time.time() < deadline:
+            time.sleep(2)
+            diff = np.abs(grab(shot2) - first).mean()
+        assert diff > 1, "the map did not follow the month"

@@ -11,7 +11,7 @@ import pytest
 import xarray as xr
 
 from satco2 import SatCO2Error
-from satco2.testing import launch_chromium, serve_panel
+from satco2.testing import chromium_page, serve_panel
 
 pytestmark = pytest.mark.notebook
 
@@ -138,35 +138,30 @@ def test_dashboard_in_browser(report, artifacts):
     import time
 
     from PIL import Image
-    from playwright.sync_api import sync_playwright
 
     from satco2.dashboards import pco2_flux as dash
 
-    with serve_panel(lambda: dash.from_report(report.dir)) as url, sync_playwright() as p:
-        browser = launch_chromium(p)
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 1800})
-            page.goto(url, timeout=60_000)
-            page.get_by_text("MeSAA pCO2 and air-sea CO2 flux").first.wait_for(timeout=60_000)
-            page.get_by_text("N00").first.wait_for(timeout=60_000)
-            canvas = page.locator("canvas").first
-            canvas.wait_for(timeout=60_000)
-            time.sleep(4)  # datashader's rasterized images arrive after the first render
-            assert page.locator("canvas").count() >= 4
-            shot = artifacts / "pco2_flux_dashboard.png"
-            page.screenshot(path=str(shot), full_page=True)
-            img = np.asarray(Image.open(shot).convert("RGB"))
-            box = canvas.bounding_box()
-            crop = (slice(int(box["y"]), int(box["y"] + box["height"])),
-                    slice(int(box["x"]), int(box["x"] + box["width"])))
-            assert img[crop].std() > 10, "the first map is blank"
-            page.get_by_text("N00").first.click()
-            time.sleep(4)
-            shot2 = artifacts / "pco2_flux_dashboard_n00.png"
-            page.screenshot(path=str(shot2), full_page=True)
-            img2 = np.asarray(Image.open(shot2).convert("RGB"))
-            h = min(img.shape[0], img2.shape[0])
-            assert np.abs(img2[:h].astype(int) - img[:h].astype(int)).mean() > 0.01, \
-                "the page did not change with the parameterization"
-        finally:
-            browser.close()
+    with serve_panel(lambda: dash.from_report(report.dir)) as url, \
+            chromium_page(viewport={"width": 1100, "height": 1800}) as page:
+        page.goto(url, timeout=60_000)
+        page.get_by_text("MeSAA pCO2 and air-sea CO2 flux").first.wait_for(timeout=60_000)
+        page.get_by_text("N00").first.wait_for(timeout=60_000)
+        canvas = page.locator("canvas").first
+        canvas.wait_for(timeout=60_000)
+        time.sleep(4)  # datashader's rasterized images arrive after the first render
+        assert page.locator("canvas").count() >= 4
+        shot = artifacts / "pco2_flux_dashboard.png"
+        page.screenshot(path=str(shot), full_page=True)
+        img = np.asarray(Image.open(shot).convert("RGB"))
+        box = canvas.bounding_box()
+        crop = (slice(int(box["y"]), int(box["y"] + box["height"])),
+                slice(int(box["x"]), int(box["x"] + box["width"])))
+        assert img[crop].std() > 10, "the first map is blank"
+        page.get_by_text("N00").first.click()
+        time.sleep(4)
+        shot2 = artifacts / "pco2_flux_dashboard_n00.png"
+        page.screenshot(path=str(shot2), full_page=True)
+        img2 = np.asarray(Image.open(shot2).convert("RGB"))
+        h = min(img.shape[0], img2.shape[0])
+        assert np.abs(img2[:h].astype(int) - img[:h].astype(int)).mean() > 0.01, \
+            "the page did not change with the parameterization"

@@ -16,7 +16,7 @@ from satco2.config import REPO_ROOT
 from satco2.runs import publish, reports
 from satco2.runs.execute import RunFailed, run
 from satco2.runs.params import ParameterError
-from satco2.testing import env_vars, launch_chromium
+from satco2.testing import chromium_page, env_vars
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
@@ -95,24 +95,17 @@ def test_publish_and_offline_snapshot(good):
 def test_offline_snapshot_works_without_network(good, artifacts):
     """The snapshot opened from disk in Chromium requests nothing but itself (and data: URLs),
     renders, and its embedded month selector switches the content."""
-    from playwright.sync_api import sync_playwright
-
     snap = good.dir / "dashboard.html"
     if not snap.exists():
         publish.snapshot(good.dir)
     requested = []
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
-        try:
-            page = browser.new_page(viewport={"width": 1000, "height": 800})
-            page.on("request", lambda r: requested.append(r.url))
-            page.goto(snap.as_uri(), timeout=60_000)
-            page.get_by_text("Month 2010-01: maximum").wait_for(timeout=60_000)
-            page.locator("select").first.select_option("2010-02")
-            page.get_by_text("Month 2010-02: maximum").wait_for(timeout=30_000)
-            page.screenshot(path=str(artifacts / "runs_example_offline_snapshot.png"))
-        finally:
-            browser.close()
+    with chromium_page(viewport={"width": 1000, "height": 800}) as page:
+        page.on("request", lambda r: requested.append(r.url))
+        page.goto(snap.as_uri(), timeout=60_000)
+        page.get_by_text("Month 2010-01: maximum").wait_for(timeout=60_000)
+        page.locator("select").first.select_option("2010-02")
+        page.get_by_text("Month 2010-02: maximum").wait_for(timeout=30_000)
+        page.screenshot(path=str(artifacts / "runs_example_offline_snapshot.png"))
     remote = [u for u in requested if not u.startswith(("file:", "data:", "blob:"))]
     assert remote == []
 

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from satco2.runs import publish, reports, schedule
-from satco2.testing import launch_chromium
+from satco2.testing import chromium_page
 
 pytestmark = [pytest.mark.hub, pytest.mark.slow]
 
@@ -120,42 +120,36 @@ def test_publish_button_on_the_reports_index(hub, users, published):
 @pytest.mark.browser
 def test_browser_login_open_dashboard_map_and_widget(hub, published, users, artifacts):
     from PIL import Image
-    from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 900})
-            page.goto(hub.hub.url + "hub/login", timeout=60_000)
-            page.fill("input[name=username]", "alice")
-            page.fill("input[name=password]", PASSWORD["alice"])
-            page.click("input[type=submit], button[type=submit]")
-            page.wait_for_url("**/hub/**", timeout=60_000)
-            page.goto(base(hub), timeout=60_000)
-            page.get_by_text("Example - a synthetic drifting bloom").wait_for(timeout=60_000)
-            page.click("text=open")
-            page.get_by_text("Month 2010-01: maximum").wait_for(timeout=120_000)
-            canvas = page.locator("canvas").first
-            canvas.wait_for(timeout=60_000)
-            time.sleep(2)  # let datashader's rasterized image arrive
-            shot = artifacts / "dashboards_example_map.png"
-            page.screenshot(path=str(shot), full_page=True)
-            img = np.asarray(Image.open(shot).convert("RGB"))
-            colours = len(np.unique(img.reshape(-1, 3), axis=0))
-            assert colours > 50, f"screenshot looks blank ({colours} colours)"
-            box = canvas.bounding_box()
-            plot = img[int(box["y"]):int(box["y"] + box["height"]), int(box["x"]):int(box["x"] + box["width"])]
-            assert plot.std() > 10, "the map area is blank"
-            # change the widget: the statistics line and the map follow
-            page.locator("select").first.select_option("2010-02")
-            page.get_by_text("Month 2010-02: maximum").wait_for(timeout=60_000)
-            time.sleep(2)
-            page.screenshot(path=str(artifacts / "dashboards_example_map_feb.png"), full_page=True)
-            img2 = np.asarray(Image.open(artifacts / "dashboards_example_map_feb.png").convert("RGB"))
-            if img2.shape == img.shape:
-                assert np.abs(img2.astype(int) - img.astype(int)).sum() > 0
-        finally:
-            browser.close()
+    with chromium_page(viewport={"width": 1100, "height": 900}) as page:
+        page.goto(hub.hub.url + "hub/login", timeout=60_000)
+        page.fill("input[name=username]", "alice")
+        page.fill("input[name=password]", PASSWORD["alice"])
+        page.click("input[type=submit], button[type=submit]")
+        page.wait_for_url("**/hub/**", timeout=60_000)
+        page.goto(base(hub), timeout=60_000)
+        page.get_by_text("Example - a synthetic drifting bloom").wait_for(timeout=60_000)
+        page.click("text=open")
+        page.get_by_text("Month 2010-01: maximum").wait_for(timeout=120_000)
+        canvas = page.locator("canvas").first
+        canvas.wait_for(timeout=60_000)
+        time.sleep(2)  # let datashader's rasterized image arrive
+        shot = artifacts / "dashboards_example_map.png"
+        page.screenshot(path=str(shot), full_page=True)
+        img = np.asarray(Image.open(shot).convert("RGB"))
+        colours = len(np.unique(img.reshape(-1, 3), axis=0))
+        assert colours > 50, f"screenshot looks blank ({colours} colours)"
+        box = canvas.bounding_box()
+        plot = img[int(box["y"]):int(box["y"] + box["height"]), int(box["x"]):int(box["x"] + box["width"])]
+        assert plot.std() > 10, "the map area is blank"
+        # change the widget: the statistics line and the map follow
+        page.locator("select").first.select_option("2010-02")
+        page.get_by_text("Month 2010-02: maximum").wait_for(timeout=60_000)
+        time.sleep(2)
+        page.screenshot(path=str(artifacts / "dashboards_example_map_feb.png"), full_page=True)
+        img2 = np.asarray(Image.open(artifacts / "dashboards_example_map_feb.png").convert("RGB"))
+        if img2.shape == img.shape:
+            assert np.abs(img2.astype(int) - img.astype(int)).sum() > 0
 
 
 def test_scheduled_run_fires_and_publishes(hub, users, published):

@@ -4,7 +4,8 @@
 - :func:`raise_if_dask_computes` - a context manager that fails when dask computes anything
 - :func:`env_vars` - environment variables set (or removed) for a block, restored after
 - :func:`serve_panel` - a Panel app served on a free loopback port for a block (browser tests)
-- :func:`launch_chromium` - Debian's chromium through Playwright
+- :func:`launch_chromium` - Debian's chromium through Playwright; :func:`chromium_page` - a page
+  of it for a block
 """
 from __future__ import annotations
 
@@ -62,6 +63,20 @@ CHROMIUM = "/usr/bin/chromium"
 def launch_chromium(playwright):
     """Launch Debian's chromium through Playwright (no browser download) with :data:`CHROMIUM_ARGS`."""
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+@contextlib.contextmanager
+def chromium_page(**page_options):
+    """A new page (``browser.new_page(**page_options)``) of Debian's chromium for the block; the
+    browser and Playwright are closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            yield browser.new_page(**page_options)
+        finally:
+            browser.close()
 
 
 @contextlib.contextmanager
