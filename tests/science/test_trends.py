@@ -55,6 +55,58 @@ def test_theil_sen_mk_matches_pymannkendall_and_scipy(ties, gaps):
         assert r["intercept"] == pytest.approx(ts.intercept, abs=1e-9)
 
 
+def test_select2_matches_sort():
+    """The branch-free quickselect behind the Theil-Sen median, on ties, sorted and constant data."""
+    from satco2.science import _trend_kernels as K
+
+    rng = np.random.default_rng(5)
+    cases = []
+    for n in [2, 3, 16, 17, 40, 333, 1500]:
+        x = rng.normal(size=n)
+        cases += [x, np.round(x * 2) / 2, np.sort(x), np.sort(x)[::-1].copy(), np.zeros(n),
+                  np.where(rng.random(n) < 0.5, 1.0, -1.0)]
+    for x in cases:
+        ref = np.sort(x)
+        for k in {0, len(x) // 2 - 1, len(x) // 2, len(x) - 2, int(rng.integers(0, len(x) - 1))}:
+            if not 0 <= k < len(x) - 1:
+                continue
+            a, b = K._select2(x.copy(), len(x), k, True)
+            assert (a, b) == (ref[k], ref[k + 1]), (len(x), k)
+            assert K._select2(x.copy(), len(x), k, False)[0] == ref[k]
+
+
+@pytest.mark.parametrize("nsamp", [1024, 8])
+def test_theil_sen_kernel_is_the_exact_median_of_all_pair_slopes(nsamp):
+    """The bracketed median equals the median of every pairwise slope computed directly, with and
+    without ties, gaps and outliers; ``nsamp=8`` makes the sample's bracket miss often, so the
+    fall-back path (keep every slope) is checked too."""
+    from satco2.science import _trend_kernels as K
+
+    rng = np.random.default_rng(17)
+    nt = 150
+    t = 2003 + np.arange(nt) / 12.0
+    inv = np.zeros((nt, nt))
+    for a in range(nt):
+        inv[a, a + 1:] = 1.0 / (t[a + 1:] - t[a])
+    m_max = nt * (nt - 1) // 2
+    for k in range(60):
+        y = _series(rng, nt, ties=bool(k % 3 == 1), gaps=bool(k % 2))
+        if k % 5 == 4:
+            y[rng.integers(0, nt, 5)] = 1e3  # outliers
+        if k == 6:
+            y[:] = 1.5  # constant: every slope is zero
+        idx = np.flatnonzero(~np.isnan(y))
+        yv = y[idx]
+        n = yv.size
+        ii, jj = np.triu_indices(n, 1)
+        slopes = (yv[jj] - yv[ii]) * inv[idx[ii], idx[jj]]
+        got = K._theil_sen(yv, idx, n, inv, np.empty(max(nsamp, 1)), np.empty(m_max + 1),
+                           np.empty(nt), nsamp)
+        assert got[0] == np.median(slopes), k
+        assert got[1] == slopes.size
+        assert (got[2], got[3]) == ((yv[jj] > yv[ii]).sum(), (yv[jj] < yv[ii]).sum())
+
+
 @pytest.mark.parametrize("gaps", [False, True])
 @pytest.mark.parametrize("alpha", [0.05, 0.1])
 def test_hamed_rao_matches_pymannkendall(gaps, alpha):

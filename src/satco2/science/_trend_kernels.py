@@ -101,60 +101,89 @@ def ols_block(Y, t, month, deseason, min_count):
 
 
 @numba.njit(cache=True, nogil=True)
-def _select(a, lo, hi, k):
-    """Rearrange a[lo:hi+1] so that a[k] is its k-th smallest value (Hoare quickselect with a
-    median-of-three pivot); return it."""
-    while hi > lo:
-        mid = (lo + hi) // 2
-        x = a[lo]
-        y = a[mid]
-        z = a[hi]
+def _select2(a, n, k, both):
+    """The k-th smallest value of a[:n] (0-based) and, if ``both``, the (k+1)-th; a[:n] is
+    overwritten. Quickselect whose partition steps are branch-free filters: a vectorized count
+    decides which side of the pivot holds the rank(s), and only that side is kept, compacted in
+    place with a store at every element and a cursor advanced by the comparison (no
+    data-dependent branch, so random data costs no branch misprediction)."""
+    while n > 16:
+        x = a[0]
+        y = a[n // 2]
+        z = a[n - 1]
         if x < y:
             piv = y if y < z else (z if x < z else x)
         else:
             piv = x if x < z else (z if y < z else y)
-        i = lo
-        j = hi
-        while i <= j:
-            while a[i] < piv:
-                i += 1
-            while a[j] > piv:
-                j -= 1
-            if i <= j:
-                tmp = a[i]
-                a[i] = a[j]
-                a[j] = tmp
-                i += 1
-                j -= 1
-        if k <= j:
-            hi = j
-        elif k >= i:
-            lo = i
+        nl = 0
+        ne = 0
+        for i in range(n):
+            v = a[i]
+            nl += v < piv
+            ne += v == piv
+        kk = k + 1 if both else k
+        if kk < nl:  # everything wanted is below the pivot
+            c = 0
+            for i in range(n):
+                v = a[i]
+                a[c] = v
+                c += v < piv
+            n = c
+        elif k < nl:  # k = nl - 1 and k + 1 = the pivot: k-th is the largest below the pivot
+            mx = -np.inf
+            for i in range(n):
+                v = a[i]
+                mx = max(mx, v if v < piv else -np.inf)
+            return mx, piv
+        elif kk < nl + ne:
+            return piv, piv
+        elif k < nl + ne:  # k is the pivot (its last copy), k + 1 the smallest above it
+            mn = np.inf
+            for i in range(n):
+                v = a[i]
+                mn = min(mn, v if v > piv else np.inf)
+            return piv, mn
         else:
-            return a[k]
-    return a[k]
+            c = 0
+            for i in range(n):
+                v = a[i]
+                a[c] = v
+                c += v > piv
+            n = c
+            k -= nl + ne
+    for i in range(1, n):
+        x = a[i]
+        j = i - 1
+        while j >= 0 and a[j] > x:
+            a[j + 1] = a[j]
+            j -= 1
+        a[j + 1] = x
+    return a[k], (a[k + 1] if both else a[k])
 
 
 @numba.njit(cache=True, nogil=True)
-def _theil_sen(yv, idx, n, inv, samp, work, rowbuf):
-    """Theil–Sen slope (exact median of the pairwise slopes) of yv[:n].
+def _theil_sen(yv, idx, n, inv, samp, work, rowbuf, nsamp=1024):
+    """Theil–Sen slope (exact median of the pairwise slopes) of yv[:n] and the Mann–Kendall pair
+    counts.
 
     ``idx``: positions of the valid values in the full time axis; ``inv[a, b] = 1/(t_b - t_a)``
     (times strictly increasing, so every pair counts, as in scipy.stats.theilslopes). The median is
-    found without sorting the n(n-1)/2 slopes: a systematic subsample of pairs brackets it, one
+    found without sorting the n(n-1)/2 slopes: a pseudo-random subsample of pairs brackets it, one
     pass over all pairs counts the slopes below the bracket and keeps those in it, and a
-    quickselect inside the bracket gives the exact order statistic(s); if the bracket misses
-    (rare), every slope is kept and selected. Returns (slope, number of pairs).
+    selection inside the bracket gives the exact order statistic(s); if the bracket misses (rare),
+    every slope is kept and selected. The same pass counts the pairs j > i with y_j > y_i and with
+    y_j < y_i (Mann–Kendall's S is their difference). Selections are :func:`_select2`.
+    Returns (slope, number of pairs, pairs rising, pairs falling).
     """
-    # 1. pseudo-random subsample of pair slopes (fixed LCG, so results are deterministic)
+    # 1. pseudo-random subsample of ``nsamp`` pair slopes (fixed LCG, so results are deterministic)
     #    -> bracket [lo, hi] around the median at sample quantiles 0.44 and 0.56 (~4 sigma)
     m_all = n * (n - 1) // 2
     ns = 0
     lo = -np.inf
     hi = np.inf
-    if m_all > 4096:
+    if m_all > 4 * nsamp:
         state = np.uint64(88172645463325252)
-        for k in range(1024):
+        for k in range(nsamp):
             state = state * np.uint64(6364136223846793005) + np.uint64(1442695040888963407)
             i = np.int64(((state >> np.uint64(33)) * np.uint64(n)) >> np.uint64(31))
             state = state * np.uint64(6364136223846793005) + np.uint64(1442695040888963407)
@@ -167,30 +196,44 @@ def _theil_sen(yv, idx, n, inv, samp, work, rowbuf):
             ns += 1
         klo = int(ns * 0.44)
         khi = int(ns * 0.56)
-        lo = _select(samp, 0, ns - 1, klo)
-        hi = _select(samp, klo, ns - 1, khi)
-    # 2. per i: the slopes to every later j and the count below the bracket (a loop the compiler
-    #    vectorizes; contiguous when the series has no gaps), then a branch-free compaction of
-    #    those inside the bracket into work[:nin]
+        for i in range(ns):
+            work[i] = samp[i]
+        lo = _select2(work, ns, klo, False)[0]
+        hi = _select2(samp, ns, khi, False)[0]
+    # 2. per i: the slopes to every later j, the count below the bracket and the signs of
+    #    y_j - y_i (a loop the compiler vectorizes; contiguous when the series has no gaps), then a
+    #    branch-free compaction of the slopes inside the bracket into work[:nin]
     below = 0
     nin = 0
+    pos = 0
+    neg = 0
     gapless = idx[n - 1] == n - 1
     for i in range(n - 1):
         yi = yv[i]
         row = inv[idx[i]]
         cnt = n - 1 - i
         b = 0
+        p = 0
+        q = 0
         if gapless:
             for j in range(cnt):
-                sl = (yv[i + 1 + j] - yi) * row[i + 1 + j]
+                d = yv[i + 1 + j] - yi
+                sl = d * row[i + 1 + j]
                 rowbuf[j] = sl
                 b += sl < lo
+                p += d > 0.0
+                q += d < 0.0
         else:
             for j in range(cnt):
-                sl = (yv[i + 1 + j] - yi) * row[idx[i + 1 + j]]
+                d = yv[i + 1 + j] - yi
+                sl = d * row[idx[i + 1 + j]]
                 rowbuf[j] = sl
                 b += sl < lo
+                p += d > 0.0
+                q += d < 0.0
         below += b
+        pos += p
+        neg += q
         for j in range(cnt):
             sl = rowbuf[j]
             work[nin] = sl
@@ -207,56 +250,8 @@ def _theil_sen(yv, idx, n, inv, samp, work, rowbuf):
                 work[nin] = (yv[j] - yv[i]) * row[idx[j]]
                 nin += 1
         below = 0
-    v = _select(work, 0, nin - 1, k_hi - below)
-    if k_lo == k_hi:
-        return v, m
-    u = work[0]
-    for i in range(1, k_hi - below):
-        if work[i] > u:
-            u = work[i]
-    return 0.5 * (u + v), m
-
-
-@numba.njit(cache=True, nogil=True)
-def _sort_count_inversions(a, n, buf):
-    """Sort a[:n] ascending in place (stable bottom-up merge sort, ``buf`` of the same size as
-    scratch) and return its number of strict inversions, the pairs i < j with a[i] > a[j]: Knight
-    (1966, J. Am. Stat. Assoc. 61:436-439), the O(n log n) count behind Kendall's S."""
-    count = 0
-    width = 1
-    in_a = True
-    while width < n:
-        src = a if in_a else buf
-        dst = buf if in_a else a
-        for lo in range(0, n, 2 * width):
-            mid = min(lo + width, n)
-            hi = min(lo + 2 * width, n)
-            i = lo
-            j = mid
-            k = lo
-            while i < mid and j < hi:
-                if src[j] < src[i]:
-                    dst[k] = src[j]
-                    j += 1
-                    count += mid - i
-                else:
-                    dst[k] = src[i]
-                    i += 1
-                k += 1
-            while i < mid:
-                dst[k] = src[i]
-                i += 1
-                k += 1
-            while j < hi:
-                dst[k] = src[j]
-                j += 1
-                k += 1
-        in_a = not in_a
-        width *= 2
-    if not in_a:
-        for i in range(n):
-            a[i] = buf[i]
-    return count
+    u, v = _select2(work, nin, k_lo - below, k_lo != k_hi)
+    return (u if k_lo == k_hi else 0.5 * (u + v)), m, pos, neg
 
 
 @numba.njit(cache=True, nogil=True)
@@ -300,9 +295,8 @@ def theil_sen_mk_block(Y, t, month, deseason, min_count, hamed_rao, hr_index, z_
         yv = np.empty(nt)
         idx = np.empty(nt, dtype=np.int64)
         work = np.empty(npairs_max + 1)
-        samp = np.empty(npairs_max + 1)
+        samp = np.empty(1024)
         srt = np.empty(nt)
-        buf = np.empty(nt)
         for p in range(blk * npix // nblocks, (blk + 1) * npix // nblocks):
             y = Y[p]
             n = _valid_anomalies(y, month, deseason, tv, yv, t, 0.0)
@@ -314,31 +308,34 @@ def theil_sen_mk_block(Y, t, month, deseason, min_count, hamed_rao, hr_index, z_
                 if not np.isnan(y[i]):
                     idx[k] = i
                     k += 1
-            slope, m = _theil_sen(yv, idx, n, inv, samp, work, srt)
+            slope, m, pos, neg = _theil_sen(yv, idx, n, inv, samp, work, srt)
             if m == 0:
                 continue
-            # one merge sort of y (time order) gives the Mann-Kendall S through its inversions
-            # (S = pairs - 2 inversions - tied pairs), the median and the ties; tv is ascending
+            # Mann-Kendall S from the pair counts of the slope pass; the median of y (for the
+            # intercept) by selection, or, when values tie, from a sort that also gives the ties
+            tied_pairs = m - pos - neg
             for i in range(n):
                 srt[i] = yv[i]
-            q = _sort_count_inversions(srt, n, buf)
             h = n // 2
-            ymed = srt[h] if n % 2 == 1 else 0.5 * (srt[h - 1] + srt[h])
+            tie = 0.0
+            if tied_pairs == 0:
+                a_, b_ = _select2(srt, n, h - 1 if n % 2 == 0 else h, n % 2 == 0)
+                ymed = 0.5 * (a_ + b_)
+            else:
+                srt[:n].sort()
+                ymed = srt[h] if n % 2 == 1 else 0.5 * (srt[h - 1] + srt[h])
+                i = 0
+                while i < n:
+                    j = i
+                    while j + 1 < n and srt[j + 1] == srt[i]:
+                        j += 1
+                    tp = j - i + 1.0
+                    tie += tp * (tp - 1.0) * (2.0 * tp + 5.0)
+                    i = j + 1
+            # tv is ascending
             tmed = tv[h] if n % 2 == 1 else 0.5 * (tv[h - 1] + tv[h])
             intercept = ymed - slope * tmed
-            # tie-corrected variance of S
-            tie = 0.0
-            tied_pairs = 0
-            i = 0
-            while i < n:
-                j = i
-                while j + 1 < n and srt[j + 1] == srt[i]:
-                    j += 1
-                tp = j - i + 1.0
-                tie += tp * (tp - 1.0) * (2.0 * tp + 5.0)
-                tied_pairs += (j - i + 1) * (j - i) // 2
-                i = j + 1
-            s = float(m - 2 * q - tied_pairs)
+            s = float(pos - neg)
             var_s = (n * (n - 1.0) * (2.0 * n + 5.0) - tie) / 18.0
             factor = 1.0
             if hamed_rao:
