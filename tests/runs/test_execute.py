@@ -31,7 +31,12 @@ def dirs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def good(dirs):
-    return run("example", {"n_months": "2", "amplitude": "3.5", "region": "changjiang_estuary"}, user="tester")
+    old = os.umask(0o002)  # a group-writable umask: the finished report must not stay so
+    try:
+        return run("example", {"n_months": "2", "amplitude": "3.5", "region": "changjiang_estuary"},
+                   user="tester")
+    finally:
+        os.umask(old)
 
 
 def test_run_produces_every_artefact(good):
@@ -68,6 +73,9 @@ def test_run_produces_every_artefact(good):
     assert ds.attrs["synthetic"] == "yes" and ds.sizes["time"] == 2
     assert abs(float(ds.bloom.max()) - 3.5) < 0.35
     assert reports.latest("example") == d
+    # sealed: nothing in the report is writable by the group or others (shared folder, root mode)
+    writable = [p for p in [d, *d.rglob("*")] if not p.is_symlink() and p.stat().st_mode & 0o022]
+    assert not writable, writable[:3]
 
 
 def test_invalid_parameters_run_nothing(dirs, good):

@@ -63,11 +63,11 @@ def _fake_report(nb, rid, status="ok"):
 
 
 def test_resolve_reports(state):
-    a = _fake_report("nb", "20260101T000000Z-aaaaaa")
     b = _fake_report("nb", "20260102T000000Z-bbbbbb", "failed")
     with pytest.raises(SatCO2Error, match="notebook 'nb' has no successful run"):
         reports.resolve("nb/latest")
-    reports.set_latest("nb", a.name)
+    a = _fake_report("nb", "20260101T000000Z-aaaaaa")
+    # latest: the newest run id whose status is ok (b is newer but failed)
     assert reports.resolve("nb/latest") == a == reports.resolve("nb") == reports.resolve(a.name)
     assert reports.resolve(f"nb/{b.name}") == b and reports.resolve(str(b)) == b.resolve()
     with pytest.raises(SatCO2Error, match="no report 'nb/nothing'"):

@@ -21,6 +21,7 @@ pytestmark = [pytest.mark.hub, pytest.mark.slow,
               pytest.mark.skipif(os.geteuid() != 0, reason="root mode needs root")]
 
 USER, PW = "rootmodezed", "zed-pw-" + os.urandom(4).hex()
+OTHER, OTHER_PW = "rootmodeyan", "yan-pw-" + os.urandom(4).hex()
 SLUG = "zed-example"
 
 KERNEL_CODE = """
@@ -37,9 +38,26 @@ print(json.dumps([
 ]))
 """
 
+# another user: may add runs to the shared folder, may not remove or rename the first user's
+OTHER_CODE = """
+import json, os, shutil, subprocess
+rep = %(report)r
+out = {}
+for what, act in (("rm", lambda: shutil.rmtree(rep)), ("mv", lambda: os.rename(rep, rep + "-moved")),
+                  ("edit", lambda: open(os.path.join(rep, "status.json"), "a").close())):
+    try:
+        act()
+        out[what] = "done"
+    except OSError as e:
+        out[what] = type(e).__name__
+r = subprocess.run(["satco2", "run", "example", "-p", "n_months", "2"], capture_output=True, text=True)
+out["run"] = [r.returncode, r.stderr[-300:]]
+print(json.dumps(out))
+"""
+
 
 def test_user_runs_publishes_and_schedules_through_the_services(tmp_path):
-    from satco2.runs import publish, schedule
+    from satco2.runs import publish, reports, schedule
 
     shared = Path(tempfile.mkdtemp(prefix="satco2-reports-"))  # reachable by the users' accounts
     shared.chmod(0o755)
@@ -47,7 +65,7 @@ def test_user_runs_publishes_and_schedules_through_the_services(tmp_path):
         with env_vars(SATCO2_REPORTS_DIR=shared / "reports", SATCO2_STATE_DIR=tmp_path / "state",
                       SATCO2_NOTEBOOKS_DIR=None):
             with temp_hub(tmp_path / "hub", root_mode=True, state_dir=tmp_path / "state") as hub:
-                assert (shared / "reports").stat().st_mode & 0o7777 == 0o2775
+                assert (shared / "reports").stat().st_mode & 0o7777 == 0o3775  # setgid, sticky
                 hub.signup(USER, PW)
                 hub.approve(USER)
                 server = hub.start_server(hub.login_session(USER, PW))
@@ -67,6 +85,20 @@ def test_user_runs_publishes_and_schedules_through_the_services(tmp_path):
                 assert len(mine) == 1 and mine[0]["params"]["n_months"] == 2
                 assert [s["id"] for s in json.loads(listed[2])] == [mine[0]["id"]]
                 assert refused[0] == 2 and "dashboards service refused" in refused[1][0], refused
+
+                # a second user adds a run (it becomes the latest) but cannot touch the first's
+                files = sorted(str(p) for p in Path(report).rglob("*"))
+                hub.signup(OTHER, OTHER_PW)
+                hub.approve(OTHER)
+                other = hub.start_server(hub.login_session(OTHER, OTHER_PW))
+                out = json.loads(execute(other, hub.api_token(OTHER), OTHER_CODE % {"report": report},
+                                         timeout=600).strip().splitlines()[-1])
+                assert (out["rm"], out["mv"], out["edit"]) == ("PermissionError",) * 3, out
+                assert out["run"][0] == 0, out
+                assert sorted(str(p) for p in Path(report).rglob("*")) == files
+                newest = reports.latest("example")
+                assert newest != Path(report) and newest.stat().st_uid == pwd.getpwnam(OTHER).pw_uid
+                assert publish.get(SLUG)["report_dir"] == report  # the frozen dashboard keeps its run
 
                 api = hub.url + "services/dashboards/api/"
                 # no token header: refused even with a hub cookie (no cross-site forgery)

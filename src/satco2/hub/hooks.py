@@ -106,8 +106,9 @@ def pre_spawn_single(spawner) -> None:
 
 def share_reports_dir(path) -> None:
     """Root mode: make the reports folder shared by the users' accounts - group ``satco2-users``,
-    setgid and group-writable (2775), its notebook folders too - after checking that every folder
-    above it can be searched by them."""
+    setgid, group-writable and sticky (3775), its notebook folders too - after checking that every
+    folder above it can be searched by them. Sticky (as /tmp): a user may add runs but not remove or
+    rename another user's."""
     import stat
 
     _ensure_group()
@@ -121,5 +122,5 @@ def share_reports_dir(path) -> None:
                 f"is not searchable by others (chmod o+x {parent}, or set SATCO2_REPORTS_DIR elsewhere).")
     for d in [path, *(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))]:
         os.chown(d, -1, gid)
-        os.chmod(d, 0o2775)
+        os.chmod(d, 0o3775)
 

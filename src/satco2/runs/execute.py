@@ -21,6 +21,7 @@ import os
 import platform
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -239,13 +240,22 @@ def _finish(tmp, final, name, run_id, title, user, values, started, t0, status, 
     }
     reports.write_json(tmp / "provenance.json", provenance)
     (tmp / "parameters.yaml").unlink(missing_ok=True)
+    _seal(tmp)
     reports.write_json(tmp / "status.json", {
         "status": status, "error": error, "started": started.isoformat(), "finished": finished.isoformat(),
         "seconds": round(time.monotonic() - t0, 3),
     })
     os.replace(tmp, final)
-    if status == "ok":
-        reports.set_latest(name, run_id)
+
+
+def _seal(folder: Path) -> None:
+    """Clear the group and other write bits of a finished run's folder and files: in a shared
+    (root mode) reports folder they would let other users change or delete its content."""
+    for root, dirs, files in os.walk(folder):
+        for name in [root, *(os.path.join(root, f) for f in files)]:
+            mode = os.lstat(name).st_mode
+            if mode & 0o022 and not stat.S_ISLNK(mode):
+                os.chmod(name, mode & 0o7755)
 
 
 def discard_stale_temporaries(notebook: str, older_than: float = 86400.0) -> list[Path]:

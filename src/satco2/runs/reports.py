@@ -6,8 +6,10 @@ data products the notebook wrote into :func:`satco2.runs.output_dir`, and after 
 ``dashboard.html`` (the offline snapshot).
 
 While a run executes it lives in ``<notebook>/.tmp-<run-id>/``; it is renamed into place when it ends
-(failed or not). ``<notebook>/latest`` is a one-line file with the run id of the last successful run,
-replaced atomically (write a temporary file, then ``os.replace``) only after a success.
+(failed or not). ``<notebook>/latest`` names the newest successful run: the run folder with the
+greatest run id (run ids sort by start time) whose ``status.json`` says ``ok``. It is found by
+listing, not kept in a pointer file, so that nothing in a shared (sticky, root mode) reports folder
+has to be replaced by another user than its owner.
 """
 from __future__ import annotations
 
@@ -40,7 +42,8 @@ def notebook_reports(notebook: str) -> Path:
 def ensure_notebook_dir(notebook: str) -> Path:
     """Create ``<reports_dir>/<notebook>/``; in a shared reports folder (setgid, root mode: see
     :func:`satco2.hub.hooks.share_reports_dir`) make it group-writable too, so every user's runs
-    of that notebook land in it."""
+    of that notebook land in it, and sticky, so that nobody but a run's owner (and root) can
+    remove or rename it."""
     d = notebook_reports(notebook)
     try:
         d.mkdir(parents=True, exist_ok=True)
@@ -48,7 +51,7 @@ def ensure_notebook_dir(notebook: str) -> Path:
         raise SatCO2Error(f"you may not write run reports into {d.parent} (ask the hub admin; in root mode "
                           f"the hub shares that folder with the satco2-users group).") from None
     if d.parent.stat().st_mode & 0o2000 and d.stat().st_uid == os.geteuid():
-        os.chmod(d, 0o2775)
+        os.chmod(d, 0o3775)
     return d
 
 
@@ -93,25 +96,17 @@ def locked_json(path: Path, empty):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def set_latest(notebook: str, run_id: str) -> None:
-    """Point ``<notebook>/latest`` at ``run_id`` (atomic replace)."""
-    d = notebook_reports(notebook)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".latest.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(run_id + "\n")
-    os.chmod(tmp, 0o644)  # readable by the services and the other users (mkstemp makes 0600)
-    os.replace(tmp, d / LATEST)
-
-
 def latest(notebook: str) -> Path | None:
-    """The report folder of the last successful run of ``notebook``, or None."""
+    """The report folder of the newest successful run of ``notebook`` (by run id), or None."""
     d = notebook_reports(notebook)
     try:
-        rid = (d / LATEST).read_text().strip()
+        names = sorted((q.name for q in d.iterdir() if RUN_ID_RE.match(q.name)), reverse=True)
     except FileNotFoundError:
         return None
-    p = d / rid
-    return p if p.is_dir() else None
+    for rid in names:
+        if (read_json(d / rid / "status.json", {}) or {}).get("status") == "ok":
+            return d / rid
+    return None
 
 
 def resolve(run: str | os.PathLike) -> Path:
