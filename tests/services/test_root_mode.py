@@ -29,7 +29,11 @@ import json, subprocess
 def sh(*a):
     r = subprocess.run(["satco2", *a], capture_output=True, text=True)
     return [r.returncode, (r.stdout + r.stderr).strip().splitlines()[-1:], r.stdout]
+import satco2.runs
+mine = satco2.runs.output_dir()  # interactive use: a folder of the user's own
+(mine / "mine.txt").write_text("zed")
 print(json.dumps([
+    str(mine),
     sh("run", "example", "-p", "n_months", "2"),
     sh("publish", "example/latest", "--no-snapshot", "--name", "%(slug)s", "--json"),
     sh("schedule", "add", "example", "--every", "3600s", "-p", "n_months", "2"),
@@ -52,6 +56,9 @@ for what, act in (("rm", lambda: shutil.rmtree(rep)), ("mv", lambda: os.rename(r
         out[what] = type(e).__name__
 r = subprocess.run(["satco2", "run", "example", "-p", "n_months", "2"], capture_output=True, text=True)
 out["run"] = [r.returncode, r.stderr[-300:]]
+import satco2.runs
+out["interactive"] = str(satco2.runs.output_dir())
+open(os.path.join(out["interactive"], "mine.txt"), "w").write("yan")
 print(json.dumps(out))
 """
 
@@ -70,7 +77,7 @@ def test_user_runs_publishes_and_schedules_through_the_services(tmp_path):
                 hub.approve(USER)
                 server = hub.start_server(hub.login_session(USER, PW))
                 token = hub.api_token(USER)
-                ran, pub, sched, refused, listed = json.loads(
+                interactive, ran, pub, sched, refused, listed = json.loads(
                     execute(server, token, KERNEL_CODE % {"slug": SLUG}, timeout=600).strip().splitlines()[-1])
 
                 assert ran[0] == 0, ran
@@ -99,6 +106,11 @@ def test_user_runs_publishes_and_schedules_through_the_services(tmp_path):
                 newest = reports.latest("example")
                 assert newest != Path(report) and newest.stat().st_uid == pwd.getpwnam(OTHER).pw_uid
                 assert publish.get(SLUG)["report_dir"] == report  # the frozen dashboard keeps its run
+                # interactive outputs: one folder per user, side by side
+                assert Path(interactive).name == USER and Path(out["interactive"]).name == OTHER
+                assert Path(interactive).parent == Path(out["interactive"]).parent
+                assert (Path(interactive) / "mine.txt").read_text() == "zed"
+                assert (Path(out["interactive"]) / "mine.txt").read_text() == "yan"
 
                 api = hub.url + "services/dashboards/api/"
                 # no token header: refused even with a hub cookie (no cross-site forgery)

@@ -8,11 +8,13 @@ variables, read here:
 - ``SATCO2_RUN_NOTEBOOK`` - the notebook name
 
 Outside a run (a notebook opened interactively in JupyterLab) :func:`output_dir` is
-``<reports_dir>/<notebook or "interactive">/_interactive/`` so the same code works, and
-:func:`record_inputs` writes beside it.
+``<reports_dir>/<notebook or "interactive">/_interactive/<user>/`` - one folder per user, so that
+users sharing the reports folder (root mode) neither collide nor overwrite each other's products -
+so the same code works, and :func:`record_inputs` writes beside it.
 """
 from __future__ import annotations
 
+import getpass
 import json
 import os
 from pathlib import Path
@@ -34,9 +36,16 @@ def output_dir() -> Path:
     d = os.environ.get("SATCO2_RUN_DIR")
     if d:
         p = Path(d)
-    else:
-        p = reports_dir() / os.environ.get("SATCO2_RUN_NOTEBOOK", "interactive") / "_interactive"
-    p.mkdir(parents=True, exist_ok=True)
+        p.mkdir(parents=True, exist_ok=True)
+        return p
+    from .reports import ensure_notebook_dir
+
+    base = ensure_notebook_dir(os.environ.get("SATCO2_RUN_NOTEBOOK", "interactive")) / "_interactive"
+    base.mkdir(exist_ok=True)
+    if base.parent.stat().st_mode & 0o2000 and base.stat().st_uid == os.geteuid():
+        os.chmod(base, 0o3775)  # shared (root mode): every user adds a folder, none removes another's
+    p = base / (os.environ.get("JUPYTERHUB_USER") or getpass.getuser())
+    p.mkdir(exist_ok=True)
     return p
 
 
