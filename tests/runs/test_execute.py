@@ -13,7 +13,8 @@ import pytest
 import xarray as xr
 
 from satco2.config import REPO_ROOT
-from satco2.runs import publish, reports
+from satco2 import SatCO2Error
+from satco2.runs import publish, reports, schedule
 from satco2.runs.execute import RunFailed, run
 from satco2.runs.params import ParameterError
 from satco2.testing import chromium_page, env_vars
@@ -97,6 +98,16 @@ def test_publish_and_offline_snapshot(good):
     assert not re.search(r'"url":"https?://', html)  # Panel's stylesheets are inlined as data: URLs
     assert "synthetic drifting bloom" in html and "2010-02" in html  # both months embedded
     assert [x["slug"] for x in publish.published()] == ["ex"]
+    # the name is the author's: another user can neither replace it nor aim a schedule at it
+    before = publish.get("ex")
+    with pytest.raises(SatCO2Error, match=f"name 'ex' is taken by a dashboard of {e['author']}"):
+        publish.publish(good.dir, slug="ex", author="mallory", make_snapshot=False)
+    with pytest.raises(SatCO2Error, match="taken by"):
+        schedule.add("example", {}, "daily", owner="mallory", publish="ex")
+    assert publish.get("ex") == before and schedule.list_schedules() == []
+    # its author may re-publish under it (an update)
+    again = publish.publish(follow_latest="example", slug="ex", author=e["author"], make_snapshot=False)
+    assert again["author"] == e["author"] and [x["slug"] for x in publish.published()] == ["ex"]
 
 
 @pytest.mark.browser

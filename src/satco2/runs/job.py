@@ -29,10 +29,14 @@ def run_schedule(schedule_id: str) -> int:
     slug = s.get("publish")
     if slug:
         existing = {e["slug"]: e for e in publish.published()}
-        if slug in existing and existing[slug].get("follow_latest"):
-            publish.snapshot(rep.dir)
-        else:
-            publish.publish(follow_latest=rep.notebook, slug=slug, author=s["owner"])
+        try:
+            if slug in existing and existing[slug].get("follow_latest") and existing[slug].get("author") == s["owner"]:
+                publish.snapshot(rep.dir)
+            else:  # new, or the owner's frozen dashboard; another user's name is refused
+                publish.publish(follow_latest=rep.notebook, slug=slug, author=s["owner"])
+        except SatCO2Error as e:
+            print(f"error: the run succeeded but its dashboard was not published: {e}", file=sys.stderr)
+            return 2
         print(f"dashboard {slug} shows {rep.notebook}/{rep.run_id}")
     return 0
 

@@ -202,6 +202,8 @@ def publish(run: str | os.PathLike | None = None, *, follow_latest: str | None =
         raise SatCO2Error(f"visibility must be 'all' or 'private', not {visibility!r}.")
     if not SLUG_RE.match(slug):
         raise SatCO2Error(f"dashboard name {slug!r} must be lower-case letters, digits, '-' or '_'.")
+    author = author or os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+    check_name_free(slug, author)  # before the snapshot: a refusal changes nothing
     notebook = d.parent.name
     if make_snapshot:
         snapshot(d)
@@ -219,12 +221,22 @@ def publish(run: str | os.PathLike | None = None, *, follow_latest: str | None =
         "run": run_ref,
         "follow_latest": follow_latest is not None,
         "visibility": visibility,
-        "author": author or os.environ.get("JUPYTERHUB_USER") or getpass.getuser(),
+        "author": author,
         "published": _now(),
     }
     with _locked() as data:
+        check_name_free(slug, author, data["entries"])  # again under the lock (a concurrent publish)
         data["entries"][slug] = entry
     return _entry_view(entry)
+
+
+def check_name_free(slug: str, author: str, entries: dict | None = None) -> None:
+    """Refuse ``slug`` if another author's dashboard has it: publishing under a taken name would
+    replace that dashboard. The same author re-publishing under the name updates it."""
+    prev = (_raw() if entries is None else entries).get(slug)
+    if prev is not None and prev.get("author") != author:
+        raise SatCO2Error(f"the dashboard name {slug!r} is taken by a dashboard of {prev.get('author')}; "
+                          f"choose another name (--name).")
 
 
 def unpublish(slug: str) -> None:

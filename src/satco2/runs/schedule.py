@@ -80,11 +80,13 @@ def add(notebook: str, params: dict | None = None, every: str = "daily", *, owne
     every = check_every(every)
     nb = notebook_path(notebook)
     values = _params.validate(nb, params or {}, strict=True)
+    owner = owner or os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
     if publish is not None:
-        from .publish import SLUG_RE
+        from .publish import SLUG_RE, check_name_free
 
         if not SLUG_RE.match(publish):
             raise SatCO2Error(f"dashboard name {publish!r} must be lower-case letters, digits, '-' or '_'.")
+        check_name_free(publish, owner)
     now = _now()
     s = {
         "id": secrets.token_hex(4),
@@ -92,7 +94,7 @@ def add(notebook: str, params: dict | None = None, every: str = "daily", *, owne
         "notebook_path": str(nb),
         "params": values,
         "every": every,
-        "owner": owner or os.environ.get("JUPYTERHUB_USER") or getpass.getuser(),
+        "owner": owner,
         "publish": publish,
         "created": now.isoformat(),
         "next_run": (start or next_after(every, now)).isoformat(),
