@@ -60,6 +60,12 @@ c.Spawner.default_url = S["hub"].get("default_url", "/lab")
 c.Spawner.start_timeout = S["hub"].get("spawn_timeout", 60)
 c.Spawner.http_timeout = S["hub"].get("spawn_timeout", 60)
 gateway_url = f"http://127.0.0.1:{rt.port}/services/dask-gateway"
+gateway_env = {  # how a user's kernel (and a scheduled run, with its owner's token) reaches the gateway
+    "DASK_GATEWAY__ADDRESS": gateway_url,
+    "DASK_GATEWAY__PROXY_ADDRESS": f"gateway://127.0.0.1:{rt.ports['gateway_tcp']}",
+    "DASK_GATEWAY__PUBLIC_ADDRESS": "/services/dask-gateway",
+    "DASK_GATEWAY__AUTH__TYPE": "jupyterhub",
+}
 c.Spawner.environment = {
     **rt.env,
     "PATH": f"{Path(rt.user_python).parent}:{bin_}:/usr/local/bin:/usr/bin:/bin",
@@ -67,10 +73,7 @@ c.Spawner.environment = {
     # (JupyterLab, dask-labextension, ipywidgets, panel), also when rt.user_python is a shim venv
     "JUPYTER_CONFIG_PATH": f"{rt.hub_config_dir / 'singleuser'}:{rt.venv_prefix}/etc/jupyter",
     "JUPYTER_PATH": f"{rt.venv_prefix}/share/jupyter",
-    "DASK_GATEWAY__ADDRESS": gateway_url,
-    "DASK_GATEWAY__PROXY_ADDRESS": f"gateway://127.0.0.1:{rt.ports['gateway_tcp']}",
-    "DASK_GATEWAY__PUBLIC_ADDRESS": "/services/dask-gateway",
-    "DASK_GATEWAY__AUTH__TYPE": "jupyterhub",
+    **gateway_env,
     "DASK_LABEXTENSION__FACTORY__MODULE": "dask_gateway",
     "DASK_LABEXTENSION__FACTORY__CLASS": "GatewayCluster",
 }
@@ -117,7 +120,9 @@ for name, module in rt.services.items():
         "name": name,
         "url": f"http://127.0.0.1:{rt.ports[name]}",
         "command": [*supervise, name, "--port", str(rt.ports[name]), "--", rt.python, "-m", module],
-        "environment": {**svc_env, "SATCO2_SERVICE_PORT": str(rt.ports[name])},
+        "environment": {**svc_env, "SATCO2_SERVICE_PORT": str(rt.ports[name]),
+                        # the scheduler hands it to each run, with a token of the run's owner
+                        **(gateway_env if name == "scheduler" else {})},
         "cwd": state,
         "oauth_no_confirm": spec.get("oauth_no_confirm", True),
     })

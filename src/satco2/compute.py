@@ -1,8 +1,10 @@
 """The one call notebooks use to get a Dask client: :func:`get_client`.
 
 Inside the hub (``JUPYTERHUB_API_TOKEN`` and ``DASK_GATEWAY__ADDRESS`` set by the spawner) it
-returns a client of the user's own Dask Gateway cluster, reusing a running one or creating one;
-outside the hub a ``distributed.LocalCluster`` in this process. Options and their bounds are the
+returns a client of the user's own Dask Gateway cluster, reusing a running one or creating one
+(a scheduled run, which the scheduler starts with a token of its owner and
+``SATCO2_NEW_CLUSTER=1``, always creates its own); outside the hub a ``distributed.LocalCluster``
+in this process. Options and their bounds are the
 gateway's cluster options (``gateway.cluster_options`` in ``hub-config/settings.yaml``):
 
 - ``worker_cores`` (int): cores per worker
@@ -139,5 +141,7 @@ def get_client(worker_cores: int | None = None, worker_memory: float | None = No
                if v is not None}
     options.update(unknown)
     if in_hub():
-        return _gateway_client(options, new)
+        # a scheduled run (SATCO2_NEW_CLUSTER=1) gets a cluster of its own, shut down when it ends,
+        # rather than rescaling the owner's interactive one
+        return _gateway_client(options, new or os.environ.get("SATCO2_NEW_CLUSTER") == "1")
     return _local_client(options)

@@ -4,6 +4,7 @@ One hub for the module (restarted once, on the same state, by the last test). Th
 real ones the hub starts (``python -m satco2.services.dashboards`` / ``...scheduler``)."""
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
@@ -153,14 +154,32 @@ def test_browser_login_open_dashboard_map_and_widget(hub, published, users, arti
 
 
 def test_scheduled_run_fires_and_publishes(hub, users, published):
+    """A schedule of alice fires once, computes on a Dask Gateway cluster of alice's own (through a
+    token the scheduler issues her and revokes after), lands as her report and publishes."""
+    from dask_gateway import Gateway
+    from dask_gateway.auth import JupyterHubAuth
+
+    h = hub.hub
     before = {r["run_id"] for r in reports.list_reports("example")}
-    s = schedule.add("example", {"n_months": "1", "amplitude": "2"}, "3600s", owner="alice", publish="ex-sched",
-                     start=schedule._now())
+    s = schedule.add("example", {"n_months": "1", "amplitude": "2", "n_workers": "1"}, "3600s", owner="alice",
+                     publish="ex-sched", start=schedule._now())
     try:
         wait_for(lambda: schedule.get(s["id"])["last_status"] == "ok", timeout=400, every=2,
                  what="the scheduled run")
         new = [r for r in reports.list_reports("example") if r["run_id"] not in before]
         assert len(new) == 1 and new[0]["parameters"]["amplitude"] == 2.0 and new[0]["user"] == "alice"
+        executed = (reports.resolve(f"example/{new[0]['run_id']}") / "notebook.ipynb").read_text()
+        assert "peak computed on the cluster" in executed
+        m = re.search(r"/services/dask-gateway/clusters/([0-9a-f.]+)/status", executed)
+        assert m, "the run did not compute on a gateway cluster"
+        # the cluster was alice's own, and it is gone with the run
+        gw = Gateway(address=h.url + "services/dask-gateway", auth=JupyterHubAuth(api_token=h.api_token("alice")))
+        wait_for(lambda: m.group(1) in [c.name for c in gw.list_clusters(status="stopped")], timeout=120,
+                 what="the run's cluster to stop")
+        # and the run's token is revoked
+        wait_for(lambda: not [t for t in h.api("GET", "users/alice/tokens").json()["api_tokens"]
+                              if t["note"].startswith("satco2 scheduled run")], timeout=60,
+                 what="the run's token to be revoked")
         e = wait_for(lambda: {x["slug"]: x for x in publish.published()}.get("ex-sched"), timeout=120,
                      what="the scheduled dashboard")
         assert e["follow_latest"] and e["run_id"] == new[0]["run_id"] and e["author"] == "alice"

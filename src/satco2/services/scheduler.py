@@ -6,7 +6,11 @@ due schedules and starts each as its own process, ``python -m satco2.runs.job ID
 in ``<state_dir>/scheduler/logs/<id>.log``), so a run depends neither on a user's server nor on
 this service staying up: each lands as a new report and refreshes its follow-latest dashboard.
 A schedule whose previous run is still going is not started twice. Missed periods (service down)
-are skipped, not replayed.
+are skipped, not replayed. Inside the hub each run computes on a Dask Gateway cluster of the
+schedule's owner: the service (scope ``tokens``) issues the owner a token limited to the gateway,
+hands it to the job with ``SATCO2_NEW_CLUSTER=1`` (a cluster of the run's own, see
+:func:`satco2.compute.get_client`) and revokes it when the job ends. The job never holds the
+service's own credentials.
 
 Inside the hub it also answers at ``$JUPYTERHUB_SERVICE_PREFIX`` (hub OAuth, like the dashboards
 service): ``/`` lists the logged-in user's schedules (admins: all) as JSON. SIGINT/SIGTERM stop it
@@ -28,11 +32,38 @@ from ..config import state_dir
 log = logging.getLogger("satco2.services.scheduler")
 
 
+#: lifetime of the token a scheduled run computes with (revoked when the run ends)
+JOB_TOKEN_SECONDS = int(os.environ.get("SATCO2_JOB_TOKEN_SECONDS", str(12 * 3600)))
+
+
+def _hub_api(method: str, path: str, **kwargs):
+    import requests
+
+    r = requests.request(method, os.environ["JUPYTERHUB_API_URL"].rstrip("/") + "/" + path,
+                         headers={"Authorization": f"token {os.environ['JUPYTERHUB_API_TOKEN']}"},
+                         timeout=30, **kwargs)
+    r.raise_for_status()
+    return r.json() if r.content else None
+
+
+def owner_token(owner: str, schedule_id: str) -> tuple[str, str] | None:
+    """Inside the hub, a new API token of ``owner`` that may only reach the Dask Gateway (expiring
+    after :data:`JOB_TOKEN_SECONDS`), so that the run's cluster is the owner's, within the owner's
+    limits: ``(token, token id)``; None outside the hub. Raises on a hub API error."""
+    if not all(os.environ.get(k) for k in ("JUPYTERHUB_API_URL", "JUPYTERHUB_API_TOKEN", "DASK_GATEWAY__ADDRESS")):
+        return None
+    data = _hub_api("POST", f"users/{owner}/tokens", json={
+        "note": f"satco2 scheduled run {schedule_id}", "expires_in": JOB_TOKEN_SECONDS,
+        "scopes": ["access:services!service=dask-gateway"]})
+    return data["token"], data["id"]
+
+
 class Scheduler:
     """Claims due schedules and starts their jobs; :meth:`tick` is one pass."""
 
     def __init__(self):
         self.running: dict[str, subprocess.Popen] = {}
+        self.tokens: dict[str, tuple[str, str]] = {}  # schedule id -> (owner, token id)
 
     def _reap(self) -> None:
         for sid, p in list(self.running.items()):
@@ -40,6 +71,35 @@ class Scheduler:
             if rc is not None:
                 log.info("schedule %s: job %s ended with status %s", sid, p.pid, rc)
                 del self.running[sid]
+                self._revoke(sid)
+
+    def _revoke(self, sid: str) -> None:
+        owner, token_id = self.tokens.pop(sid, (None, None))
+        if token_id:
+            try:
+                _hub_api("DELETE", f"users/{owner}/tokens/{token_id}")
+            except Exception as e:  # noqa: BLE001 - it expires anyway
+                log.warning("schedule %s: could not revoke the run's token (%s); it expires by itself", sid, e)
+
+    def _job_env(self, s: dict, out) -> dict:
+        """The job's environment: none of the service's hub credentials; inside the hub a token of
+        the schedule's owner for the gateway (or, if none can be had, no gateway: a local cluster,
+        said in the job's log)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
+        try:
+            tok = owner_token(s["owner"], s["id"])
+        except Exception as e:  # noqa: BLE001 - the run still happens, on a local cluster
+            tok = None
+            out.write(f"scheduler: no Dask Gateway token for {s['owner']} ({e}); this run computes "
+                      f"on a local cluster\n")
+            out.flush()
+        if tok is None:
+            for k in [k for k in env if k.startswith("DASK_GATEWAY__")]:
+                del env[k]
+            return env
+        self.tokens[s["id"]] = (s["owner"], tok[1])
+        env.update(JUPYTERHUB_API_TOKEN=tok[0], SATCO2_NEW_CLUSTER="1")
+        return env
 
     def tick(self) -> list[str]:
         from ..runs import schedule
@@ -52,12 +112,15 @@ class Scheduler:
                 continue
             logs = state_dir() / "scheduler" / "logs"
             logs.mkdir(parents=True, exist_ok=True)
-            # the job must not hold the service's hub credentials
-            env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
             with open(logs / f"{s['id']}.log", "a") as out:
-                p = subprocess.Popen([sys.executable, "-m", "satco2.runs.job", s["id"]], stdout=out,
-                                     stderr=subprocess.STDOUT, env=env, start_new_session=True,
-                                     cwd=str(Path(s.get("notebook_path", ".")).parent))
+                env = self._job_env(s, out)
+                try:
+                    p = subprocess.Popen([sys.executable, "-m", "satco2.runs.job", s["id"]], stdout=out,
+                                         stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                                         cwd=str(Path(s.get("notebook_path", ".")).parent))
+                except BaseException:
+                    self._revoke(s["id"])
+                    raise
             self.running[s["id"]] = p
             started.append(s["id"])
             log.info("schedule %s: started %s (pid %s)", s["id"], s["notebook"], p.pid)
