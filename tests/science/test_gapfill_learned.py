@@ -35,6 +35,9 @@ def test_learned_imputer_learns_and_saves(cube, tmp_path):
     seen = np.isfinite(masked.values)
     np.testing.assert_array_equal(ds.filled.values[seen], masked.values[seen])
     assert (ds.samples.std("sample").values[~seen] > 0).mean() > 0.9
+    # proper imputations: they spread as much as the stated error (MC dropout alone is too narrow)
+    spread = ds.samples.std("sample", ddof=1).values[~seen]
+    assert 0.7 < np.sqrt(np.mean(spread**2)) / np.sqrt(np.mean(ds.error.values[~seen] ** 2)) < 1.3
     assert (ds.error.values[~seen] > 0).all() and (ds.error.values[seen] == 0).all()
     # it learned something: better than the monthly climatology it starts from
     t = truth.values[hide]
