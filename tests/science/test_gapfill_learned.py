@@ -55,6 +55,32 @@ def test_learned_imputer_learns_and_saves(cube, tmp_path):
     assert mae2 < 1.1 * mae
 
 
+def test_training_climatology_leaves_out_the_hidden_pixels(cube):
+    """In training, a window's climatology (an input, and the baseline of the target anomalies)
+    equals the climatology of the data with the window's hidden pixels removed: no share of a
+    hidden value reaches the network."""
+    from satco2.science.gapfill.learned import monthly_climatology
+
+    _, obs = cube
+    Y = obs.values
+    o = np.isfinite(Y)
+    months = pd.DatetimeIndex(obs.time.values).month.values
+    train = np.arange(Y.shape[0]) < 40
+    sea2d = np.ones(Y.shape[1:], bool)
+    imp = LearnedImputer()
+    imp._climatology_sums(Y, o, months, train, float(np.nanmean(Y[train])), sea2d)
+    rng = np.random.default_rng(3)
+    for s in (0, 20, 30):
+        h = (rng.random((12,) + Y.shape[1:]) < 0.5) & o[s:s + 12]
+        Yh = Y.copy()
+        Yh[s:s + 12][h] = np.nan
+        ref = monthly_climatology(Yh, months, train)[months - 1][s:s + 12]
+        np.testing.assert_allclose(imp._clim_without(Y, s, h), ref, rtol=1e-12)
+        # the climatology of the full data differs where pixels were hidden in the training period
+        full = monthly_climatology(Y, months, train)[months - 1][s:s + 12]
+        assert not np.allclose(full, ref)
+
+
 def test_learned_imputer_errors(cube):
     _, obs = cube
     with pytest.raises(SatCO2Error, match="n_samples"):

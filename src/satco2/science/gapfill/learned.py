@@ -193,6 +193,7 @@ class LearnedImputer(GapFiller):
             gmean = float(np.nanmean(Y[train]))
         clim = np.where(sea2d[None], clim, gmean)
         clim_n = (clim - gmean) / scale
+        self._climatology_sums(Y, obs, months, train, gmean, sea2d)
         W = cfg["window"]
         net = _build_net(4, W, cfg["hidden"], cfg["blocks"], cfg["dropout"])
         info = {"train_steps_done": 0}
@@ -220,6 +221,37 @@ class LearnedImputer(GapFiller):
         self.net_ = net
         return FillOutput(filled=flat(point), error=flat(err), samples=flat(samples), info=info,
                           keeps_observed=True)
+
+    def _climatology_sums(self, Y, obs, months, train, gmean, sea2d):
+        """Training-period sums and counts per calendar month, from which :meth:`_clim_without`
+        takes hidden pixels out."""
+        tob = obs & train[:, None, None]
+        sums = np.stack([np.where(tob & (months == m)[:, None, None], Y, 0.0).sum(0) for m in range(1, 13)])
+        counts = np.stack([(tob & (months == m)[:, None, None]).sum(0) for m in range(1, 13)]).astype(float)
+        self._clim_parts = (sums, counts, months, train, gmean, sea2d)
+
+    def _clim_without(self, Y, s, h):
+        """The per-pixel monthly climatology of window ``s:s+W`` computed without the pixels ``h``
+        (W, H, W) hidden in it. A climatology that includes a hidden value hands the network a share
+        of that value's noise (about 1/number of years observed): a leak that exists in training and
+        validation but not when the gaps are real, which taught the network to rely on it. Same
+        fall-backs as :func:`monthly_climatology`."""
+        sums, counts, months, train, gmean, sea2d = self._clim_parts
+        W = h.shape[0]
+        hv = h & train[s:s + W, None, None]
+        mw = months[s:s + W] - 1
+        ds = np.zeros_like(sums)
+        dc = np.zeros_like(counts)
+        np.add.at(ds, mw, np.where(hv, Y[s:s + W], 0.0))
+        np.add.at(dc, mw, hv)
+        S, C = sums - ds, counts - dc
+        pc = C.sum(0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pix = np.where(pc > 0, S.sum(0) / pc, np.nan)
+            overall = S.sum() / C.sum() if C.sum() else gmean
+            pix = np.where(np.isfinite(pix), pix, overall)
+            clim = np.where(C > 0, S / C, pix[None])[mw]
+        return np.where(sea2d[None], clim, gmean)
 
     def _hide(self, o, gaps, rng):
         """Self-masking: hide a random 10-90 % of the observed pixels of a window ``o`` (T, H, W)."""
@@ -259,12 +291,15 @@ class LearnedImputer(GapFiller):
         opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"])
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg["steps"]))
 
+        gmean = self._clim_parts[4]
+
         def batch_tensors(items):
             xs, ts, ms = [], [], []
             for s, h in items:
                 o = obs[s:s + W] & ~h
-                xs.append(self._inputs(Y[s:s + W], o, clim_n[s:s + W], sea2d, scale, clim[s:s + W]))
-                ts.append(np.where(h, (np.nan_to_num(Y[s:s + W]) - clim[s:s + W]) / scale, 0.0))
+                cw = self._clim_without(Y, s, h)  # no hidden value in any input, climatology included
+                xs.append(self._inputs(Y[s:s + W], o, (cw - gmean) / scale, sea2d, scale, cw))
+                ts.append(np.where(h, (np.nan_to_num(Y[s:s + W]) - cw) / scale, 0.0))
                 ms.append(h)
             return (torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ts).astype(np.float32)),
                     torch.from_numpy(np.stack(ms)))
