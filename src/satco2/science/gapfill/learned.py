@@ -21,6 +21,8 @@ that trains in minutes on 2 CPU cores:
   protocol) and half the time with the gap masks of other months (cloud-shaped); L1 loss on the
   hidden pixels; Adam; the checkpoint with the lowest loss on a *validation* period (the last
   ``val_fraction`` of the training period, never trained on) is kept, never one chosen on test data;
+  a window's climatology is computed without its hidden pixels (:meth:`LearnedImputer._clim_without`),
+  or a share of every hidden value, noise included, would reach the network;
 - **several imputations**: Monte Carlo dropout (Gal and Ghahramani 2016, ICML): ``n_samples``
   stochastic passes; the point estimate is their median (as STIMP takes the median of its
   samples); each imputation is one pass plus a Gaussian draw of the validation residual error
