@@ -38,12 +38,11 @@ def output_dir() -> Path:
         p = Path(d)
         p.mkdir(parents=True, exist_ok=True)
         return p
-    from .reports import ensure_notebook_dir
+    from .reports import ensure_notebook_dir, share_like_parent
 
     base = ensure_notebook_dir(os.environ.get("SATCO2_RUN_NOTEBOOK", "interactive")) / "_interactive"
     base.mkdir(exist_ok=True)
-    if base.parent.stat().st_mode & 0o2000 and base.stat().st_uid == os.geteuid():
-        os.chmod(base, 0o3775)  # shared (root mode): every user adds a folder, none removes another's
+    share_like_parent(base)
     p = base / (os.environ.get("JUPYTERHUB_USER") or getpass.getuser())
     p.mkdir(exist_ok=True)
     return p

@@ -251,7 +251,7 @@ def _finish(tmp, final, name, run_id, title, user, values, started, t0, status, 
 def _seal(folder: Path) -> None:
     """Clear the group and other write bits of a finished run's folder and files: in a shared
     (root mode) reports folder they would let other users change or delete its content."""
-    for root, dirs, files in os.walk(folder):
+    for root, _dirs, files in os.walk(folder):
         for name in [root, *(os.path.join(root, f) for f in files)]:
             mode = os.lstat(name).st_mode
             if mode & 0o022 and not stat.S_ISLNK(mode):

@@ -50,9 +50,16 @@ def ensure_notebook_dir(notebook: str) -> Path:
     except PermissionError:
         raise SatCO2Error(f"you may not write run reports into {d.parent} (ask the hub admin; in root mode "
                           f"the hub shares that folder with the satco2-users group).") from None
+    share_like_parent(d)
+    return d
+
+
+def share_like_parent(d: Path) -> None:
+    """If ``d``'s parent is a shared folder (setgid, root mode) and ``d`` is ours, make ``d``
+    shared too: group-writable and sticky (3775), so every user adds to it and none removes or
+    renames another's entries."""
     if d.parent.stat().st_mode & 0o2000 and d.stat().st_uid == os.geteuid():
         os.chmod(d, 0o3775)
-    return d
 
 
 def write_json(path: Path, data) -> None:
