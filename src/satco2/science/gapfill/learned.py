@@ -205,7 +205,7 @@ class LearnedImputer(GapFiller):
             net.load_state_dict(state["state_dict"])
             sigma_res = state["meta"]["sigma_res"]
         else:
-            sigma_res, info = self._train(net, Y, obs, clim, clim_n, sea2d, scale, train, gaps, rng)
+            sigma_res, info = self._train(net, Y, obs, sea2d, scale, train, gaps, rng)
         samples = self._predict(net, Y, obs, clim, clim_n, sea2d, scale, cfg["n_samples"])
         point = np.median(samples, axis=0)
         point = np.where(obs, Y, point)
@@ -270,7 +270,7 @@ class LearnedImputer(GapFiller):
                 h |= gaps[rng.integers(0, gaps.shape[0], size=o.shape[0])] & o
         return h
 
-    def _train(self, net, Y, obs, clim, clim_n, sea2d, scale, train, gaps, rng):
+    def _train(self, net, Y, obs, sea2d, scale, train, gaps, rng):
         torch = _torch()
         cfg = self.cfg
         W = cfg["window"]
