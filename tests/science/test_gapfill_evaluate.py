@@ -48,6 +48,14 @@ def test_crps_check_values():
 
     ens = stats.norm.ppf((np.arange(4000) + 0.5) / 4000)[:, None]
     assert crps_ensemble(ens, np.array([0.5])) == pytest.approx(crps_gaussian(0, 1, 0.5), abs=2e-3)
+    # fair CRPS (Ferro 2014 eq. 6), ensemble {0, 1}, y = 0: 0.5 - (1 / (2 * 2 * 1)) * 2 = 0
+    assert crps_ensemble(np.array([[0.0], [1.0]]), np.array([0.0]), fair=True) == pytest.approx(0.0)
+    # 8 members drawn from N(0, 1): the fair score is unbiased for the Gaussian's CRPS, the
+    # standard one is too high by E|X - X'| / (2 m) = (2 / sqrt(pi)) / 16 = 0.0705
+    draws = np.random.default_rng(0).standard_normal((8, 200_000))
+    y = np.full(draws.shape[1], 0.5)
+    assert crps_ensemble(draws, y, fair=True) == pytest.approx(crps_gaussian(0, 1, 0.5), abs=3e-3)
+    assert crps_ensemble(draws, y) - crps_gaussian(0, 1, 0.5) == pytest.approx(1 / (8 * math.sqrt(math.pi)), abs=3e-3)
 
 
 def test_metrics():

@@ -133,17 +133,27 @@ def crps_gaussian(mu, sigma, y):
     return float(np.mean(out))
 
 
-def crps_ensemble(samples, y):
+def crps_ensemble(samples, y, fair: bool = False):
     """CRPS of an ensemble (first axis = members) for observation y: E|X - y| - E|X - X'| / 2
-    (Gneiting and Raftery 2007, eq. 21), mean over points; units of y."""
+    (Gneiting and Raftery 2007, eq. 21), mean over points; units of y.
+
+    ``fair=True``: the "fair" CRPS (Ferro 2014, Q. J. R. Meteorol. Soc. 140:1917, eq. 6), whose
+    E|X - X'| runs over distinct members only (a factor m / (m - 1)): an unbiased estimate of the
+    CRPS of the distribution the members are drawn from. The standard form scores the m-member
+    empirical distribution itself, which penalises a small ensemble when it is compared with a
+    closed-form (e.g. Gaussian) forecast."""
     x = np.asarray(samples, float)
     y = np.asarray(y, float)
     m = x.shape[0]
+    if fair and m < 2:
+        raise SatCO2Error("the fair CRPS needs at least 2 ensemble members")
     term1 = np.mean(np.abs(x - y[None]), axis=0)
     xs = np.sort(x, axis=0)
     # E|X - X'| = 2 / m^2 * sum_i (2 i - m - 1) x_(i) for sorted members (i = 1..m)
     w = (2 * np.arange(1, m + 1) - m - 1).reshape((m,) + (1,) * (x.ndim - 1))
     term2 = 2.0 / m**2 * np.sum(w * xs, axis=0)
+    if fair:
+        term2 = term2 * m / (m - 1)
     return float(np.mean(term1 - 0.5 * term2))
 
 
@@ -205,6 +215,7 @@ def evaluate_imputation(da: xr.DataArray, methods: dict, rates=(0.1, 0.3, 0.5, 0
 
     Returns a DataFrame with one row per (method, rate): mae, rmse, bias, pcc, crps (from the
     samples when the method gives several imputations, else from the Gaussian error estimate),
+    crps_fair (the fair ensemble CRPS, :func:`crps_ensemble`; equal to crps for a Gaussian),
     seconds, the achieved hidden fraction (and floor, mae_ref with ``reference``); with
     ``return_fields`` also a dict (method, rate) -> filled Dataset.
     """
@@ -244,9 +255,11 @@ def evaluate_imputation(da: xr.DataArray, methods: dict, rates=(0.1, 0.3, 0.5, 0
                 row["floor"] = mae(fwd(ref[hide]), truth)
                 row["mae_ref"] = mae(pred, fwd(ref[hide]))
             if "samples" in ds:
-                row["crps"] = crps_ensemble(fwd(ds["samples"].values[:, hide]), truth)
-            else:
-                row["crps"] = crps_gaussian(pred, ds["error"].values[hide], truth)
+                members = fwd(ds["samples"].values[:, hide])
+                row["crps"] = crps_ensemble(members, truth)
+                row["crps_fair"] = crps_ensemble(members, truth, fair=True)
+            else:  # a closed form: the distribution itself, nothing to correct
+                row["crps"] = row["crps_fair"] = crps_gaussian(pred, ds["error"].values[hide], truth)
             rows.append(row)
             if return_fields:
                 fields[(name, rate)] = ds
