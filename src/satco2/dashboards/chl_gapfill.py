@@ -97,8 +97,10 @@ class GapfillDashboard(param.Parameterized):
 
     def metric_table(self):
         """The metrics as a table (rounded)."""
-        cols = ["method", "protocol", "rate", "mae", "rmse", "bias", "pcc", "crps", "seconds"]
-        return self.p["metrics"][cols].round(4)
+        m = self.p["metrics"]
+        cols = [c for c in ["method", "protocol", "rate", "mae", "rmse", "bias", "pcc", "crps", "crps_fair",
+                            "seconds"] if c in m]  # crps_fair: reports since session 3
+        return m[cols].round(4)
 
     def series(self):
         """Time series at the selected point with 95 % bands (filled) and the forecast interval."""
