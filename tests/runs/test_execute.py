@@ -89,8 +89,10 @@ def test_invalid_parameters_run_nothing(dirs, good):
 
 
 def test_publish_and_offline_snapshot(good):
-    e = publish.publish(follow_latest="example", slug="ex")
-    assert e["run_id"] == good.run_id and e["follow_latest"] and e["author"]
+    with pytest.raises(SatCO2Error, match="no successful run by mallory"):
+        publish.publish(follow_latest="example", slug="ex", author="mallory")  # follows the author's runs
+    e = publish.publish(follow_latest="example", slug="ex", author="tester")
+    assert e["run_id"] == good.run_id and e["follow_latest"] and e["author"] == "tester"
     snap = good.dir / "dashboard.html"
     html = snap.read_text()
     assert len(html) > 100_000
@@ -108,6 +110,10 @@ def test_publish_and_offline_snapshot(good):
     # its author may re-publish under it (an update)
     again = publish.publish(follow_latest="example", slug="ex", author=e["author"], make_snapshot=False)
     assert again["author"] == e["author"] and [x["slug"] for x in publish.published()] == ["ex"]
+    # without a name, a follow-latest dashboard is named after the notebook and its author
+    mine = publish.publish(follow_latest="example", author="tester", make_snapshot=False)
+    assert mine["slug"] == "example-tester"
+    publish.unpublish("example-tester")
 
 
 @pytest.mark.browser
@@ -160,7 +166,14 @@ def test_publish_examples_skips_published_notebooks(good):
     assert publish.publish_examples(["example"], log=msgs.append) == []
     assert msgs == ["example: already published, skipped"]
     publish.unpublish("ex")
-    out = publish.publish_examples(["example"], log=msgs.append)  # a good run exists: no new run
+    out = publish.publish_examples(["example"], log=msgs.append)  # no run by "examples" yet: one now
+    assert msgs[-2:] == ["example: running with its default parameters ...",
+                         "example: published at /services/dashboards/d/example"]
     assert [e["slug"] for e in out] == ["example"] and out[0]["follow_latest"]
-    assert out[0]["run_id"] == reports.latest("example").name and out[0]["author"] == "examples"
-    assert msgs[-1] == "example: published at /services/dashboards/d/example"
+    ex = reports.latest("example", user="examples")
+    assert out[0]["run_id"] == ex.name and out[0]["author"] == "examples"
+    # a follow-latest dashboard follows its author's runs only: another user's newer run leaves it
+    other = run("example", {"n_months": "1"}, user="someone")
+    assert reports.latest("example") == other.dir
+    assert publish.get("example")["run_id"] == ex.name
+    assert publish.publish_examples(["example"], log=msgs.append) == []  # already published

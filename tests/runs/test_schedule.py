@@ -97,8 +97,8 @@ def test_locked_json_serialises_concurrent_writers(tmp_path):
 def test_publish_refuses_bad_input(state):
     with pytest.raises(SatCO2Error, match="exactly one of a run or --follow-latest"):
         publish.publish()
-    with pytest.raises(SatCO2Error, match="notebook 'example' has no successful run to publish"):
-        publish.publish(follow_latest="example")
+    with pytest.raises(SatCO2Error, match="notebook 'example' has no successful run by alice to publish"):
+        publish.publish(follow_latest="example", author="alice")
     d = _fake_report("example", "20260101T000000Z-cccccc", "failed")
     with pytest.raises(SatCO2Error, match="did not succeed"):
         publish.publish(d)

@@ -52,7 +52,7 @@ def run_cmd(
 
 def publish_cmd(
     run: Optional[str] = typer.Argument(None, help="<notebook>/<run-id>, <notebook>/latest or a report folder"),
-    follow_latest: Optional[str] = typer.Option(None, "--follow-latest", help="publish NOTEBOOK's latest successful run, following new runs"),
+    follow_latest: Optional[str] = typer.Option(None, "--follow-latest", help="publish your latest successful run of NOTEBOOK, following your new runs"),
     name: Optional[str] = typer.Option(None, "--name", help="dashboard name in URLs (default from notebook and run)"),
     private: bool = typer.Option(False, "--private", help="visible to you and hub admins only"),
     examples: bool = typer.Option(False, "--examples", help="run and publish every notebook with its defaults unless already published"),

@@ -7,8 +7,9 @@ The registry is ``<state_dir>/dashboards/published.json``::
 
 Every change takes an exclusive lock (``published.json.lock``, ``fcntl.flock``) and replaces the file
 atomically, so the service, the scheduler and the CLI can write concurrently and a crash never
-leaves a half-written registry. A ``follow_latest`` entry shows the notebook's ``latest`` report,
-so a scheduled (or any) successful run updates it and a failed run never does.
+leaves a half-written registry. A ``follow_latest`` entry shows its author's newest successful run
+of the notebook, so the author's next successful run (scheduled or not) updates it, a failed run
+never does, and other users' runs of the same notebook do not change it.
 
 A dashboard is rebuilt from a report folder by the notebook's dashboard module:
 ``satco2.dashboards.<notebook>.from_report(report_dir)`` (or the module named by a top-level
@@ -145,7 +146,8 @@ def _entry_view(e: dict) -> dict | None:
     """An entry with its current report resolved (None for a follow-latest without any good run)."""
     out = dict(e)
     try:
-        d = reports.latest(e["notebook"]) if e.get("follow_latest") else reports.resolve(e["run"])
+        d = (reports.latest(e["notebook"], user=e.get("author")) if e.get("follow_latest")
+             else reports.resolve(e["run"]))
     except SatCO2Error:
         d = None
     if d is None:
@@ -174,7 +176,10 @@ def get(slug: str) -> dict:
 def publish(run: str | os.PathLike | None = None, *, follow_latest: str | None = None, slug: str | None = None,
             author: str | None = None, make_snapshot: bool = True, visibility: str = "all") -> dict:
     """Publish a run's dashboard (``run``: see :func:`satco2.runs.reports.resolve`), or with
-    ``follow_latest=NOTEBOOK`` the dashboard of that notebook's latest successful run.
+    ``follow_latest=NOTEBOOK`` the dashboard of the author's latest successful run of that notebook
+    (and of the author's later runs, as they succeed). ``author``: default the hub user
+    (``JUPYTERHUB_USER``) or the system user. ``slug`` (the name in URLs): default
+    ``<notebook>-<run id>`` for a run, ``<notebook>-<author>`` for follow-latest.
 
     The dashboard is built once first (so a broken report is refused before it is listed) and, with
     ``make_snapshot``, saved as the offline ``dashboard.html`` in the report folder.
@@ -185,12 +190,13 @@ def publish(run: str | os.PathLike | None = None, *, follow_latest: str | None =
 
     if (run is None) == (follow_latest is None):
         raise SatCO2Error("publish needs exactly one of a run or --follow-latest NOTEBOOK.")
+    author = author or os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
     if follow_latest is not None:
-        d = reports.latest(follow_latest)
+        d = reports.latest(follow_latest, user=author)
         if d is None:
-            raise SatCO2Error(f"notebook '{follow_latest}' has no successful run to publish.")
+            raise SatCO2Error(f"notebook '{follow_latest}' has no successful run by {author} to publish.")
         run_ref = None
-        slug = slug or follow_latest.lower()
+        slug = slug or re.sub(r"[^a-z0-9_-]", "-", f"{follow_latest}-{author}".lower())
     else:
         d = reports.resolve(run)
         st = reports.info(d)
@@ -202,7 +208,6 @@ def publish(run: str | os.PathLike | None = None, *, follow_latest: str | None =
         raise SatCO2Error(f"visibility must be 'all' or 'private', not {visibility!r}.")
     if not SLUG_RE.match(slug):
         raise SatCO2Error(f"dashboard name {slug!r} must be lower-case letters, digits, '-' or '_'.")
-    author = author or os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
     check_name_free(slug, author)  # before the snapshot: a refusal changes nothing
     notebook = d.parent.name
     if make_snapshot:
@@ -246,16 +251,6 @@ def unpublish(slug: str) -> None:
         del data["entries"][slug]
 
 
-def refresh_follow_latest(notebook: str) -> list[str]:
-    """Write the offline snapshot of ``notebook``'s latest report if a follow-latest entry shows
-    it (called after scheduled runs); returns the slugs concerned."""
-    slugs = [s for s, e in _raw().items() if e.get("follow_latest") and e["notebook"] == notebook]
-    d = reports.latest(notebook)
-    if slugs and d is not None and not (d / SNAPSHOT).exists():
-        snapshot(d)
-    return slugs
-
-
 def publish_examples(notebooks: list[str] | None = None, log=print) -> list[dict]:
     """Run every notebook in ``notebooks/`` with its defaults and publish it as a follow-latest
     dashboard, skipping notebooks that already have a published dashboard (``satco2 publish
@@ -272,10 +267,10 @@ def publish_examples(notebooks: list[str] | None = None, log=print) -> list[dict
             log(f"{nb}: already published, skipped")
             continue
         try:
-            if reports.latest(nb) is None:
+            if reports.latest(nb, user="examples") is None:
                 log(f"{nb}: running with its default parameters ...")
                 run(nb, {}, user="examples")
-            out.append(publish(follow_latest=nb, author="examples"))
+            out.append(publish(follow_latest=nb, author="examples", slug=nb.lower()))
             log(f"{nb}: published at /services/dashboards/d/{out[-1]['slug']}")
         except SatCO2Error as e:
             log(f"{nb}: not published: {e}")

@@ -103,15 +103,18 @@ def locked_json(path: Path, empty):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def latest(notebook: str) -> Path | None:
-    """The report folder of the newest successful run of ``notebook`` (by run id), or None."""
+def latest(notebook: str, user: str | None = None) -> Path | None:
+    """The report folder of the newest successful run of ``notebook`` (by run id), or None; with
+    ``user``, the newest successful run of that hub user (``provenance.json``)."""
     d = notebook_reports(notebook)
     try:
         names = sorted((q.name for q in d.iterdir() if RUN_ID_RE.match(q.name)), reverse=True)
     except FileNotFoundError:
         return None
     for rid in names:
-        if (read_json(d / rid / "status.json", {}) or {}).get("status") == "ok":
+        if (read_json(d / rid / "status.json", {}) or {}).get("status") != "ok":
+            continue
+        if user is None or (read_json(d / rid / "provenance.json", {}) or {}).get("user") == user:
             return d / rid
     return None
 
