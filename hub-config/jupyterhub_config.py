@@ -114,16 +114,23 @@ if cull["enabled"]:
                     f"--cull-every={cull.get('every', 0)}", f"--max-age={cull.get('max_age', 0)}",
                     *(["--cull-users"] if cull.get("cull_users") else [])],
     })
+# The project's services read files users write (reports): in root mode they run as the unprivileged
+# service account (satco2.hub.privileges), with an interpreter every account can run, in their own
+# state folder; never as root.
+svc_state = rt.env["SATCO2_SERVICE_STATE_DIR"]
+svc_python = rt.user_python if rt.root_mode else rt.python
 for name, module in rt.services.items():
     spec = S["services"][name]
     services.append({
         "name": name,
         "url": f"http://127.0.0.1:{rt.ports[name]}",
-        "command": [*supervise, name, "--port", str(rt.ports[name]), "--", rt.python, "-m", module],
-        "environment": {**svc_env, "SATCO2_SERVICE_PORT": str(rt.ports[name]),
+        "command": [svc_python, "-m", "satco2.hub.supervise", name, "--port", str(rt.ports[name]), "--",
+                    svc_python, "-m", module],
+        "environment": {**svc_env, "HOME": svc_state,
                         # the scheduler hands it to each run, with a token of the run's owner
                         **(gateway_env if name == "scheduler" else {})},
-        "cwd": state,
+        "cwd": svc_state,
+        **({"user": hooks.SERVICE_ACCOUNT} if rt.root_mode else {}),
         "oauth_no_confirm": spec.get("oauth_no_confirm", True),
     })
 c.JupyterHub.services = services

@@ -24,6 +24,8 @@ dask.config.update_defaults(_defaults)
 
 _ENV = {
     "state-dir": "SATCO2_STATE_DIR",
+    "service-state-dir": "SATCO2_SERVICE_STATE_DIR",
+    "isolation": "SATCO2_ISOLATION",
     "demo-root": "SATCO2_DEMO_ROOT",
     "mirror-root": "SATCO2_MIRROR_ROOT",
     "reports-dir": "SATCO2_REPORTS_DIR",
@@ -49,6 +51,23 @@ def path(name: str) -> Path:
 
 def state_dir() -> Path:
     return path("state-dir")
+
+
+def service_state_dir() -> Path:
+    """State of the dashboards and scheduler services (published registry, schedules, verified copies
+    of published runs, cookie secrets): ``<state-dir>/services`` unless set. In root mode it belongs
+    to the unprivileged service account (:data:`satco2.hub.accounts.SERVICE_ACCOUNT`), mode 0700."""
+    v = get("service-state-dir")
+    if not v:
+        return state_dir() / "services"
+    p = Path(os.path.expanduser(str(v)))
+    return p if p.is_absolute() else REPO_ROOT / p
+
+
+def isolation() -> str:
+    """``"root"`` inside a root-mode hub (every hub user its own system account), ``"single"``
+    otherwise (one account: a single-account hub, or no hub at all)."""
+    return "root" if str(get("isolation") or "").lower() == "root" else "single"
 
 
 def demo_root() -> Path:

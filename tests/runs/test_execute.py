@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 def dirs(tmp_path_factory):
     base = tmp_path_factory.mktemp("runs")
     with env_vars(SATCO2_REPORTS_DIR=base / "reports", SATCO2_STATE_DIR=base / "state",
-                  SATCO2_NOTEBOOKS_DIR=None):
+                  SATCO2_NOTEBOOKS_DIR=None, JUPYTERHUB_USER="tester"):
         yield base
 
 
@@ -42,7 +42,8 @@ def good(dirs):
 
 def test_run_produces_every_artefact(good):
     d = good.dir
-    assert good.ok and d == reports.notebook_reports("example") / good.run_id
+    assert good.ok and d == reports.reports_dir() / "tester" / "example" / good.run_id
+    assert d == reports.notebook_reports("example") / good.run_id  # the current user's (JUPYTERHUB_USER)
     assert reports.RUN_ID_RE.match(good.run_id)
     for f in ["notebook.ipynb", "parameters.json", "provenance.json", "status.json", "run.log", "report.html",
               "example.zarr"]:
@@ -93,7 +94,9 @@ def test_publish_and_offline_snapshot(good):
         publish.publish(follow_latest="example", slug="ex", author="mallory")  # follows the author's runs
     e = publish.publish(follow_latest="example", slug="ex", author="tester")
     assert e["run_id"] == good.run_id and e["follow_latest"] and e["author"] == "tester"
-    snap = good.dir / "dashboard.html"
+    assert not (good.dir / "dashboard.html").exists()  # never written into the user's folder
+    snap = publish.snapshot_path(good.dir)
+    assert snap.parent == publish.copies_dir() / "tester" / "example" / good.run_id
     html = snap.read_text()
     assert len(html) > 100_000
     assert not re.search(r"<script[^>]+src=\"https?://", html) and not re.search(r"<link[^>]+href=\"https?://", html)
@@ -102,8 +105,11 @@ def test_publish_and_offline_snapshot(good):
     assert [x["slug"] for x in publish.published()] == ["ex"]
     # the name is the author's: another user can neither replace it nor aim a schedule at it
     before = publish.get("ex")
+    with pytest.raises(SatCO2Error, match="was made by tester, not by mallory; you can publish only your own"):
+        publish.publish(good.dir, author="mallory", make_snapshot=False)
+    mallorys = run("example", {"n_months": "1"}, user="mallory")
     with pytest.raises(SatCO2Error, match=f"name 'ex' is taken by a dashboard of {e['author']}"):
-        publish.publish(good.dir, slug="ex", author="mallory", make_snapshot=False)
+        publish.publish(mallorys.dir, slug="ex", author="mallory", make_snapshot=False)
     with pytest.raises(SatCO2Error, match="taken by"):
         schedule.add("example", {}, "daily", owner="mallory", publish="ex")
     assert publish.get("ex") == before and schedule.list_schedules() == []
@@ -120,7 +126,7 @@ def test_publish_and_offline_snapshot(good):
 def test_offline_snapshot_works_without_network(good, artifacts):
     """The snapshot opened from disk in Chromium requests nothing but itself (and data: URLs),
     renders, and its embedded month selector switches the content."""
-    snap = good.dir / "dashboard.html"
+    snap = publish.snapshot_path(good.dir)
     if not snap.exists():
         publish.snapshot(good.dir)
     requested = []
@@ -136,7 +142,7 @@ def test_offline_snapshot_works_without_network(good, artifacts):
 
 
 def test_failed_run_keeps_last_good_report_and_dashboard(good):
-    snap = good.dir / "dashboard.html"
+    snap = publish.snapshot_path(good.dir)
     before = snap.read_bytes()
     with pytest.raises(RunFailed, match="RuntimeError: failing on purpose") as e:
         run("example", {"fail": "true"})
@@ -163,9 +169,7 @@ def test_cli_refuses_bad_parameter_with_one_sentence(dirs):
 
 def test_publish_examples_skips_published_notebooks(good):
     msgs = []
-    assert publish.publish_examples(["example"], log=msgs.append) == []
-    assert msgs == ["example: already published, skipped"]
-    publish.unpublish("ex")
+    assert publish.get("ex")["author"] == "tester"  # a user's dashboard of the notebook is not an example
     out = publish.publish_examples(["example"], log=msgs.append)  # no run by "examples" yet: one now
     assert msgs[-2:] == ["example: running with its default parameters ...",
                          "example: published at /services/dashboards/d/example"]
@@ -174,6 +178,7 @@ def test_publish_examples_skips_published_notebooks(good):
     assert out[0]["run_id"] == ex.name and out[0]["author"] == "examples"
     # a follow-latest dashboard follows its author's runs only: another user's newer run leaves it
     other = run("example", {"n_months": "1"}, user="someone")
-    assert reports.latest("example") == other.dir
+    assert reports.latest("example", user="someone") == other.dir
     assert publish.get("example")["run_id"] == ex.name
     assert publish.publish_examples(["example"], log=msgs.append) == []  # already published
+    assert msgs[-1] == "example: already published, skipped"

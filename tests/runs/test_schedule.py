@@ -64,7 +64,7 @@ def _fake_report(nb, rid, status="ok"):
 
 def test_resolve_reports(state):
     b = _fake_report("nb", "20260102T000000Z-bbbbbb", "failed")
-    with pytest.raises(SatCO2Error, match="notebook 'nb' has no successful run"):
+    with pytest.raises(SatCO2Error, match="notebook 'nb' has no successful run by"):
         reports.resolve("nb/latest")
     a = _fake_report("nb", "20260101T000000Z-aaaaaa")
     # latest: the newest run id whose status is ok (b is newer but failed)

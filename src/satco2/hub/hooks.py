@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 from .. import SatCO2Error, config
+from ..runs.reports import SERVICE_ACCOUNT  # noqa: F401 - the services' account (jupyterhub_config)
 
 #: system group of the accounts this hub created; an existing account outside it is never used
 GROUP = "satco2-users"
@@ -91,10 +92,13 @@ def copy_notebooks(home: Path, uid: int | None = None, gid: int | None = None) -
 
 
 def pre_spawn_root(spawner) -> None:
-    """``Spawner.pre_spawn_hook`` in root mode: make sure the user's system account exists and
-    holds the analysis notebooks."""
+    """``Spawner.pre_spawn_hook`` in root mode: make sure the user's system account exists, holds
+    the analysis notebooks, and owns its reports folder ``<reports>/<user>``."""
+    from . import privileges
+
     entry = ensure_system_user(spawner.user.name)
     copy_notebooks(Path(entry.pw_dir), entry.pw_uid, entry.pw_gid)
+    privileges.ensure_user_reports(config.reports_dir(), entry)
 
 
 def pre_spawn_single(spawner) -> None:
@@ -102,25 +106,3 @@ def pre_spawn_single(spawner) -> None:
     home = Path(spawner.home_dir_template.format(username=spawner.user.name))
     home.mkdir(parents=True, exist_ok=True)
     copy_notebooks(home)
-
-
-def share_reports_dir(path) -> None:
-    """Root mode: make the reports folder shared by the users' accounts - group ``satco2-users``,
-    setgid, group-writable and sticky (3775), its notebook folders too - after checking that every
-    folder above it can be searched by them. Sticky (as /tmp): a user may add runs but not remove or
-    rename another user's."""
-    import stat
-
-    _ensure_group()
-    gid = grp.getgrnam(GROUP).gr_gid
-    path = Path(path).resolve()
-    path.mkdir(parents=True, exist_ok=True)
-    for parent in path.parents:
-        if not os.stat(parent).st_mode & stat.S_IXOTH:
-            raise SatCO2Error(
-                f"root mode: the users' accounts cannot reach the reports folder {path} because {parent} "
-                f"is not searchable by others (chmod o+x {parent}, or set SATCO2_REPORTS_DIR elsewhere).")
-    for d in [path, *(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))]:
-        os.chown(d, -1, gid)
-        os.chmod(d, 0o3775)
-

@@ -145,6 +145,11 @@ class Hub:
         return f"http://127.0.0.1:{self.port}/"
 
     @property
+    def service_state_dir(self) -> Path:
+        """State of the dashboards and scheduler services (root mode: the service account's, 0700)."""
+        return self.state_dir / "services"
+
+    @property
     def admin_password_file(self) -> Path:
         return self.state_dir / ADMIN_PASSWORD_FILE
 
@@ -195,7 +200,11 @@ class Hub:
             root_mode=self.root_mode,
             settings=self.settings,
             services=services,
-            env=user_environment(public, {"SATCO2_STATE_DIR": str(self.state_dir), **(self.extra_env or {})}),
+            env=user_environment(public, {
+                "SATCO2_STATE_DIR": str(self.state_dir),
+                "SATCO2_SERVICE_STATE_DIR": str(self.service_state_dir),
+                "SATCO2_ISOLATION": "root" if self.root_mode else "single",
+                **(self.extra_env or {})}),
             user_python=user_python() if self.root_mode else sys.executable,
         )
         self.runtime.save()
@@ -204,10 +213,12 @@ class Hub:
     def start(self, timeout: float = 120) -> "Hub":
         """Start everything and wait until the hub and the gateway answer; create the admin."""
         rt = self.prepare()
-        if self.root_mode:  # users run notebooks as their own accounts into the shared reports
-            from . import hooks
+        if self.root_mode:  # services as the service account; reports/<user> per account; sudo rule
+            from . import privileges
 
-            hooks.share_reports_dir(config.reports_dir())
+            privileges.prepare(self.state_dir, self.service_state_dir, config.reports_dir(), rt.user_python)
+        else:
+            self.service_state_dir.mkdir(mode=0o700, exist_ok=True)
         env = dict(os.environ)
         env[RUNTIME_ENV] = str(self.state_dir / "runtime.json")
         env["CONFIGPROXY_AUTH_TOKEN"] = rt.secret("proxy_auth_token")
@@ -469,12 +480,19 @@ def _publish_examples_in_background(hub: "Hub") -> subprocess.Popen:
     """Run and publish every analysis notebook on the demo data unless already published
     (``satco2 publish --examples``), in the background so the hub is usable at once."""
     log_path = hub.state_dir / "publish-examples.log"
-    env = {**os.environ, "SATCO2_STATE_DIR": str(hub.state_dir)}
+    env = {**os.environ, **hub.runtime.env, "SATCO2_STATE_DIR": str(hub.state_dir)}
+    cmd = [str(Path(sys.executable).parent / "satco2"), "publish", "--examples"]
+    preexec = None
+    if hub.root_mode:  # the example runs belong to the service account (author "examples"), never root
+        from . import privileges
+
+        home = str(hub.service_state_dir)
+        preexec = privileges.become_service_account(home)
+        env["HOME"] = home
+        cmd = [hub.runtime.user_python, "-m", "satco2.cli", "publish", "--examples"]
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "satco2"), "publish", "--examples"],
-            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-        )
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                                preexec_fn=preexec, cwd=str(hub.service_state_dir))
     print(f"Publishing the example dashboards of every analysis notebook in the background "
           f"(notebooks already published are skipped; log: {log_path}); they appear at {hub.url}services/dashboards/",
           flush=True)

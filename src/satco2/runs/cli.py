@@ -35,7 +35,7 @@ def run_cmd(
     publish: bool = typer.Option(False, "--publish", help="publish the run's dashboard when it succeeds"),
     timeout: Optional[float] = typer.Option(None, "--timeout", help="seconds allowed per cell"),
 ) -> None:
-    """Validate the parameters, run NOTEBOOK with papermill into reports/<notebook>/<run-id>/.
+    """Validate the parameters, run NOTEBOOK with papermill into reports/<you>/<notebook>/<run-id>/.
     Parameters: -p NAME VALUE (repeatable)."""
     from . import publish as _publish
     from .execute import run
@@ -92,11 +92,30 @@ def publish_cmd(
         typer.echo(json.dumps(e, default=str))
         return
     typer.echo(f"published {e['slug']} ({e['notebook']}/{e['run_id']}) at /services/dashboards/app?id={e['slug']}")
-    if e.get("has_snapshot"):
-        typer.echo(f"offline snapshot: {e['report_dir']}/dashboard.html")
+    if e.get("has_snapshot") and e.get("run_user"):
+        typer.echo(f"offline snapshot: /services/dashboards/reports/{e['run_user']}/{e['notebook']}/{e['run_id']}/dashboard.html")
 
 
 schedule_app = typer.Typer(help="Scheduled runs, fired by the hub's scheduler service.", no_args_is_help=True)
+
+
+def _remote_notebook(notebook: str, params: dict) -> str:
+    """How the scheduler service names ``notebook``: a hub notebook by name; a file of yours as
+    ``~/<path in your home>`` (validated here, and again by each run as you)."""
+    import os
+    from pathlib import Path
+
+    from . import params as _p
+    from .execute import notebook_path
+
+    if "/" not in notebook and not notebook.endswith(".ipynb"):
+        return notebook
+    nb = notebook_path(notebook)
+    home = Path(os.path.expanduser("~")).resolve()
+    if home not in nb.parents:
+        raise SatCO2Error(f"the scheduler runs notebooks of the hub or of your home folder; {nb} is in neither.")
+    _p.validate(nb, params, strict=True)
+    return "~/" + str(nb.relative_to(home))
 
 
 @schedule_app.command("add", context_settings=EXTRA)
@@ -111,7 +130,8 @@ def schedule_add(
 
     if remote.service_url("scheduler"):
         s = remote.call("scheduler", "POST", "api/schedules", {
-            "notebook": notebook, "params": _params(ctx.args), "every": every, "publish": publish})
+            "notebook": _remote_notebook(notebook, _params(ctx.args)), "params": _params(ctx.args),
+            "every": every, "publish": publish})
     else:
         s = schedule.add(notebook, _params(ctx.args), every, publish=publish)
     typer.echo(f"schedule {s['id']}: {s['notebook']} {s['every']}, first run {s['next_run']}")

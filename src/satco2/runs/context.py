@@ -8,13 +8,12 @@ variables, read here:
 - ``SATCO2_RUN_NOTEBOOK`` - the notebook name
 
 Outside a run (a notebook opened interactively in JupyterLab) :func:`output_dir` is
-``<reports_dir>/<notebook or "interactive">/_interactive/<user>/`` - one folder per user, so that
-users sharing the reports folder (root mode) neither collide nor overwrite each other's products -
-so the same code works, and :func:`record_inputs` writes beside it.
+``<reports_dir>/<user>/_interactive/<notebook or "interactive">/`` - inside the user's own reports
+folder, which no other account can write - so the same code works, and :func:`record_inputs` writes
+beside it.
 """
 from __future__ import annotations
 
-import getpass
 import json
 import os
 from pathlib import Path
@@ -38,13 +37,13 @@ def output_dir() -> Path:
         p = Path(d)
         p.mkdir(parents=True, exist_ok=True)
         return p
-    from .reports import ensure_notebook_dir, share_like_parent
+    from .. import safeio
+    from .reports import ensure_notebook_dir
 
-    base = ensure_notebook_dir(os.environ.get("SATCO2_RUN_NOTEBOOK", "interactive")) / "_interactive"
-    base.mkdir(exist_ok=True)
-    share_like_parent(base)
-    p = base / (os.environ.get("JUPYTERHUB_USER") or getpass.getuser())
+    p = ensure_notebook_dir("_interactive") / safeio.check_name(os.environ.get("SATCO2_RUN_NOTEBOOK", "interactive"))
     p.mkdir(exist_ok=True)
+    if p.is_symlink() or not p.is_dir():
+        raise SatCO2Error(f"{p} is not a folder of yours; remove it.")
     return p
 
 

@@ -4,22 +4,20 @@
    are refused) before anything runs; a :class:`~satco2.runs.params.ParameterError` leaves no trace.
 2. papermill executes the notebook in a subprocess (kernel ``python3`` of this environment; the
    notebook itself gets its Dask client from ``satco2.compute.get_client()``, i.e. the user's
-   gateway cluster inside the hub) into ``<reports>/<name>/.tmp-<run-id>/`` with
+   gateway cluster inside the hub) into ``<reports>/<user>/<name>/.tmp-<run-id>/`` with
    ``SATCO2_RUN_DIR``/``SATCO2_RUN_ID``/``SATCO2_RUN_NOTEBOOK`` set (see :mod:`satco2.runs.context`).
 3. The executed notebook is exported to HTML (nbconvert); ``provenance.json`` records the
    environment lock hash (sha256 of ``environment/requirements.lock``), package version, git commit,
    Python, user, host, and the input products the notebook recorded; ``status.json`` the outcome.
-4. The folder is renamed to ``<reports>/<name>/<run-id>/``; only a successful run moves the
-   ``latest`` pointer. A failed run is kept with ``status: failed`` and changes nothing else.
+4. The folder is sealed (no group/other write bits) and renamed to ``<reports>/<user>/<name>/<run-id>/``;
+   a failed run is kept with ``status: failed``; only a successful one can become the user's latest.
 """
 from __future__ import annotations
 
-import getpass
 import hashlib
 import json
 import os
 import platform
-import shutil
 import socket
 import stat
 import subprocess
@@ -140,7 +138,9 @@ def run(notebook: str | os.PathLike, params: dict | None = None, *, user: str | 
         ``{name: value}``; values may be strings (as from the command line) and are typed by the
         schema; names not given take the schema defaults.
     user
-        Recorded as the run's author (default: ``$JUPYTERHUB_USER``, else the OS user).
+        Whose reports folder the run goes into (default: ``$JUPYTERHUB_USER``, else the OS user).
+        In root mode only that user's own account can write there, so the folder, not this
+        argument, is what says who made the run.
     timeout
         Seconds allowed per cell (None: no limit).
     check
@@ -161,13 +161,13 @@ def run(notebook: str | os.PathLike, params: dict | None = None, *, user: str | 
     title = _params.schema(nb_file).get("title", name)
 
     run_id = run_id or reports.new_run_id()
-    nb_dir = reports.ensure_notebook_dir(name)
+    user = reports.check_user(user or reports.current_user())
+    nb_dir = reports.ensure_notebook_dir(name, user)
     final = nb_dir / run_id
     tmp = nb_dir / f".tmp-{run_id}"
     if final.exists() or tmp.exists():
         raise SatCO2Error(f"run id {run_id} already exists in {nb_dir}.")
-    tmp.mkdir()
-    user = user or os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+    tmp.mkdir(mode=0o755)
     started = datetime.now(timezone.utc)
     reports.write_json(tmp / "parameters.json", values)
     reports.write_json(tmp / "status.json", {"status": "running", "started": started.isoformat()})
@@ -256,14 +256,3 @@ def _seal(folder: Path) -> None:
             mode = os.lstat(name).st_mode
             if mode & 0o022 and not stat.S_ISLNK(mode):
                 os.chmod(name, mode & 0o7755)
-
-
-def discard_stale_temporaries(notebook: str, older_than: float = 86400.0) -> list[Path]:
-    """Remove ``.tmp-*`` folders of runs that died without finishing (older than ``older_than`` s)."""
-    d = reports.notebook_reports(notebook)
-    gone = []
-    for p in d.glob(".tmp-*"):
-        if time.time() - p.stat().st_mtime > older_than:
-            shutil.rmtree(p, ignore_errors=True)
-            gone.append(p)
-    return gone

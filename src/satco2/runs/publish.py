@@ -1,9 +1,17 @@
 """Published dashboards: a registry on disk read by the dashboards service, and offline snapshots.
 
-The registry is ``<state_dir>/dashboards/published.json``::
+The registry is ``<service_state_dir>/dashboards/published.json``::
 
-    {"entries": {"<slug>": {"slug", "notebook", "title", "description", "run": "<nb>/<run-id>" | null,
-                            "follow_latest": bool, "visibility": "all" | "private", "author", "published"}}}
+    {"entries": {"<slug>": {"slug", "notebook", "title", "description",
+                            "run": "<user>/<nb>/<run-id>" | null, "follow_latest": bool,
+                            "visibility": "all" | "private", "author", "published"}}}
+
+A user publishes only their own runs (the author is the account that runs ``satco2 publish``, or the
+hub user of the services' token API). The dashboards service never builds a dashboard from a
+folder users can write: the run is first copied, without following any link and checking every
+owner (:func:`verified_copy`, :mod:`satco2.safeio`), into the services' own storage
+``<service_state_dir>/dashboards/runs/<user>/<nb>/<run-id>/``, and the dashboard and its offline
+snapshot are built from and written into that copy.
 
 Every change takes an exclusive lock (``published.json.lock``, ``fcntl.flock``) and replaces the file
 atomically, so the service, the scheduler and the CLI can write concurrently and a crash never
@@ -19,15 +27,14 @@ stylesheets inlined as ``data:`` URLs, so it opens with no network at all).
 """
 from __future__ import annotations
 
-import getpass
 import importlib
 import os
 import re
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .. import SatCO2Error
-from ..config import state_dir
+from .. import SatCO2Error, safeio
+from ..config import service_state_dir
 from . import reports
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
@@ -55,7 +62,29 @@ def _inline_panel_css(text: str) -> str:
 
 
 def registry_dir() -> Path:
-    return state_dir() / "dashboards"
+    return service_state_dir() / "dashboards"
+
+
+def copies_dir() -> Path:
+    return registry_dir() / "runs"
+
+
+def verified_copy(report_dir: str | os.PathLike) -> Path:
+    """The services' copy of a run folder of the reports tree (made once, on first use): every
+    folder and file checked to belong to the run's author, no link followed, nothing but plain
+    folders and files (:class:`satco2.safeio.UntrustedPath` otherwise). A path outside the reports
+    tree (a notebook's own output folder, or a copy) is returned as it is."""
+    if not reports._in_reports(report_dir):
+        return Path(report_dir)
+    user, nb, rid = reports.run_parts(report_dir)
+    dest = copies_dir() / user / nb / rid
+    if dest.is_dir():
+        return dest
+    fd = reports._open_run(user, nb, rid)
+    try:
+        return safeio.copy_tree(fd, dest, owner=reports.expected_owner(user))
+    finally:
+        os.close(fd)
 
 
 def registry_file() -> Path:
@@ -89,9 +118,10 @@ def dashboard_module(notebook: str):
 
 
 def build(report_dir: str | os.PathLike):
-    """The Panel dashboard of a report folder (rebuilt from its data products)."""
-    report_dir = Path(report_dir)
-    return dashboard_module(report_dir.parent.name).from_report(report_dir)
+    """The Panel dashboard of a report folder (rebuilt from its data products; a run of the
+    reports tree from its :func:`verified_copy`)."""
+    d = verified_copy(report_dir)
+    return dashboard_module(d.parent.name).from_report(d)
 
 
 #: largest number of widget-state combinations embedded in an offline snapshot
@@ -115,12 +145,21 @@ def embedded_states(view) -> int:
     return n
 
 
+def snapshot_path(report_dir: str | os.PathLike) -> Path:
+    """Where the offline snapshot of a run is (in its verified copy, never in the user's folder)."""
+    if not reports._in_reports(report_dir):
+        return Path(report_dir) / SNAPSHOT
+    user, nb, rid = reports.run_parts(report_dir)
+    return copies_dir() / user / nb / rid / SNAPSHOT
+
+
 def snapshot(report_dir: str | os.PathLike) -> Path:
-    """Write the fully offline HTML snapshot ``<report_dir>/dashboard.html`` (atomic) and return it."""
+    """Write the fully offline HTML snapshot ``dashboard.html`` into the run's verified copy
+    (atomic) and return it."""
     import panel as pn
     from bokeh.resources import INLINE
 
-    report_dir = Path(report_dir)
+    report_dir = verified_copy(report_dir)
     view = pn.panel(build(report_dir))
     target = report_dir / SNAPSHOT
     tmp = report_dir / f".{SNAPSHOT}.tmp.html"
@@ -146,8 +185,8 @@ def _entry_view(e: dict) -> dict | None:
     """An entry with its current report resolved (None for a follow-latest without any good run)."""
     out = dict(e)
     try:
-        d = (reports.latest(e["notebook"], user=e.get("author")) if e.get("follow_latest")
-             else reports.resolve(e["run"]))
+        d = (reports.latest(e["notebook"], user=e["author"]) if e.get("follow_latest")
+             else reports.resolve(e["run"], user=e["author"]))
     except SatCO2Error:
         d = None
     if d is None:
@@ -155,7 +194,7 @@ def _entry_view(e: dict) -> dict | None:
         return out
     i = reports.info(d)
     out.update(report_dir=str(d), run_id=i["run_id"], parameters=i["parameters"], run_date=i["finished"],
-               run_user=i["user"], has_snapshot=i["has_snapshot"])
+               run_user=i["user"], has_snapshot=snapshot_path(d).is_file())
     return out
 
 
@@ -178,11 +217,13 @@ def publish(run: str | os.PathLike | None = None, *, follow_latest: str | None =
     """Publish a run's dashboard (``run``: see :func:`satco2.runs.reports.resolve`), or with
     ``follow_latest=NOTEBOOK`` the dashboard of the author's latest successful run of that notebook
     (and of the author's later runs, as they succeed). ``author``: default the hub user
-    (``JUPYTERHUB_USER``) or the system user. ``slug`` (the name in URLs): default
+    (``JUPYTERHUB_USER``) or the system user; only the author's own runs can be published (a run
+    is the author's when it sits in the author's reports folder, see :mod:`satco2.runs.reports`).
+    ``slug`` (the name in URLs): default
     ``<notebook>-<run id>`` for a run, ``<notebook>-<author>`` for follow-latest.
 
     The dashboard is built once first (so a broken report is refused before it is listed) and, with
-    ``make_snapshot``, saved as the offline ``dashboard.html`` in the report folder.
+    ``make_snapshot``, saved as the offline ``dashboard.html`` in the run's verified copy.
     ``visibility``: ``"all"`` (every hub user with access to the dashboards service) or
     ``"private"`` (the author and hub admins). Returns the registry entry.
     """
@@ -190,7 +231,7 @@ def publish(run: str | os.PathLike | None = None, *, follow_latest: str | None =
 
     if (run is None) == (follow_latest is None):
         raise SatCO2Error("publish needs exactly one of a run or --follow-latest NOTEBOOK.")
-    author = author or os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+    author = reports.check_user(author or reports.current_user())
     if follow_latest is not None:
         d = reports.latest(follow_latest, user=author)
         if d is None:
@@ -198,11 +239,14 @@ def publish(run: str | os.PathLike | None = None, *, follow_latest: str | None =
         run_ref = None
         slug = slug or re.sub(r"[^a-z0-9_-]", "-", f"{follow_latest}-{author}".lower())
     else:
-        d = reports.resolve(run)
+        d = reports.resolve(run, user=author)
+        if d.parent.parent.name != author:
+            raise SatCO2Error(f"run {run} was made by {d.parent.parent.name}, not by {author}; you can publish "
+                              f"only your own runs.")
         st = reports.info(d)
         if st["status"] != "ok":
             raise SatCO2Error(f"run {d.parent.name}/{d.name} did not succeed (status {st['status']}) and cannot be published.")
-        run_ref = f"{d.parent.name}/{d.name}"
+        run_ref = f"{author}/{d.parent.name}/{d.name}"
         slug = slug or f"{d.parent.name}-{d.name}".lower()
     if visibility not in ("all", "private"):
         raise SatCO2Error(f"visibility must be 'all' or 'private', not {visibility!r}.")
@@ -210,10 +254,13 @@ def publish(run: str | os.PathLike | None = None, *, follow_latest: str | None =
         raise SatCO2Error(f"dashboard name {slug!r} must be lower-case letters, digits, '-' or '_'.")
     check_name_free(slug, author)  # before the snapshot: a refusal changes nothing
     notebook = d.parent.name
-    if make_snapshot:
-        snapshot(d)
-    else:
-        build(d)
+    try:
+        if make_snapshot:
+            snapshot(d)
+        else:
+            build(d)
+    except safeio.UntrustedPath as e:
+        raise SatCO2Error(f"run {d.parent.name}/{d.name} cannot be published: {e}") from None
     try:
         sch = params.schema(notebook)
     except params.ParameterError:
@@ -260,17 +307,17 @@ def publish_examples(notebooks: list[str] | None = None, log=print) -> list[dict
     from .execute import run
 
     names = notebooks or sorted(p.name[: -len(".params.yaml")] for p in params.notebooks_dir().glob("*.params.yaml"))
-    have = {e["notebook"] for e in _raw().values()}
+    have = {e["notebook"] for e in _raw().values() if e.get("author") == reports.EXAMPLES_AUTHOR}
     out = []
     for nb in names:
         if nb in have:
             log(f"{nb}: already published, skipped")
             continue
         try:
-            if reports.latest(nb, user="examples") is None:
+            if reports.latest(nb, user=reports.EXAMPLES_AUTHOR) is None:
                 log(f"{nb}: running with its default parameters ...")
-                run(nb, {}, user="examples")
-            out.append(publish(follow_latest=nb, author="examples", slug=nb.lower()))
+                run(nb, {}, user=reports.EXAMPLES_AUTHOR)
+            out.append(publish(follow_latest=nb, author=reports.EXAMPLES_AUTHOR, slug=nb.lower()))
             log(f"{nb}: published at /services/dashboards/d/{out[-1]['slug']}")
         except SatCO2Error as e:
             log(f"{nb}: not published: {e}")

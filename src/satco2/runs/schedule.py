@@ -7,10 +7,15 @@ A schedule::
      "publish": "example" | null, "created", "next_run", "last_run", "last_status", "last_report",
      "runs": 0}
 
-``every`` is a key of :data:`FREQUENCIES` (``hourly``, ``daily``, ``monthly``) or, for tests and
-demos, an interval in seconds written ``"<N>s"``. ``publish`` names a follow-latest dashboard that
-each successful run updates (created on the first success). Parameters are validated when the
-schedule is added, and again by each run.
+``every`` is a key of :data:`FREQUENCIES` (``hourly``, ``daily``, ``monthly``) or an interval in
+seconds written ``"<N>s"``, at least ``scheduler.min_interval_seconds`` of the hub settings; a user
+holds at most ``scheduler.max_schedules_per_user`` schedules. ``publish`` names a follow-latest
+dashboard that each successful run updates (created on the first success).
+
+``notebook`` is a notebook of the hub (a name in ``notebooks/``), validated when the schedule is
+added, or a path in the owner's home written ``~/...``: the scheduler service never opens it; the
+run, executed as the owner's own account, finds and validates it (see
+:mod:`satco2.services.scheduler`).
 """
 from __future__ import annotations
 
@@ -19,9 +24,10 @@ import os
 import re
 import secrets
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from .. import SatCO2Error
-from ..config import state_dir
+from ..config import service_state_dir
 from . import params as _params
 from . import reports
 
@@ -61,7 +67,30 @@ def next_after(every: str, t: datetime) -> datetime:
 
 
 def schedules_file():
-    return state_dir() / "scheduler" / "schedules.json"
+    return service_state_dir() / "scheduler" / "schedules.json"
+
+
+def limits() -> dict:
+    """``{"max_schedules_per_user", "min_interval_seconds"}`` from the hub settings."""
+    from ..hub import settings
+
+    return dict(settings.load().get("scheduler") or {"max_schedules_per_user": 20, "min_interval_seconds": 60})
+
+
+def interval_seconds(every: str) -> float:
+    """Length of one period of ``every`` in seconds (a month counts 28 days)."""
+    m = _INTERVAL.match(every)
+    if m:
+        return float(m[1])
+    return {"hourly": 3600.0, "daily": 86400.0, "monthly": 28 * 86400.0}[every]
+
+
+NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,99}(\.ipynb)?$")
+
+
+def home_notebook(notebook: str) -> bool:
+    """Whether ``notebook`` names a file in the owner's home (``~/...``), resolved by the run."""
+    return str(notebook).startswith("~/") and ".." not in Path(str(notebook)).parts
 
 
 def _locked():
@@ -78,9 +107,19 @@ def add(notebook: str, params: dict | None = None, every: str = "daily", *, owne
     from .execute import notebook_path
 
     every = check_every(every)
-    nb = notebook_path(notebook)
-    values = _params.validate(nb, params or {}, strict=True)
+    lim = limits()
+    if interval_seconds(every) < lim["min_interval_seconds"]:
+        raise SatCO2Error(f"schedule frequency {every!r} is shorter than this hub's minimum of "
+                          f"{lim['min_interval_seconds']} s.")
+    if params is not None and not isinstance(params, dict):
+        raise SatCO2Error("schedule parameters must be a mapping of names to values.")
     owner = owner or os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+    if home_notebook(notebook):  # the owner's own file: validated by the run, as the owner
+        nb_name, nb_path, values = Path(notebook).stem, str(notebook), dict(params or {})
+    else:
+        nb = notebook_path(notebook)
+        nb_name, nb_path = nb.stem, str(nb)
+        values = _params.validate(nb, params or {}, strict=True)
     if publish is not None:
         from .publish import SLUG_RE, check_name_free
 
@@ -90,8 +129,8 @@ def add(notebook: str, params: dict | None = None, every: str = "daily", *, owne
     now = _now()
     s = {
         "id": secrets.token_hex(4),
-        "notebook": nb.stem,
-        "notebook_path": str(nb),
+        "notebook": nb_name,
+        "notebook_path": nb_path,
         "params": values,
         "every": every,
         "owner": owner,
@@ -104,6 +143,9 @@ def add(notebook: str, params: dict | None = None, every: str = "daily", *, owne
         "runs": 0,
     }
     with _locked() as data:
+        mine = sum(1 for x in data["schedules"].values() if x["owner"] == owner)
+        if mine >= lim["max_schedules_per_user"]:
+            raise SatCO2Error(f"{owner} has {mine} schedules, this hub's maximum per user; remove one first.")
         data["schedules"][s["id"]] = s
     return s
 

@@ -15,16 +15,23 @@ Routes (under ``$JUPYTERHUB_SERVICE_PREFIX``):
 ``/``                         the published dashboards: title, author, parameters, run date, links
 ``/app?id=<slug>``            a published dashboard, rebuilt from its report folder per session
 ``/d/<slug>``                 redirect to ``/app?id=<slug>``
-``/reports/``                 the reports index (every run: notebook, status, user, parameters)
-``/reports/<nb>/<run>/<file>`` a report's HTML export, offline snapshot, log, provenance, notebook
-``/reports/<nb>/<run>/publish`` the publish button of the reports index (POST, XSRF-checked)
+``/reports/``                 the reports index (every trusted run: notebook, status, user, parameters)
+``/reports/<user>/<nb>/<run>/<file>`` a report's HTML export, offline snapshot, log, provenance, notebook
+``/reports/<user>/<nb>/<run>/publish`` the publish button of the reports index (POST, XSRF-checked; own runs)
 ``/api/published``            the published dashboards as JSON
 ``/catalog``                  the catalog browser (``satco2.catalog.browser.app()``), when installed
 ``/login``, ``/oauth_callback`` the start and end of the hub OAuth flow
 
-State is on disk only (the published registry under ``<state_dir>/dashboards/`` and the reports
-folder), so the service serves the same dashboards after a restart of itself or of the hub. It is a
-hub service, not a user server, so the idle culler never stops it.
+State is on disk only (the published registry and the verified copies of published runs under
+``<service_state_dir>/dashboards/``, and the reports folder), so the service serves the same
+dashboards after a restart of itself or of the hub. It is a hub service, not a user server, so the
+idle culler never stops it.
+
+Trust (docs/hub.md): in root mode the service runs as the unprivileged service account. It reads a
+report file only through :func:`satco2.runs.reports.read_run_file` (the run must sit in its
+author's own folder, every component owned by the author, no link followed) and builds dashboards
+only from verified copies (:func:`satco2.runs.publish.verified_copy`). Every page is a Jinja2
+template with autoescape; text from runs never reaches HTML unescaped.
 
 Environment: the standard ``JUPYTERHUB_*`` variables the hub gives a managed service
 (``JUPYTERHUB_API_TOKEN``, ``JUPYTERHUB_CLIENT_ID``, ``JUPYTERHUB_SERVICE_URL``,
@@ -35,7 +42,6 @@ and the ``SATCO2_*`` paths of :mod:`satco2.config`.
 """
 from __future__ import annotations
 
-import html
 import json
 import logging
 import os
@@ -49,7 +55,7 @@ from tornado import httputil, web
 from tornado.httputil import url_concat
 
 from .. import SatCO2Error
-from ..config import state_dir
+from ..config import service_state_dir
 
 log = logging.getLogger("satco2.services.dashboards")
 
@@ -172,103 +178,92 @@ class BaseHandler(web.RequestHandler):
         exc = kwargs.get("exc_info", (None, None))[1]
         if isinstance(exc, web.HTTPError) and exc.log_message:
             reason = exc.log_message % exc.args if exc.args else exc.log_message
-        self.finish(_page("Error", f"<p>{status_code}: {html.escape(str(reason))}</p>", None))
+        self.finish(render("message.html", title="Error", message=f"{status_code}: {reason}", user=None, base=self.base))
 
     @property
     def base(self) -> str:
         return self.settings.get("satco2_prefix", "/")
 
-
-def _page(title: str, body: str, user: dict | None, base: str = "") -> str:
-    who = ""
-    if user:
-        hub_base = os.environ.get("JUPYTERHUB_BASE_URL", "/")
-        who = (f'<span class="user">{html.escape(user["name"])}</span> · '
-               f'<a href="{hub_base}hub/home">hub</a> · <a href="{hub_base}hub/logout">log out</a>')
-    nav = (f'<a href="{base}">published dashboards</a> · <a href="{base}reports/">reports</a>'
-           + (f' · <a href="{base}catalog">catalog</a>' if _catalog_app() else ""))
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)} - SatCO2 Hub</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:70em}}table{{border-collapse:collapse}}
-td,th{{border-bottom:1px solid #ddd;padding:.3em .6em;text-align:left;vertical-align:top}}
-.failed{{color:#b00}}.ok{{color:#070}}code{{font-size:90%}}header{{margin-bottom:1em}}</style></head>
-<body><header>{nav} <span style="float:right">{who}</span></header><h1>{html.escape(title)}</h1>{body}</body></html>"""
+    def page(self, template: str, **values) -> None:
+        self.finish(render(template, user=self.current_user, base=self.base, **values))
 
 
-def _params_html(p: dict) -> str:
-    return "<br>".join(f"<code>{html.escape(str(k))}={html.escape(json.dumps(v))}</code>" for k, v in (p or {}).items())
+_ENV = None
+
+
+def render(template: str, **values) -> str:
+    """A page from ``services/templates`` (Jinja2, autoescape on: every value is escaped)."""
+    global _ENV
+    if _ENV is None:
+        import jinja2
+
+        _ENV = jinja2.Environment(loader=jinja2.PackageLoader("satco2.services", "templates"),
+                                  autoescape=True, undefined=jinja2.StrictUndefined)
+        _ENV.filters["tojson_text"] = lambda v: json.dumps(v, default=str)
+    values.setdefault("catalog", _catalog_app() is not None)
+    values.setdefault("hub_base", os.environ.get("JUPYTERHUB_BASE_URL", "/"))
+    values.setdefault("user", None)
+    return _ENV.get_template(template).render(**values)
 
 
 class IndexHandler(BaseHandler):
     def get(self):
         from ..runs import publish
 
-        rows = []
-        for e in publish.published():
-            if not may_see(e, self.current_user):
-                continue
-            links = [f'<a href="{self.base}app?id={quote(e["slug"])}">open</a>']
-            if e.get("report_dir"):
-                rel = f'{e["notebook"]}/{e["run_id"]}'
-                if e.get("has_snapshot"):
-                    links.append(f'<a href="{self.base}reports/{rel}/dashboard.html">offline snapshot</a>')
-                links.append(f'<a href="{self.base}reports/{rel}/report.html">report</a>')
-            rows.append(
-                "<tr>"
-                f'<td><b>{html.escape(e["title"])}</b><br><small>{html.escape(e.get("description", ""))}</small></td>'
-                f'<td>{html.escape(e.get("author", ""))}</td>'
-                f'<td>{_params_html(e.get("parameters"))}</td>'
-                f'<td>{html.escape(str(e.get("run_date") or "no successful run yet"))}'
-                f'{"<br><small>follows latest</small>" if e.get("follow_latest") else ""}</td>'
-                f'<td>{" · ".join(links)}</td></tr>'
-            )
-        body = ("<table><tr><th>Dashboard</th><th>Author</th><th>Parameters</th><th>Run date</th><th></th></tr>"
-                + "".join(rows) + "</table>") if rows else "<p>No dashboards are published yet.</p>"
-        self.finish(_page("Published dashboards", body, self.current_user, self.base))
+        entries = [e for e in publish.published() if may_see(e, self.current_user)]
+        self.page("index.html", title="Published dashboards", entries=entries)
+
+
+#: files of a run listed in the reports index
+LISTED_FILES = ("report.html", "run.log", "provenance.json", "notebook.ipynb")
 
 
 class ReportsHandler(BaseHandler):
     def get(self):
+        from markupsafe import Markup
+
         from ..runs import reports
 
-        rows = []
-        for r in reports.list_reports():
-            rel = f'{r["notebook"]}/{r["run_id"]}'
-            links = [f'<a href="{self.base}reports/{rel}/{f}">{f}</a>' for f in REPORT_FILES
-                     if (Path(r["dir"]) / f).exists() and f not in ("parameters.json", "status.json")]
-            if r["status"] == "ok":
-                links.append(
-                    f'<form method="post" action="{self.base}reports/{rel}/publish" style="display:inline">'
-                    f'{self.xsrf_form_html()}<label><input type="checkbox" name="follow_latest" value="1"> follow latest</label> '
-                    f'<label><input type="checkbox" name="private" value="1"> private</label> '
-                    f'<button type="submit">publish</button></form>')
-            rows.append(
-                f'<tr><td>{html.escape(r["notebook"])}</td><td>{html.escape(r["run_id"])}'
-                f'{" <b>latest</b>" if r.get("latest") else ""}</td>'
-                f'<td class="{html.escape(r["status"])}">{html.escape(r["status"])}'
-                f'{"<br><small>" + html.escape(str(r["error"])) + "</small>" if r.get("error") else ""}</td>'
-                f'<td>{html.escape(str(r.get("user") or ""))}</td><td>{_params_html(r["parameters"])}</td>'
-                f'<td>{" · ".join(links)}</td></tr>'
-            )
-        body = ("<table><tr><th>Notebook</th><th>Run</th><th>Status</th><th>User</th><th>Parameters</th>"
-                "<th>Files</th></tr>" + "".join(rows) + "</table>") if rows else "<p>No reports yet.</p>"
-        self.finish(_page("Reports", body, self.current_user, self.base))
+        rows = reports.list_reports()
+        for r in rows:
+            r["files"] = [f for f in LISTED_FILES if (Path(r["dir"]) / f).is_file()]
+        self.page("reports.html", title="Reports", rows=rows, xsrf_form_html=Markup(self.xsrf_form_html()))
+
+
+def _run_path(user: str, notebook: str, run_id: str) -> Path:
+    """The report folder of a request's path components (404 unless a trusted run)."""
+    from ..runs import reports
+
+    try:
+        d = reports.reports_dir() / reports.check_user(user) / notebook / run_id
+        if reports.trusted(d):
+            return d
+    except SatCO2Error:
+        pass
+    raise web.HTTPError(404)
 
 
 class ReportFileHandler(BaseHandler):
-    def get(self, notebook: str, run_id: str, name: str):
-        from ..runs import reports
+    def get(self, user: str, notebook: str, run_id: str, name: str):
+        from ..runs import publish, reports
 
-        if name not in REPORT_FILES or not reports.RUN_ID_RE.match(run_id) or "/" in notebook or notebook.startswith("."):
+        if name not in REPORT_FILES:
             raise web.HTTPError(404)
-        p = reports.notebook_reports(notebook) / run_id / name
-        if not p.is_file():
-            raise web.HTTPError(404)
+        d = _run_path(user, notebook, run_id)
+        try:
+            if name == publish.SNAPSHOT:  # in the service's verified copy, never in the user's folder
+                data = publish.snapshot_path(d).read_bytes()
+            else:
+                data = reports.read_run_file(d, name)
+        except (OSError, SatCO2Error):
+            raise web.HTTPError(404) from None
         self.set_header("Content-Type", REPORT_FILES[name])
+        self.set_header("X-Content-Type-Options", "nosniff")
         if name.endswith(".html"):
             # notebook outputs are arbitrary HTML/JS: run them in an opaque origin, so they cannot
             # act on the hub's origin with the visitor's session
             self.set_header("Content-Security-Policy", "sandbox allow-scripts allow-popups allow-downloads")
-        self.finish(p.read_bytes())
+        self.finish(data)
 
 
 async def _publish_as(user: str, args: list[str]) -> tuple[int, list[str]]:
@@ -366,26 +361,24 @@ class PublishedItemAPIHandler(TokenAPIHandler):
 
 
 class PublishHandler(BaseHandler):
-    """The reports index's publish button: ``POST <prefix>/reports/<nb>/<run-id>/publish``
-    (XSRF-checked) publishes as the logged-in user, in a subprocess (``satco2 publish``) so building
-    the offline snapshot does not block the server."""
+    """The reports index's publish button: ``POST <prefix>/reports/<user>/<nb>/<run-id>/publish``
+    (XSRF-checked) publishes the logged-in user's own run, in a subprocess (``satco2 publish``) so
+    building the offline snapshot does not block the server."""
 
-    async def post(self, notebook: str, run_id: str):
-        from ..runs import reports
-
+    async def post(self, user: str, notebook: str, run_id: str):
         self.check_xsrf_cookie()
-        if not reports.RUN_ID_RE.match(run_id) or "/" in notebook or notebook.startswith("."):
-            raise web.HTTPError(404)
-        if not (reports.notebook_reports(notebook) / run_id / "status.json").exists():
-            raise web.HTTPError(404)
-        args = ["--follow-latest", notebook] if self.get_argument("follow_latest", "") else [f"{notebook}/{run_id}"]
+        _run_path(user, notebook, run_id)
+        if user != self.current_user["name"]:
+            raise web.HTTPError(403, f"only {user} can publish this run.")
+        args = (["--follow-latest", notebook] if self.get_argument("follow_latest", "")
+                else ["--", f"{notebook}/{run_id}"])
         if self.get_argument("private", ""):
-            args.append("--private")
+            args.insert(0, "--private")
         rc, text = await _publish_as(self.current_user["name"], args)  # the author of the publication
         if rc != 0:
-            msg = text[-1] if text else f"satco2 publish exited with status {rc}"
             self.set_status(400)
-            self.finish(_page("Not published", f"<p>{html.escape(msg)}</p>", self.current_user, self.base))
+            self.page("message.html", title="Not published",
+                      message=text[-1] if text else f"satco2 publish exited with status {rc}")
             return
         self.redirect(self.base)
 
@@ -428,18 +421,20 @@ def dashboard_app():
     try:
         e = publish.get(slug)
     except SatCO2Error as err:
-        return pn.pane.Markdown(f"## Not found\n{err}")
+        return pn.pane.Str(f"Not found: {err}")
     if not e.get("report_dir"):
-        return pn.pane.Markdown(f"## {e['title']}\nThis dashboard has no successful run yet.")
-    params = ", ".join(f"`{k}={json.dumps(v)}`" for k, v in (e.get("parameters") or {}).items())
-    header = pn.pane.Markdown(
-        f"**{e['title']}** · published by {e.get('author')} · run {e['run_id']} "
-        f"({e.get('run_date')}) · {params}"
-    )
+        return pn.pane.Str(f"{e['title']}: this dashboard has no successful run yet.")
+    import html
+
+    params = ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in (e.get("parameters") or {}).items())
+    # text from the run (parameters, names) is escaped: an HTML pane, never Markdown of raw values
+    header = pn.pane.HTML(
+        f"<b>{html.escape(str(e['title']))}</b> · published by {html.escape(str(e.get('author')))} · run "
+        f"{html.escape(str(e['run_id']))} ({html.escape(str(e.get('run_date')))}) · <code>{html.escape(params)}</code>")
     try:
         view = publish.build(e["report_dir"])
     except SatCO2Error as err:
-        return pn.Column(header, pn.pane.Markdown(f"The dashboard cannot be rebuilt: {err}"))
+        return pn.Column(header, pn.pane.Str(f"The dashboard cannot be rebuilt: {err}"))
     return pn.Column(header, view)
 
 
@@ -455,8 +450,8 @@ def _catalog_app():
 # server
 def _cookie_secret() -> str:
     """A cookie-signing secret kept (mode 0600) in the state folder, so logins survive restarts."""
-    d = state_dir() / "dashboards"
-    d.mkdir(parents=True, exist_ok=True)
+    d = service_state_dir() / "dashboards"
+    d.mkdir(parents=True, exist_ok=True, mode=0o700)
     f = d / "cookie_secret"
     if not f.exists():
         tmp = d / f".cookie_secret.{os.getpid()}"
@@ -505,8 +500,8 @@ def make_server(port: int | None = None):
     patterns = [
         (r"/", IndexHandler),
         (r"/reports/?", ReportsHandler),
-        (r"/reports/([^/]+)/([^/]+)/publish", PublishHandler),
-        (r"/reports/([^/]+)/([^/]+)/([^/]+)", ReportFileHandler),
+        (r"/reports/([^/]+)/([^/]+)/([^/]+)/publish", PublishHandler),
+        (r"/reports/([^/]+)/([^/]+)/([^/]+)/([^/]+)", ReportFileHandler),
         (r"/api/published", PublishedAPIHandler),
         (r"/api/published/([^/]+)", PublishedItemAPIHandler),
         (r"/api/publish", PublishAPIHandler),

@@ -1,16 +1,25 @@
 """The scheduler service: fires scheduled notebook runs (``python -m satco2.services.scheduler``).
 
-Schedules live in ``<state_dir>/scheduler/schedules.json`` (:mod:`satco2.runs.schedule`; added with
-``satco2 schedule add``). Every ``$SATCO2_SCHEDULER_TICK`` seconds (default 15) the service claims the
-due schedules and starts each as its own process, ``python -m satco2.runs.job ID`` (own session, log
-in ``<state_dir>/scheduler/logs/<id>.log``), so a run depends neither on a user's server nor on
-this service staying up: each lands as a new report and refreshes its follow-latest dashboard.
-A schedule whose previous run is still going is not started twice. Missed periods (service down)
-are skipped, not replayed. Inside the hub each run computes on a Dask Gateway cluster of the
-schedule's owner: the service (scope ``tokens``) issues the owner a token limited to the gateway,
-hands it to the job with ``SATCO2_NEW_CLUSTER=1`` (a cluster of the run's own, see
-:func:`satco2.compute.get_client`) and revokes it when the job ends. The job never holds the
-service's own credentials.
+Schedules live in ``<service_state_dir>/scheduler/schedules.json`` (:mod:`satco2.runs.schedule`;
+added with ``satco2 schedule add`` or the token API below). Every ``$SATCO2_SCHEDULER_TICK`` seconds
+(default 15) the service claims the due schedules and starts each as its own process,
+``python -m satco2.runs.job`` with the schedule as JSON on its standard input (own session, log in
+``<service_state_dir>/scheduler/logs/<id>.log``), so a run depends neither on a user's server nor on
+this service staying up. A schedule whose previous run is still going is not started twice.
+Missed periods (service down) are skipped, not replayed.
+
+Who runs what (root mode, docs/hub.md): this service runs as the unprivileged service account; a
+run runs as the schedule's owner through the one sudo rule ``satco2 up`` installs
+(``sudo -n -u <owner> <python> -m satco2.runs.job``), never as root and never as the service.
+When a run ends the service checks the report folder it names (a trusted run in the owner's
+reports folder, :mod:`satco2.runs.reports`), records the result and, for a schedule with
+``publish``, refreshes the owner's follow-latest dashboard in a subprocess
+(``satco2 publish --follow-latest``, as the service, for the owner).
+
+Inside the hub each run computes on a Dask Gateway cluster of the schedule's owner: the service
+(scope ``tokens``) issues the owner a token limited to the gateway, hands it to the job with
+``SATCO2_NEW_CLUSTER=1`` and revokes it when the job ends. The job never holds the service's own
+credentials.
 
 Inside the hub it also answers at ``$JUPYTERHUB_SERVICE_PREFIX`` (hub OAuth, like the dashboards
 service): ``/`` lists the logged-in user's schedules (admins: all) as JSON. SIGINT/SIGTERM stop it
@@ -27,7 +36,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
-from ..config import state_dir
+from ..config import isolation, service_state_dir
 
 log = logging.getLogger("satco2.services.scheduler")
 
@@ -58,11 +67,17 @@ def owner_token(owner: str, schedule_id: str) -> tuple[str, str] | None:
     return data["token"], data["id"]
 
 
+def logs_dir() -> Path:
+    return service_state_dir() / "scheduler" / "logs"
+
+
 class Scheduler:
     """Claims due schedules and starts their jobs; :meth:`tick` is one pass."""
 
     def __init__(self):
         self.running: dict[str, subprocess.Popen] = {}
+        self.specs: dict[str, dict] = {}
+        self.publishing: dict[str, subprocess.Popen] = {}
         self.tokens: dict[str, tuple[str, str]] = {}  # schedule id -> (owner, token id)
 
     def _reap(self) -> None:
@@ -72,6 +87,48 @@ class Scheduler:
                 log.info("schedule %s: job %s ended with status %s", sid, p.pid, rc)
                 del self.running[sid]
                 self._revoke(sid)
+                try:
+                    self._finished(self.specs.pop(sid), rc)
+                except Exception:  # noqa: BLE001 - one bad result must not stop the service
+                    log.exception("schedule %s: recording the result failed", sid)
+        for sid, p in list(self.publishing.items()):
+            if p.poll() is not None:
+                del self.publishing[sid]
+
+    def _result(self, sid: str) -> dict:
+        """The job's last JSON line in its log (the job runs as the owner: checked by the caller)."""
+        try:
+            lines = (logs_dir() / f"{sid}.log").read_text(errors="replace").splitlines()
+        except OSError:
+            return {}
+        for line in reversed(lines[-50:]):
+            if line.startswith('{"report"'):
+                try:
+                    data = json.loads(line)
+                except ValueError:
+                    return {}
+                return data if isinstance(data, dict) else {}
+        return {}
+
+    def _finished(self, s: dict, rc: int) -> None:
+        from ..runs import reports, schedule
+
+        res = self._result(s["id"])
+        report = res.get("report")
+        status = "error"
+        if report and reports.run_parts(report)[0] == s["owner"] and reports.trusted(report):
+            status = reports.info(Path(report))["status"]
+        else:
+            report = None
+        schedule.record_result(s["id"], report, status)
+        if status == "ok" and s.get("publish"):
+            env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
+            env["JUPYTERHUB_USER"] = s["owner"]  # the author: the schedule's owner
+            with open(logs_dir() / f"{s['id']}.log", "a") as out:
+                self.publishing[s["id"]] = subprocess.Popen(
+                    [sys.executable, "-m", "satco2.cli", "publish", "--follow-latest", s["notebook"],
+                     "--name", s["publish"]], stdout=out, stderr=subprocess.STDOUT, env=env,
+                    start_new_session=True, stdin=subprocess.DEVNULL)
 
     def _revoke(self, sid: str) -> None:
         owner, token_id = self.tokens.pop(sid, (None, None))
@@ -101,27 +158,39 @@ class Scheduler:
         env.update(JUPYTERHUB_API_TOKEN=tok[0], SATCO2_NEW_CLUSTER="1")
         return env
 
+    def _command(self, owner: str) -> list[str]:
+        """The job's command: as the owner through the hub's sudo rule in root mode."""
+        job = [sys.executable, "-m", "satco2.runs.job"]
+        if isolation() == "root":
+            return ["sudo", "-n", "-H", "-u", owner, "--", *job]
+        return job
+
     def tick(self) -> list[str]:
         from ..runs import schedule
 
         self._reap()
         started = []
         for s in schedule.claim_due():
-            if s["id"] in self.running:
+            if s["id"] in self.running or s["id"] in self.publishing:
                 log.info("schedule %s: previous run still going, skipped", s["id"])
                 continue
-            logs = state_dir() / "scheduler" / "logs"
+            logs = logs_dir()
             logs.mkdir(parents=True, exist_ok=True)
             with open(logs / f"{s['id']}.log", "a") as out:
                 env = self._job_env(s, out)
+                spec = {k: s.get(k) for k in ("id", "notebook", "notebook_path", "params", "owner")}
+                spec["env"] = {k: v for k, v in env.items()
+                               if k.startswith(("SATCO2_", "DASK_GATEWAY__")) or k == "JUPYTERHUB_API_TOKEN"}
                 try:
-                    p = subprocess.Popen([sys.executable, "-m", "satco2.runs.job", s["id"]], stdout=out,
-                                         stderr=subprocess.STDOUT, env=env, start_new_session=True,
-                                         cwd=str(Path(s.get("notebook_path", ".")).parent))
+                    p = subprocess.Popen(self._command(s["owner"]), stdout=out, stdin=subprocess.PIPE,
+                                         stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd="/")
+                    p.stdin.write(json.dumps(spec).encode())
+                    p.stdin.close()
                 except BaseException:
                     self._revoke(s["id"])
                     raise
             self.running[s["id"]] = p
+            self.specs[s["id"]] = s
             started.append(s["id"])
             log.info("schedule %s: started %s (pid %s)", s["id"], s["notebook"], p.pid)
         return started
@@ -152,10 +221,17 @@ def _web_app():
 
         def post(self):
             b = self.body()
-            if not b.get("notebook"):
-                raise web.HTTPError(400, "say which notebook to schedule (notebook)")
+            nb = b.get("notebook")
+            if not isinstance(nb, str) or not (schedule.NAME_RE.match(nb) or schedule.home_notebook(nb)):
+                raise web.HTTPError(400, "say which notebook to schedule: a notebook of the hub by name, or one "
+                                         "of yours as '~/path.ipynb'")
+            params = b.get("params") or {}
+            if not isinstance(params, dict):
+                raise web.HTTPError(400, "params must be a JSON object of parameter names and values")
+            if b.get("publish") is not None and not isinstance(b["publish"], str):
+                raise web.HTTPError(400, "publish must be a dashboard name")
             try:
-                s = schedule.add(str(b["notebook"]), dict(b.get("params") or {}), str(b.get("every", "daily")),
+                s = schedule.add(b["notebook"], params, str(b.get("every", "daily")),
                                  publish=b.get("publish"), owner=self.current_user["name"])
             except SatCO2Error as e:
                 raise web.HTTPError(400, str(e)) from None
@@ -207,7 +283,7 @@ def main() -> None:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    log.info("scheduler: checking %s every %s s", state_dir() / "scheduler" / "schedules.json", tick)
+    log.info("scheduler: checking %s every %s s", service_state_dir() / "scheduler" / "schedules.json", tick)
     loop.start()
 
 
