@@ -126,9 +126,14 @@ for name, module in rt.services.items():
         "url": f"http://127.0.0.1:{rt.ports[name]}",
         "command": [svc_python, "-m", "satco2.hub.supervise", name, "--port", str(rt.ports[name]), "--",
                     svc_python, "-m", module],
-        "environment": {**svc_env, "HOME": svc_state,
+        # numba (datashader) caches compiled kernels beside its sources, which the service account
+        # cannot write: its own cache instead
+        "environment": {**svc_env, "HOME": svc_state, "NUMBA_CACHE_DIR": f"{svc_state}/numba-cache",
                         # the scheduler hands it to each run, with a token of the run's owner
-                        **(gateway_env if name == "scheduler" else {})},
+                        **(gateway_env if name == "scheduler" else {}),
+                        **({"SATCO2_SCHEDULER_MAX_PER_USER": str(S["scheduler"]["max_schedules_per_user"]),
+                            "SATCO2_SCHEDULER_MIN_INTERVAL": str(S["scheduler"]["min_interval_seconds"])}
+                           if name == "scheduler" else {})},
         "cwd": svc_state,
         **({"user": hooks.SERVICE_ACCOUNT} if rt.root_mode else {}),
         "oauth_no_confirm": spec.get("oauth_no_confirm", True),

@@ -64,8 +64,15 @@ def check_options(options: dict, bounds: dict) -> dict:
 
 
 def _announce(client, link: str):
+    """Keep the dashboard link on the client; print it, except in a ``satco2 run``, whose log and
+    executed notebook other hub users can read (the link is a capability to the cluster's
+    dashboard: docs/hub.md)."""
     client.satco2_dashboard_link = link
-    print(f"Dask dashboard: {link}")
+    if os.environ.get("SATCO2_RUN_DIR"):
+        print("Dask cluster ready (its dashboard link is not written into the shared report; "
+              "client.satco2_dashboard_link has it).")
+    else:
+        print(f"Dask dashboard: {link}")
     return client
 
 

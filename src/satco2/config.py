@@ -26,6 +26,8 @@ _ENV = {
     "state-dir": "SATCO2_STATE_DIR",
     "service-state-dir": "SATCO2_SERVICE_STATE_DIR",
     "isolation": "SATCO2_ISOLATION",
+    "scheduler-max-per-user": "SATCO2_SCHEDULER_MAX_PER_USER",
+    "scheduler-min-interval": "SATCO2_SCHEDULER_MIN_INTERVAL",
     "demo-root": "SATCO2_DEMO_ROOT",
     "mirror-root": "SATCO2_MIRROR_ROOT",
     "reports-dir": "SATCO2_REPORTS_DIR",

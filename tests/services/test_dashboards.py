@@ -39,9 +39,16 @@ def users(hub):
 
 
 @pytest.fixture(scope="module")
-def published(example_report):
+def bobs_report(services_env):
+    from satco2.runs.execute import run
+
+    return run("example", {"n_months": "1"}, user="bob")
+
+
+@pytest.fixture(scope="module")
+def published(example_report, bobs_report):
     publish.publish(follow_latest="example", slug="ex", author="alice")
-    publish.publish(example_report.dir, slug="bob-private", author="bob", visibility="private",
+    publish.publish(bobs_report.dir, slug="bob-private", author="bob", visibility="private",
                     make_snapshot=False)
     return example_report
 
@@ -52,7 +59,7 @@ def base(hub):
 
 def test_anonymous_is_sent_to_the_hub_login(hub, published):
     rid = published.run_id
-    for path in ["", "reports/", "app?id=ex", "api/published", f"reports/example/{rid}/report.html", "d/ex"]:
+    for path in ["", "reports/", "app?id=ex", "api/published", f"reports/alice/example/{rid}/report.html", "d/ex"]:
         r = requests.get(base(hub) + path, allow_redirects=False, timeout=30)
         assert r.status_code == 302, path
         loc = r.headers["Location"]
@@ -71,11 +78,12 @@ def test_logged_in_user_sees_list_reports_and_files(hub, users, published):
     assert "alice" in r.text and "n_months=2" in r.text and published.run_id[:8] in r.text.replace("-", "")
     r = s.get(base(hub) + "reports/", timeout=60)
     assert r.status_code == 200 and published.run_id in r.text and ">ok<" in r.text
-    r = s.get(base(hub) + f"reports/example/{published.run_id}/dashboard.html", timeout=60)
+    r = s.get(base(hub) + f"reports/alice/example/{published.run_id}/dashboard.html", timeout=60)
     assert r.status_code == 200 and "synthetic drifting bloom" in r.text
     assert r.headers["Content-Security-Policy"].startswith("sandbox allow-scripts")
-    assert s.get(base(hub) + "reports/example/../../etc/report.html", timeout=30).status_code == 404
-    assert s.get(base(hub) + f"reports/example/{published.run_id}/secret.txt", timeout=30).status_code == 404
+    assert s.get(base(hub) + "reports/alice/example/../../etc/report.html", timeout=30).status_code == 404
+    assert s.get(base(hub) + f"reports/alice/example/{published.run_id}/secret.txt", timeout=30).status_code == 404
+    assert s.get(base(hub) + f"reports/bob/example/{published.run_id}/run.log", timeout=30).status_code == 404
     assert s.get(base(hub) + "app?id=ex", timeout=60).status_code == 200
 
 
@@ -99,21 +107,26 @@ def test_users_without_access_are_refused(hub, users, published):
     assert {"ex", "bob-private"} <= {e["slug"] for e in bob_list}
 
 
-def test_publish_button_on_the_reports_index(hub, users, published):
+def test_publish_button_on_the_reports_index(hub, users, published, bobs_report):
     import re
 
     s = users["bob"]
     page = s.get(base(hub) + "reports/", timeout=60)
-    action = f"/services/dashboards/reports/example/{published.run_id}/publish"
+    # the button is on bob's own runs only; posting to alice's run is refused
+    other = f"/services/dashboards/reports/alice/example/{published.run_id}/publish"
+    assert other not in page.text
+    action = f"/services/dashboards/reports/bob/example/{bobs_report.run_id}/publish"
     m = re.search(re.escape(action) + r'"[^>]*>\s*<input type="hidden" name="_xsrf" value="([^"]+)"', page.text)
     assert m, "no publish form with an XSRF token on the reports index"
     url = hub.hub.url.rstrip("/") + action
     assert s.post(url, data={"private": "1"}, allow_redirects=False, timeout=60).status_code == 403  # no XSRF
+    r = s.post(hub.hub.url.rstrip("/") + other, data={"_xsrf": m.group(1)}, allow_redirects=False, timeout=60)
+    assert r.status_code == 403
     r = s.post(url, data={"_xsrf": m.group(1), "private": "1"}, allow_redirects=False, timeout=300)
     assert r.status_code == 302, r.text[-500:]
-    slug = f"example-{published.run_id}".lower()
+    slug = f"example-{bobs_report.run_id}".lower()
     e = publish.get(slug)
-    assert e["author"] == "bob" and e["visibility"] == "private" and e["run_id"] == published.run_id
+    assert e["author"] == "bob" and e["visibility"] == "private" and e["run_id"] == bobs_report.run_id
     assert slug not in [x["slug"] for x in users["alice"].get(base(hub) + "api/published", timeout=30).json()]
     publish.unpublish(slug)
 
@@ -161,6 +174,8 @@ def test_scheduled_run_fires_and_publishes(hub, users, published):
 
     h = hub.hub
     before = {r["run_id"] for r in reports.list_reports("example")}
+    gw = Gateway(address=h.url + "services/dask-gateway", auth=JupyterHubAuth(api_token=h.api_token("alice")))
+    stopped = {c.name for c in gw.list_clusters(status="stopped")}
     s = schedule.add("example", {"n_months": "1", "amplitude": "2", "n_workers": "1"}, "3600s", owner="alice",
                      publish="ex-sched", start=schedule._now())
     try:
@@ -168,14 +183,12 @@ def test_scheduled_run_fires_and_publishes(hub, users, published):
                  what="the scheduled run")
         new = [r for r in reports.list_reports("example") if r["run_id"] not in before]
         assert len(new) == 1 and new[0]["parameters"]["amplitude"] == 2.0 and new[0]["user"] == "alice"
-        executed = (reports.resolve(f"example/{new[0]['run_id']}") / "notebook.ipynb").read_text()
-        assert "peak computed on the cluster" in executed
-        m = re.search(r"/services/dask-gateway/clusters/([0-9a-f.]+)/status", executed)
-        assert m, "the run did not compute on a gateway cluster"
+        executed = (reports.resolve(f"alice/example/{new[0]['run_id']}") / "notebook.ipynb").read_text()
+        assert "peak computed on the cluster" in executed and "Dask cluster ready" in executed
+        assert "/clusters/" not in executed  # the cluster's capability link stays out of the report
         # the cluster was alice's own, and it is gone with the run
-        gw = Gateway(address=h.url + "services/dask-gateway", auth=JupyterHubAuth(api_token=h.api_token("alice")))
-        wait_for(lambda: m.group(1) in [c.name for c in gw.list_clusters(status="stopped")], timeout=120,
-                 what="the run's cluster to stop")
+        wait_for(lambda: {c.name for c in gw.list_clusters(status="stopped")} - stopped, timeout=120,
+                 what="the run's cluster (alice's) to stop")
         # and the run's token is revoked
         wait_for(lambda: not [t for t in h.api("GET", "users/alice/tokens").json()["api_tokens"]
                               if t["note"].startswith("satco2 scheduled run")], timeout=60,

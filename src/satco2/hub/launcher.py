@@ -488,7 +488,7 @@ def _publish_examples_in_background(hub: "Hub") -> subprocess.Popen:
 
         home = str(hub.service_state_dir)
         preexec = privileges.become_service_account(home)
-        env["HOME"] = home
+        env.update(HOME=home, NUMBA_CACHE_DIR=f"{home}/numba-cache")
         cmd = [hub.runtime.user_python, "-m", "satco2.cli", "publish", "--examples"]
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,

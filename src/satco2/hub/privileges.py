@@ -45,6 +45,9 @@ def ensure_service_account(home: Path) -> pwd.struct_passwd:
                         "--shell", "/usr/sbin/nologin", "--comment", "SatCO2 Hub services", SERVICE_ACCOUNT],
                        check=True, capture_output=True)
         entry = pwd.getpwnam(SERVICE_ACCOUNT)
+    if entry.pw_dir != str(home):  # its home is this hub's service state (HOME of its processes)
+        subprocess.run(["usermod", "--home", str(home), SERVICE_ACCOUNT], check=True, capture_output=True)
+        entry = pwd.getpwnam(SERVICE_ACCOUNT)
     if entry.pw_uid == 0:
         raise SatCO2Error(f"the service account {SERVICE_ACCOUNT} must not be root.")
     return entry
@@ -68,18 +71,24 @@ def prepare(state_dir: Path, service_state: Path, reports_dir: Path, job_python:
     the sudo rule. Returns the service account."""
     ensure_group()
     svc = ensure_service_account(service_state)
+    state_dir = Path(state_dir).resolve()
+    _check_reachable(state_dir, "the hub's state folder", "SATCO2_STATE_DIR")
     os.chmod(state_dir, 0o711)  # the services reach <state>/services; nothing in <state> is readable
     _own_dir(service_state, svc.pw_uid, svc.pw_gid, 0o700)
     reports_dir = Path(reports_dir).resolve()
-    for parent in reports_dir.parents:
-        if not os.stat(parent).st_mode & stat.S_IXOTH:
-            raise SatCO2Error(
-                f"root mode: the users' accounts cannot reach the reports folder {reports_dir} because {parent} "
-                f"is not searchable by others (chmod o+x {parent}, or set SATCO2_REPORTS_DIR elsewhere).")
+    _check_reachable(reports_dir, "the reports folder", "SATCO2_REPORTS_DIR")
     _own_dir(reports_dir, 0, 0, 0o755)
     _own_dir(reports_dir / EXAMPLES_AUTHOR, svc.pw_uid, svc.pw_gid, 0o755)
     write_sudo_rule(job_python)
     return svc
+
+
+def _check_reachable(path: Path, what: str, env: str) -> None:
+    for parent in path.parents:
+        if not os.stat(parent).st_mode & stat.S_IXOTH:
+            raise SatCO2Error(
+                f"root mode: the users' and services' accounts cannot reach {what} {path} because {parent} "
+                f"is not searchable by others (chmod o+x {parent}, or set {env} elsewhere).")
 
 
 def ensure_user_reports(reports_dir: Path, entry: pwd.struct_passwd) -> Path:

@@ -71,10 +71,18 @@ def schedules_file():
 
 
 def limits() -> dict:
-    """``{"max_schedules_per_user", "min_interval_seconds"}`` from the hub settings."""
+    """``{"max_schedules_per_user", "min_interval_seconds"}``: the ``scheduler`` section of the hub
+    settings, as the hub handed it to its scheduler service (``SATCO2_SCHEDULER_MAX_PER_USER``,
+    ``SATCO2_SCHEDULER_MIN_INTERVAL``), else as the settings file says."""
+    from .. import config
     from ..hub import settings
 
-    return dict(settings.load().get("scheduler") or {"max_schedules_per_user": 20, "min_interval_seconds": 60})
+    out = dict(settings.load()["scheduler"])
+    for key, name in (("max_schedules_per_user", "scheduler-max-per-user"),
+                      ("min_interval_seconds", "scheduler-min-interval")):
+        if config.get(name) not in (None, ""):
+            out[key] = int(config.get(name))
+    return out
 
 
 def interval_seconds(every: str) -> float:

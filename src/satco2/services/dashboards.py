@@ -481,6 +481,31 @@ def _origins() -> list[str]:
     return out
 
 
+def _guard_component_handler() -> None:
+    """Panel's ``/components/<module>/<class>/...`` handler imports the module named in the URL and
+    answers HTTP 500 on names such as ``..`` (``..%2f`` in the URL); turn every such failure into
+    404, so a crafted URL neither fills the log with tracebacks nor reaches ``import_module``."""
+    from panel.io.server import ComponentResourceHandler
+
+    if getattr(ComponentResourceHandler, "_satco2_guarded", False):
+        return
+    parse = ComponentResourceHandler.parse_url_path
+
+    def parse_url_path(self, path):
+        parts = path.split("/")
+        if len(parts) < 3 or not all(p.isidentifier() for p in parts[0].split(".") + [parts[1]]):
+            raise web.HTTPError(404, "no such component resource")
+        try:
+            return parse(self, path)
+        except web.HTTPError:
+            raise
+        except Exception:  # noqa: BLE001 - any other failure: the resource does not exist
+            raise web.HTTPError(404, "no such component resource") from None
+
+    ComponentResourceHandler.parse_url_path = parse_url_path
+    ComponentResourceHandler._satco2_guarded = True
+
+
 def make_server(port: int | None = None):
     """Build (not start) the Bokeh server from the hub's environment variables (``port=0``: a
     throw-away port, when :func:`main` serves the app on its own, early-bound socket)."""
@@ -492,6 +517,7 @@ def make_server(port: int | None = None):
     url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/dashboards/")
     hub_auth()  # configure the singleton from the environment now: errors surface at start
+    _guard_component_handler()
     pn.extension()
     apps = {"/app": dashboard_app}
     cat = _catalog_app()

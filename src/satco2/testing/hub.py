@@ -24,6 +24,7 @@ merged over ``hub-config/settings.yaml``; ``env`` is extra environment for user 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import time
 from pathlib import Path
@@ -179,24 +180,35 @@ class TempHub:
 def temp_hub(tmp_path, root_mode=None, overrides=None, env=None, state_dir=None, remove_users=True):
     """Start the real hub on free loopback ports under ``tmp_path``; yield a :class:`TempHub`.
 
-    ``state_dir`` (default ``tmp_path / "state"``) may be reused by a second ``temp_hub`` to test
-    restarts. In root mode the system accounts of users signed up through :meth:`TempHub.signup`
-    (and the admin's) are deleted at teardown unless ``remove_users=False``.
+    ``state_dir`` (default ``tmp_path / "state"``; in root mode a new folder under the system's
+    temporary folder, which the service account can reach, removed afterwards) may be reused by a
+    second ``temp_hub`` to test restarts. In root mode the system accounts of users signed up through
+    :meth:`TempHub.signup` (and the admin's) are deleted at teardown unless ``remove_users=False``.
     """
+    import shutil
+    import tempfile
+
     from ..hub.launcher import Hub, free_port
 
     tmp_path = Path(tmp_path)
     tmp_path.mkdir(parents=True, exist_ok=True)
+    own_state = None
+    if state_dir is None and (root_mode or (root_mode is None and os.geteuid() == 0)):
+        own_state = state_dir = Path(tempfile.mkdtemp(prefix="satco2-hub-state-"))
     hub = Hub(state_dir=state_dir or tmp_path / "state", port=free_port(), root_mode=root_mode,
               overrides=overrides, env=env, log=tmp_path / "hub.log", free_ports=True)
-    hub.start()
-    handle = TempHub(hub)
     try:
-        yield handle
+        hub.start()
+        handle = TempHub(hub)
+        try:
+            yield handle
+        finally:
+            hub.stop()
+            if hub.root_mode and remove_users:
+                remove_system_users(handle.signed_up)
     finally:
-        hub.stop()
-        if hub.root_mode and remove_users:
-            remove_system_users(handle.signed_up)
+        if own_state is not None:
+            shutil.rmtree(own_state, ignore_errors=True)
 
 
 def remove_system_users(names) -> None:
