@@ -134,6 +134,9 @@ def test_jupyterhub_and_gateway_configs_load(tmp_path, monkeypatch, root_mode):
     assert env["DASK_GATEWAY__ADDRESS"].endswith("/services/dask-gateway")
     for name, module in rt.services.items():  # project services only when importable
         assert services[name]["command"][-1] == module and services[name]["oauth_no_confirm"]
+        # they read files users write: never as root (root mode: the unprivileged service account)
+        assert services[name].get("user") == ("satco2-svc" if root_mode else None)
+        assert services[name]["environment"]["SATCO2_ISOLATION"] == ("root" if root_mode else "single")
     if root_mode:
         assert c.JupyterHub.spawner_class == "localprocess" and callable(c.Spawner.pre_spawn_hook)
     else:

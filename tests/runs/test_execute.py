@@ -160,6 +160,26 @@ def test_failed_run_keeps_last_good_report_and_dashboard(good):
     assert listed[bad.run_id] == "failed" and listed[good.run_id] == "ok"
 
 
+def test_cli_publish_builds_the_snapshot_in_the_background(good):
+    """`satco2 publish` registers the dashboard once it builds, and returns; the offline snapshot
+    follows from a background process, its state shown in the entry."""
+    import time
+
+    fresh = run("example", {"n_months": "1"})
+    assert publish.snapshot_state(fresh.dir) is None
+    r = subprocess.run([sys.executable, "-m", "satco2.cli", "publish", "--name", "bg", "--json", "--",
+                        f"example/{fresh.run_id}"], capture_output=True, text=True, env=os.environ)
+    assert r.returncode == 0, r.stderr
+    e = json.loads(r.stdout.strip().splitlines()[-1])
+    assert e["slug"] == "bg" and e["snapshot_state"] in ("building", "ready")
+    deadline = time.monotonic() + 300
+    while publish.get("bg")["snapshot_state"] == "building" and time.monotonic() < deadline:
+        time.sleep(1)
+    assert publish.get("bg")["snapshot_state"] == "ready" and publish.snapshot_path(fresh.dir).is_file()
+    assert not (fresh.dir / "dashboard.html").exists()
+    publish.unpublish("bg")
+
+
 def test_cli_refuses_bad_parameter_with_one_sentence(dirs):
     r = subprocess.run([sys.executable, "-m", "satco2.cli", "run", "example", "-p", "n_months", "99"],
                        capture_output=True, text=True, env=os.environ)

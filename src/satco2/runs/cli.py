@@ -59,6 +59,7 @@ def publish_cmd(
     unpublish: Optional[str] = typer.Option(None, "--unpublish", help="remove the published dashboard NAME"),
     list_: bool = typer.Option(False, "--list", help="list the published dashboards"),
     snapshot: bool = typer.Option(True, "--snapshot/--no-snapshot", help="write the offline dashboard.html"),
+    wait: bool = typer.Option(False, "--wait", help="wait for the offline snapshot (default: built in the background)"),
     as_json: bool = typer.Option(False, "--json", help="print the registry entry as JSON"),
 ) -> None:
     """Publish a run's dashboard to the dashboards service (and write its offline HTML snapshot).
@@ -84,16 +85,18 @@ def publish_cmd(
     if api:
         e = remote.call("dashboards", "POST", "api/publish", {
             "run": None if run is None else str(run), "follow_latest": follow_latest, "name": name,
-            "private": private, "snapshot": snapshot})
+            "private": private, "snapshot": snapshot, "wait": wait})
     else:
-        e = _publish.publish(run, follow_latest=follow_latest, slug=name, make_snapshot=snapshot,
+        e = _publish.publish(run, follow_latest=follow_latest, slug=name,
+                             make_snapshot=(True if wait else "background") if snapshot else False,
                              visibility="private" if private else "all")
     if as_json:
         typer.echo(json.dumps(e, default=str))
         return
     typer.echo(f"published {e['slug']} ({e['notebook']}/{e['run_id']}) at /services/dashboards/app?id={e['slug']}")
-    if e.get("has_snapshot") and e.get("run_user"):
-        typer.echo(f"offline snapshot: /services/dashboards/reports/{e['run_user']}/{e['notebook']}/{e['run_id']}/dashboard.html")
+    if e.get("snapshot_state") and e.get("run_user"):
+        where = f"/services/dashboards/reports/{e['run_user']}/{e['notebook']}/{e['run_id']}/dashboard.html"
+        typer.echo(f"offline snapshot ({e['snapshot_state']}): {where}")
 
 
 schedule_app = typer.Typer(help="Scheduled runs, fired by the hub's scheduler service.", no_args_is_help=True)

@@ -177,6 +177,54 @@ def snapshot(report_dir: str | os.PathLike) -> Path:
     return target
 
 
+#: state of a snapshot being built in the background, beside it in the run's verified copy
+SNAPSHOT_STATE = ".snapshot-state.json"
+
+
+def snapshot_state(report_dir: str | os.PathLike) -> str | None:
+    """``"ready"``, ``"building"``, ``"failed"`` or None (never asked for) for a run's snapshot."""
+    copy = snapshot_path(report_dir).parent
+    if (copy / SNAPSHOT).is_file():
+        return "ready"
+    st = reports.read_json(copy / SNAPSHOT_STATE, None) or {}
+    if st.get("state") == "building" and not _alive(st.get("pid")):
+        return "failed"  # the builder died without a word
+    return st.get("state")
+
+
+def _alive(pid) -> bool:
+    try:
+        os.kill(int(pid), 0)
+        return True
+    except (OSError, TypeError, ValueError):
+        return False
+
+
+def start_snapshot(report_dir: str | os.PathLike) -> None:
+    """Build the offline snapshot in a background process (``python -m satco2.runs.publish``), so
+    publishing returns at once; :func:`snapshot_state` tells how it goes."""
+    import subprocess
+    import sys
+
+    copy = verified_copy(report_dir)
+    with open(copy / ".snapshot.log", "ab") as log:
+        p = subprocess.Popen([sys.executable, "-m", "satco2.runs.publish", str(copy)], stdout=log,
+                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    reports.write_json(copy / SNAPSHOT_STATE, {"state": "building", "pid": p.pid, "started": _now()})
+
+
+def _build_snapshot_main(copy: str) -> int:
+    """``python -m satco2.runs.publish COPY``: build one snapshot, record a failure in one sentence."""
+    try:
+        snapshot(copy)
+    except Exception as e:  # noqa: BLE001 - recorded for the service's pages, then exit non-zero
+        reports.write_json(Path(copy) / SNAPSHOT_STATE, {"state": "failed", "error": f"{type(e).__name__}: {e}"})
+        print(f"error: the offline snapshot of {copy} failed: {e}", flush=True)
+        return 1
+    (Path(copy) / SNAPSHOT_STATE).unlink(missing_ok=True)
+    return 0
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -194,7 +242,7 @@ def _entry_view(e: dict) -> dict | None:
         return out
     i = reports.info(d)
     out.update(report_dir=str(d), run_id=i["run_id"], parameters=i["parameters"], run_date=i["finished"],
-               run_user=i["user"], has_snapshot=snapshot_path(d).is_file())
+               run_user=i["user"], has_snapshot=snapshot_path(d).is_file(), snapshot_state=snapshot_state(d))
     return out
 
 
@@ -213,7 +261,7 @@ def get(slug: str) -> dict:
 
 
 def publish(run: str | os.PathLike | None = None, *, follow_latest: str | None = None, slug: str | None = None,
-            author: str | None = None, make_snapshot: bool = True, visibility: str = "all") -> dict:
+            author: str | None = None, make_snapshot: bool | str = True, visibility: str = "all") -> dict:
     """Publish a run's dashboard (``run``: see :func:`satco2.runs.reports.resolve`), or with
     ``follow_latest=NOTEBOOK`` the dashboard of the author's latest successful run of that notebook
     (and of the author's later runs, as they succeed). ``author``: default the hub user
@@ -223,7 +271,9 @@ def publish(run: str | os.PathLike | None = None, *, follow_latest: str | None =
     ``<notebook>-<run id>`` for a run, ``<notebook>-<author>`` for follow-latest.
 
     The dashboard is built once first (so a broken report is refused before it is listed) and, with
-    ``make_snapshot``, saved as the offline ``dashboard.html`` in the run's verified copy.
+    ``make_snapshot``, saved as the offline ``dashboard.html`` in the run's verified copy: now
+    (``True``), or by a background process (``"background"``, what ``satco2 publish`` does, so it
+    returns in seconds and the live dashboard is usable at once; :func:`snapshot_state`).
     ``visibility``: ``"all"`` (every hub user with access to the dashboards service) or
     ``"private"`` (the author and hub admins). Returns the registry entry.
     """
@@ -255,7 +305,7 @@ def publish(run: str | os.PathLike | None = None, *, follow_latest: str | None =
     check_name_free(slug, author)  # before the snapshot: a refusal changes nothing
     notebook = d.parent.name
     try:
-        if make_snapshot:
+        if make_snapshot is True:
             snapshot(d)
         else:
             build(d)
@@ -279,6 +329,8 @@ def publish(run: str | os.PathLike | None = None, *, follow_latest: str | None =
     with _locked() as data:
         check_name_free(slug, author, data["entries"])  # again under the lock (a concurrent publish)
         data["entries"][slug] = entry
+    if make_snapshot == "background" and snapshot_state(d) not in ("ready", "building"):
+        start_snapshot(d)
     return _entry_view(entry)
 
 
@@ -322,3 +374,9 @@ def publish_examples(notebooks: list[str] | None = None, log=print) -> list[dict
         except SatCO2Error as e:
             log(f"{nb}: not published: {e}")
     return out
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(_build_snapshot_main(sys.argv[1]))

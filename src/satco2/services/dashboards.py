@@ -331,6 +331,8 @@ class PublishAPIHandler(TokenAPIHandler):
             args.append("--private")
         if b.get("snapshot") is False:
             args.append("--no-snapshot")
+        elif b.get("wait"):
+            args.append("--wait")
         if b.get("follow_latest"):
             args += ["--follow-latest", str(b["follow_latest"])]
         elif b.get("run"):
