@@ -218,6 +218,16 @@ class IndexHandler(BaseHandler):
 LISTED_FILES = ("report.html", "run.log", "provenance.json", "notebook.ipynb")
 
 
+def _plain_file(p: Path) -> bool:
+    """A regular file, not a link (a link in a run folder is never served, so never listed)."""
+    import stat
+
+    try:
+        return stat.S_ISREG(os.lstat(p).st_mode)
+    except OSError:
+        return False
+
+
 class ReportsHandler(BaseHandler):
     def get(self):
         from markupsafe import Markup
@@ -226,7 +236,7 @@ class ReportsHandler(BaseHandler):
 
         rows = reports.list_reports()
         for r in rows:
-            r["files"] = [f for f in LISTED_FILES if (Path(r["dir"]) / f).is_file()]
+            r["files"] = [f for f in LISTED_FILES if _plain_file(Path(r["dir"]) / f)]
         self.page("reports.html", title="Reports", rows=rows, xsrf_form_html=Markup(self.xsrf_form_html()))
 
 
