@@ -133,7 +133,10 @@ for name, module in rt.services.items():
                         **(gateway_env if name == "scheduler" else {}),
                         **({"SATCO2_SCHEDULER_MAX_PER_USER": str(S["scheduler"]["max_schedules_per_user"]),
                             "SATCO2_SCHEDULER_MIN_INTERVAL": str(S["scheduler"]["min_interval_seconds"])}
-                           if name == "scheduler" else {})},
+                           if name == "scheduler" else {}),
+                        **({"SATCO2_DASHBOARDS_MAX_LIVE": str(S["viewers"]["max_live_sessions"]),
+                            "SATCO2_DASHBOARDS_IDLE_SECONDS": str(S["viewers"]["session_idle_seconds"])}
+                           if name == "dashboards" else {})},
         "cwd": svc_state,
         **({"user": hooks.SERVICE_ACCOUNT} if rt.root_mode else {}),
         "oauth_no_confirm": spec.get("oauth_no_confirm", True),

@@ -27,6 +27,8 @@ _ENV = {
     "service-state-dir": "SATCO2_SERVICE_STATE_DIR",
     "isolation": "SATCO2_ISOLATION",
     "scheduler-max-per-user": "SATCO2_SCHEDULER_MAX_PER_USER",
+    "dashboards-max-live": "SATCO2_DASHBOARDS_MAX_LIVE",
+    "dashboards-idle-seconds": "SATCO2_DASHBOARDS_IDLE_SECONDS",
     "scheduler-min-interval": "SATCO2_SCHEDULER_MIN_INTERVAL",
     "demo-root": "SATCO2_DEMO_ROOT",
     "mirror-root": "SATCO2_MIRROR_ROOT",

@@ -166,6 +166,20 @@ def test_browser_login_open_dashboard_map_and_widget(hub, published, users, arti
             assert np.abs(img2.astype(int) - img.astype(int)).sum() > 0
 
 
+def test_viewers_beyond_the_live_limit_get_the_offline_snapshot(hub, users, published):
+    """More viewers at once than viewers.max_live_sessions (4): the first are sent to the live
+    dashboard, the others get its offline snapshot at once, sandboxed and marked."""
+    s = users["alice"]
+    views = []
+    for _ in range(8):
+        r = s.get(base(hub) + "app?id=ex", allow_redirects=False, timeout=60)
+        views.append("live" if r.status_code == 302 else r.headers.get("X-SatCO2-View"))
+        if r.status_code == 200:
+            assert "offline snapshot of ex" in r.text and "synthetic drifting bloom" in r.text
+            assert r.headers["Content-Security-Policy"].startswith("sandbox")
+    assert views.count("live") <= 1 and views[-1] == "snapshot", views  # one session built at a time
+
+
 def test_scheduled_run_fires_and_publishes(hub, users, published):
     """A schedule of alice fires once, computes on a Dask Gateway cluster of alice's own (through a
     token the scheduler issues her and revokes after), lands as her report and publishes."""

@@ -13,7 +13,10 @@ once), authenticated through the hub's OAuth with :class:`jupyterhub.services.au
 Routes (under ``$JUPYTERHUB_SERVICE_PREFIX``):
 
 ``/``                         the published dashboards: title, author, parameters, run date, links
-``/app?id=<slug>``            a published dashboard, rebuilt from its report folder per session
+``/app?id=<slug>``            a published dashboard: the live one (``/live?id=``) while it has fewer
+                              than ``viewers.max_live_sessions`` sessions, else its offline
+                              snapshot from memory with a note (a busy page if it has none)
+``/live?id=<slug>``           the live dashboard, rebuilt from its report's verified copy per session
 ``/d/<slug>``                 redirect to ``/app?id=<slug>``
 ``/reports/``                 the reports index (every trusted run: notebook, status, user, parameters)
 ``/reports/<user>/<nb>/<run>/<file>`` a report's HTML export, offline snapshot, log, provenance, notebook
@@ -404,6 +407,110 @@ class PublishedAPIHandler(BaseHandler):
         self.finish(json.dumps(items, default=str))
 
 
+class LiveAdmission:
+    """How many live (Bokeh) sessions the service builds at once: the live sessions plus the
+    viewers sent to ``/live`` in the last :attr:`window` seconds (whose sessions are being built)
+    must stay below ``max_live``, and sessions are built one at a time (at most one admission per
+    :attr:`gap` seconds). Building a session runs on the server's one event loop for a second of
+    CPU or more, during which nothing else is answered; beyond the limit a viewer gets the offline
+    snapshot at once instead of waiting in that queue (issue 14: 100 concurrent viewers on 2 cores)."""
+
+    window = 15.0
+    gap = 3.0
+
+    def __init__(self, max_live: int):
+        self.max_live = max_live
+        self.recent: list[float] = []
+
+    def admit(self, live_sessions: int) -> bool:
+        import time
+
+        now = time.monotonic()
+        self.recent = [t for t in self.recent if now - t < self.window]
+        if live_sessions + len(self.recent) >= self.max_live or (self.recent and now - self.recent[-1] < self.gap):
+            return False
+        self.recent.append(now)
+        return True
+
+
+def _viewer_limits() -> tuple[int, int]:
+    """``(max_live_sessions, session_idle_seconds)`` as the hub handed them to the service."""
+    from .. import config
+
+    return (int(config.get("dashboards-max-live") or 4), int(config.get("dashboards-idle-seconds") or 60))
+
+
+_ADMISSION: LiveAdmission | None = None
+_SNAPSHOTS: dict[tuple[str, str], tuple[float, bytes, bytes]] = {}
+
+
+def _snapshot_page(path: Path, slug: str, run_id: str) -> tuple[bytes, bytes] | None:
+    """An offline snapshot with the "many viewers" note, plain and gzip-compressed, kept in memory
+    while the file is unchanged (a few MB each; compressed once, not per viewer)."""
+    import gzip
+    import html
+
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        return None
+    key = (str(path), slug)
+    hit = _SNAPSHOTS.get(key)
+    if hit is None or hit[0] != mtime:
+        data = path.read_bytes()
+        note = (f'<div style="font:14px sans-serif;background:#fff3cd;padding:.5em 1em;border-bottom:1px solid '
+                f'#e0c36c">Many viewers right now: this is the offline snapshot of {html.escape(slug)} (run '
+                f"{html.escape(run_id)}); reload in a minute for the live dashboard.</div>").encode()
+        i = data.find(b"<body")
+        j = data.find(b">", i) + 1 if i >= 0 else 0
+        page = data[:j] + note + data[j:]
+        if len(_SNAPSHOTS) > 32:
+            _SNAPSHOTS.clear()
+        hit = _SNAPSHOTS[key] = (mtime, page, gzip.compress(page, 6))
+    return hit[1], hit[2]
+
+
+class AppHandler(BaseHandler):
+    """``/app?id=<slug>``: see the module docstring."""
+
+    def get(self):
+        from ..runs import publish
+
+        global _ADMISSION
+        slug = self.get_argument("id", "")
+        try:
+            e = publish.get(slug)
+        except SatCO2Error as err:
+            raise web.HTTPError(404, str(err)) from None
+        if not may_see(e, self.current_user):
+            raise web.HTTPError(403, f"the dashboard {slug} is private to {e.get('author')}.")
+        if _ADMISSION is None:
+            _ADMISSION = LiveAdmission(_viewer_limits()[0])
+        ctx = getattr(self.application, "_applications", {}).get("/live")
+        live = len(ctx.sessions) if ctx is not None else 0
+        if _ADMISSION.admit(live):
+            self.redirect(f"{self.base}live?id={quote(slug)}")
+            return
+        pages = (_snapshot_page(publish.snapshot_path(e["report_dir"]), slug, str(e.get("run_id")))
+                 if e.get("report_dir") else None)
+        if pages is None:
+            self.set_status(503)
+            self.set_header("Retry-After", "30")
+            self.page("message.html", title="Busy",
+                      message=f"The dashboard {slug} has as many live viewers as this hub serves at once "
+                              f"({_ADMISSION.max_live}); please try again in a minute.")
+            return
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        self.set_header("Content-Security-Policy", "sandbox allow-scripts allow-popups allow-downloads")
+        self.set_header("X-SatCO2-View", "snapshot")
+        self.set_header("Vary", "Accept-Encoding")
+        if "gzip" in self.request.headers.get("Accept-Encoding", ""):
+            self.set_header("Content-Encoding", "gzip")
+            self.finish(pages[1])
+        else:
+            self.finish(pages[0])
+
+
 class ShortLinkHandler(BaseHandler):
     def get(self, slug: str):
         self.redirect(f"{self.base}app?id={quote(slug)}")
@@ -531,7 +638,7 @@ def make_server(port: int | None = None):
     hub_auth()  # configure the singleton from the environment now: errors surface at start
     _guard_component_handler()
     pn.extension()
-    apps = {"/app": dashboard_app}
+    apps = {"/live": dashboard_app}
     cat = _catalog_app()
     if cat is not None:
         apps["/catalog"] = cat
@@ -543,17 +650,18 @@ def make_server(port: int | None = None):
         (r"/api/published", PublishedAPIHandler),
         (r"/api/published/([^/]+)", PublishedItemAPIHandler),
         (r"/api/publish", PublishAPIHandler),
+        (r"/app", AppHandler),
         (r"/d/([^/]+)", ShortLinkHandler),
         (r"/oauth_callback", _callback_handler()),
         (r"/login", LoginHandler),
     ]
     server = get_server(
         apps, port=url.port if port is None else port, address=url.hostname, websocket_origin=_origins(),
-        start=False, title={"/app": "SatCO2 dashboard", "/catalog": "SatCO2 catalog"},
+        start=False, title={"/live": "SatCO2 dashboard", "/catalog": "SatCO2 catalog"},
         prefix=prefix.strip("/"), extra_patterns=patterns, auth_provider=_hub_auth_provider(),
-        cookie_secret=_cookie_secret(), satco2_prefix=prefix, check_unused_sessions_milliseconds=60_000,
+        cookie_secret=_cookie_secret(), satco2_prefix=prefix, check_unused_sessions_milliseconds=5_000,
         xsrf_cookie_kwargs={"path": prefix},
-        unused_session_lifetime_milliseconds=300_000,
+        unused_session_lifetime_milliseconds=_viewer_limits()[1] * 1000,
     )
     return server
 
