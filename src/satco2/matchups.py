@@ -505,6 +505,8 @@ def match_file(obs_file, product, source: str = "demo", variable: str | None = N
     """
     obs_file = Path(obs_file)
     fmt = format or V.detect_format(obs_file)
+    label = (str(product) if isinstance(product, (str, os.PathLike))
+             else f"the in-memory {type(product).__name__} {getattr(product, 'name', None) or ''}".rstrip())
     # the product first (cheap, lazy): unknown ids and variables fail before any reading
     da = open_product(product, source=source, variable=variable)
     q = obs_variable or quantity_of(da) or "value"
@@ -523,7 +525,7 @@ def match_file(obs_file, product, source: str = "demo", variable: str | None = N
     else:
         have = [c for c in first.columns if c in V.COLUMN_ALIASES and c not in ("time", "lat", "lon")]
         raise SatCO2Error(
-            f"observation file {obs_file} has no {q} to compare with {da.name!r} of {product} "
+            f"observation file {obs_file} has no {q} to compare with {da.name!r} of {label} "
             f"(it has {', '.join(have) or 'no known quantity'}); name the quantity with --obs-variable")
     if isinstance(product, str) and not Path(product).exists():
         # a registry id: the footprint/extent that covers the observations (demo stores have several)
@@ -553,7 +555,7 @@ def match_file(obs_file, product, source: str = "demo", variable: str | None = N
             t0, t1 = (pd.Timestamp(grid.t_edges[0]), pd.Timestamp(grid.t_edges[-1]))
             raise SatCO2Error(
                 f"all {counts['observations']} observations of {obs_file.name} lie outside the coverage "
-                f"of {product} ({counts['outside_grid']} outside its grid lat {grid.lat_edges[0]:.2f}.."
+                f"of {label} ({counts['outside_grid']} outside its grid lat {grid.lat_edges[0]:.2f}.."
                 f"{grid.lat_edges[-1]:.2f}, lon {grid.lon_edges[0]:.2f}..{grid.lon_edges[-1]:.2f}; "
                 f"{counts['outside_period']} outside its period {t0:%Y-%m-%d}..{t1:%Y-%m-%d})")
     except BaseException:
@@ -565,7 +567,7 @@ def match_file(obs_file, product, source: str = "demo", variable: str | None = N
     stats = acc.table()
     res = MatchupResult(table=pd.concat(kept, ignore_index=True) if keep_table else None,
                         stats=stats, counts=counts, variable=str(da.name), quantity=q,
-                        product=str(product), out=Path(out) if out else None,
+                        product=label, out=Path(out) if out else None,
                         attrs={"obs_file": str(obs_file), "format": fmt, "source": source,
                                "window_days": window_days, "window_pixels": window_pixels,
                                "stat": stat, "units": V.CANONICAL_UNITS.get(q, da.attrs.get("units", "")),
@@ -574,7 +576,7 @@ def match_file(obs_file, product, source: str = "demo", variable: str | None = N
         res.stats_file = Path(str(out) + ".stats.csv")
         stats.to_csv(res.stats_file, index=False)
         res.summary_file = Path(str(out) + ".summary.json")
-        summary = {"counts": counts, "variable": res.variable, "quantity": q, "product": str(product),
+        summary = {"counts": counts, "variable": res.variable, "quantity": q, "product": label,
                    **res.attrs, "overall": res.overall()}
         tmp = res.summary_file.with_name(res.summary_file.name + ".tmp")
         tmp.write_text(json.dumps(_json_safe(summary), indent=2, allow_nan=False))
