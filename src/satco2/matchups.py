@@ -143,9 +143,9 @@ class Grid:
     def locate(self, time, lat, lon, window_days: float = 0.0):
         """Indices ``k, i, j``, in-coverage masks and the per-observation time window
         ``k_lo, k_hi`` (offsets from k) of observations."""
-        t = np.asarray(pd.DatetimeIndex(time).values.astype("datetime64[ns]").astype(np.int64))
+        t = np.asarray(time).astype("datetime64[ns]").view(np.int64)
         lon_w = self.wrap_lon(lon)
-        out = {"lon_w": lon_w}
+        out = {"lon_w": lon_w, "t_ns": t}
         inside = np.ones(t.size, bool)
         for name, x, e in (("i", np.asarray(lat, float), self.lat_edges),
                            ("j", lon_w, self.lon_edges)):
@@ -178,12 +178,22 @@ def _chunk_bounds(chunks) -> list[np.ndarray]:
     return [np.concatenate([[0], np.cumsum(c)]) for c in chunks]
 
 
+def _chunk_of(bounds: np.ndarray, chunks, x: np.ndarray) -> np.ndarray:
+    if len(chunks) == 1:
+        return np.zeros(len(x), np.int64)
+    if all(c == chunks[0] for c in chunks[:-1]):
+        return x // chunks[0]
+    return np.searchsorted(bounds, x, side="right") - 1
+
+
 def _assemble(pieces):
     return np.block(pieces) if isinstance(pieces, list) else np.asarray(pieces)
 
 
 def _extract(pieces, origin, k, i, j, k_lo, k_hi, half_t, half_px, stat):
     block = _assemble(pieces)
+    if half_t == 0 and half_px == 0:  # the value alone (the rest follows from it)
+        return {"value": block[k - origin[0], i - origin[1], j - origin[2]]}
     return V.window_values(block, k - origin[0], i - origin[1], j - origin[2], k_lo, k_hi,
                            half_t, half_px, stat)
 
@@ -200,10 +210,10 @@ def extract(da: xr.DataArray, k, i, j, k_lo, k_hi, half_t: int, half_px: int, st
         return V.window_values(np.asarray(data) if n else np.zeros((1, 1, 1)), k, i, j, k_lo, k_hi, half_t, half_px, stat)
     bounds = _chunk_bounds(data.chunks)
     nch = [b.size - 1 for b in bounds]
-    ck = np.searchsorted(bounds[0], k, side="right") - 1
-    ci = np.searchsorted(bounds[1], i, side="right") - 1
-    cj = np.searchsorted(bounds[2], j, side="right") - 1
+    ck, ci, cj = (_chunk_of(b, c, x) for b, c, x in zip(bounds, data.chunks, (k, i, j)))
     key = (ck * nch[1] + ci) * nch[2] + cj
+    if nch[0] * nch[1] * nch[2] < 2**16:  # numpy sorts 16-bit integers by radix: O(n)
+        key = key.astype(np.uint16)
     order = np.argsort(key, kind="stable")
     skey = key[order]
     starts = np.flatnonzero(np.r_[True, skey[1:] != skey[:-1]])
@@ -225,12 +235,17 @@ def extract(da: xr.DataArray, k, i, j, k_lo, k_hi, half_t: int, half_px: int, st
         else:
             pieces = [[[blocks[a, b, d] for d in rng[2]] for b in rng[1]] for a in rng[0]]
         origin = (int(bounds[0][rng[0][0]]), int(bounds[1][rng[1][0]]), int(bounds[2][rng[2][0]]))
-        tasks.append(dask.delayed(_extract, pure=True)(
+        tasks.append(dask.delayed(_extract, pure=False)(
             pieces, origin, k[idx], i[idx], j[idx], k_lo[idx], k_hi[idx], half_t, half_px, stat))
     results = dask.compute(*tasks)
     out = {"value": np.full(n, np.nan), "n_valid": np.zeros(n, np.int32),
            "n_window": np.zeros(n, np.int32), "dk": np.zeros(n, np.int32),
            "di": np.zeros(n, np.int32), "dj": np.zeros(n, np.int32)}
+    if half_t == 0 and half_px == 0:
+        out["value"][order] = np.concatenate([r["value"] for r in results])
+        out["n_valid"] = np.isfinite(out["value"]).astype(np.int32)
+        out["n_window"][:] = 1
+        return out
     for (s, e), r in zip(zip(starts, ends), results):
         idx = order[s:e]
         for name in out:
@@ -259,42 +274,50 @@ def match(obs: pd.DataFrame, da: xr.DataArray, quantity: str, window_days: float
     n = len(obs)
     inside = loc["in_space"] & loc["in_time"]
     half_t = int(max(-loc["k_lo"].min(initial=0), loc["k_hi"].max(initial=0))) if window_days else 0
-    sel = np.flatnonzero(inside)
+    all_in = bool(inside.all())
+    sel = slice(None) if all_in else np.flatnonzero(inside)
     res = extract(da, loc["k"][sel], loc["i"][sel], loc["j"][sel], loc["k_lo"][sel],
                   loc["k_hi"][sel], half_t, int(window_pixels), stat)
-    model = np.full(n, np.nan)
-    n_valid = np.zeros(n, np.int32)
-    n_window = np.zeros(n, np.int32)
-    kk, ii, jj = loc["k"].copy(), loc["i"].copy(), loc["j"].copy()
-    model[sel] = res["value"]
-    n_valid[sel] = res["n_valid"]
-    n_window[sel] = res["n_window"]
-    kk[sel] += res["dk"]
-    ii[sel] += res["di"]
-    jj[sel] += res["dj"]
-    t_ns = pd.DatetimeIndex(obs["time"].values).values.astype("datetime64[ns]").astype(np.int64)
-    out = obs.copy()
-    out["model"] = model
-    pt = np.where(inside, grid.t_mid[kk], np.iinfo(np.int64).min)
-    out["pixel_time"] = pd.to_datetime(pt.astype("datetime64[ns]"))
-    out["pixel_lat"] = np.where(loc["in_space"], grid.lat[ii], np.nan)
-    out["pixel_lon"] = np.where(loc["in_space"], grid.lon[jj], np.nan)
-    out["dt_days"] = np.where(inside, (t_ns - grid.t_mid[kk]) / 86400e9, np.nan)
-    out["dist_km"] = np.where(loc["in_space"], V.haversine_km(obs["lat"].values, loc["lon_w"],
-                                                               out["pixel_lat"].values,
-                                                               out["pixel_lon"].values), np.nan)
-    out["n_valid"] = n_valid
-    out["n_window"] = n_window
-    flag = np.full(n, "ok", dtype=object)
-    flag[n_valid == 0] = "no_valid_pixel"
-    flag[~loc["in_time"]] = "outside_period"
-    flag[~loc["in_space"]] = "outside_grid"
+    kk, ii, jj = loc["k"], loc["i"], loc["j"]
+    if all_in:
+        model, n_valid, n_window = res["value"], res["n_valid"], res["n_window"]
+    else:
+        model = np.full(n, np.nan)
+        n_valid = np.zeros(n, np.int32)
+        n_window = np.zeros(n, np.int32)
+        model[sel] = res["value"]
+        n_valid[sel] = res["n_valid"]
+        n_window[sel] = res["n_window"]
+    if window_pixels or half_t:
+        kk, ii, jj = kk.copy(), ii.copy(), jj.copy()
+        kk[sel] += res["dk"]
+        ii[sel] += res["di"]
+        jj[sel] += res["dj"]
+    t_ns = loc["t_ns"]
+    nat = np.iinfo(np.int64).min  # NaT
+    pt = grid.t_mid[kk]
+    plat, plon = grid.lat[ii], grid.lon[jj]
+    dt = (t_ns - pt) / 86400e9
+    dist = V.haversine_km(obs["lat"].values, loc["lon_w"], plat, plon)
+    if not all_in:
+        pt = np.where(inside, pt, nat)
+        dt[~inside] = np.nan
+        plat = np.where(loc["in_space"], plat, np.nan)
+        plon = np.where(loc["in_space"], plon, np.nan)
+        dist[~loc["in_space"]] = np.nan
+    code = np.zeros(n, np.int8)  # FLAGS index
+    code[n_valid == 0] = FLAGS.index("no_valid_pixel")
+    code[~loc["in_time"]] = FLAGS.index("outside_period")
+    code[~loc["in_space"]] = FLAGS.index("outside_grid")
     ov = obs[quantity].values.astype(float)
-    flag[(flag == "ok") & ~np.isfinite(ov)] = "obs_missing"
+    code[(code == 0) & ~np.isfinite(ov)] = FLAGS.index("obs_missing")
     if "obs_quality_ok" in obs:
-        flag[(flag == "ok") & ~obs["obs_quality_ok"].values.astype(bool)] = "obs_quality"
-    out["flag"] = flag
-    return out
+        code[(code == 0) & ~obs["obs_quality_ok"].values.astype(bool)] = FLAGS.index("obs_quality")
+    cols = {c: obs[c].values for c in obs.columns}
+    cols.update(model=model, pixel_time=pt.view("datetime64[ns]"), pixel_lat=plat, pixel_lon=plon,
+                dt_days=dt, dist_km=dist, n_valid=n_valid, n_window=n_window,
+                flag=pd.Categorical.from_codes(code, FLAGS))
+    return pd.DataFrame(cols, copy=False)
 
 
 # ----------------------------------------------------------------------------------------------

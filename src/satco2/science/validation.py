@@ -711,10 +711,12 @@ STATS = ("nearest", "median", "mean")
 def haversine_km(lat1, lon1, lat2, lon2):
     """Great-circle distance on the sphere of radius :data:`EARTH_RADIUS_KM`, km (haversine
     formula, Sinnott 1984, Sky & Telescope 68:159); degrees in."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dphi = p2 - p1
-    dlmb = np.radians(np.asarray(lon2, float) - np.asarray(lon1, float))
-    a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2) ** 2
+    r = np.pi / 180.0
+    p1 = np.asarray(lat1, float) * r
+    p2 = np.asarray(lat2, float) * r
+    a = np.sin((p2 - p1) * 0.5) ** 2
+    b = np.sin((np.asarray(lon2, float) - np.asarray(lon1, float)) * (0.5 * r)) ** 2
+    a = a + b * np.cos(p1) * np.cos(p2)
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
