@@ -148,3 +148,19 @@ def daily_cube(path, nt: int, ny: int, nx: int, chunks=(32, 256, 256), lat0: flo
 
 def _split(n: int, c: int) -> tuple[int, ...]:
     return tuple([c] * (n // c) + ([n % c] if n % c else []))
+
+
+def demo_cruise(path, da: xr.DataArray, quantity: str, bbox, start, end, n: int = 3000,
+                noise: float = 0.3, seed: int = 0) -> Path:
+    """A SYNTHETIC long CSV ``time, lat, lon, <quantity>`` of ``n`` records on ship tracks (one
+    cruise per 100 records, at most 50) in
+    ``bbox`` between ``start`` and ``end``: the value of ``da`` at each record's pixel (periods
+    labelled at their start, as the demo's monthly products) + N(0, ``noise``); records on NaN
+    pixels (land, clouds) dropped. What the matchups notebook uses without an observation file."""
+    tr = ship_tracks(n, bbox, start, end, n_cruises=int(np.clip(n // 100, 1, 50)), seed=seed)
+    obs = sample_field(da.load(), tr, noise=noise, seed=seed + 1, name=quantity, time_method="pad")
+    obs = obs[np.isfinite(obs[quantity])]
+    path = Path(path)
+    obs.assign(time=obs.time.dt.strftime("%Y-%m-%dT%H:%M:%SZ"))[["time", "lat", "lon", quantity]].to_csv(
+        path, index=False, float_format="%.5f")
+    return path
