@@ -61,3 +61,12 @@ def test_dashboard_from_report(report, tmp_path):
     assert isinstance(dash.from_report(report.dir), pn.viewable.Viewable)
     with pytest.raises(SatCO2Error, match="made by the matchups notebook"):
         dash.from_report(tmp_path)
+
+
+@pytest.mark.slow
+def test_offline_snapshot_of_the_dashboard(report):
+    """What `satco2 publish` writes: the offline HTML snapshot, with the region states embedded."""
+    from satco2.runs import publish
+
+    html = publish.snapshot(report.dir).read_text()
+    assert "Match-ups" in html and "ecs" in html and len(html) > 100_000

@@ -11,10 +11,19 @@ columns ``time`` (UTC, datetime64), ``lat`` (degrees north), ``lon`` (degrees ea
 - ``csv``: any CSV with time, lat, lon and pCO2 or fCO2 columns (names matched case-insensitively
   against :data:`COLUMN_ALIASES`); fCO2 is converted to pCO2 with the virial expansion of
   Weiss (1974) (:func:`satco2.science.gas_exchange.fugacity_factor_W74`), which needs SST.
+  ``quantity=`` asks for another value column (``sst``, ``sss``, ``chl``, ``value``); units in
+  brackets after a name are converted (:data:`CANONICAL_UNITS`, :data:`UNIT_ALIASES`).
+- ``socat_tsv``: SOCAT synthesis/cruise tab files (header lines, ``Expocode<TAB>...`` column row,
+  ``fCO2rec`` converted to pCO2 at SST and PPPP; flags kept in ``woce_flag``/``qc_flag``).
+- ``wide_csv``: gridded wide CSV (lat, lon, one column per time; ``times=`` when the headers are
+  not dates). ``netcdf``: NetCDF trajectories (CF standard names or usual names).
 
-:func:`read_observations` picks the parser from the file's content. :func:`matchups` pairs
-observations with a product's monthly grid cells; :func:`statistics` gives N, mean bias, RMSE, R²
-(other areas import it: it only needs two arrays).
+:func:`read_observations` picks the parser from the file's content (:func:`iter_observations`
+streams the large formats). :func:`matchups` pairs observations with a product's monthly grid
+cells (the pco2_flux notebook's validation); :func:`statistics` gives N, mean bias, RMSE, R²
+(other areas import it: it only needs two arrays). The kernels of :mod:`satco2.matchups` live at
+the end: :func:`window_values` (window extraction on one block), :func:`haversine_km`,
+:func:`moments` / :func:`stats_from_moments` (statistics accumulated over pieces).
 """
 from __future__ import annotations
 
