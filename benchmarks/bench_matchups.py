@@ -18,7 +18,8 @@
    - DuckDB: the cube exported chunk by chunk to Parquet as (flat grid index, value), then
      ``SELECT ... FROM obs LEFT JOIN cube ON cube.idx = <grid index computed in SQL>``; reported
      end to end (export + join) and join only.
-   Each method first runs once on 1000 points (imports, first reads), then once timed.
+   Each method first runs once on 1000 points (imports, first reads), then the best of three
+   timed runs is kept (the Parquet export runs once).
 3. Prints wall times, points per second, the peak resident memory after the satco2 run, the
    satco2 speed-up from 1 to 2 dask workers, and on its last line the ratio against the faster
    end-to-end baseline (target >= 3x).
@@ -104,10 +105,14 @@ def run_duckdb(parquet: Path, obs, da, threads: int) -> np.ndarray:
     return np.asarray(res["value"], float)
 
 
-def timed(f, *a):
-    t = time.perf_counter()
-    r = f(*a)
-    return r, time.perf_counter() - t
+def timed(f, *a, repeat: int = 3):
+    """Result and the best of ``repeat`` wall times (the machine's noise only ever adds time)."""
+    best = np.inf
+    for _ in range(repeat):
+        t = time.perf_counter()
+        r = f(*a)
+        best = min(best, time.perf_counter() - t)
+    return r, best
 
 
 def same(a, b) -> bool:
@@ -151,7 +156,7 @@ def main(argv=None) -> None:
         print(f"xarray .sel(method='nearest'), lazy: {t_xr:.2f} s, {n / t_xr / 1e6:.2f} M points/s; "
               f"same values: {same(ours, xs)}", flush=True)
 
-        pq_dir, t_exp = timed(export_parquet, tmp / "cube.zarr", tmp / "cube.parquet")
+        pq_dir, t_exp = timed(export_parquet, tmp / "cube.zarr", tmp / "cube.parquet", repeat=1)
         dd, t_join = timed(run_duckdb, pq_dir, obs, da, 2)
         t_dd = t_exp + t_join
         print(f"DuckDB grid-index join: export to Parquet {t_exp:.2f} s + join {t_join:.2f} s = "

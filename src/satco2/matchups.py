@@ -190,24 +190,41 @@ def _assemble(pieces):
     return np.block(pieces) if isinstance(pieces, list) else np.asarray(pieces)
 
 
-def _extract(pieces, origin, k, i, j, k_lo, k_hi, half_t, half_px, stat):
+def _extract(pieces, origin, k, i, j, k_lo, k_hi, half_t, half_px, stat, geo=None):
     block = _assemble(pieces)
     if half_t == 0 and half_px == 0:  # the value alone (the rest follows from it)
-        return {"value": block[k - origin[0], i - origin[1], j - origin[2]]}
-    return V.window_values(block, k - origin[0], i - origin[1], j - origin[2], k_lo, k_hi,
-                           half_t, half_px, stat)
+        out = {"value": block[k - origin[0], i - origin[1], j - origin[2]]}
+    else:
+        out = V.window_values(block, k - origin[0], i - origin[1], j - origin[2], k_lo, k_hi,
+                              half_t, half_px, stat)
+    if geo is not None:  # distances of the pixel used, in the task (in parallel)
+        _distances(out, k, i, j, *geo)
+    return out
 
 
-def extract(da: xr.DataArray, k, i, j, k_lo, k_hi, half_t: int, half_px: int, stat: str):
+def _distances(out, k, i, j, olat, olon, ot, glat, glon, gtmid):
+    kk, ii, jj = (k + out["dk"], i + out["di"], j + out["dj"]) if "dk" in out else (k, i, j)
+    out["dist_km"] = V.haversine_km(olat, olon, glat[ii], glon[jj])
+    out["dt_days"] = (ot - gtmid[kk]) / 86400e9
+
+
+def extract(da: xr.DataArray, k, i, j, k_lo, k_hi, half_t: int, half_px: int, stat: str,
+            geo=None):
     """Window values of observations at pixel positions ``k, i, j`` of ``da`` (dims time, lat,
     lon), one task per touched Dask chunk (with its halo of neighbouring chunks). Returns the
-    dict of :func:`satco2.science.validation.window_values`, in the observations' order."""
+    dict of :func:`satco2.science.validation.window_values`, in the observations' order; with
+    ``geo = (obs lat, obs lon, obs time ns, grid lat, grid lon, grid period centres ns)`` also
+    ``dist_km`` and ``dt_days`` of the pixel used."""
     import dask
 
     n = len(k)
     data = da.data
     if n == 0 or not hasattr(data, "dask"):  # in memory: one block
-        return V.window_values(np.asarray(data) if n else np.zeros((1, 1, 1)), k, i, j, k_lo, k_hi, half_t, half_px, stat)
+        out = V.window_values(np.asarray(data) if n else np.zeros((1, 1, 1)), k, i, j, k_lo, k_hi,
+                              half_t, half_px, stat)
+        if geo is not None:
+            _distances(out, k, i, j, *geo)
+        return out
     bounds = _chunk_bounds(data.chunks)
     nch = [b.size - 1 for b in bounds]
     ck, ci, cj = (_chunk_of(b, c, x) for b, c, x in zip(bounds, data.chunks, (k, i, j)))
@@ -220,10 +237,14 @@ def extract(da: xr.DataArray, k, i, j, k_lo, k_hi, half_t: int, half_px: int, st
     ends = np.r_[starts[1:], n]
     blocks = data.to_delayed()
     halo = (half_t, half_px, half_px)
+    # one gather into chunk order; each task then gets contiguous slices (views)
+    ks, is_, js = k[order], i[order], j[order]
+    los, his = (k_lo[order], k_hi[order]) if half_t else (None, None)
+    gs = None if geo is None else [np.asarray(a)[order] for a in geo[:3]]
+    cks, cis, cjs = ck[order[starts]], ci[order[starts]], cj[order[starts]]
     tasks = []
-    for s, e in zip(starts, ends):
-        idx = order[s:e]
-        c = (int(ck[idx[0]]), int(ci[idx[0]]), int(cj[idx[0]]))
+    for n_g, (s, e) in enumerate(zip(starts, ends)):
+        c = (int(cks[n_g]), int(cis[n_g]), int(cjs[n_g]))
         rng = []
         for ax in range(3):
             lo = np.searchsorted(bounds[ax], max(bounds[ax][c[ax]] - halo[ax], 0), side="right") - 1
@@ -235,14 +256,20 @@ def extract(da: xr.DataArray, k, i, j, k_lo, k_hi, half_t: int, half_px: int, st
         else:
             pieces = [[[blocks[a, b, d] for d in rng[2]] for b in rng[1]] for a in rng[0]]
         origin = (int(bounds[0][rng[0][0]]), int(bounds[1][rng[1][0]]), int(bounds[2][rng[2][0]]))
+        g = None if gs is None else (gs[0][s:e], gs[1][s:e], gs[2][s:e], *geo[3:])
         tasks.append(dask.delayed(_extract, pure=False)(
-            pieces, origin, k[idx], i[idx], j[idx], k_lo[idx], k_hi[idx], half_t, half_px, stat))
+            pieces, origin, ks[s:e], is_[s:e], js[s:e], None if los is None else los[s:e],
+            None if his is None else his[s:e], half_t, half_px, stat, g))
     results = dask.compute(*tasks)
     out = {"value": np.full(n, np.nan), "n_valid": np.zeros(n, np.int32),
            "n_window": np.zeros(n, np.int32), "dk": np.zeros(n, np.int32),
            "di": np.zeros(n, np.int32), "dj": np.zeros(n, np.int32)}
+    if geo is not None:
+        out["dist_km"] = np.empty(n)
+        out["dt_days"] = np.empty(n)
     if half_t == 0 and half_px == 0:
-        out["value"][order] = np.concatenate([r["value"] for r in results])
+        for name in ("value", "dist_km", "dt_days") if geo is not None else ("value",):
+            out[name][order] = np.concatenate([r[name] for r in results])
         out["n_valid"] = np.isfinite(out["value"]).astype(np.int32)
         out["n_window"][:] = 1
         return out
@@ -276,8 +303,10 @@ def match(obs: pd.DataFrame, da: xr.DataArray, quantity: str, window_days: float
     half_t = int(max(-loc["k_lo"].min(initial=0), loc["k_hi"].max(initial=0))) if window_days else 0
     all_in = bool(inside.all())
     sel = slice(None) if all_in else np.flatnonzero(inside)
+    geo = (np.asarray(obs["lat"].values, float)[sel], loc["lon_w"][sel], loc["t_ns"][sel],
+           grid.lat, grid.lon, grid.t_mid)
     res = extract(da, loc["k"][sel], loc["i"][sel], loc["j"][sel], loc["k_lo"][sel],
-                  loc["k_hi"][sel], half_t, int(window_pixels), stat)
+                  loc["k_hi"][sel], half_t, int(window_pixels), stat, geo=geo)
     kk, ii, jj = loc["k"], loc["i"], loc["j"]
     if all_in:
         model, n_valid, n_window = res["value"], res["n_valid"], res["n_window"]
@@ -293,18 +322,20 @@ def match(obs: pd.DataFrame, da: xr.DataArray, quantity: str, window_days: float
         kk[sel] += res["dk"]
         ii[sel] += res["di"]
         jj[sel] += res["dj"]
-    t_ns = loc["t_ns"]
     nat = np.iinfo(np.int64).min  # NaT
     pt = grid.t_mid[kk]
     plat, plon = grid.lat[ii], grid.lon[jj]
-    dt = (t_ns - pt) / 86400e9
-    dist = V.haversine_km(obs["lat"].values, loc["lon_w"], plat, plon)
-    if not all_in:
+    if all_in:
+        dt, dist = res["dt_days"], res["dist_km"]
+    else:
         pt = np.where(inside, pt, nat)
-        dt[~inside] = np.nan
         plat = np.where(loc["in_space"], plat, np.nan)
         plon = np.where(loc["in_space"], plon, np.nan)
-        dist[~loc["in_space"]] = np.nan
+        dt = np.full(n, np.nan)
+        dt[sel] = res["dt_days"]
+        # outside the period but on the grid: the distance to the cell still says something
+        dist = np.where(loc["in_space"], V.haversine_km(obs["lat"].values, loc["lon_w"], plat, plon), np.nan)
+        dist[sel] = res["dist_km"]
     code = np.zeros(n, np.int8)  # FLAGS index
     code[n_valid == 0] = FLAGS.index("no_valid_pixel")
     code[~loc["in_time"]] = FLAGS.index("outside_period")
