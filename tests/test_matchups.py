@@ -83,6 +83,29 @@ def test_socat_upload_outside_coverage_is_one_sentence(shared_data, ersst_mirror
         mu.match_file(f, "global-sst-oisst-25km", source="demo")
 
 
+def test_socat_upload_file_against_an_analytic_field(shared_data):
+    """The real WFCH20220615 cruise (SOCAT upload CSV: fCO2 at SST -> pCO2) against a daily
+    0.25-degree field f = lat + 0.01 lon + 0.1 day-of-month over Svalbard: every matched value
+    equals f at the centre of the cell and day containing the record, computed by hand."""
+    lat = np.arange(76.125, 82.0, 0.25)
+    lon = np.arange(5.125, 36.0, 0.25)
+    time = pd.date_range("2022-06-01", "2022-06-30", freq="D")
+    f = (lat[None, :, None] + 0.01 * lon[None, None, :] + 0.1 * time.day.values[:, None, None])
+    da = xr.DataArray(f, dims=("time", "lat", "lon"), coords={"time": time, "lat": lat, "lon": lon},
+                      name="pco2sw", attrs={"units": "uatm"}).chunk({"time": 7, "lat": 8, "lon": 40})
+    res = mu.match_file(shared_data / "pco2" / "WFCH20220615.csv", da, regions=[])
+    t = res.table
+    assert res.attrs["format"] == "socat" and res.counts["ok"] == len(t) == 1862
+    lat_c = np.floor(t.lat.values * 4) / 4 + 0.125
+    lon_c = np.floor(t.lon.values * 4) / 4 + 0.125
+    hand = lat_c + 0.01 * lon_c + 0.1 * t.time.dt.day.values
+    np.testing.assert_allclose(t.model_pco2sw.values, hand, atol=1e-9)
+    corner = V.haversine_km(lat_c, lon_c, lat_c + 0.125, lon_c + 0.125)  # half the cell diagonal
+    assert (t.dt_days.abs() <= 0.5).all() and (t.dist_km <= corner + 1e-9).all()
+    # the observation side: pCO2 = fCO2 / Weiss (1974) factor at SST and the record's pressure
+    assert (t.obs_pco2sw > t.fco2sw).all()
+
+
 @pytest.fixture(scope="module")
 def ecs_truth(demo_store):
     return xr.open_zarr(demo_store / "ecs" / "truth" / "flux.zarr")
@@ -234,6 +257,9 @@ def test_streamed_pieces_equal_one_piece(tmp_path):
     s = V.statistics(one.table.obs_value[ok], one.table.model_value[ok])
     assert one.overall()["r2"] == pytest.approx(s["r2"], rel=1e-9)
     assert len(pd.read_csv(tmp_path / "o.csv")) == n
+    pq = mu.match_file(f, da, window_pixels=1, stat="mean", regions=[], chunksize=100,
+                       out=tmp_path / "o.parquet", keep_table=False)
+    assert pq.table is None and len(pd.read_parquet(tmp_path / "o.parquet")) == n
 
 
 def test_wide_csv_with_dates_and_with_times(tmp_path):
@@ -310,7 +336,7 @@ def test_cli_matchup(ecs_truth, socat_file, tmp_path, monkeypatch):
 
     path, _ = socat_file
     store = tmp_path / "truth.zarr"
-    ecs_truth[["pco2sw"]].sel(time=slice("2010-01", "2010-12")).to_zarr(store, consolidated=False)
+    ecs_truth[["pco2sw"]].sel(time=slice("2010-01", "2010-12")).to_zarr(store, zarr_format=2)
     monkeypatch.chdir(tmp_path)
     r = CliRunner().invoke(app, ["matchup", str(path), str(store), "--window-pixels", "1",
                                  "--stat", "median", "--out", "m.csv"])

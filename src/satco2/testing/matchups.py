@@ -56,7 +56,8 @@ def ship_tracks(n: int, bbox, start, end, n_cruises: int | None = None, seed: in
     y = lat0 + np.abs(((y0 - lat0 + cy) + h) % (2 * h) - h)
     idx = np.arange(n) - np.repeat(first, per)
     t = (np.repeat(start_ns, per) + idx * 60e9).astype("int64").astype("datetime64[ns]")
-    return pd.DataFrame({"expocode": np.char.add("SYNTH", cruise.astype(str)), "time": t,
+    names = [f"SYNTH{c}" for c in range(n_cruises)]
+    return pd.DataFrame({"expocode": pd.Categorical.from_codes(cruise, names), "time": t,
                          "lat": y, "lon": x})
 
 
