@@ -335,8 +335,8 @@ def test_cli_matchup(ecs_truth, socat_file, tmp_path, monkeypatch):
     from satco2.cli import app
 
     path, _ = socat_file
-    store = tmp_path / "truth.zarr"
-    ecs_truth[["pco2sw"]].sel(time=slice("2010-01", "2010-12")).to_zarr(store, zarr_format=2)
+    store = tmp_path / "truth.nc"  # a product given as a NetCDF file path
+    ecs_truth[["pco2sw"]].sel(time=slice("2010-01", "2010-12")).load().to_netcdf(store)
     monkeypatch.chdir(tmp_path)
     r = CliRunner().invoke(app, ["matchup", str(path), str(store), "--window-pixels", "1",
                                  "--stat", "median", "--out", "m.csv"])
