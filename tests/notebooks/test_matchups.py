@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -48,9 +47,10 @@ def test_dashboard_from_report(report, tmp_path):
     import panel as pn
 
     from satco2.dashboards import matchups as dash
+    from satco2.science import regions
 
     table, stats, summary = dash.load_report(report.dir)
-    view = dash.MatchupsDashboard(table, stats, summary, {"ecs": __import__("satco2.science.regions", fromlist=["get"]).get("ecs").geometry})
+    view = dash.MatchupsDashboard(table, stats, summary, {"ecs": regions.get("ecs").geometry})
     all_md = view.stats_markdown()
     assert "| all |" in all_md and "matched" in all_md
     n_all = len(view.selection())
