@@ -2,7 +2,7 @@
 
 Each module in :data:`AREAS` defines ``register(app: typer.Typer) -> None`` that adds its
 commands or a sub-app (``satco2 catalog list``, ``satco2 ingest``, ``satco2 demo``, ``satco2 run``,
-``satco2 publish``, ``satco2 schedule``, ``satco2 up`` / ``down``).
+``satco2 publish``, ``satco2 schedule``, ``satco2 up`` / ``down``, ``satco2 matchup``).
 
 User-facing errors (:class:`satco2.SatCO2Error`) are printed as one sentence, exit status 2.
 """
@@ -22,6 +22,7 @@ AREAS = [
     "satco2.demo.cli",
     "satco2.runs.cli",
     "satco2.hub.cli",
+    "satco2.matchups",
 ]
 
 app = typer.Typer(
