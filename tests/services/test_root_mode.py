@@ -134,6 +134,8 @@ def test_services_run_as_the_service_account(world):
             if f"-m {mod}" in cmd and "supervise" not in cmd:
                 names[mod] = p.info["username"]
     assert names == {"satco2.services.dashboards": "satco2-svc", "satco2.services.scheduler": "satco2-svc"}
+    state = os.stat(world["state"])  # only the services' account may pass through the hub's state
+    assert state.st_mode & 0o777 == 0o710 and state.st_gid == pwd.getpwnam("satco2-svc").pw_gid
     st = os.stat(world["state"] / "services")
     assert pwd.getpwuid(st.st_uid).pw_name == "satco2-svc" and st.st_mode & 0o777 == 0o700
     root = os.stat(world["reports"])

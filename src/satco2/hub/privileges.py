@@ -73,8 +73,13 @@ def prepare(state_dir: Path, service_state: Path, reports_dir: Path, job_python:
     svc = ensure_service_account(service_state)
     state_dir = Path(state_dir).resolve()
     _check_reachable(state_dir, "the hub's state folder", "SATCO2_STATE_DIR")
-    os.chmod(state_dir, 0o711)  # the services reach <state>/services; nothing in <state> is readable
+    # the services' account (group) may pass through <state> to <state>/services; nobody else enters
+    os.chown(state_dir, 0, svc.pw_gid)
+    os.chmod(state_dir, 0o710)
     _own_dir(service_state, svc.pw_uid, svc.pw_gid, 0o700)
+    for root, dirs, files in os.walk(service_state):  # all of it is the services' (no link followed)
+        for name in dirs + files:
+            os.chown(os.path.join(root, name), svc.pw_uid, svc.pw_gid, follow_symlinks=False)
     reports_dir = Path(reports_dir).resolve()
     _check_reachable(reports_dir, "the reports folder", "SATCO2_REPORTS_DIR")
     _own_dir(reports_dir, 0, 0, 0o755)

@@ -369,7 +369,8 @@ def publish_examples(notebooks: list[str] | None = None, log=print) -> list[dict
             if reports.latest(nb, user=reports.EXAMPLES_AUTHOR) is None:
                 log(f"{nb}: running with its default parameters ...")
                 run(nb, {}, user=reports.EXAMPLES_AUTHOR)
-            out.append(publish(follow_latest=nb, author=reports.EXAMPLES_AUTHOR, slug=nb.lower()))
+            out.append(publish(follow_latest=nb, author=reports.EXAMPLES_AUTHOR, slug=nb.lower(),
+                               make_snapshot="background"))
             log(f"{nb}: published at /services/dashboards/d/{out[-1]['slug']}")
         except SatCO2Error as e:
             log(f"{nb}: not published: {e}")

@@ -236,6 +236,13 @@ def remove_system_users(names) -> None:
             continue
         subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
         subprocess.run(["userdel", "--remove", name], capture_output=True)
+        from ..config import reports_dir
+
+        mine = reports_dir() / name  # the reports folder the hub made for the account
+        if mine.is_dir() and not mine.is_symlink() and mine.stat().st_uid == entry.pw_uid:
+            import shutil
+
+            shutil.rmtree(mine, ignore_errors=True)
     # the group goes too once no account uses it (it is created again at the next root-mode spawn)
     if not grp.getgrgid(gid).gr_mem and not any(e.pw_gid == gid for e in pwd.getpwall()):
         subprocess.run(["groupdel", GROUP], capture_output=True)
