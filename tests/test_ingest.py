@@ -306,3 +306,18 @@ def test_period_start_rules():
     assert [str(x)[:10] for x in period_start(t, "monthly")] == ["2010-01-01", "2010-02-01", "2012-12-01"]
     assert [str(x) for x in period_start(t, "daily")][:1] == ["2010-01-15 00:00:00"]
     assert str(period_start(t, "annual")[2])[:10] == "2012-01-01"
+
+
+def test_ingest_real_l4_cube_whose_variable_is_CHL(shared_data, tmp_path):
+    # the real Copernicus GlobColour L4 cube names its variable CHL in 'milligram m-3'
+    f = shared_data / "ocean_color" / "SeineMSP_dataset-oc-glo-bio-multi-l4-chl_4km_monthly-rep_1592571915166.nc"
+    pid = "global-chl-occci-4km"
+    with pytest.raises(SatCO2Error, match="has no variable chlor_a"):
+        ingest(pid, [f], root=str(tmp_path), progress=False)
+    rep = ingest(pid, [f], root=str(tmp_path), progress=False, variables={"chlor_a": "CHL"})
+    assert rep.n_time == 262
+    ds = catalog.open(pid, source="mirror", root=str(tmp_path))
+    with netCDF4.Dataset(f) as nc:
+        ref = np.ma.filled(nc.variables["CHL"][:].astype(np.float32), np.nan)[:, ::-1, :]
+    np.testing.assert_array_equal(ds["chlor_a"].values, ref)
+    assert str(ds.time.values[0])[:10] == "1997-09-01" and ds["chlor_a"].attrs["units"] == "mg m-3"
