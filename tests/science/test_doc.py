@@ -210,3 +210,13 @@ def test_cdom_far_above_the_calibration_warns():
     assert np.isfinite(doc.surface_doc(ds, "linear_ag443", check_domain=False).values).all()
     with pytest.raises(SatCO2Error, match="unknown DOC calibration"):
         doc.surface_doc(ds, "linear_ag443", calibration="nowhere")
+
+
+def test_gocad_mlr2_validated_on_the_tables_with_salinity(table):
+    g = doc.validate_gocad(table).set_index("dataset")
+    assert "clivec" not in g.index  # no salinity in the CliVEC files
+    have = table.dropna(subset=["salinity"]).groupby("dataset").size()
+    assert (g["n"] == have[g.index]).all()
+    # Baltic DOC (~350 umol/L, 4 % inside GOCAD's 47-224 range) is far under-predicted
+    assert g.loc["kowalczuk", "bias"] < -100 and g.loc["kowalczuk", "doc_in_gocad_range"] < 0.1
+    assert g.loc["dana12", "doc_in_gocad_range"] == 1.0 and g.loc["dana12", "rmse"] < 30

@@ -529,6 +529,22 @@ def leave_one_out(table: pd.DataFrame, by: str = "dataset") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def validate_gocad(table: pd.DataFrame, slope: float | None = None) -> pd.DataFrame:
+    """GOCAD MLR2 (:func:`doc_GOCAD_MLR2`, a_g(380) from a_g(443) with the configured CDOM slope,
+    as the ``gocad_mlr2`` algorithm does) against every dataset of ``table`` that has salinity:
+    :func:`stats` per dataset (umol L-1) and the fraction of observed DOC inside GOCAD's
+    validated 47.24-223.79 umol L-1."""
+    if slope is None:
+        slope = load_config()["linear_ag443"]["cdom_slope"]
+    rows = []
+    for name, g in table.dropna(subset=["salinity"]).groupby("dataset", sort=False):
+        pred = doc_GOCAD_MLR2(ag_slope(g["ag443"], slope, 443.0, 380.0), g["salinity"], check=False)
+        lo, hi = GOCAD_MLR2_RANGE
+        rows.append({"dataset": name, **stats(pred, g["doc"]),
+                     "doc_in_gocad_range": round(float(g["doc"].between(lo, hi).mean()), 3)})
+    return pd.DataFrame(rows)
+
+
 def calibration_configs(table: pd.DataFrame | None = None) -> dict:
     """The configurations stored under ``calibrations:`` in ``catalogs/doc/algorithms.yaml``: one
     per water type (dataset) and one on every dataset pooled, each with its domain."""
