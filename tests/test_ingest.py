@@ -232,3 +232,92 @@ def test_chunks_written_directly_equal_zarrs_own_encoding(tmp_path):
     mine = {p.relative_to(store / "chlor_a"): p.read_bytes() for p in (store / "chlor_a" / "c" / "1").rglob("*") if p.is_file()}
     theirs = {p.relative_to(tmp_path / "ref.zarr"): p.read_bytes() for p in (tmp_path / "ref.zarr" / "c" / "1").rglob("*") if p.is_file()}
     assert len(mine) < 6 and mine == theirs  # 2 x 3 chunks, the all-fill ones not stored
+
+
+def _renamed_crop(shared_data, tmp_path, name="ersst_crop.nc", var="sea_surface_temperature", units="K",
+                  midmonth=True):
+    """A small crop of the real ERSST file with its variable renamed (and in K), its stamps moved
+    to mid-month as many monthly products stamp them (issue 20: such a file could not be ingested)."""
+    src = xr.open_dataset(shared_data / "sst" / "ersstv5_sst.mnmean_2010-2020.nc")
+    crop = src[["sst"]].isel(time=slice(0, 3)).sel(lat=slice(40, 20), lon=slice(120, 140)).load()
+    src.close()
+    out = crop.rename({"sst": var})
+    out[var] = out[var] + (np.float32(273.15) if units == "K" else 0)
+    out[var].attrs = {"units": units, "long_name": "sea surface temperature"}
+    if midmonth:
+        out = out.assign_coords(time=out.time.values + np.timedelta64(14, "D"))
+    out.to_netcdf(tmp_path / name)
+    return tmp_path / name, crop
+
+
+def test_ingest_variable_from_another_name_with_units_and_period_start(shared_data, tmp_path):
+    f, crop = _renamed_crop(shared_data, tmp_path)
+    pid = "extra-sst-ersst-2deg"
+    with pytest.raises(SatCO2Error, match="has no variable sst"):
+        ingest(pid, [f], root=str(tmp_path / "m0"), progress=False)
+    rep = ingest(pid, [f], root=str(tmp_path), progress=False, variables={"sst": "sea_surface_temperature"})
+    assert rep.n_time == 3
+    ds = catalog.open(pid, source="mirror", root=str(tmp_path))
+    # K -> degC, the ERSST values back to float32 rounding
+    ref = crop["sst"].values[:, ::-1, :]
+    np.testing.assert_allclose(ds["sst"].values, ref, atol=2e-5)
+    assert ds["sst"].attrs["units"] == "degC"
+    # mid-month stamps -> the first of the month (period start); the originals kept in the ledger
+    assert [str(t)[:10] for t in ds.time.values] == ["2010-01-01", "2010-02-01", "2010-03-01"]
+    entry = read_ledger(str(tmp_path / "extra-sst-ersst-2deg.zarr"))["files"][f.name]
+    assert [t[:10] for t in entry["time_original"]] == ["2010-01-15", "2010-02-15", "2010-03-15"]
+    assert entry["variables"] == {"sst": "sea_surface_temperature"}
+    assert "time_original" in ds["time"].attrs["comment"]
+
+
+def test_ingest_variable_refuses_incompatible_units_and_bad_names(shared_data, tmp_path):
+    f, _ = _renamed_crop(shared_data, tmp_path, units="m")
+    pid = "extra-sst-ersst-2deg"
+    with pytest.raises(SatCO2Error, match=r"is in 'm', which cannot be converted to the product's units 'degC'"):
+        ingest(pid, [f], root=str(tmp_path), progress=False, variables={"sst": "sea_surface_temperature"})
+    with pytest.raises(SatCO2Error, match="has no variable chl"):
+        ingest(pid, [f], root=str(tmp_path), progress=False, variables={"chl": "sea_surface_temperature"})
+    with pytest.raises(SatCO2Error, match="has no variable nope"):
+        ingest(pid, [f], root=str(tmp_path), progress=False, variables={"sst": "nope"})
+    assert not (tmp_path / "extra-sst-ersst-2deg.zarr").exists()
+
+
+def test_ingest_cli_variable_option(shared_data, tmp_path):
+    from typer.testing import CliRunner
+
+    from satco2.cli import app
+
+    f, _ = _renamed_crop(shared_data, tmp_path, units="degC", midmonth=False)
+    r = CliRunner().invoke(app, ["ingest", "extra-sst-ersst-2deg", str(f), "--root", str(tmp_path), "-q",
+                                 "--variable", "sst=sea_surface_temperature"])
+    assert r.exit_code == 0, r.output
+    ds = catalog.open("extra-sst-ersst-2deg", source="mirror", root=str(tmp_path))
+    assert ds.sizes["time"] == 3 and str(ds.time.values[0])[:10] == "2010-01-01"
+    assert "time_original" not in read_ledger(str(tmp_path / "extra-sst-ersst-2deg.zarr"))["files"][f.name]
+    r = CliRunner().invoke(app, ["ingest", "extra-sst-ersst-2deg", str(f), "--root", str(tmp_path), "-q",
+                                 "--variable", "sst"])
+    assert r.exit_code != 0 and "NAME=SOURCE_NAME" in (r.output + str(r.exception))
+
+
+def test_period_start_rules():
+    from satco2.ingest import period_start
+
+    t = ["2010-01-15T12:00", "2010-02-28T23:00", "2012-12-31"]
+    assert [str(x)[:10] for x in period_start(t, "monthly")] == ["2010-01-01", "2010-02-01", "2012-12-01"]
+    assert [str(x) for x in period_start(t, "daily")][:1] == ["2010-01-15 00:00:00"]
+    assert str(period_start(t, "annual")[2])[:10] == "2012-01-01"
+
+
+def test_ingest_real_l4_cube_whose_variable_is_CHL(shared_data, tmp_path):
+    # the real Copernicus GlobColour L4 cube names its variable CHL in 'milligram m-3'
+    f = shared_data / "ocean_color" / "SeineMSP_dataset-oc-glo-bio-multi-l4-chl_4km_monthly-rep_1592571915166.nc"
+    pid = "global-chl-occci-4km"
+    with pytest.raises(SatCO2Error, match="has no variable chlor_a"):
+        ingest(pid, [f], root=str(tmp_path), progress=False)
+    rep = ingest(pid, [f], root=str(tmp_path), progress=False, variables={"chlor_a": "CHL"})
+    assert rep.n_time == 262
+    ds = catalog.open(pid, source="mirror", root=str(tmp_path))
+    with netCDF4.Dataset(f) as nc:
+        ref = np.ma.filled(nc.variables["CHL"][:].astype(np.float32), np.nan)[:, ::-1, :]
+    np.testing.assert_array_equal(ds["chlor_a"].values, ref)
+    assert str(ds.time.values[0])[:10] == "1997-09-01" and ds["chlor_a"].attrs["units"] == "mg m-3"

@@ -20,6 +20,16 @@ first file creates the store in a temporary folder renamed into place (local roo
 appended in the order of their names (archive names carry their dates); ``catalog.open`` sorts by
 time when needed.
 
+Variables under other names: ``variables={"sst": "sea_surface_temperature"}`` (CLI
+``--variable sst=sea_surface_temperature``, repeatable) takes the product's variable from another
+name in the file; the file's ``units`` attribute is then converted to the product's units (e.g.
+K -> degC, :data:`satco2.catalog.readers.base.CONVERSIONS`) or refused in one sentence.
+
+Time stamps follow the registry's convention, ``time`` = the start of the period
+(:func:`period_start`): mid-month stamps of a monthly product become the first of the month, noon
+stamps of a daily product midnight. The file's original stamps are kept in its ledger entry
+(``time_original``) and the ``time`` variable says so in its ``comment`` attribute.
+
 For tests, ``SATCO2_INGEST_PAUSE_BEFORE_COMMIT=<seconds>`` sleeps after a step's data are written
 and before its commit (to kill the process at the worst moment).
 """
@@ -137,6 +147,95 @@ def chunks_for(ds: xr.Dataset) -> dict[str, int]:
 def _encode_time(times) -> np.ndarray:
     t = pd.DatetimeIndex(times).as_unit("ns")
     return ((t - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)).to_numpy(np.float64)
+
+
+#: registry frequencies with a calendar period start -> pandas period / floor alias
+PERIOD_FREQ = {"monthly": "M", "annual": "Y", "yearly": "Y", "daily": "D", "hourly": "h",
+               "6-hourly": "6h", "8 per day": "3h"}
+#: readers of observations at instants (not periods): their time stamps are left as they are
+INSTANT_READERS = {"point_csv"}
+
+
+def _file_frequency(times: pd.DatetimeIndex, attrs: dict) -> str | None:
+    """The period of a file's time steps from their spacing, else from ``period_end``."""
+    if len(times) > 1:
+        step = pd.Series(times).diff().dropna().median()
+    elif attrs.get("period_end"):
+        step = pd.Timestamp(attrs["period_end"]) - times[0] + pd.Timedelta(days=1)
+    else:
+        return None
+    days = step / pd.Timedelta(days=1)
+    for name, lo, hi in (("hourly", 0.9 / 24, 1.1 / 24), ("daily", 0.9, 1.1), ("monthly", 27.5, 31.5),
+                         ("annual", 364.5, 366.5)):
+        if lo <= days <= hi:
+            return name
+    return None
+
+
+def period_start(times, frequency: str) -> pd.DatetimeIndex:
+    """The start of the period (registry ``frequencies`` name) that holds each time stamp:
+    monthly -> first of the month, annual -> 1 January, daily -> midnight, hourly -> the hour."""
+    t = pd.DatetimeIndex(times)
+    alias = PERIOD_FREQ[frequency]
+    if alias in ("M", "Y"):
+        return pd.DatetimeIndex(t.to_period(alias).start_time).as_unit("ns")
+    return t.floor(alias)
+
+
+def normalise_time(ds: xr.Dataset, product, name: str = "") -> tuple[xr.Dataset, list[str] | None]:
+    """``ds`` with its time stamps moved to the start of their period (the registry's
+    convention); returns (ds, original stamps as ISO strings, or None when nothing changed)."""
+    if "time" not in ds.dims:
+        return ds, None
+    times = pd.DatetimeIndex(ds["time"].values)
+    freqs = [f for f in (product.get("frequencies") or []) if f in PERIOD_FREQ]
+    freq = freqs[0] if len(product.get("frequencies") or []) == 1 and freqs else None
+    if freq is None:
+        guess = _file_frequency(times, ds.attrs)
+        freq = guess if guess in freqs else None
+    if freq is None:
+        return ds, None
+    new = period_start(times, freq)
+    if (new == times).all():
+        return ds, None
+    if new.has_duplicates:
+        raise SatCO2Error(f"file {name} has two time steps in the same {freq} period "
+                          f"({new[new.duplicated()][0]:%Y-%m-%d}); product {product.id} holds one per period.")
+    attrs = dict(ds["time"].attrs)
+    ds = ds.assign_coords(time=new.values)
+    ds["time"].attrs = {**attrs, "comment": f"start of the {freq} period; the files' original stamps are in "
+                                            f"the {LEDGER} ledger (time_original)"}
+    return ds, [t.isoformat() for t in times]
+
+
+def with_variables(product, variables: dict[str, str] | None):
+    """A copy of the registry entry whose variables are read from other names in the file
+    (``{product variable: name in the file}``); the file's own units are then converted."""
+    if not variables:
+        return product
+    import copy
+
+    unknown = sorted(set(variables) - set(product.variables))
+    if unknown:
+        raise SatCO2Error(f"product {product.id} has no variable {', '.join(unknown)} "
+                          f"(it has {', '.join(product.variables)}).")
+    raw = copy.deepcopy(product.raw)
+    for name, src in variables.items():
+        meta = raw["variables"][name]
+        meta["source_name"] = src
+        meta.pop("source_units", None)
+    return registry.Product(raw)
+
+
+def parse_variables(items) -> dict[str, str]:
+    """``["sst=sea_surface_temperature", ...]`` -> {"sst": "sea_surface_temperature"}."""
+    out = {}
+    for it in items or []:
+        name, sep, src = str(it).partition("=")
+        if not sep or not name.strip() or not src.strip():
+            raise SatCO2Error(f"--variable {it!r} is not NAME=SOURCE_NAME (e.g. sst=sea_surface_temperature).")
+        out[name.strip()] = src.strip()
+    return out
 
 
 @dataclass
@@ -338,17 +437,20 @@ def _entry(path: Path, digest: str, ds: xr.Dataset) -> dict:
 
 
 def ingest(product_id: str, files, root: str | None = None, progress: bool | None = None,
-           reader: str | None = None, reader_options: dict | None = None) -> IngestReport:
+           reader: str | None = None, reader_options: dict | None = None,
+           variables: dict[str, str] | None = None) -> IngestReport:
     """Append ``files`` to the mirror of ``product_id``; see the module docstring.
 
     ``root`` overrides :func:`satco2.config.mirror_root`; ``reader`` overrides the registry's
     reader name and ``reader_options`` go to the reader (e.g. ``{"lat": .., "lon": ..}`` for
-    ``point_csv``); ``progress`` shows a tqdm bar (default: when attached to a terminal).
+    ``point_csv``); ``variables`` maps product variables to other names in the files (units
+    converted); ``progress`` shows a tqdm bar (default: when attached to a terminal).
     """
     from tqdm.auto import tqdm
 
     t0 = _time.perf_counter()
-    product = registry.get(product_id)
+    registered = registry.get(product_id)
+    product = with_variables(registered, variables)
     rd = readers.get(reader or product.reader, **(reader_options or {}))
     paths = [Path(f) for f in files]
     if not paths:
@@ -395,7 +497,14 @@ def ingest(product_id: str, files, root: str | None = None, progress: bool | Non
             fut = pool.submit(load, todo[i + 1]) if i + 1 < len(todo) else None
             if "time" not in ds.dims:
                 raise SatCO2Error(f"file {p.name}: the {rd.name} reader returned no time dimension.")
+            original = None
+            if rd.name not in INSTANT_READERS:
+                ds, original = normalise_time(ds, product, p.name)
             entry = _entry(p, digest, ds)
+            if original is not None:
+                entry["time_original"] = original
+            if variables:
+                entry["variables"] = dict(variables)
             if mirror.ledger() is None:
                 entry["index"] = [0, int(ds.sizes["time"])]
                 mirror.create(ds, entry)
@@ -423,10 +532,14 @@ def register(app) -> None:
         quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
         lat: float = typer.Option(None, "--lat", help="point_csv reader: latitude of the point"),
         lon: float = typer.Option(None, "--lon", help="point_csv reader: longitude of the point"),
+        variable: list[str] = typer.Option(None, "--variable",
+                                           help="NAME=SOURCE_NAME: take the product's variable NAME from "
+                                                "SOURCE_NAME in the files (repeatable; units converted)"),
     ) -> None:
         """Append upstream FILES to PRODUCT's Zarr mirror (idempotent, resumable, atomic per file)."""
         opts = {k: v for k, v in (("lat", lat), ("lon", lon)) if v is not None}
-        rep = ingest(product, files, root=root, progress=not quiet, reader=reader, reader_options=opts)
+        rep = ingest(product, files, root=root, progress=not quiet, reader=reader, reader_options=opts,
+                     variables=parse_variables(variable))
         typer.echo(
             f"{product}: {len(rep.committed)} file(s) committed, {len(rep.skipped)} already present, "
             f"{rep.n_time} time step(s) in {rep.store}"

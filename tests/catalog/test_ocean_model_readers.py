@@ -1,4 +1,5 @@
-"""Ocean-model readers on small SYNTHETIC files written here in the ROMS and CMEMS/NEMO layouts.
+"""Ocean-model readers on small SYNTHETIC files written here in the ROMS and CMEMS/NEMO layouts,
+and on the REAL model files of the shared sample data (ocean_model/, see PROVENANCE.md).
 
 The fields are analytic (linear in lon, lat and depth) so that staggered-to-centre averaging and
 vertical interpolation are exact and the expected values are computed, not hard-coded.
@@ -92,8 +93,7 @@ def test_roms_reader_stagger_and_s_levels(tmp_path, vtransform):
 def test_roms_reader_errors(tmp_path):
     p = tmp_path / "curvi.nc"
     write_roms(p, curvilinear=True)
-    with pytest.raises(SatCO2Error, match="curvilinear"):
-        om.open_roms(p)
+    assert "regridded" in om.open_roms(p).attrs  # curvilinear grids are moved to a regular grid
     with pytest.raises(SatCO2Error, match="does not exist"):
         om.open_roms(tmp_path / "nope.nc")
 
@@ -198,3 +198,68 @@ def test_catalog_registry_reader(tmp_path):
     assert float(ds.u.isel(time=0, depth=0, lat=0, lon=0)) == pytest.approx(u_true(121.0, 28.0, 0.5), rel=1e-5)
     with pytest.raises(SatCO2Error, match="does not exist"):
         r.open_file(tmp_path / "missing.nc", None)
+
+
+# ----------------------------------------------------------------------------- real model files
+
+def test_real_roms_s_levels_nordic(shared_data):
+    """MET Norway ROMS Nordic-4km (35 s-levels, rotated curvilinear grid, u/v cut to the rho
+    length by ncks): refused as 'curvilinear' before; now read onto a regular lat/lon grid."""
+    import xarray as xr
+
+    f = shared_data / "ocean_model" / "opendrift_Nordic_subset.nc"
+    raw = xr.open_dataset(f)
+    # the grid angle from the 2-D lon/lat equals the model's own angle variable
+    np.testing.assert_allclose(om.grid_angle(raw.lon_rho.values, raw.lat_rho.values), raw.angle.values, atol=5e-3)
+    ds = om.OceanModelReader().open_file(f)
+    assert ds.u.dims == ("time", "depth", "lat", "lon") and ds.sizes["time"] == 3
+    assert str(ds.time.values[0])[:10] == "2016-02-02"
+    assert raw.lat_rho.min() <= ds.lat.min() and ds.lat.max() <= raw.lat_rho.max()
+    assert raw.lon_rho.min() <= ds.lon.min() and ds.lon.max() <= raw.lon_rho.max()
+    sp = np.hypot(ds.u, ds.v)
+    assert 0.1 < float(sp.notnull().mean()) and float(sp.max()) < 2.0
+    h = raw.h.where(raw.mask_rho > 0)
+    assert float(h.min()) - 1 <= float(ds.sea_floor_depth.min()) and float(ds.sea_floor_depth.max()) <= float(h.max()) + 1
+    assert np.isnan(ds.u.where(ds.depth > ds.sea_floor_depth)).all()
+    from satco2.science import transport
+
+    assert transport.Grid.from_dataset(ds).h.shape == (ds.sizes["depth"], ds.sizes["lat"], ds.sizes["lon"])
+
+
+def test_real_zlevel_polar_stereographic_arctic(shared_data):
+    """MET Norway ROMS Arctic20 on 17 z-levels, polar stereographic X/Y (km) with 2-D lat/lon:
+    read before with the projection kilometres as lat/lon; now rotated and regridded."""
+    import xarray as xr
+
+    f = shared_data / "ocean_model" / "opendrift_Arctic20_1to5Feb_2016.nc"
+    raw = xr.open_dataset(f)
+    # grid angle of a north polar stereographic grid: lon_0 - lon (the file's projection parameters)
+    lon0 = float(raw.polar_stereographic.attrs["straight_vertical_longitude_from_pole"])
+    want = np.angle(np.exp(1j * np.radians(lon0 - raw.longitude.values)))
+    got = om.grid_angle(raw.longitude.values, raw.latitude.values)
+    np.testing.assert_allclose(got[:, 1:-1], want[:, 1:-1], atol=2e-3)  # centred differences
+    np.testing.assert_allclose(got, want, atol=0.02)  # one-sided at the first and last column
+    ds = om.OceanModelReader().open_file(f)
+    assert float(ds.lat.min()) >= float(raw.latitude.min()) - 1e-6 and float(ds.lat.max()) <= 90
+    assert -180 <= float(ds.lon.min()) and float(ds.lon.max()) <= 180
+    assert ds.sizes["depth"] == 17 and ds.sizes["time"] == 5
+    # linear interpolation of a field linear in lon/lat on the real grid is exact
+    g = 0.3 * raw.longitude.values + 1.7 * raw.latitude.values
+    lat, lon, out = om.to_regular(raw.longitude.values, raw.latitude.values, {"g": g})
+    L, Y = np.meshgrid(lon, lat)
+    ok = np.isfinite(out["g"])
+    assert ok.mean() > 0.4
+    np.testing.assert_allclose(out["g"][ok], (0.3 * L + 1.7 * Y)[ok], rtol=1e-6)  # float32 lon/lat
+    # rotation keeps the speed: regridded speed ~ speed of the rotated components
+    sp_raw = om.to_regular(raw.longitude.values, raw.latitude.values,
+                           {"s": np.hypot(raw.u.values, raw.v.values)})[2]["s"]
+    sp = np.hypot(ds.u.values, ds.v.values)
+    m = np.isfinite(sp) & np.isfinite(sp_raw)
+    assert m.sum() > 10000 and np.median(np.abs(sp[m] - sp_raw[m])) < 0.05 * np.median(sp_raw[m])
+    assert float(ds.sea_floor_depth.max()) <= float(raw.h.max()) + 1
+
+
+def test_real_model_file_without_currents_is_refused(shared_data):
+    f = shared_data / "ocean_model" / "SeineMSP_MetO-NWS-BIO-dm-DOXY_1583828769643.nc"
+    with pytest.raises(SatCO2Error, match="which holds o2"):
+        om.OceanModelReader().open_file(f)

@@ -11,7 +11,14 @@ from satco2.science import doc
 
 @pytest.fixture(scope="module")
 def cv1(shared_data):
-    return doc.read_seabass(shared_data / "doc_cdom" / "CV1_OM_pigments_seabass.txt")
+    # the real file holds a nitrate of -499.34 and three small negative nutrients: dropped with a warning
+    with pytest.warns(doc.SeaBASSValueWarning, match="4 physically impossible"):
+        return doc.read_seabass(shared_data / "doc_cdom" / "CV1_OM_pigments_seabass.txt")
+
+
+@pytest.fixture(scope="module")
+def table():
+    return doc.calibration_table()
 
 
 def test_read_seabass_real_file(cv1):
@@ -26,6 +33,45 @@ def test_read_seabass_real_file(cv1):
     # the file marks two values below detection (-777): flagged and NaN
     bdl = [c for c in cv1.columns if c.endswith("_bdl") and cv1[c].any()]
     assert bdl and all(cv1[c[:-4]][cv1[c]].isna().all() for c in bdl)
+    dropped = cv1.attrs["dropped"]
+    assert dropped["impossible"] == {"NO2_NO3": 2, "NO2": 1, "PO4": 1}
+    assert sum(dropped["below_detection_limit"].values()) == sum(cv1[c].sum() for c in bdl)
+    assert cv1["NO2_NO3"].min() >= 0
+
+
+def _edited_copy(src, dst, header_extra="", replace=None):
+    """A copy of a real SeaBASS file with extra header lines and one DOC value replaced."""
+    lines = src.read_text().splitlines()
+    end = next(k for k, ln in enumerate(lines) if ln.startswith("/end_header"))
+    fields = next(ln for ln in lines if ln.startswith("/fields="))[8:].split(",")
+    rows = [ln.split() for ln in lines[end + 1:]]
+    if replace:
+        field, value = replace
+        k = next(i for i, r in enumerate(rows) if r[fields.index(field)] not in ("-999", "-777"))
+        rows[k][fields.index(field)] = value
+    extra = [header_extra] if header_extra else []
+    dst.write_text("\n".join(lines[:end] + extra + lines[end:end + 1] + ["\t".join(r) for r in rows]) + "\n")
+    return k if replace else None
+
+
+def test_read_seabass_drops_scaled_missing_sentinel(shared_data, tmp_path):
+    # issue 20: a -99900 DOC (missing -999 in the header) went through as data (bias -237 571 umol/L)
+    p = tmp_path / "cv2.txt"
+    k = _edited_copy(shared_data / "doc_cdom" / "CV2_OM_pigments_seabass.txt", p, replace=("DOC", "-99900"))
+    with pytest.warns(doc.SeaBASSValueWarning, match=r"DOC \(1\)"):
+        df = doc.read_seabass(p)
+    assert np.isnan(df["DOC"].iloc[k]) and df.attrs["dropped"]["impossible"]["DOC"] == 1
+    assert (df["DOC"].dropna() > 0).all()
+
+
+def test_read_seabass_header_detection_limits(shared_data, tmp_path):
+    p = tmp_path / "cv2.txt"
+    k = _edited_copy(shared_data / "doc_cdom" / "CV2_OM_pigments_seabass.txt", p,
+                     header_extra="/above_detection_limit=-888", replace=("ag443", "-888"))
+    with pytest.warns(doc.SeaBASSValueWarning):  # CV2's own negative nutrient
+        df = doc.read_seabass(p)
+    assert np.isnan(df["ag443"].iloc[k]) and bool(df["ag443_adl"].iloc[k])
+    assert df.attrs["dropped"]["above_detection_limit"] == {"ag443": 1}
 
 
 def test_read_seabass_errors(tmp_path):
@@ -57,8 +103,8 @@ def test_validation_on_independent_cruise_reports_n_bias_rmse():
     assert v["rmse"] >= abs(v["bias"]) > 0
     assert 0 < v["rmse"] < 40  # umol/L: the line carries information across seasons
     # predicting with a constant (the CV1 mean) does worse in RMSE on CV2: the CDOM term helps
-    cal = doc.surface_matchups(doc.read_seabass(doc.clivec_files()["CV1"]))
-    val = doc.surface_matchups(doc.read_seabass(doc.clivec_files()["CV2"]))
+    cal = doc.surface_matchups(doc._read_seabass_quiet(doc.clivec_files()["CV1"]))
+    val = doc.surface_matchups(doc._read_seabass_quiet(doc.clivec_files()["CV2"]))
     const = doc.stats(np.full(len(val), cal["DOC"].mean()), val["DOC"])
     assert v["r2"] > 0.3 and v["rmse"] < const["rmse"]
 
@@ -82,7 +128,7 @@ def test_gocad_mlr2_form_and_validity_warning():
 
 
 def test_surface_doc_registry_and_errors():
-    ds = xr.Dataset({"a_cdom_443": (("lat", "lon"), np.array([[0.02, 0.1], [0.2, np.nan]])),
+    ds = xr.Dataset({"a_cdom_443": (("lat", "lon"), np.array([[0.02, 0.1], [0.15, np.nan]])),
                      "sss": (("lat", "lon"), np.full((2, 2), 31.0))})
     cfg = doc.load_config()
     out = doc.surface_doc(ds.chunk(), "linear_ag443").compute()
@@ -95,3 +141,82 @@ def test_surface_doc_registry_and_errors():
         doc.surface_doc(ds, "magic")
     with pytest.raises(SatCO2Error, match="Rrs_488"):
         doc.surface_doc(ds, "linear_ag443_from_rrs")
+
+
+def test_calibration_table_reads_every_source_and_catches_typos(table):
+    d = table.attrs["dropped"]
+    assert set(table["dataset"]) == {"clivec", "kowalczuk", "asmala", "dana12", "tehrani"}
+    k = d["cdoc_kowalczuk2010a_aCDOM_DOC_1993_2014_non_linear_all_data.xls"]
+    # PROVENANCE: an a443 of 3 977 (a summary row), a longitude of 1 819, '#7.2', '#3.3583'
+    assert k["rows without station or date"] >= 1 and k["impossible positions"] == 3 and k["'#'-marked cells"] == 2
+    assert table["ag443"].max() < doc.AG443_MAX and (table["ag443"] > 0).all() and (table["doc"] > 0).all()
+    assert (table["depth"] <= 10).all()
+    assert table.groupby("dataset").size()["clivec"] == 73 + 74  # the surface matchups of CV1 and CV2
+    # asmala a_g(443) from a440 and the sample slope: slightly below a440
+    a = table[table.dataset == "asmala"]
+    assert len(a) > 100 and a["salinity"].max() <= 6.8
+
+
+def test_calibrate_uncertainty_matches_scipy(table):
+    from scipy import stats as st
+
+    t = table[table.dataset == "kowalczuk"]
+    fit = doc.calibrate(t)
+    ref = st.linregress(t["ag443"], t["doc"])
+    assert fit["b"] == pytest.approx(ref.slope, abs=1e-3) and fit["a"] == pytest.approx(ref.intercept, abs=1e-3)
+    assert fit["b_se"] == pytest.approx(ref.stderr, rel=1e-3)
+    assert fit["a_se"] == pytest.approx(ref.intercept_stderr, rel=1e-3)
+    lo, hi = fit["domain"]["ag443"]
+    assert lo <= t["ag443"].min() and hi >= t["ag443"].max()
+
+
+def test_configured_calibrations_equal_a_fresh_fit(table):
+    cfg = doc.load_config()
+    fresh = doc.calibration_configs(table)
+    assert set(cfg["calibrations"]) == set(fresh)
+    for name, c in fresh.items():
+        for k in ("a", "b", "a_se", "b_se", "rmse", "n"):
+            assert cfg["calibrations"][name][k] == pytest.approx(c[k], rel=1e-3), (name, k)
+        assert cfg["calibrations"][name]["domain"] == c["domain"], name
+    line = cfg["linear_ag443"]
+    cv1 = doc.calibrate(table[table.group == "CV1"])
+    assert line["domain"] == cv1["domain"] and line["b_se"] == pytest.approx(cv1["b_se"], rel=1e-3)
+
+
+def test_leave_one_out_reports_transfer_and_domain(table):
+    cruise = doc.leave_one_out(table[table.dataset == "clivec"], by="group").set_index("group")
+    v = doc.validate("CV1", "CV2")["validation"]
+    assert cruise.loc["CV2", "bias"] == pytest.approx(v["bias"], rel=1e-6)
+    assert cruise.loc["CV2", "rmse"] == pytest.approx(v["rmse"], rel=1e-6)
+    ds = doc.leave_one_out(table).set_index("dataset")
+    assert set(ds.index) == {"clivec", "kowalczuk", "asmala", "dana12", "tehrani"}
+    assert (ds["n"] == table.groupby("dataset").size()[ds.index]).all()
+    assert ds.loc["asmala", "outside_domain"] > 0.2  # estuarine CDOM beyond every other dataset's range
+
+
+def test_cdom_far_above_the_calibration_warns():
+    # issue 20: the CV1 line applied to a cruise with 3.6x higher CDOM gave +82 umol/L without a warning
+    cfg = doc.load_config()
+    hi = cfg["linear_ag443"]["domain"]["ag443"][1]
+    ds = xr.Dataset({"a_cdom_443": (("lat", "lon"), np.array([[0.05, 3.6 * hi]]))}).chunk()
+    with pytest.warns(ValidityWarning, match="1 of 2 value.*outside the calibration range"):
+        doc.surface_doc(ds, "linear_ag443").compute()
+    with pytest.warns(ValidityWarning):
+        doc.doc_linear([3.6 * hi], 1.0, 1.0, domain=cfg["linear_ag443"]["domain"]["ag443"])
+    # the same CDOM is inside the Baltic calibration's domain: no warning, other coefficients
+    out = doc.surface_doc(ds, "linear_ag443", calibration="kowalczuk").compute()
+    k = cfg["calibrations"]["kowalczuk"]
+    assert float(out[0, 1]) == pytest.approx(k["a"] + k["b"] * 3.6 * hi) and out.attrs["calibration"] == "kowalczuk"
+    assert np.isfinite(doc.surface_doc(ds, "linear_ag443", check_domain=False).values).all()
+    with pytest.raises(SatCO2Error, match="unknown DOC calibration"):
+        doc.surface_doc(ds, "linear_ag443", calibration="nowhere")
+
+
+def test_gocad_mlr2_validated_on_the_tables_with_salinity(table):
+    g = doc.validate_gocad(table).set_index("dataset")
+    assert "clivec" not in g.index  # no salinity in the CliVEC files
+    have = table.dropna(subset=["salinity"]).groupby("dataset").size()
+    assert (g["n"] == have[g.index]).all()
+    # Baltic DOC (~350 umol/L, 4 % inside GOCAD's 47-224 range) is far under-predicted
+    assert g.loc["kowalczuk", "bias"] < -100 and g.loc["kowalczuk", "doc_in_gocad_range"] < 0.1
+    assert g.loc["dana12", "doc_in_gocad_range"] == 1.0 and g.loc["dana12", "rmse"] < 30

@@ -151,3 +151,65 @@ def test_ocean_end_member_ta_from_lee2006(cfg):
     with pytest.warns(satco2.ValidityWarning):
         mesaa.ta_LEE06_subtropics(30.0, 26.0)
     assert not cfg.provenance["ocean.ta"].get("needs_citation")
+
+
+def test_fit_matchups_recovers_a_known_answer(cfg):
+    """SYNTHETIC match-ups made by MeSAA with known DIC end members and log10 bio term + noise."""
+    import pandas as pd
+
+    rng = np.random.default_rng(7)
+    n = 240
+    truth = dataclasses.replace(cfg, dic_river=1780.0, dic_ocean=1990.0, bio_form="log10",
+                                bio_coefficients={"a": 6.0, "b": -35.0})
+    sss = rng.uniform(22, 34.5, n)
+    sst = rng.uniform(12, 28, n)
+    chl = 10 ** rng.uniform(-1, 1, n)
+    pco2 = mesaa.pco2_mix_exact(sst, sss, truth) + mesaa.bio_log10(chl, 6.0, -35.0) + rng.normal(0, 3.0, n)
+    df = pd.DataFrame({"sst": sst, "sss": sss, "chl": chl, "pco2sw": pco2,
+                       "time": pd.date_range("2020-01-01", periods=n, freq="h")})
+    fit = mesaa.fit_matchups(df, cfg, s_ocean=cfg.s_ocean, source="synthetic")
+    for k, want in (("dic_river", 1780.0), ("dic_ocean", 1990.0), ("a", 6.0), ("b", -35.0)):
+        assert abs(fit.fitted[k] - want) < 4 * fit.stderr[k] + 1e-6, (k, fit.fitted[k], fit.stderr[k])
+    assert fit.stderr["dic_ocean"] < 2.0
+    assert 2.5 < fit.cv_summary["rmse"] < 4.0  # held-out error ~ the noise
+    assert fit.cv_summary["baseline_rmse"] > 5 * fit.cv_summary["rmse"]
+    assert fit.config.bio_form == "log10" and fit.config.validity["chl"][0] == pytest.approx(chl.min())
+
+
+def test_fit_matchups_on_a_real_cruise_writes_a_config_with_provenance(cfg, shared_data, tmp_path):
+    """Real SOCAT/AOML cruise WFCH20220615 (Svalbard, SST -1..6 C, S 26-35; no Chl): the DIC end
+    members are fitted with TA kept; block cross-validation; config written, read back."""
+    from satco2.science import validation
+
+    obs = validation.read_observations(shared_data / "pco2" / "WFCH20220615.csv")
+    fit = mesaa.fit_matchups(obs, "ecs", source="WFCH20220615")
+    assert fit.config.bio_form == "none" and set(fit.fitted) == {"dic_river", "dic_ocean"}
+    assert fit.cv_summary["folds"] == 5 and fit.cv_summary["n"] == len(obs)
+    # the fit carries information across blocks: held-out RMSE well below the unfitted config's
+    assert fit.cv_summary["rmse"] < 0.5 * fit.cv_summary["baseline_rmse"]
+    assert abs(fit.stats["bias"]) < 1.0 and fit.stats["rmse"] <= fit.cv_summary["rmse"]
+    assert fit.config.s_ocean >= obs.sss.max()
+    p = mesaa.write_config(fit, tmp_path / "barents.yaml", title="Barents Sea (WFCH20220615)")
+    back = mesaa.load_config(p)
+    assert back.dic_ocean == pytest.approx(fit.fitted["dic_ocean"], abs=1e-3)
+    assert back.validity["sst"][0] <= obs.sst.min() and back.validity["sss"][1] >= obs.sss.max()
+    assert "WFCH20220615" in back.provenance["ocean.dic"]["citation"]
+    assert back.provenance["river.ta"].get("needs_citation")  # kept values keep their flags
+    np.testing.assert_allclose(mesaa.pco2_mix_exact(obs.sst, obs.sss, back),
+                               mesaa.pco2_mix_exact(obs.sst, obs.sss, fit.config), rtol=1e-6)
+    doc = yaml.safe_load(p.read_text())
+    assert doc["fit"]["cross_validation"]["rmse"] == pytest.approx(fit.cv_summary["rmse"], abs=0.01)
+
+
+def test_fit_matchups_errors(cfg):
+    import pandas as pd
+
+    df = pd.DataFrame({"sst": [10.0] * 5, "sss": [30.0] * 5, "pco2sw": [350.0] * 5})
+    with pytest.raises(satco2.SatCO2Error, match="needs a chl"):
+        mesaa.fit_matchups(df, cfg, bio_form="log10")
+    with pytest.raises(satco2.SatCO2Error, match="cannot fit s_river"):
+        mesaa.fit_matchups(df, cfg, fit=("s_river",))
+    with pytest.raises(satco2.SatCO2Error, match="too few"):
+        mesaa.fit_matchups(df.iloc[:3], cfg)
+    with pytest.raises(satco2.SatCO2Error, match="need columns sst, sss and pco2sw"):
+        mesaa.fit_matchups(df.drop(columns="sss"), cfg)

@@ -182,6 +182,9 @@ def test_demo_truth_volume_equals_streamfunction_difference(ecs_demo):
 
 
 @pytest.mark.slow
+# the demo's synthetic a443 extends beyond the range the linear_ag443 line was fitted on (CV1): the
+# chain says so with a ValidityWarning, which this recovery test does not examine
+@pytest.mark.filterwarnings("ignore::satco2.ValidityWarning")
 def test_recovery_of_demo_section_fluxes_from_centre_velocities(ecs_demo):
     """The analysis chain on the stored (A-grid, float32) products recovers the injected section
     transports: volume within 6 %, DOC within 6 % per month; annual means within 4 %."""

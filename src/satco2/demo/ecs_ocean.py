@@ -217,7 +217,8 @@ def build(scale: int = 1, seed: int = 0) -> dict:
                        coords={"time": c["time"].values})
 
     # DOC as the default analysis chain sees it: a443 (float32) -> linear_ag443 -> model grid -> auto profile
-    surf = docalg.surface_doc(out["global-acd-modis-aqua-4km"].astype(float), "linear_ag443")
+    # the synthetic a443 extends beyond the line's calibration range on purpose: no domain warning
+    surf = docalg.surface_doc(out["global-acd-modis-aqua-4km"].astype(float), "linear_ag443", check_domain=False)
     surf_m = transport.to_grid(surf, mlat, mlon)
     bottom_da = xr.DataArray(bottom, dims=("lat", "lon"), coords={"lat": mlat, "lon": mlon})
     doc3 = profiles.doc_profile(surf_m, z, bottom_da, model="auto", depth_bnds=zb)

@@ -372,3 +372,221 @@ def pco2_mesaa(sst, sss, chl, cfg: MesaaConfig | str = "ecs"):
     })
     ds.attrs.update(cfg.as_attrs())
     return ds
+
+
+# ----------------------------------------------------------------------------------------------
+# fitting a region to a user's own cruise match-ups
+
+FITTABLE_END_MEMBERS = ("ta_river", "dic_river", "ta_ocean", "dic_ocean")
+"""End-member fields :func:`fit_matchups` can fit to pCO2 match-ups."""
+
+
+@dataclass
+class MatchupFit:
+    """Result of :func:`fit_matchups`: the fitted configuration, the fitted values with their
+    standard errors, in-sample statistics of the fit and of the base configuration, and the
+    cross-validation (per held-out block and pooled), pCO2 statistics in µatm."""
+
+    config: MesaaConfig
+    fitted: dict[str, float]
+    stderr: dict[str, float]
+    stats: dict[str, float]
+    baseline: dict[str, float]
+    cv: list[dict[str, float]]
+    cv_summary: dict[str, float]
+    source: str
+    base_name: str
+
+
+def _stats(pred, obs) -> dict[str, float]:
+    d = np.asarray(pred, float) - np.asarray(obs, float)
+    d = d[np.isfinite(d)]
+    return {"n": int(d.size), "bias": float(d.mean()) if d.size else np.nan,
+            "rmse": float(np.sqrt((d**2).mean())) if d.size else np.nan}
+
+
+def _matchup_columns(matchups):
+    """(sst, sss, pco2, chl or None, time or None) arrays from a match-up table."""
+    cols = {c.lower(): c for c in matchups.columns}
+
+    def pick(*names):
+        return next((cols[n] for n in names if n in cols), None)
+
+    sst, sss = pick("sst", "temperature"), pick("sss", "salinity")
+    pco2 = pick("pco2sw", "pco2", "pco2_obs", "obs_pco2sw")
+    chl = pick("chl", "chlor_a", "model_chlor_a", "chla")
+    if sst is None or sss is None or pco2 is None:
+        raise SatCO2Error("the match-ups need columns sst, sss and pco2sw (or pco2); they have "
+                          f"{', '.join(map(str, matchups.columns))}")
+    t = pick("time")
+    arr = [np.asarray(matchups[c], float) for c in (sst, sss, pco2)]
+    ch = np.asarray(matchups[chl], float) if chl else None
+    tt = np.asarray(matchups[t]) if t else None
+    return (*arr, ch, tt)
+
+
+def fit_matchups(matchups, base: MesaaConfig | str = "ecs", fit=("dic_river", "dic_ocean"),
+                 bio_form: str | None = None, folds: int = 5, source: str = "",
+                 s_ocean: float | None = None, name: str | None = None) -> MatchupFit:
+    """Fit MeSAA end members and the biological term to in-situ pCO2 match-ups.
+
+    ``matchups``: a table with ``sst`` (°C), ``sss``, ``pco2sw`` (µatm) and, to fit a bio term,
+    ``chl`` (or ``chlor_a``, mg m-3); ``time`` orders the cross-validation blocks. The model is
+    MeSAA itself, pCO2 = CO2SYS(mix(SSS), SST) + dpCO2_bio(Chl) (:func:`pco2_mix_exact`), fitted by
+    non-linear least squares (``scipy.optimize.least_squares``) over the end-member fields ``fit``
+    (of :data:`FITTABLE_END_MEMBERS`; with pCO2 alone TA and DIC of one end member are nearly
+    degenerate, so the default fits the DIC end members with TA kept from ``base``) and the bio
+    coefficients of ``bio_form`` (default ``log10`` when Chl is given, else ``none``).
+    Standard errors come from the Jacobian at the optimum (residual variance, n - p dof).
+
+    ``s_ocean``: the ocean end member's salinity (default: the base configuration's, raised to
+    the highest match-up salinity so that every sample lies on the mixing line).
+    Cross-validation: the match-ups (in time order when given) are cut into ``folds`` contiguous
+    blocks; each block is predicted by a fit to the others and by the unfitted ``base``.
+    The fitted configuration's validity ranges are the ranges of the match-ups.
+    """
+    from dataclasses import replace
+
+    from scipy.optimize import least_squares
+
+    base_cfg = load_config(base) if isinstance(base, str) else base
+    fit = tuple(fit)
+    bad = [f for f in fit if f not in FITTABLE_END_MEMBERS]
+    if bad:
+        raise SatCO2Error(f"cannot fit {', '.join(bad)}; the end members that can be fitted are {FITTABLE_END_MEMBERS}")
+    sst, sss, obs, chl, time = _matchup_columns(matchups)
+    if bio_form is None:
+        bio_form = "log10" if chl is not None else "none"
+    if bio_form != "none" and bio_form not in _BIO_DESIGN:
+        raise SatCO2Error(f"bio term form {bio_form!r} cannot be fitted; choose one of {sorted(_BIO_DESIGN) + ['none']}")
+    if bio_form != "none" and chl is None:
+        raise SatCO2Error(f"fitting the {bio_form} bio term needs a chl (or chlor_a) column in the match-ups")
+    ok = np.isfinite(sst) & np.isfinite(sss) & np.isfinite(obs)
+    if chl is not None and bio_form != "none":
+        ok &= np.isfinite(chl) & (chl > 0)
+    n = int(ok.sum())
+    nbio = 0 if bio_form == "none" else 2
+    if n < len(fit) + nbio + 3:
+        raise SatCO2Error(f"{n} valid match-ups are too few to fit {len(fit) + nbio} parameters")
+    sst, sss, obs = sst[ok], sss[ok], obs[ok]
+    chl = chl[ok] if chl is not None else np.ones(n)
+    order = np.argsort(time[ok], kind="stable") if time is not None else np.arange(n)
+    so = float(s_ocean) if s_ocean is not None else max(base_cfg.s_ocean, float(np.ceil(sss.max() * 10) / 10))
+    base_fit = replace(base_cfg, s_ocean=so)
+    if not so > base_fit.s_river:
+        raise SatCO2Error("the ocean end member's salinity must exceed the river end member's")
+
+    def make(x):
+        em = dict(zip(fit, x[:len(fit)]))
+        coefs = {"a": float(x[len(fit)]), "b": float(x[len(fit) + 1])} if nbio else {}
+        return replace(base_fit, bio_form=bio_form, bio_coefficients=coefs, **em)
+
+    def predict(c, idx):
+        p = pco2_mix_exact(sst[idx], sss[idx], c)
+        return p + (BIO_TERMS[c.bio_form](chl[idx], **c.bio_coefficients) if nbio else 0.0)
+
+    x0 = np.array([getattr(base_fit, f) for f in fit] + [0.0] * nbio, float)
+    scale = np.array([100.0] * len(fit) + [10.0] * nbio)
+
+    def solve(idx):
+        r = least_squares(lambda x: predict(make(x), idx) - obs[idx], x0, x_scale=scale, method="trf")
+        if not r.success:
+            raise SatCO2Error(f"the MeSAA fit to the match-ups did not converge ({r.message})")
+        return r
+
+    allidx = np.arange(n)
+    res = solve(allidx)
+    names = list(fit) + (["a", "b"] if nbio else [])
+    dof = max(n - len(names), 1)
+    s2 = float(res.fun @ res.fun) / dof
+    try:
+        cov = np.linalg.inv(res.jac.T @ res.jac) * s2
+        se = np.sqrt(np.clip(np.diag(cov), 0, None))
+    except np.linalg.LinAlgError:
+        se = np.full(len(names), np.nan)
+    cfg = make(res.x)
+    cv, pred_cv, pred_base = [], np.full(n, np.nan), np.full(n, np.nan)
+    k = int(max(2, min(folds, n // 3)))
+    for i, block in enumerate(np.array_split(order, k)):
+        train = np.setdiff1d(allidx, block)
+        r = solve(train)
+        pred_cv[block] = predict(make(r.x), block)
+        pred_base[block] = predict(base_cfg, block) if base_cfg.bio_form == "none" or chl is not None \
+            else pco2_mix_exact(sst[block], sss[block], base_cfg)
+        cv.append({"fold": i, **_stats(pred_cv[block], obs[block]),
+                   "baseline_rmse": _stats(pred_base[block], obs[block])["rmse"]})
+    pooled = _stats(pred_cv, obs)
+    base_all = _stats(pred_base, obs)
+    summary = {"folds": k, "rmse": pooled["rmse"], "bias": pooled["bias"], "n": pooled["n"],
+               "baseline_rmse": base_all["rmse"], "baseline_bias": base_all["bias"]}
+    validity = {"sss": (float(np.floor(sss.min() * 10) / 10), float(np.ceil(sss.max() * 10) / 10)),
+                "sst": (float(np.floor(sst.min() * 10) / 10), float(np.ceil(sst.max() * 10) / 10))}
+    if nbio:
+        validity["chl"] = (float(chl.min()), float(chl.max()))
+    cfg = replace(cfg, name=name or f"{base_cfg.name}-fitted", validity=validity,
+                  provenance=dict(base_cfg.provenance))
+    return MatchupFit(config=cfg, fitted=dict(zip(names, map(float, res.x))), stderr=dict(zip(names, map(float, se))),
+                      stats=_stats(predict(cfg, allidx), obs), baseline=base_all, cv=cv, cv_summary=summary,
+                      source=source or "user match-ups", base_name=base_cfg.name)
+
+
+def write_config(fit: MatchupFit, path, title: str | None = None) -> Path:
+    """Write a fitted region configuration (the ``catalogs/mesaa/<region>.yaml`` layout) with the
+    provenance of every value: fitted values cite the match-ups, the method, their standard
+    error and the cross-validated RMSE; values kept from the base configuration keep its
+    citation; validity ranges are the match-ups' ranges. :func:`load_config` reads it back."""
+    import datetime as _dt
+
+    c, prov = fit.config, fit.config.provenance
+    when = _dt.date.today().isoformat()
+    cvtxt = (f"{fit.cv_summary['folds']}-block cross-validated RMSE {fit.cv_summary['rmse']:.1f} uatm "
+             f"(base {fit.base_name}: {fit.cv_summary['baseline_rmse']:.1f} uatm)")
+
+    def leaf(key, value, units=None, prov_key=None):
+        if key in fit.fitted:
+            node = {"value": round(float(value), 4), "status": "FITTED",
+                    "citation": f"fitted to {fit.source} (n = {fit.stats['n']}) by satco2.science.mesaa.fit_matchups "
+                                f"on {when}",
+                    "how": f"non-linear least squares of MeSAA pCO2 on the match-ups; standard error "
+                           f"{fit.stderr[key]:.3g}; {cvtxt}"}
+        else:
+            p = prov.get(prov_key or key, {})
+            node = {"value": float(value) if not isinstance(value, list) else value,
+                    **{k: v for k, v in p.items() if k in ("status", "citation", "needs_citation", "how")}}
+            if not (node.get("citation") or node.get("needs_citation")):
+                node["needs_citation"] = True
+            node["how"] = (node.get("how", "") + f" Kept from the base configuration {fit.base_name}.").strip()
+        if units:
+            node["units"] = units
+        return node
+
+    so = {"value": float(c.s_ocean), "citation": f"highest salinity of the match-ups ({fit.source}) or the base "
+                                                  f"configuration's, whichever is larger (fit_matchups)"}
+    doc = {
+        "name": c.name,
+        "title": title or f"MeSAA fitted to {fit.source}",
+        "status": "FITTED",
+        "fit": {"source": fit.source, "date": when, "base": fit.base_name, "n": fit.stats["n"],
+                "rmse_uatm": round(fit.stats["rmse"], 2), "bias_uatm": round(fit.stats["bias"], 2),
+                "cross_validation": {k: (round(v, 2) if isinstance(v, float) else v) for k, v in fit.cv_summary.items()},
+                "fitted": {k: round(v, 4) for k, v in fit.fitted.items()},
+                "stderr": {k: round(v, 4) for k, v in fit.stderr.items()}},
+        "carbonate": {"opt_k_carbonic": {**leaf("opt_k_carbonic", c.opt_k_carbonic), "value": int(c.opt_k_carbonic)}},
+        "end_members": {
+            "river": {"salinity": leaf("s_river", c.s_river, prov_key="river.salinity"),
+                      "ta": leaf("ta_river", c.ta_river, "umol kg-1", "river.ta"),
+                      "dic": leaf("dic_river", c.dic_river, "umol kg-1", "river.dic")},
+            "ocean": {"salinity": so,
+                      "ta": leaf("ta_ocean", c.ta_ocean, "umol kg-1", "ocean.ta"),
+                      "dic": leaf("dic_ocean", c.dic_ocean, "umol kg-1", "ocean.dic")},
+        },
+        "bio": {"form": c.bio_form,
+                "coefficients": {k: leaf(k, v, "uatm", f"bio.{k}") for k, v in c.bio_coefficients.items()}},
+        "validity": {k: {"value": list(v), "citation": f"range of the match-ups the configuration was fitted on ({fit.source})"}
+                     for k, v in c.validity.items()},
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("# MeSAA configuration fitted to a user's match-ups by satco2.science.mesaa.fit_matchups.\n"
+                    + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+    return path

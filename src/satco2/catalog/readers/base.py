@@ -39,6 +39,8 @@ def normalise_units(u: str | None) -> str:
     if u is None:
         return ""
     u = str(u).strip().replace("^", "").replace("**", "")
+    u = {"milligram m-3": "mg m-3", "milligram/m3": "mg m-3", "mg/m3": "mg m-3", "mg.m-3": "mg m-3",
+         "milligrams m-3": "mg m-3", "m-1": "m-1", "1/m": "m-1", "m^-1": "m-1"}.get(u, u)
     return {"degrees_C": "degC", "degree_C": "degC", "degree_Celsius": "degC", "Celsius": "degC", "deg C": "degC", "celsius": "degC",
             "degree_north": "degrees_north", "degree_east": "degrees_east"}.get(u, u)
 

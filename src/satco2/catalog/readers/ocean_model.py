@@ -9,13 +9,20 @@ floor) and ``sea_floor_depth`` (m, standard_name ``sea_floor_depth_below_geoid``
   dimension names), rotated by ``angle`` when present, and the s-levels are interpolated to fixed
   depths. Depths of s-levels follow the ROMS transform (Shchepetkin & McWilliams 2005; ROMS wiki
   "Vertical S-coordinate"): Vtransform 1: z0 = hc s + (h - hc) C, z = z0 + zeta (1 + z0/h);
-  Vtransform 2: z0 = (hc s + h C)/(hc + h), z = zeta + (zeta + h) z0. Rectilinear grids only
-  (lat_rho constant along xi, lon_rho along eta).
+  Vtransform 2: z0 = (hc s + h C)/(hc + h), z = zeta + (zeta + h) z0. u/v dimensions one
+  shorter than rho (a full ROMS grid) or of the same length (an ``ncks`` subset that cut every
+  dimension alike, as MET Norway's Nordic-4km sample) are both understood. Curvilinear grids
+  (rotated or projected: lat_rho varies along xi) are moved to a regular lat/lon grid
+  (:func:`to_regular`) after rotation to east/north.
 - ``zlevel`` (:func:`open_zlevel`): z-level files (CMEMS ``uo``/``vo`` on depth/latitude/longitude,
   HYCOM ``water_u``/``water_v``, NEMO). Variables are found by CF standard_name; coordinates by
   standard_name/axis. C-grid staggered velocities declared with the xgcm/COMODO attributes
   (``axis`` plus ``c_grid_axis_shift`` on the staggered coordinate) are moved to the centres with
-  xgcm.
+  xgcm. Projected grids (``projection_x_coordinate`` X/Y with 2-D latitude/longitude, e.g. the
+  polar-stereographic MET Norway Arctic20 ROMS output on z-levels) have their grid-relative
+  velocities rotated to east/north with :func:`grid_angle` and are moved to a regular lat/lon grid
+  with :func:`to_regular`. Files without sea-water velocities are refused in one sentence that
+  names what they hold.
 
 ``READERS`` maps the reader names to these functions; each takes a path, a list of paths or an
 open Dataset and an optional ``depth`` (target depths, m) and returns the Dataset.
@@ -32,8 +39,73 @@ from ... import SatCO2Error
 #: default target depths (m) for s-coordinate output: the demo current product's levels
 DEFAULT_DEPTHS = np.array([2.5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 1000], float)
 
-U_NAMES = ("eastward_sea_water_velocity", "sea_water_x_velocity", "baroclinic_eastward_sea_water_velocity")
-V_NAMES = ("northward_sea_water_velocity", "sea_water_y_velocity", "baroclinic_northward_sea_water_velocity")
+U_NAMES = ("eastward_sea_water_velocity", "sea_water_x_velocity", "baroclinic_eastward_sea_water_velocity",
+           "x_sea_water_velocity")
+V_NAMES = ("northward_sea_water_velocity", "sea_water_y_velocity", "baroclinic_northward_sea_water_velocity",
+           "y_sea_water_velocity")
+EARTH_RADIUS_KM = 6371.0
+
+
+# ----------------------------------------------------------------------------- curvilinear grids
+
+def grid_angle(lon2, lat2) -> np.ndarray:
+    """Angle (radians, counter-clockwise) between a curvilinear grid's X axis (last index) and
+    east, from the 2-D longitudes and latitudes by centred differences on the sphere (the ROMS
+    ``angle`` convention: east = u cos a - v sin a, north = u sin a + v cos a)."""
+    lon = np.unwrap(np.radians(np.asarray(lon2, float)), axis=1)
+    lat = np.radians(np.asarray(lat2, float))
+    dx = np.gradient(lon, axis=1) * np.cos(lat)
+    dy = np.gradient(lat, axis=1)
+    return np.arctan2(dy, dx)
+
+
+def _rotate(u, v, angle):
+    ca, sa = np.cos(angle), np.sin(angle)
+    return u * ca - v * sa, u * sa + v * ca
+
+
+def to_regular(lon2, lat2, fields: dict, step_km: float | None = None):
+    """Fields (..., ny, nx) on a curvilinear lon/lat grid -> a regular lat/lon grid.
+
+    Linear interpolation on the Delaunay triangles of the model points (exact for fields linear
+    in lon/lat; NaN at a model point spreads to the triangles that use it, so land stays NaN).
+    The target spacing is the model's median cell size (km): dlat = size / 111.2 km and
+    dlon = dlat / cos(mean latitude). Targets farther than one cell from every model point (the
+    convex hull's empty corners) are NaN. Returns (lat, lon, {name: array})."""
+    from scipy.interpolate import LinearNDInterpolator
+    from scipy.spatial import Delaunay, cKDTree
+
+    lon2 = np.asarray(lon2, float)
+    lat2 = np.asarray(lat2, float)
+    if np.nanmax(np.abs(lat2)) > 89.0:
+        raise SatCO2Error("the model grid reaches the pole; a regular lat/lon grid cannot hold it (crop it first)")
+    if np.nanmax(lon2) - np.nanmin(lon2) > 180:
+        lon2 = lon2 % 360.0
+    km = np.pi / 180 * EARTH_RADIUS_KM
+    coslat = np.cos(np.radians(lat2))
+    if step_km is None:
+        sx = np.hypot(np.diff(lat2, axis=1), np.diff(lon2, axis=1) * coslat[:, 1:]) * km
+        sy = np.hypot(np.diff(lat2, axis=0), np.diff(lon2, axis=0) * coslat[1:]) * km
+        step_km = float(np.median(np.concatenate([sx.ravel(), sy.ravel()])))
+    dlat = step_km / km
+    dlon = dlat / np.cos(np.radians(np.nanmean(lat2)))
+    lat = np.arange(np.nanmin(lat2), np.nanmax(lat2) + 1e-9, dlat)
+    lon = np.arange(np.nanmin(lon2), np.nanmax(lon2) + 1e-9, dlon)
+    L, Y = np.meshgrid(lon, lat)
+    scale = np.cos(np.radians(np.nanmean(lat2)))
+    pts = np.column_stack([lon2.ravel() * scale, lat2.ravel()])
+    tgt = np.column_stack([L.ravel() * scale, Y.ravel()])
+    far = cKDTree(pts).query(tgt)[0] > 1.01 * dlat
+    tri = Delaunay(pts)
+    out = {}
+    for name, a in fields.items():
+        a = np.asarray(a, float)
+        lead = a.shape[:-2]
+        vals = a.reshape(-1, a.shape[-2] * a.shape[-1]).T  # (npoints, k)
+        res = LinearNDInterpolator(tri, vals)(tgt)  # (ntargets, k)
+        res[far] = np.nan
+        out[name] = res.T.reshape(*lead, lat.size, lon.size)
+    return lat, lon, out
 
 
 def _open(src) -> xr.Dataset:
@@ -121,19 +193,28 @@ def open_roms(src, depth=None) -> xr.Dataset:
     if "Cs_r" not in ds or "hc" not in ds:
         raise SatCO2Error("the ROMS file lacks Cs_r or hc, which define its s-level depths")
     lon2, lat2 = ds["lon_rho"].values, ds["lat_rho"].values
-    if not (np.allclose(lat2, lat2[:, :1]) and np.allclose(lon2, lon2[:1, :])):
-        raise SatCO2Error("this ROMS grid is curvilinear; only rectilinear ROMS grids are read (regrid it first)")
+    curvilinear = not (np.allclose(lat2, lat2[:, :1]) and np.allclose(lon2, lon2[:1, :]))
     tdim = next((d for d in ds["u"].dims if d not in ("s_rho", "eta_u", "xi_u")), None)
-    # declare the staggering for xgcm: u points sit between rho points along xi, v along eta
-    grid = xgcm.Grid(ds, coords={"X": {"center": "xi_rho", "inner": "xi_u"},
-                                 "Y": {"center": "eta_rho", "inner": "eta_v"}},
+    # declare the staggering for xgcm: u points sit between rho points along xi, v along eta;
+    # u[i] lies between rho[i] and rho[i+1]: one shorter than rho on a full grid ("inner"), the
+    # same length in a subset cut alike in every dimension ("right")
+    sizes = {d: ds.sizes[d] for d in ("xi_rho", "xi_u", "eta_rho", "eta_v", "eta_u", "xi_v") if d in ds.dims}
+    if sizes.get("eta_u") != sizes.get("eta_rho") or sizes.get("xi_v") != sizes.get("xi_rho"):
+        raise SatCO2Error("the ROMS file's u/v dimensions do not match its rho grid (eta_u must equal eta_rho, "
+                          "xi_v equal xi_rho)")
+    xpos = "inner" if sizes["xi_u"] == sizes["xi_rho"] - 1 else "right" if sizes["xi_u"] == sizes["xi_rho"] else None
+    ypos = "inner" if sizes["eta_v"] == sizes["eta_rho"] - 1 else "right" if sizes["eta_v"] == sizes["eta_rho"] else None
+    if xpos is None or ypos is None:
+        raise SatCO2Error(f"the ROMS file's u/v grids ({sizes}) are neither one shorter than nor as long as its rho grid")
+    grid = xgcm.Grid(ds, coords={"X": {"center": "xi_rho", xpos: "xi_u"},
+                                 "Y": {"center": "eta_rho", ypos: "eta_v"}},
                      padding="extend", autoparse_metadata=False)
     # eta_u coincides with eta_rho and xi_v with xi_rho: only one axis is staggered per component
     u = grid.interp(ds["u"].fillna(0.0).rename({"eta_u": "eta_rho"}), "X")
     v = grid.interp(ds["v"].fillna(0.0).rename({"xi_v": "xi_rho"}), "Y")
-    if "angle" in ds:  # rotate grid-relative (xi, eta) components to east/north
-        a = ds["angle"]
-        u, v = u * np.cos(a) - v * np.sin(a), u * np.sin(a) + v * np.cos(a)
+    if "angle" in ds or curvilinear:  # rotate grid-relative (xi, eta) components to east/north
+        a = ds["angle"] if "angle" in ds else xr.DataArray(grid_angle(lon2, lat2), dims=("eta_rho", "xi_rho"))
+        u, v = _rotate(u, v, a)
     h = ds["h"].values.astype(float)
     mask = ds["mask_rho"].values > 0 if "mask_rho" in ds else np.ones_like(h, bool)
     nt = ds.sizes[tdim] if tdim else 1
@@ -148,15 +229,23 @@ def open_roms(src, depth=None) -> xr.Dataset:
         uu, vv = uu[None], vv[None]
     ui = _interp_columns(uu, z, bottom, targets)
     vi = _interp_columns(vv, z, bottom, targets)
-    lat = lat2[:, 0].astype(float)
-    lon = lon2[0].astype(float)
+    floor = np.where(mask, h, np.nan)
+    if curvilinear:
+        lat, lon, f = to_regular(lon2, lat2, {"u": ui, "v": vi, "floor": floor})
+        ui, vi, floor = f["u"], f["v"], f["floor"]
+    else:
+        lat = lat2[:, 0].astype(float)
+        lon = lon2[0].astype(float)
     time = ds[tdim].values if tdim and tdim in ds.coords else np.arange(nt)
     out = xr.Dataset(
         {"u": (("time", "depth", "lat", "lon"), ui), "v": (("time", "depth", "lat", "lon"), vi),
-         "sea_floor_depth": (("lat", "lon"), np.where(mask, h, np.nan))},
+         "sea_floor_depth": (("lat", "lon"), floor)},
         coords={"time": time, "depth": targets, "lat": lat, "lon": lon},
     )
-    return _cf_attrs(out.sortby("lat"), "roms")
+    out = _cf_attrs(out.sortby("lat"), "roms")
+    if curvilinear:
+        out.attrs["regridded"] = "curvilinear ROMS grid moved to a regular lat/lon grid (linear, Delaunay)"
+    return out
 
 
 # ----------------------------------------------------------------------------- z-level
@@ -168,7 +257,9 @@ def _by_standard_name(ds, names, fallbacks):
     for n in fallbacks:
         if n in ds:
             return ds[n]
-    raise SatCO2Error(f"no velocity variable with standard_name {names[0]} (or named {', '.join(fallbacks)}) in the file")
+    held = ", ".join(str(n) for n, v in ds.data_vars.items() if v.ndim >= 2) or "no gridded variable"
+    raise SatCO2Error(f"no variable with standard_name {names[0]} (or named {', '.join(fallbacks)}) in the file, "
+                      f"which holds {held}")
 
 
 def _axis_dim(da: xr.DataArray, ds: xr.Dataset, axis: str, std: str, names) -> str:
@@ -189,6 +280,9 @@ def open_zlevel(src, depth=None) -> xr.Dataset:
     ds = _open(src)
     u = _by_standard_name(ds, U_NAMES, ("uo", "water_u", "u", "vozocrtx"))
     v = _by_standard_name(ds, V_NAMES, ("vo", "water_v", "v", "vomecrty"))
+    projected = _projected_lonlat(ds, u)
+    if projected is not None:
+        return _open_projected(ds, u, v, *projected, depth=depth)
     staggered = [c for c in ds.coords if "c_grid_axis_shift" in ds[c].attrs]
     if staggered:
         grid = xgcm.Grid(ds, padding="extend")
@@ -231,6 +325,67 @@ def open_zlevel(src, depth=None) -> xr.Dataset:
         k = wet.sum("depth")
         out["sea_floor_depth"] = xr.DataArray(zb[k.values], dims=("lat", "lon")).where(k > 0)
     return _cf_attrs(out, "zlevel")
+
+
+def _projected_lonlat(ds, u):
+    """(lon2, lat2) names when ``u`` lives on a projected/curvilinear grid: its horizontal
+    dimensions carry projection coordinates or 2-D latitude/longitude variables span them."""
+    hdims = set(u.dims[-2:])
+    two_d = {}
+    for n, c in ds.variables.items():
+        std = c.attrs.get("standard_name")
+        if std in ("latitude", "longitude") and c.ndim == 2 and set(c.dims) == hdims:
+            two_d[std] = n
+    if len(two_d) == 2:
+        return two_d["longitude"], two_d["latitude"]
+    if any(ds[d].attrs.get("standard_name", "").startswith("projection_") for d in hdims if d in ds.variables):
+        raise SatCO2Error("the file is on a projected grid without 2-D latitude/longitude variables; "
+                          "add them (or regrid to lat/lon) before reading it")
+    return None
+
+
+def _open_projected(ds, u, v, lon_name, lat_name, depth=None) -> xr.Dataset:
+    """z-level currents on a projected grid (X/Y with 2-D lon/lat) -> east/north components on a
+    regular lat/lon grid (:func:`grid_angle`, :func:`to_regular`)."""
+    ydim, xdim = u.dims[-2:]
+    zdim = _axis_dim(u, ds, "Z", "depth", ("depth", "lev", "z", "deptht", "depthu"))
+    tdim = next((d for d in u.dims if d not in (ydim, xdim, zdim)), None)
+    order = [d for d in (tdim, zdim, ydim, xdim) if d]
+    uu = u.transpose(*order).values.astype(float)
+    vv = v.transpose(*order).values.astype(float)
+    if not tdim:
+        uu, vv = uu[None], vv[None]
+    lon2 = ds[lon_name].transpose(ydim, xdim).values
+    lat2 = ds[lat_name].transpose(ydim, xdim).values
+    eastward = str(u.attrs.get("standard_name", "")).startswith("eastward")
+    if not eastward:  # grid-relative x/y components
+        uu, vv = _rotate(uu, vv, grid_angle(lon2, lat2))
+    dep = np.abs(ds[zdim].values.astype(float))
+    try:
+        floor = _by_standard_name(ds, ("sea_floor_depth_below_geoid", "sea_floor_depth",
+                                       "sea_floor_depth_below_sea_level"), ("deptho", "h", "bathymetry"))
+        fl = floor.transpose(ydim, xdim).values.astype(float)
+        if "mask" in ds and ds["mask"].dims == floor.dims:
+            fl = np.where(ds["mask"].transpose(ydim, xdim).values > 0, fl, np.nan)
+        fl = np.where(np.isfinite(uu[0, 0]), fl, np.nan)
+    except SatCO2Error:
+        fl = None
+    fields = {"u": uu, "v": vv} | ({"floor": fl} if fl is not None else {})
+    lat, lon, f = to_regular(lon2, lat2, fields)
+    time = ds[tdim].values if tdim and tdim in ds.coords else np.array([np.datetime64("NaT")])
+    out = xr.Dataset({"u": (("time", "depth", "lat", "lon"), f["u"]), "v": (("time", "depth", "lat", "lon"), f["v"])},
+                     coords={"time": time, "depth": dep, "lat": lat, "lon": lon}).sortby("depth")
+    if depth is not None:
+        out = out.interp(depth=np.asarray(depth, float))
+    if fl is not None:
+        out["sea_floor_depth"] = (("lat", "lon"), f["floor"])
+    else:
+        zb = np.concatenate([[0.0], 0.5 * (out.depth.values[1:] + out.depth.values[:-1]), [out.depth.values[-1] * 1.25]])
+        k = out["u"].isel(time=0).notnull().sum("depth")
+        out["sea_floor_depth"] = xr.DataArray(zb[k.values], dims=("lat", "lon")).where(k > 0)
+    out = _cf_attrs(out, "zlevel")
+    out.attrs["regridded"] = "projected grid moved to a regular lat/lon grid (linear, Delaunay); x/y rotated to east/north"
+    return out
 
 
 def open_auto(src, depth=None) -> xr.Dataset:
