@@ -135,8 +135,8 @@ def test_forecast_rubin_and_skill():
 
 def test_forecast_variance_follows_the_calendar_month():
     """The stated variance of the climatology and damped-anomaly forecasts is the anomaly
-    variance of the forecast's calendar month (issue 20: one variance for all months made the
-    90 % intervals too narrow in variable months and too wide in calm ones)."""
+    variance of the forecast's calendar month (one variance for all months would be too narrow
+    in variable months and too wide in calm ones)."""
     rng = np.random.default_rng(0)
     nt = 240
     months = (np.arange(nt) % 12) + 1

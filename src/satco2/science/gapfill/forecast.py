@@ -44,8 +44,9 @@ def _clim(history, months):
 
 def _month_var(anom, months):
     """Per-pixel variance of the anomalies of each calendar month (12, ...), the all-month
-    variance where a month has fewer than 3 values (issue 20: one variance for every month made
-    the 90 % intervals cover 75-77 % in the Bay of Seine's variable months and 96 % in the others)."""
+    variance where a month has fewer than 3 values (chlorophyll anomalies are larger in some
+    seasons; on the Bay of Seine cube this changed the overall 90 % coverage little, see
+    docs/gapfill.md)."""
     allv = _nanmean(anom**2)
     out = []
     for m in range(1, 13):
