@@ -484,7 +484,8 @@ class DINEOF(GapFiller):
     Baselines and model selection (``baseline``, issue 20). The Fortran removes one global mean.
     DINEOF on anomalies from a climatology is common practice, but on real cubes neither choice
     wins everywhere (docs/gapfill.md: on the Bay of Seine L4 cube the global-mean DINEOF beats
-    the per-pixel monthly climatology at every rate, the anomaly DINEOF loses to it at 90 %; on
+    the per-pixel monthly climatology at every rate, the anomaly DINEOF is barely better than it
+    at 90 %; on
     another real cube DINEOF lost to the climatology). So the baseline and the number of modes are
     chosen together by cross-validation, with the climatology itself as a candidate:
 
