@@ -28,7 +28,12 @@ that trains in minutes on 2 CPU cores:
   samples); each imputation is one pass plus a Gaussian draw of the validation residual error
   (proper imputations in Rubin's sense, which MC dropout alone is not: its spread was far smaller
   than its error); observed pixels keep their observed values;
-- **error estimate** (log10 units): sqrt(MC-dropout variance + validation residual variance).
+- **error estimate** (log10 units): sqrt(MC-dropout variance + validation residual variance);
+- **DINEOF base** (``base="dineof"``, default; issue 20): the network predicts a correction of the
+  DINEOF fill, given as a fifth channel; it trains on ``base_runs`` DINEOF fills of copies with more
+  pixels hidden, and its output layer starts at zero, so the step-0 checkpoint is DINEOF itself; a
+  later checkpoint replaces it only if no worse on both the cloud-shaped and the random validation
+  hiding (``fallback``). ``base=None``: the climatology-based design above.
 
 Weights are saved beside the run (``out_dir``), never downloaded; :meth:`LearnedImputer.load`
 reuses them.
