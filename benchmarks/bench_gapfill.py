@@ -16,6 +16,17 @@ One run, ratios printed side by side (``python -m benchmarks.bench_gapfill [--sm
 
 The demo store must exist (``satco2 demo``); without it the benchmark says so and uses a
 SYNTHETIC cube from ``satco2.testing.gapfill.chl_like_cube`` (labelled in the output).
+
+3. ``--real`` (issue 20): REAL data, the Bay of Seine GlobColour L4 chlorophyll cube of the shared
+   sample data (gap-free: the truth) with the real missing pattern of its companion CDM-443 cube
+   (the observed cube), ``satco2.testing.shared_data()``. Every method (climatology, DINEOF as the
+   Fortran does it, DINEOF with CV-chosen baseline, the learned imputer) x rate 10-90 % x protocol
+   (clouds: other months' real gap shapes; stimp: random), MAE/RMSE/PCC/fair CRPS in log10, with
+   the relative MAE of each method against the better of DINEOF and the climatology. Then
+   forecasts: issued every ``--issue-every`` months over the last three years from the
+   DINEOF-filled past (the fill sees nothing after the issue date), 1-12 months ahead, scored
+   against the L4 truth: MAE per lead for damped anomaly, climatology and persistence, skill
+   against both, and the coverage of the stated 90 % intervals.
 """
 from __future__ import annotations
 
@@ -161,6 +172,106 @@ def bench_learned(da, rates, steps: int, n_samples: int, reference=None):
     return out
 
 
+SEINE_CHL = "ocean_color/SeineMSP_dataset-oc-glo-bio-multi-l4-chl_4km_monthly-rep_1592571915166.nc"
+SEINE_CDM = "ocean_color/SeineMSP_dataset-oc-glo-opt-multi-l4-cdm443_4km_monthly-rep-v02_1592570192473.nc"
+
+
+def load_real():
+    """(truth, observed): the L4 CHL cube and the same cube where the CDM cube has no value."""
+    import xarray as xr
+
+    from satco2.testing import shared_data
+
+    d = shared_data()
+    with xr.open_dataset(d / SEINE_CHL) as a, xr.open_dataset(d / SEINE_CDM) as b:
+        truth = a["CHL"].load().rename("chl").assign_attrs(units="mg m-3")
+        gaps = ~np.isfinite(b["CDM"].values)
+    return truth, truth.where(~gaps)
+
+
+def bench_real(steps: int, rates, protocols, n_samples: int = 4):
+    import pandas as pd
+
+    from satco2.science.gapfill import DINEOF
+    from satco2.science.gapfill.climatology import Climatology
+    from satco2.science.gapfill.evaluate import evaluate_imputation
+
+    truth, obs = load_real()
+    sea = np.isfinite(truth.values).any(axis=0)
+    print(f"real cube: Bay of Seine L4 CHL {truth.sizes['time']} months x {int(sea.sum())} sea pixels; "
+          f"observed (CDM gaps): {np.isfinite(obs.values[:, sea]).mean():.0%} of sea pixel-months")
+    methods = {"climatology": Climatology, "dineof_fortran": lambda: DINEOF(baseline=None),
+               "dineof": lambda: DINEOF()}
+    if steps:
+        from satco2.science.gapfill.learned import LearnedImputer
+
+        methods["learned"] = lambda: LearnedImputer(steps=steps, n_samples=n_samples, train_end="2014-12")
+    tabs = [evaluate_imputation(obs, methods, rates=rates, protocol=p, return_fields=False) for p in protocols]
+    t = pd.concat(tabs)
+    rows = []
+    for (p, r), g in t.groupby(["protocol", "rate"], sort=False):
+        d = g.set_index("method")
+        ref = min(d.loc["dineof", "mae"], d.loc["climatology", "mae"])
+        for m in d.index:
+            rows.append({"protocol": p, "rate": r, "method": m, "mae": d.loc[m, "mae"],
+                         "rmse": d.loc[m, "rmse"], "pcc": d.loc[m, "pcc"], "crps_fair": d.loc[m, "crps_fair"],
+                         "vs_best": d.loc[m, "mae"] / ref - 1, "n_excluded": d.loc[m, "n_excluded"],
+                         "seconds": d.loc[m, "seconds"]})
+    out = pd.DataFrame(rows)
+    print("| protocol | rate | method | MAE | RMSE | PCC | fair CRPS | MAE vs best of DINEOF/clim | excluded | s |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in out.itertuples():
+        print(f"| {r.protocol} | {r.rate:.1f} | {r.method} | {r.mae:.4f} | {r.rmse:.4f} | {r.pcc:.3f} | "
+              f"{r.crps_fair:.4f} | {100 * r.vs_best:+.1f} % | {r.n_excluded} | {r.seconds:.1f} |")
+    return out
+
+
+def bench_real_forecast(issue_every: int = 3, years: int = 3, level: float = 0.9):
+    import pandas as pd
+
+    from satco2.science.gapfill import DINEOF
+    from satco2.science.gapfill.forecast import forecast, imputations_of
+
+    truth, obs = load_real()
+    times = pd.DatetimeIndex(truth.time.values)
+    nt = times.size
+    T = np.log10(truth.values)
+    first = nt - 12 * years - 1
+    rows = []
+    for issue in range(first, nt - 1, issue_every):
+        hist = obs.isel(time=slice(0, issue + 1))
+        ds = DINEOF().fit(hist)
+        imps = imputations_of(ds, n=8, seed=issue)
+        h = min(12, nt - 1 - issue)
+        for name in ("damped_anomaly", "climatology", "persistence"):
+            fc = forecast(imps, times[: issue + 1], h, name, level=level)
+            for L in range(1, h + 1):
+                y = T[issue + L]
+                ok = np.isfinite(y) & np.isfinite(fc["mean"][L - 1])
+                inside = (y[ok] >= fc["lower"][L - 1][ok]) & (y[ok] <= fc["upper"][L - 1][ok])
+                rows.append({"method": name, "lead": L, "abs_err": np.abs(fc["mean"][L - 1][ok] - y[ok]).mean(),
+                             "inside": inside.mean(), "n": int(ok.sum())})
+    df = pd.DataFrame(rows)
+    g = df.groupby(["method", "lead"]).apply(lambda x: pd.Series({
+        "mae": np.average(x.abs_err, weights=x.n), "coverage": np.average(x.inside, weights=x.n),
+        "issues": len(x)}), include_groups=False).reset_index()
+    piv = g.pivot(index="lead", columns="method")
+    print(f"forecasts issued every {issue_every} months over the last {years} years, "
+          f"{level:.0%} intervals; MAE log10 against the L4 truth")
+    print("| lead (months) | MAE damped | MAE clim | MAE persist | skill vs clim | skill vs persist | "
+          "coverage damped | coverage clim | coverage persist |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for L in piv.index:
+        m = piv["mae"].loc[L]
+        c = piv["coverage"].loc[L]
+        print(f"| {L} | {m['damped_anomaly']:.4f} | {m['climatology']:.4f} | {m['persistence']:.4f} | "
+              f"{1 - m['damped_anomaly'] / m['climatology']:+.3f} | {1 - m['damped_anomaly'] / m['persistence']:+.3f} | "
+              f"{c['damped_anomaly']:.3f} | {c['climatology']:.3f} | {c['persistence']:.3f} |")
+    tot = df.groupby("method").apply(lambda x: np.average(x.inside, weights=x.n), include_groups=False)
+    print("overall coverage:", {k: round(float(v), 3) for k, v in tot.items()})
+    return g
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--small", action="store_true", help="a quick run on a smaller cube")
@@ -168,7 +279,20 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=3, help="alternate timed runs of each DINEOF")
     ap.add_argument("--part", choices=("all", "dineof", "learned"), default="all",
                     help="run only part 1 (dineof) or part 2 (learned)")
+    ap.add_argument("--real", choices=("all", "fill", "forecast"), default=None,
+                    help="part 3 only: the real Bay of Seine cube (fill table, forecasts or both)")
+    ap.add_argument("--issue-every", type=int, default=3, help="months between forecast issues (--real)")
     a = ap.parse_args(argv)
+    if a.real:
+        if a.real in ("all", "fill"):
+            print("-- 3a. every method x rate on the real cube")
+            bench_real(a.steps if a.steps is not None else 300,
+                       (0.5,) if a.small else (0.1, 0.3, 0.5, 0.7, 0.9),
+                       ("clouds",) if a.small else ("clouds", "stimp"))
+        if a.real in ("all", "forecast"):
+            print("\n-- 3b. forecasts on the real cube")
+            bench_real_forecast(a.issue_every)
+        return
     da, label, reference = load_cube(a.small)
     print(f"cube: {label}")
     if a.part in ("all", "dineof"):

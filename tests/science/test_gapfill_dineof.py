@@ -22,7 +22,7 @@ from satco2.testing.gapfill import chl_like_cube, cloud_masks, low_rank_cube
 def test_recovers_low_rank_field(solver):
     truth = low_rank_cube(nt=48, ny=16, nx=20, rank=3, seed=5)
     mask = cloud_masks(truth.shape, cover=0.35, seed=6)
-    ds = DINEOF(nev=8, solver=solver, transform="none", toliter=1e-6, nitemax=3000).fit(truth.where(~mask))
+    ds = DINEOF(baseline=None, nev=8, solver=solver, transform="none", toliter=1e-6, nitemax=3000).fit(truth.where(~mask))
     err = np.abs(ds.filled.values - truth.values)
     # exact where observed (rec=1 reconstructs every point with the rank-P EOFs)
     assert err[~mask].max() < 1e-3
@@ -30,7 +30,7 @@ def test_recovers_low_rank_field(solver):
     assert err[mask].mean() < 0.01 * truth.values.std()
     assert ds.attrs["gapfill_n_modes"] >= 3
     # rec=False keeps observations bit for bit
-    ds0 = DINEOF(nev=8, solver=solver, transform="none", rec=False).fit(truth.where(~mask))
+    ds0 = DINEOF(baseline=None, nev=8, solver=solver, transform="none", rec=False).fit(truth.where(~mask))
     np.testing.assert_array_equal(ds0.filled.values[~mask], truth.values[~mask])
 
 
@@ -81,7 +81,7 @@ def test_agreement_with_pydineof():
     obs = truth.where(~mask)
     X = np.log10(obs.values.reshape(60, -1)).T
     cv = cv_points_random(np.isfinite(X), n_cv_points(*X.shape), np.random.default_rng(0))
-    ours = DINEOF(nev=10, cv=cv).fit(obs)
+    ours = DINEOF(baseline=None, nev=10, cv=cv).fit(obs)
     # pydineof converts datetime times to seconds as uint16 (overflow): give it integer steps
     with contextlib.redirect_stdout(io.StringIO()) as log:
         ref = pydineof.run_2D(obs.assign_coords(time=np.arange(60)), nev=10, ncv=17,
@@ -120,8 +120,8 @@ def test_filter_runs_and_smooths():
     truth = low_rank_cube(nt=40, ny=10, nx=12, rank=2, seed=2, noise=0.05)
     mask = cloud_masks(truth.shape, cover=0.3, seed=3)
     obs = truth.where(~mask)
-    a = DINEOF(nev=6, transform="none").fit(obs)
-    b = DINEOF(nev=6, transform="none", alpha=0.4 * 28**2, numit=3).fit(obs)  # days^2, monthly
+    a = DINEOF(baseline=None, nev=6, transform="none").fit(obs)
+    b = DINEOF(baseline=None, nev=6, transform="none", alpha=0.4 * 28**2, numit=3).fit(obs)  # days^2, monthly
     rough = lambda ds: float(np.abs(np.diff(ds.filled.values, axis=0)).mean())
     assert rough(b) < rough(a)
 
@@ -176,11 +176,13 @@ def test_streamed_fit_of_a_dask_cube(tmp_path):
         ds = DINEOF(store=tmp_path / "out.zarr", **kw).fit(lazy)
         peak_streamed = tracemalloc.get_traced_memory()[1]
         tracemalloc.reset_peak()
-        ref = DINEOF(**kw).fit(lazy)
+        ref = DINEOF(baseline=None, **kw).fit(lazy)  # the Fortran's algorithm, as the streamed path
         peak_in_memory = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak_streamed < 0.5 * obs.nbytes < peak_in_memory
+    # the streamed peak varies by run (zarr/dask threads): 1.57-1.73 MB measured, on the code
+    # before issue 20 too, so the bound is 0.6 of the cube (1.9 MB; the in-memory fit: 19 MB)
+    assert peak_streamed < 0.6 * obs.nbytes < peak_in_memory
     assert ds.filled.chunks is not None and (tmp_path / "out.zarr").is_dir()
     assert not (tmp_path / "out.zarr.part").exists()
     assert ds.attrs["gapfill_n_modes"] == ref.attrs["gapfill_n_modes"]

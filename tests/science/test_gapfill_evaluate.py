@@ -110,3 +110,30 @@ def test_noise_floor_against_a_noise_free_reference():
     assert row["mae_ref"] < row["mae"]
     with pytest.raises(SatCO2Error, match="reference has shape"):
         evaluate_imputation(noisy, {}, rates=(0.5,), reference=clean.isel(time=slice(0, 10)))
+
+
+@pytest.mark.parametrize("policy", ["exclude", "nearest"])
+def test_pixels_that_lose_every_observation_are_counted_never_nan(policy):
+    """Pixels whose few observations are all hidden are dropped by the filler (as land): the
+    score is never NaN; the table counts the unfilled points and says whether they were given
+    the nearest filled pixel's value (and scored) or left out of every method's score."""
+    truth = chl_like_cube(nt=36, ny=12, nx=12, seed=2)
+    cube = truth.where(~cloud_masks(truth.shape, cover=0.2, seed=3))
+    sparse = np.zeros(cube.shape, dtype=bool)
+    sparse[:, 1:11, 10] = True  # ten pixels of column 10 ...
+    sparse[5, 1:11, 10] = False  # ... observed once only
+    cube = cube.where(~sparse)
+    cube[5, 1:11, 10] = truth[5, 1:11, 10]
+    table = evaluate_imputation(cube, {"a": lambda: DINEOF(nev=4), "b": lambda: DINEOF(nev=2)},
+                                rates=(0.9,), unfilled=policy)
+    for col in ("mae", "rmse", "bias", "pcc", "crps", "crps_fair"):
+        assert np.isfinite(table[col]).all(), col
+    assert (table["n_unfilled"] > 0).all() and (table["unfilled"] == policy).all()
+    if policy == "exclude":
+        assert (table["n_fallback"] == 0).all()
+        assert (table["n_excluded"] == table["n_unfilled"]).all()
+    else:
+        assert (table["n_fallback"] == table["n_unfilled"]).all() and (table["n_excluded"] == 0).all()
+    assert (table["n_scored"] == table["n_hidden"] - table["n_excluded"]).all()
+    with pytest.raises(SatCO2Error, match="unfilled-point policy"):
+        evaluate_imputation(cube, {}, rates=(0.5,), unfilled="zero")

@@ -131,3 +131,19 @@ def test_forecast_rubin_and_skill():
     assert (skill.mae < 0.1).all() and (skill.coverage > 0.6).all()
     with pytest.raises(SatCO2Error, match="forecaster"):
         forecast(imps, truth.time.values, 12, method="analogue")
+
+
+def test_forecast_variance_follows_the_calendar_month():
+    """The stated variance of the climatology and damped-anomaly forecasts is the anomaly
+    variance of the forecast's calendar month (one variance for all months would be too narrow
+    in variable months and too wide in calm ones)."""
+    rng = np.random.default_rng(0)
+    nt = 240
+    months = (np.arange(nt) % 12) + 1
+    sd = np.where(months == 1, 0.3, 0.1)[:, None]
+    hist = 1.0 + np.sin(2 * np.pi * months / 12)[:, None] + sd * rng.standard_normal((nt, 50))
+    for name in ("climatology", "damped_anomaly"):
+        f, v = FORECASTERS[name](hist, months, 12, issue_month=12)  # leads: Jan..Dec
+        assert v.shape == (12, 50)
+        assert np.median(np.sqrt(v[0])) == pytest.approx(0.3, rel=0.15), name
+        assert np.median(np.sqrt(v[6])) == pytest.approx(0.1, rel=0.15), name

@@ -277,9 +277,14 @@ def theil_sen_mk_block(Y, t, month, deseason, min_count, hamed_rao, hr_index, z_
     n (valid values), S, Var(S) (tie-corrected; Hamed–Rao corrected if ``hamed_rao``), mean of the
     raw valid values, n/n* (Hamed–Rao variance factor, 1 otherwise).
 
-    ``hr_index``: detrend with the index 1..n of the valid values (pymannkendall's choice, which
-    closes gaps) instead of their times. ``z_crit``: the normal quantile 1 - alpha/2 bounding the
-    autocorrelations counted by Hamed–Rao.
+    Hamed–Rao detrending (``hamed_rao``): by default the valid values y_k minus slope * t_k
+    (slope per unit of ``t``, so the detrended series, its ranks and the variance factor do not
+    depend on the unit or the step of ``t``). ``hr_index``: pymannkendall 1.4.3's recipe instead:
+    the Theil–Sen slope per *position* on the full axis (pairs (y_j - y_i) / (j - i), j, i the
+    time indices, gaps included), times the gap-closed index 1..n of the valid values; it ignores
+    ``t`` altogether, so it equals pymannkendall whatever the unit and step, gaps included (with
+    gaps the two indices disagree: pymannkendall's own inconsistency, kept on purpose).
+    ``z_crit``: the normal quantile 1 - alpha/2 bounding the autocorrelations counted by Hamed–Rao.
     """
     npix, nt = Y.shape
     out = np.full((npix, 7), np.nan)
@@ -288,6 +293,12 @@ def theil_sen_mk_block(Y, t, month, deseason, min_count, hamed_rao, hr_index, z_
         for b in range(a + 1, nt):
             if t[b] > t[a]:
                 inv[a, b] = 1.0 / (t[b] - t[a])
+    # 1 / (j - i): the position slopes of the ``hr_index`` variant (only allocated for it)
+    npos = nt if (hamed_rao and hr_index) else 1
+    invp = np.zeros((npos, npos))
+    for a in range(npos):
+        for b in range(a + 1, npos):
+            invp[a, b] = 1.0 / (b - a)
     npairs_max = max(1, nt * (nt - 1) // 2)
     nblocks = max(1, min(npix, 64 * nthreads))
     for blk in numba.prange(nblocks):
@@ -339,7 +350,11 @@ def theil_sen_mk_block(Y, t, month, deseason, min_count, hamed_rao, hr_index, z_
             var_s = (n * (n - 1.0) * (2.0 * n + 5.0) - tie) / 18.0
             factor = 1.0
             if hamed_rao:
-                factor = _hamed_rao_factor(yv, tv, n, slope, hr_index, z_crit)
+                if hr_index:  # pymannkendall: slope per axis position, times the gap-closed index
+                    slope_pos = _theil_sen(yv, idx, n, invp, samp, work, srt)[0]
+                    factor = _hamed_rao_factor(yv, tv, n, slope_pos, True, z_crit)
+                else:  # slope per unit of t, times t: independent of the unit and the step
+                    factor = _hamed_rao_factor(yv, tv, n, slope, False, z_crit)
                 var_s = var_s * factor
             out[p, 0] = slope
             out[p, 1] = intercept
@@ -352,9 +367,12 @@ def theil_sen_mk_block(Y, t, month, deseason, min_count, hamed_rao, hr_index, z_
 
 @numba.njit(cache=True, nogil=True)
 def _hamed_rao_factor(yv, tv, n, slope, hr_index, z_crit):
-    """Hamed & Rao (1998) variance factor n/n* = 1 + 2/(n(n-1)(n-2)) sum over significant lags i
-    of (n-i)(n-i-1)(n-i-2) rho_i, rho = autocorrelation of the ranks of the detrended series;
-    a lag counts when |rho_i| > z_crit/sqrt(n) (as pymannkendall)."""
+    """Hamed & Rao (1998, J. Hydrol. 204:182-196) variance factor n/n* = 1 + 2/(n(n-1)(n-2)) sum over significant lags i of
+    (n-i)(n-i-1)(n-i-2) rho_i, rho = autocorrelation of the ranks of the detrended series
+    det_k = yv_k - slope * x_k, with x_k = k + 1 (``hr_index``; ``slope`` must then be per
+    position) or x_k = tv_k (``slope`` per unit of tv); lags are counted over the valid values
+    (gap-closed, as pymannkendall); a lag counts when |rho_i| > z_crit/sqrt(n) (as
+    pymannkendall). Not clipped below 1 (pymannkendall 1.4.3 does not either)."""
     det = np.empty(n)
     for i in range(n):
         det[i] = yv[i] - slope * ((i + 1.0) if hr_index else tv[i])

@@ -9,8 +9,12 @@ Methods (registry :data:`METHODS`, name -> :class:`Method`):
   eq. 16.4), as ``pymannkendall.original_test``.
 - ``theil_sen_mk_hr``: the same with the Hamed & Rao (1998, J. Hydrol. 204:182-196) variance
   correction for serial correlation (effective sample size from the significant lags of the
-  autocorrelation of the ranks of the detrended series), as
-  ``pymannkendall.hamed_rao_modification_test``.
+  autocorrelation of the ranks of the detrended series), detrended against time (y - b t, any
+  unit and step of t); equal to ``pymannkendall.hamed_rao_modification_test`` on regular axes
+  without gaps;
+- ``theil_sen_mk_hr_index``: pymannkendall's Hamed-Rao recipe exactly (slope per axis position
+  times the gap-closed index; independent of the time coordinate), equal to it with gaps too.
+  See docs/trends.md, "Hamed-Rao: where it equals pymannkendall".
 
 Every method runs one numba kernel (module ``_trend_kernels``, loaded on first use) over a 2-D
 block ``(pixels, time)``; the block function is

@@ -5,6 +5,8 @@ cube, return the filled field and an error estimate):
 
 - ``dineof`` - :class:`~satco2.science.gapfill.dineof.DINEOF` (Beckers & Rixen 2003;
   Alvera-Azcarate et al. 2005, 2009), fast Gram/subspace solvers, optional temporal filter;
+- ``climatology`` - :class:`~satco2.science.gapfill.climatology.Climatology`, the per-pixel
+  calendar-month climatology (the baseline every method must beat);
 - ``learned`` - :class:`~satco2.science.gapfill.learned.LearnedImputer`, a masked spatio-temporal
   convolutional network (PyTorch, CPU) trained by self-masking, several imputations by MC dropout,
   and a forecaster whose interval combines the imputations by Rubin's rules.
@@ -23,6 +25,7 @@ from .dineof import DINEOF, dineof_matrix
 _METHOD_PATHS = {
     "dineof": "satco2.science.gapfill.dineof:DINEOF",
     "learned": "satco2.science.gapfill.learned:LearnedImputer",
+    "climatology": "satco2.science.gapfill.climatology:Climatology",
 }
 
 

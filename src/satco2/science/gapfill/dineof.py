@@ -273,7 +273,7 @@ def dineof_matrix(X: np.ndarray, nev: int = 30, neini: int = 1, toliter: float =
            cv: str | tuple = "random", solver: str = "subspace", alpha: float = 0.0, numit: int = 0,
            times: np.ndarray | None = None, rec: bool = True, seed: int = 0,
            block_rows: int = 65536, out_of_core: bool = False, blas_threads: int | None = 1,
-           dtype=np.float32, out: np.ndarray | None = None) -> dict:
+           dtype=np.float32, out: np.ndarray | None = None, choose=None) -> dict:
     """DINEOF on a (space M, time N) matrix with NaN gaps (see the module docstring).
 
     Parameters
@@ -298,16 +298,18 @@ def dineof_matrix(X: np.ndarray, nev: int = 30, neini: int = 1, toliter: float =
         busy 2-core machine.
 
     out : optional (M, N) float array (e.g. a writable memory map) that receives ``filled``.
+    choose : optional function(cv_curve, cv_curve_se) -> index into the curve of the number of
+        modes to keep (default: the argmin, as the Fortran); e.g. the one-standard-error rule.
 
     Returns a dict: ``filled`` (M, N; ``out`` when given), ``cv_error`` (rms at CV points for P_opt, X units),
-    ``n_modes`` (P_opt), ``cv_curve`` (CV error per P tried), ``iterations`` (per P), ``cv`` (rows,
-    cols), ``mean``.
+    ``n_modes`` (P_opt), ``cv_curve`` (CV error per P tried) and ``cv_curve_se`` (its standard
+    error, delta method), ``iterations`` (per P), ``cv`` (rows, cols), ``mean``.
     """
     if solver not in SOLVERS:
         raise SatCO2Error(f"unknown DINEOF solver {solver!r}; choose one of {sorted(SOLVERS)}")
     with _blas_limit(blas_threads):
         return _dineof(X, nev, neini, toliter, nitemax, cv, solver, alpha, numit, times, rec, seed,
-                       block_rows, out_of_core, np.dtype(dtype), out)
+                       block_rows, out_of_core, np.dtype(dtype), out, choose)
 
 
 def _blas_limit(n):
@@ -323,7 +325,7 @@ def _blas_limit(n):
 
 
 def _dineof(X, nev, neini, toliter, nitemax, cv, solver, alpha, numit, times, rec, seed, block_rows,
-            out_of_core, dtype, out):
+            out_of_core, dtype, out, choose=None):
     if not hasattr(X, "shape") or not hasattr(X, "__getitem__"):
         X = np.asarray(X, dtype=float)
     if len(X.shape) != 2:
@@ -408,19 +410,38 @@ def _dineof(X, nev, neini, toliter, nitemax, cv, solver, alpha, numit, times, re
             return it, val, V, scale
 
         n_gap_cv = int(m * n - n_present + cv_rows.size)
-        curve, iters = [], []
+        curve, curve_se, iters = [], [], []
         best_P = None
         for P in range(neini, nev + 1):
             it, val, V, scale = iterate(P, n_gap_cv, nitemax)
-            err = math.sqrt(float(((A[cv_rows, cv_cols] - cv_true) ** 2).mean()))
+            sq = A[cv_rows, cv_cols] - cv_true
+            sq *= sq
+            n_sq = max(sq.size, 1)
+            mse = float(sq.sum(dtype=float)) / n_sq
+            err = math.sqrt(mse)
             curve.append(err)
+            # standard error of the rms (delta method on the mean of the squared errors; no
+            # temporaries: the streamed fit's memory is tested)
+            var_sq = max(float(np.dot(sq, sq)) / n_sq - mse * mse, 0.0)
+            curve_se.append(math.sqrt(var_sq / n_sq) / (2 * max(err, 1e-300)))
+            del sq
             iters.append(it)
-            if best_P is None or err < best_P[1]:
+            if choose is None:
+                is_best = best_P is None or err < best_P[1]
+            else:  # the state of the chosen P is kept; the choice can only change to the new P
+                is_best = choose(curve, curve_se) == len(curve) - 1
+            if is_best:
                 for a, b in blocks:
                     best[a:b] = A[a:b]
                 best_P = (P, err, state.get("Q"))
             if len(curve) >= 4 and curve[-1] > curve[-2] > curve[-3] > curve[-4]:
                 break
+        if choose is not None:  # the final choice may be a P whose state was not kept: start
+            k = choose(curve, curve_se)  # its final iterations from the last P's state instead
+            if best_P[0] != neini + k:
+                for a, b in blocks:
+                    best[a:b] = A[a:b]
+                best_P = (neini + k, curve[k], None)
         P_opt, cv_err, best_Q = best_P
         # final step: restore the CV points and iterate with P_opt on the true gaps only
         for a, b in blocks:
@@ -429,6 +450,8 @@ def _dineof(X, nev, neini, toliter, nitemax, cv, solver, alpha, numit, times, re
         gap[cv_rows, cv_cols] = 0.0
         if best_Q is not None:
             state["Q"] = best_Q
+        elif "Q" in state:
+            state["Q"] = state["Q"][:, : min(P_opt + 2, n)]
         it_final, _, V, scale = iterate(P_opt, m * n - n_present, nitemax)
         filled = np.empty((m, n)) if out is None else out
         for a, b in blocks:
@@ -437,13 +460,17 @@ def _dineof(X, nev, neini, toliter, nitemax, cv, solver, alpha, numit, times, re
             else:  # observed values bit for bit
                 filled[a:b] = np.where(present[a:b], np.asarray(X[a:b], dtype=float), A[a:b] + mean)
         return {"filled": filled, "cv_error": cv_err, "n_modes": P_opt, "cv_curve": curve,
-                "iterations": iters, "iterations_final": it_final, "cv": (cv_rows, cv_cols), "mean": mean}
+                "cv_curve_se": curve_se, "iterations": iters, "iterations_final": it_final, "cv": (cv_rows, cv_cols), "mean": mean}
     finally:
         if tmpdir is not None:
             A = gap = best = present = None
             for f in os.listdir(tmpdir):
                 os.remove(os.path.join(tmpdir, f))
             os.rmdir(tmpdir)
+
+
+#: DINEOF baselines (``DINEOF(baseline=...)``): None = the Fortran's global mean, no selection
+BASELINES = (None, "mean", "pixel", "monthly", "auto")
 
 
 class DINEOF(GapFiller):
@@ -453,6 +480,37 @@ class DINEOF(GapFiller):
     ``transform`` ("log10" for chlorophyll) of :class:`~satco2.science.gapfill.base.GapFiller`.
     The error estimate is the cross-validation rms error at P_opt (transformed units), the
     "expected error" the Fortran reports, the same for every pixel.
+
+    Baselines and model selection (``baseline``, issue 20). The Fortran removes one global mean.
+    DINEOF on anomalies from a climatology is common practice, but on real cubes neither choice
+    wins everywhere (docs/gapfill.md: on the Bay of Seine L4 cube the global-mean DINEOF beats
+    the per-pixel monthly climatology at every rate, the anomaly DINEOF is barely better than it
+    at 90 %; on
+    another real cube DINEOF lost to the climatology). So the baseline and the number of modes are
+    chosen together by cross-validation, with the climatology itself as a candidate:
+
+    - ``baseline``: ``None`` (the Fortran: global mean only, no safeguard), ``"mean"``, ``"pixel"``
+      (per-pixel temporal mean), ``"monthly"`` (per-pixel calendar-month climatology,
+      :func:`~satco2.science.gapfill.climatology.monthly_climatology`), or ``"auto"`` (default for
+      in-memory fits): every one of mean, pixel and monthly is tried;
+    - the CV points are drawn once, before any baseline is computed, and every baseline used
+      during cross-validation is computed *without* them (no CV value reaches its own baseline);
+    - P = 0 (the baseline itself) competes with P = neini..nev; the monthly baseline at P = 0 is
+      the climatology fill, so the CV error of the choice is never above the climatology's;
+    - ``one_se``: among all (baseline, P) the simplest (fewest modes) whose CV error is within one
+      standard error of the minimum is taken (the one-standard-error rule: Hastie, Tibshirani and
+      Friedman 2009, The Elements of Statistical Learning, 2nd ed., sec. 7.10), so noise in the CV
+      curve cannot pick a mode count the data do not support;
+    - pixels with fewer than ``min_obs`` observed values are not in the EOF matrix (their loadings
+      would rest on a handful of values); their gaps get the monthly climatology with its
+      fall-backs (``n_sparse`` in the info);
+    - ``clip``: filled values are clipped to the range of all observed values (transformed units;
+      STIMP clamps its output to the observed range too, SCIENCE-NOTES section 5): a pixel with
+      few observations cannot come out several decades off (``n_clipped`` in the info).
+
+    ``min_obs`` (default 0) and ``one_se`` (default off) are exposed choices: on the Bay of Seine
+    cube both cost accuracy (docs/gapfill.md: the climatology of a pixel with under 12 values was
+    worse than its DINEOF fill; the one-SE rule kept too few modes at low missing rates).
 
     Out of core: with ``store`` (a path for a zarr store), :meth:`fit` streams the cube - numpy or
     dask-backed, e.g. from ``xr.open_zarr`` - in time blocks of about ``read_bytes`` bytes into a
@@ -469,8 +527,18 @@ class DINEOF(GapFiller):
                  cv="random", solver: str = "subspace", alpha: float = 0.0, numit: int = 0,
                  rec: bool = True, seed: int = 0, block_rows: int = 65536, out_of_core: bool = False,
                  blas_threads: int | None = 1, transform: str = "log10", min_coverage: float = 0.0,
-                 store: str | os.PathLike | None = None, read_bytes: int = 64 * 2**20):
+                 store: str | os.PathLike | None = None, read_bytes: int = 64 * 2**20,
+                 baseline: str | None = "default", min_obs: int = 0, one_se: bool = False,
+                 clip: bool = True):
         super().__init__(transform=transform, min_coverage=min_coverage)
+        if baseline == "default":  # "auto" in memory; the streamed path is the Fortran's
+            baseline = None if store is not None else "auto"
+        if baseline not in BASELINES:
+            raise SatCO2Error(f"unknown DINEOF baseline {baseline!r}; choose one of {list(BASELINES)}")
+        if baseline is not None and store is not None:
+            raise SatCO2Error("DINEOF's baseline selection is not available out of core (store=...); use baseline=None")
+        self.baseline, self.min_obs, self.one_se = baseline, int(min_obs), bool(one_se)
+        self.clip = bool(clip)
         if solver not in SOLVERS:
             raise SatCO2Error(f"unknown DINEOF solver {solver!r}; choose one of {sorted(SOLVERS)}")
         if int(read_bytes) <= 0:
@@ -482,10 +550,96 @@ class DINEOF(GapFiller):
         self.read_bytes = int(read_bytes)
 
     def _fill(self, X, times):
+        if self.baseline is not None:
+            return self._fill_selected(X, times)
         r = dineof_matrix(X.T, times=times, **self.kw)
         info = {k: r[k] for k in ("n_modes", "cv_error", "cv_curve", "iterations", "iterations_final")}
         return FillOutput(filled=r["filled"].T, error=float(r["cv_error"]), info=info,
                           keeps_observed=not self.kw["rec"])
+
+    def _fill_selected(self, X, times):
+        """DINEOF with the baseline and the number of modes chosen by CV (class docstring);
+        X is (time N, pixel M)."""
+        from .climatology import calendar_months, monthly_climatology
+
+        kw = dict(self.kw)
+        seed = int(kw.pop("seed"))
+        cv = kw.pop("cv")
+        nev_max, neini = kw.pop("nev"), kw.pop("neini")
+        n, m = X.shape
+        months = calendar_months(self.time_values_, n)
+        present = np.isfinite(X)
+        dense = present.sum(0) >= max(self.min_obs, 3)
+        clim_all, _ = monthly_climatology(X, months)
+        filled = np.where(present, X, clim_all[months - 1])
+        info = {"n_sparse": int((~dense).sum()), "n_modes": 0, "baseline": "monthly"}
+        if dense.sum() < 3:
+            err = float(np.sqrt(np.nanmean((X - clim_all[months - 1]) ** 2)))
+            info.update(cv_error=err)
+            return FillOutput(filled=filled, error=err, info=info, keeps_observed=True)
+        Xd = X[:, dense].T  # (space, time) as dineof_matrix wants
+        pres = present[:, dense].T
+        rng = np.random.default_rng(seed)
+        if isinstance(cv, str):
+            n_cv = min(n_cv_points(*Xd.shape), int(pres.sum()) // 2)
+            rows, cols = CV_SELECTORS[cv](pres, n_cv, rng, kw["block_rows"])
+        else:  # explicit points refer to the full pixel list: keep those in the EOF matrix
+            idx = np.full(m, -1)
+            idx[dense] = np.arange(int(dense.sum()))
+            r0, c0 = (np.asarray(a, dtype=int) for a in cv)
+            keep = idx[r0] >= 0
+            rows, cols = idx[r0[keep]], c0[keep]
+        use = pres.copy()
+        use[rows, cols] = False
+
+        def base(name, ok):  # (space, time) baseline from the entries ``ok``
+            if name == "mean":
+                return np.full(Xd.shape, Xd[ok].mean())
+            if name == "pixel":
+                s_ = np.where(ok, Xd, 0.0).sum(1)
+                c_ = ok.sum(1)
+                return np.repeat(np.where(c_ > 0, s_ / np.maximum(c_, 1), Xd[ok].mean())[:, None], n, 1)
+            c = monthly_climatology(Xd.T, months, ok.T)[0][months - 1].T
+            return np.where(np.isfinite(c), c, Xd[ok].mean())  # a pixel seen only at CV points
+
+        names = ("mean", "pixel", "monthly") if self.baseline == "auto" else (self.baseline,)
+        nev = int(min(nev_max, n - 1, Xd.shape[0] - 1))
+
+        def one_se(curve, se):  # the fewest modes within one standard error of the minimum
+            k = int(np.argmin(curve))
+            return int(np.flatnonzero(np.asarray(curve) <= curve[k] + se[k])[0])
+
+        cands = []  # (cv error, P, name, baseline, run)
+        curves = {}
+        for name in names:
+            Bcv = base(name, use)  # without the CV points
+            A = Xd - Bcv
+            e0 = float(np.sqrt(np.mean(A[rows, cols] ** 2)))
+            cands.append((e0, 0, name, None, None))
+            r = dineof_matrix(A, nev=nev, neini=neini, cv=(rows, cols), times=times, seed=seed,
+                              choose=one_se if self.one_se else None, **kw)
+            curves[name] = [e0] + list(r["cv_curve"])
+            cands.append((float(r["cv_error"]), int(r["n_modes"]), name, Bcv, r))
+        cv_err, P, name, Bcv, r = min(cands, key=lambda c: (c[0], c[1]))
+        clim_cv = [c[0] for c in cands if c[1] == 0 and c[2] == "monthly"]
+        info.update(baseline=name, n_modes=int(P), cv_error=cv_err,
+                    cv_error_climatology=clim_cv[0] if clim_cv else float("nan"),
+                    **{f"cv_curve_{k}": ",".join(f"{v:.5f}" for v in c) for k, c in curves.items()})
+        if P == 0:  # the baseline itself, from every observation
+            fd = base(name, pres).T
+            fd = np.where(present[:, dense], X[:, dense], fd)
+        else:  # the chosen run (CV points restored, P modes) on its CV-free baseline
+            fd = (r["filled"] + Bcv).T
+            info["iterations_final"] = r["iterations_final"]
+            if not kw["rec"]:
+                fd = np.where(present[:, dense], X[:, dense], fd)
+        if self.clip:  # no gap value outside the range of all observed values
+            lo, hi = np.nanmin(X), np.nanmax(X)
+            info["n_clipped"] = int(((fd < lo) | (fd > hi)).sum())
+            fd = np.clip(fd, lo, hi)
+        filled[:, dense] = fd
+        return FillOutput(filled=filled, error=float(cv_err), info=info,
+                          keeps_observed=(not kw["rec"]) or P == 0)
 
     def fit(self, da):
         """Fill the gaps of ``da`` (see :meth:`GapFiller.fit`); streamed when ``store`` is set."""

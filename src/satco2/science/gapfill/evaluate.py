@@ -195,9 +195,32 @@ def rubin(estimates, variances, level: float = 0.95, axis: int = 0) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------
+#: what :func:`evaluate_imputation` does with hidden points a method leaves unfilled (NaN)
+UNFILLED = ("exclude", "nearest")
+
+
+def _nearest_fill(arr: np.ndarray, bad: np.ndarray) -> np.ndarray:
+    """``arr`` (..., time, lat, lon) with the ``bad`` (time, lat, lon) points replaced by the value
+    of the nearest (Euclidean, in grid cells) finite point of the same time step; a time step
+    without any finite point stays NaN there."""
+    from scipy import ndimage
+
+    out = np.array(arr, dtype=float, copy=True)
+    lead = out.shape[:-3]
+    for t in np.flatnonzero(bad.any(axis=(1, 2))):
+        ok = np.isfinite(out[(0,) * len(lead) + (t,)]) & ~bad[t]
+        if not ok.any():
+            continue
+        _, (iy, ix) = ndimage.distance_transform_edt(~ok, return_indices=True)
+        yy, xx = np.nonzero(bad[t])
+        out[..., t, yy, xx] = out[..., t, iy[yy, xx], ix[yy, xx]]
+    return out
+
+
 def evaluate_imputation(da: xr.DataArray, methods: dict, rates=(0.1, 0.3, 0.5, 0.7, 0.9),
                         protocol: str = "stimp", transform: str = "log10", seed: int = 0,
-                        return_fields: bool = False, reference: xr.DataArray | None = None):
+                        return_fields: bool = False, reference: xr.DataArray | None = None,
+                        unfilled: str = "exclude"):
     """Score gap-filling methods by hiding ``rates`` of the observed pixels of ``da``.
 
     Parameters
@@ -212,15 +235,27 @@ def evaluate_imputation(da: xr.DataArray, methods: dict, rates=(0.1, 0.3, 0.5, 0
         ``floor``, the MAE that the reference itself scores against the observations at the
         hidden pixels (the noise floor: no method can expect less when the noise is independent
         of everything it sees), and ``mae_ref``, the method's MAE against the reference.
+    unfilled : what happens to hidden points a method leaves NaN (a pixel whose every
+        observation was hidden is dropped by :class:`GapFiller` as if it were land; common at
+        high rates on real gap patterns). ``"exclude"``: such points are left out of the score
+        *of every method* at that rate (the methods stay scored on the same points);
+        ``"nearest"``: each is given the filled value (and error, and samples) of the nearest
+        filled pixel at the same time step, a declared fallback, and scored. Never silently NaN.
 
     Returns a DataFrame with one row per (method, rate): mae, rmse, bias, pcc, crps (from the
     samples when the method gives several imputations, else from the Gaussian error estimate),
     crps_fair (the fair ensemble CRPS, :func:`crps_ensemble`; equal to crps for a Gaussian),
-    seconds, the achieved hidden fraction (and floor, mae_ref with ``reference``); with
-    ``return_fields`` also a dict (method, rate) -> filled Dataset.
+    seconds, the achieved hidden fraction (and floor, mae_ref with ``reference``), and the
+    bookkeeping of unfilled points: ``unfilled`` (the policy), ``n_hidden`` (hidden points),
+    ``n_unfilled`` (hidden points this method left NaN), ``n_fallback`` (of them, filled by the
+    nearest-pixel fallback), ``n_excluded`` (hidden points left out of the score: unfilled by
+    any method under "exclude", or with no finite pixel at that time step under "nearest") and
+    ``n_scored``; with ``return_fields`` also a dict (method, rate) -> filled Dataset.
     """
     if protocol not in MASKS:
         raise SatCO2Error(f"unknown evaluation protocol {protocol!r}; choose one of {sorted(MASKS)}")
+    if unfilled not in UNFILLED:
+        raise SatCO2Error(f"unknown unfilled-point policy {unfilled!r}; choose one of {list(UNFILLED)}")
     for r in rates:
         if not 0 < r < 1:
             raise SatCO2Error(f"missing rates must lie strictly between 0 and 1, got {r}")
@@ -241,27 +276,48 @@ def evaluate_imputation(da: xr.DataArray, methods: dict, rates=(0.1, 0.3, 0.5, 0
         rng = np.random.default_rng([seed, i])
         hide = MASKS[protocol](observed, rate, rng)
         masked = da.where(~hide)
-        truth = fwd(values[hide])
+        runs = []
         for name, factory in methods.items():
             t0 = time.perf_counter()
             ds = factory().fit(masked)
             seconds = time.perf_counter() - t0
-            pred = fwd(ds["filled"].values[hide])
+            filled = np.asarray(ds["filled"].values, float)
+            err = np.broadcast_to(np.asarray(ds["error"].values, float), filled.shape)
+            smp = np.asarray(ds["samples"].values, float) if "samples" in ds else None
+            bad = hide & ~np.isfinite(filled)
+            n_unfilled = int(bad.sum())
+            if unfilled == "nearest" and n_unfilled:
+                filled = _nearest_fill(filled, bad)
+                err = _nearest_fill(err, bad)
+                smp = _nearest_fill(smp, bad) if smp is not None else None
+            runs.append((name, ds, seconds, filled, err, smp, n_unfilled))
+            if return_fields:
+                fields[(name, rate)] = ds
+        # the points scored: the same for every method
+        score = hide.copy()
+        for _, _, _, filled, _, _, _ in runs:
+            score &= np.isfinite(filled)
+        truth = fwd(values[score])
+        for name, ds, seconds, filled, err, smp, n_unfilled in runs:
+            pred = fwd(filled[score])
             row = {"method": name, "protocol": protocol, "rate": rate,
-                   "hidden_fraction": hide.sum() / observed.sum(), "seconds": seconds}
+                   "hidden_fraction": hide.sum() / observed.sum(), "seconds": seconds,
+                   "unfilled": unfilled, "n_hidden": int(hide.sum()), "n_unfilled": n_unfilled,
+                   "n_fallback": n_unfilled - int((hide & ~np.isfinite(filled)).sum()),
+                   "n_excluded": int(hide.sum() - score.sum()), "n_scored": int(score.sum())}
             for mname, f in METRICS.items():
-                row[mname] = f(pred, truth)
+                row[mname] = f(pred, truth) if truth.size else float("nan")
             if ref is not None:
-                row["floor"] = mae(fwd(ref[hide]), truth)
-                row["mae_ref"] = mae(pred, fwd(ref[hide]))
-            if "samples" in ds:
-                members = fwd(ds["samples"].values[:, hide])
+                row["floor"] = mae(fwd(ref[score]), truth) if truth.size else float("nan")
+                row["mae_ref"] = mae(pred, fwd(ref[score])) if truth.size else float("nan")
+            if not truth.size:
+                row["crps"] = row["crps_fair"] = float("nan")
+            elif smp is not None:
+                members = fwd(smp[:, score])
                 row["crps"] = crps_ensemble(members, truth)
                 row["crps_fair"] = crps_ensemble(members, truth, fair=True)
             else:  # a closed form: the distribution itself, nothing to correct
-                row["crps"] = row["crps_fair"] = crps_gaussian(pred, ds["error"].values[hide], truth)
+                row["crps"] = row["crps_fair"] = crps_gaussian(pred, err[score], truth)
             rows.append(row)
-            if return_fields:
-                fields[(name, rate)] = ds
     table = pd.DataFrame(rows)
     return (table, fields) if return_fields else table

@@ -28,7 +28,12 @@ that trains in minutes on 2 CPU cores:
   samples); each imputation is one pass plus a Gaussian draw of the validation residual error
   (proper imputations in Rubin's sense, which MC dropout alone is not: its spread was far smaller
   than its error); observed pixels keep their observed values;
-- **error estimate** (log10 units): sqrt(MC-dropout variance + validation residual variance).
+- **error estimate** (log10 units): sqrt(MC-dropout variance + validation residual variance);
+- **DINEOF base** (``base="dineof"``, default; issue 20): the network predicts a correction of the
+  DINEOF fill, given as a fifth channel; it trains on ``base_runs`` DINEOF fills of copies with more
+  pixels hidden, and its output layer starts at zero, so the step-0 checkpoint is DINEOF itself; a
+  later checkpoint replaces it only if no worse on both the cloud-shaped and the random validation
+  hiding (``fallback``). ``base=None``: the climatology-based design above.
 
 Weights are saved beside the run (``out_dir``), never downloaded; :meth:`LearnedImputer.load`
 reuses them.
@@ -79,6 +84,8 @@ def _build_net(cin: int, window: int, hidden: int, blocks: int, dropout: float):
             self.inp = nn.Conv2d(cin * window, hidden, 3, padding=1)
             self.blocks = nn.Sequential(*[Block(1 + (i % 2)) for i in range(blocks)])
             self.out = nn.Conv2d(hidden, window, 1)
+            nn.init.zeros_(self.out.weight)  # starts at the baseline (a correction of it)
+            nn.init.zeros_(self.out.bias)
 
         def forward(self, x):  # x: (batch, channel, time, lat, lon) -> (batch, time, lat, lon)
             b, c, t, h, w = x.shape
@@ -138,8 +145,13 @@ class LearnedImputer(GapFiller):
                  max_minutes: float = 30.0, batch: int = 8, lr: float = 2e-3, n_samples: int = 8,
                  out_dir: str | os.PathLike | None = None, threads: int = 1, seed: int = 0,
                  eval_every: int = 25, transform: str = "log10", min_coverage: float = 0.0,
-                 weights: str | os.PathLike | None = None):
+                 weights: str | os.PathLike | None = None, base: str | None = "dineof",
+                 base_runs: int = 6, dineof_options: dict | None = None, fallback: bool = True):
         super().__init__(transform=transform, min_coverage=min_coverage)
+        if base not in (None, "dineof"):
+            raise SatCO2Error(f"unknown learned-imputer base {base!r}; choose None or 'dineof'")
+        if base == "dineof" and base_runs < 2:
+            raise SatCO2Error(f"base_runs must be at least 2, got {base_runs}")
         if not 0 <= val_fraction < 1:
             raise SatCO2Error(f"val_fraction must lie in [0, 1), got {val_fraction}")
         if window < 3:
@@ -148,7 +160,9 @@ class LearnedImputer(GapFiller):
             raise SatCO2Error(f"n_samples must be at least 2 (Rubin's rules need several), got {n_samples}")
         self.cfg = dict(train_end=train_end, val_fraction=val_fraction, window=window, hidden=hidden,
                         blocks=blocks, dropout=dropout, steps=steps, max_minutes=max_minutes,
-                        batch=batch, lr=lr, n_samples=n_samples, seed=seed, eval_every=eval_every)
+                        batch=batch, lr=lr, n_samples=n_samples, seed=seed, eval_every=eval_every,
+                        base=base, base_runs=base_runs, dineof_options=dict(dineof_options or {}),
+                        fallback=fallback)
         self.out_dir = Path(out_dir) if out_dir else None
         self.threads = threads
         self.weights = Path(weights) if weights else None
@@ -174,10 +188,52 @@ class LearnedImputer(GapFiller):
                               f"window + 2 = {self.cfg['window'] + 2} are needed")
         return Y, months, train, sea.reshape(ny, nx)
 
-    def _inputs(self, Y, obs, clim_n, sea2d, scale, clim):
+    def _inputs(self, Y, obs, clim_n, sea2d, scale, clim, base=None):
         a = np.where(obs, (Y - clim) / scale, 0.0)
         seaf = np.broadcast_to(sea2d, Y.shape).astype(np.float32)
-        return np.stack([a, obs.astype(float), clim_n, seaf]).astype(np.float32)  # (C, T, H, W)
+        ch = [a, obs.astype(float), clim_n, seaf]
+        if base is not None:  # the DINEOF fill, as an anomaly
+            ch.append((base - clim) / scale)
+        return np.stack(ch).astype(np.float32)  # (C, T, H, W)
+
+    def _dineof_runs(self, Y, obs, sea2d, rng):
+        """The DINEOF fill of the input (the base at inference) and of ``base_runs`` copies with
+        more observed pixels hidden (rates spread over 10-90 %, cloud-shaped and random in turn):
+        the network learns to correct DINEOF where DINEOF did not see the truth. Returns
+        (final (T, H, W), fills (K, T, H, W), hidden masks (K, T, H, W))."""
+        from .dineof import DINEOF
+
+        ny, nx, sea = self.grid_
+        n = Y.shape[0]
+        gaps = ~obs & sea2d[None]
+
+        def run(o):
+            X = np.where(o, Y, np.nan).reshape(n, ny * nx)[:, sea]
+            d = DINEOF(**{"seed": self.cfg["seed"], **self.cfg["dineof_options"]})
+            keep = np.isfinite(X).any(axis=0)
+            d.grid_ = (ny, nx, sea)
+            d.time_values_ = self.time_values_
+            out = np.full(X.shape, np.nan)
+            out[:, keep] = d._fill(X[:, keep], None).filled
+            full = np.full((n, ny * nx), np.nan)
+            full[:, sea] = out
+            return full.reshape(n, ny, nx)
+
+        final = run(obs)
+        K = self.cfg["base_runs"]
+        fills, hides = [], []
+        for k, rate in enumerate(np.linspace(0.1, 0.9, K)):
+            if k % 2 == 0:
+                donors = rng.integers(0, n, size=(n, 8))
+                h = np.zeros_like(obs)
+                for j in range(8):  # other months' gaps until the rate is met
+                    need = h.sum((1, 2)) < rate * obs.sum((1, 2))
+                    h[need] |= gaps[donors[need, j]] & obs[need]
+            else:
+                h = (rng.random(obs.shape) < rate) & obs
+            fills.append(run(obs & ~h))
+            hides.append(h)
+        return final, np.stack(fills), np.stack(hides)
 
     def _fill(self, X, times):
         torch = _torch()
@@ -197,16 +253,28 @@ class LearnedImputer(GapFiller):
         clim_n = (clim - gmean) / scale
         self._climatology_sums(Y, obs, months, train, gmean, sea2d)
         W = cfg["window"]
-        net = _build_net(4, W, cfg["hidden"], cfg["blocks"], cfg["dropout"])
+        use_base = cfg.get("base") == "dineof"
+        net = _build_net(5 if use_base else 4, W, cfg["hidden"], cfg["blocks"], cfg["dropout"])
         info = {"train_steps_done": 0}
         gaps = ~obs & sea2d[None]
+        base = runs = None
+        if use_base:
+            final, fills, hides = self._dineof_runs(Y, obs, sea2d, rng)
+            base = np.where(np.isfinite(final), final, clim)
+            runs = (np.where(np.isfinite(fills), fills, clim[None]), hides)
+        use_net = True
         if self.weights is not None:
             state = torch.load(self.weights, weights_only=False)
             net.load_state_dict(state["state_dict"])
             sigma_res = state["meta"]["sigma_res"]
+            use_net = state["meta"].get("use_net", True)
         else:
-            sigma_res, info = self._train(net, Y, obs, sea2d, scale, train, gaps, rng)
-        samples = self._predict(net, Y, obs, clim, clim_n, sea2d, scale, cfg["n_samples"])
+            sigma_res, info = self._train(net, Y, obs, sea2d, scale, train, gaps, rng, runs)
+            use_net = info.get("use_net", True)
+        if use_net:
+            samples = self._predict(net, Y, obs, clim, clim_n, sea2d, scale, cfg["n_samples"], base)
+        else:  # the fallback: the network did not beat its DINEOF base on the validation period
+            samples = np.repeat(base[None], cfg["n_samples"], axis=0)
         point = np.median(samples, axis=0)
         point = np.where(obs, Y, point)
         err = np.sqrt(samples.var(axis=0, ddof=1) + sigma_res**2)
@@ -219,7 +287,8 @@ class LearnedImputer(GapFiller):
         ny, nx, sea = self.grid_
         flat = lambda a: a.reshape(a.shape[:-2] + (ny * nx,))[..., sea]  # noqa: E731
         info.update({"sigma_res": float(sigma_res), "n_samples": cfg["n_samples"],
-                     "train_steps": int(train.sum())})
+                     "train_steps": int(train.sum()), "use_net": int(bool(use_net)),
+                     "base": cfg.get("base") or "climatology"})
         self.net_ = net
         return FillOutput(filled=flat(point), error=flat(err), samples=flat(samples), info=info,
                           keeps_observed=True)
@@ -270,7 +339,7 @@ class LearnedImputer(GapFiller):
                 h |= gaps[rng.integers(0, gaps.shape[0], size=o.shape[0])] & o
         return h
 
-    def _train(self, net, Y, obs, sea2d, scale, train, gaps, rng):
+    def _train(self, net, Y, obs, sea2d, scale, train, gaps, rng, runs=None):
         torch = _torch()
         cfg = self.cfg
         W = cfg["window"]
@@ -287,9 +356,10 @@ class LearnedImputer(GapFiller):
         v0 = max(0, val_idx[-1] - W + 1) if val_idx.size < W else val_idx[0]
         val_windows = []
         for s in range(v0, max(v0, val_idx[-1] - W + 1) + 1, max(1, W // 2)):
-            o = obs[s:s + W]
-            h = self._hide(o, gaps, vrng)
-            val_windows.append((s, h))
+            if runs is None:
+                val_windows.append((s, self._hide(obs[s:s + W], gaps, vrng), None))
+            else:  # every DINEOF run's hidden pixels: its base never saw them
+                val_windows += [(s, runs[1][k, s:s + W], k) for k in range(runs[1].shape[0])]
         opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"])
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg["steps"]))
 
@@ -297,30 +367,49 @@ class LearnedImputer(GapFiller):
 
         def batch_tensors(items):
             xs, ts, ms = [], [], []
-            for s, h in items:
+            for s, h, k in items:
                 o = obs[s:s + W] & ~h
                 cw = self._clim_without(Y, s, h)  # no hidden value in any input, climatology included
-                xs.append(self._inputs(Y[s:s + W], o, (cw - gmean) / scale, sea2d, scale, cw))
-                ts.append(np.where(h, (np.nan_to_num(Y[s:s + W]) - cw) / scale, 0.0))
+                b = None if k is None else runs[0][k, s:s + W]
+                xs.append(self._inputs(Y[s:s + W], o, (cw - gmean) / scale, sea2d, scale, cw, b))
+                ts.append(np.where(h, (np.nan_to_num(Y[s:s + W]) - (cw if b is None else b)) / scale, 0.0))
                 ms.append(h)
             return (torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ts).astype(np.float32)),
                     torch.from_numpy(np.stack(ms)))
 
-        def val_loss():
+        # validation groups: with a DINEOF base, each run's hiding kind (cloud-shaped: even runs,
+        # random: odd runs) separately; a checkpoint must not be worse than the base on any group
+        groups = np.array([0 if k is None else k % 2 for _, _, k in val_windows])
+
+        def val_loss(per_group=False):
             net.eval()
             with torch.no_grad():
                 x, t, m = batch_tensors(val_windows)
-                p = net(x)
-                return float((p - t).abs()[m].mean()) if m.any() else float("nan")
+                e = (net(x) - t).abs()
+                total = float(e[m].mean()) if m.any() else float("nan")
+                if not per_group:
+                    return total
+                g = [float(e[torch.from_numpy(groups == j)][m[torch.from_numpy(groups == j)]].mean())
+                     for j in np.unique(groups)]
+                return total, g
 
         best = (math.inf, None, 0)
+        base_groups = None
+        if cfg["fallback"]:  # step 0: the untrained network returns its base (zero output layer)
+            v0, base_groups = val_loss(per_group=True)
+            best = (v0, {k: p.detach().clone() for k, p in net.state_dict().items()}, 0)
+        base_val = best[0]
         t0 = time.perf_counter()
         step = 0
         for step in range(1, cfg["steps"] + 1):
             net.train()
             items = []
             for s in rng.choice(starts, size=cfg["batch"]):
-                items.append((s, self._hide(obs[s:s + W], gaps, rng)))
+                if runs is None:
+                    items.append((s, self._hide(obs[s:s + W], gaps, rng), None))
+                else:
+                    k = int(rng.integers(runs[1].shape[0]))
+                    items.append((s, runs[1][k, s:s + W], k))
             x, t, m = batch_tensors(items)
             if not m.any():
                 continue
@@ -332,8 +421,9 @@ class LearnedImputer(GapFiller):
             sched.step()
             out_of_time = time.perf_counter() - t0 > 60 * cfg["max_minutes"]
             if step % cfg["eval_every"] == 0 or step == cfg["steps"] or out_of_time:
-                v = val_loss()
-                if v < best[0]:
+                v, vg = val_loss(per_group=True)
+                no_worse = base_groups is None or all(a <= b for a, b in zip(vg, base_groups))
+                if v < best[0] and no_worse:
                     best = (v, {k: p.detach().clone() for k, p in net.state_dict().items()}, step)
             if out_of_time:
                 break
@@ -341,7 +431,8 @@ class LearnedImputer(GapFiller):
             net.load_state_dict(best[1])
         sigma_res = float(best[0] * scale * math.sqrt(math.pi / 2)) if math.isfinite(best[0]) else float(scale)
         info = {"train_steps_done": step, "best_step": best[2], "val_mae": float(best[0] * scale),
-                "train_seconds": time.perf_counter() - t0}
+                "val_mae_base": float(base_val * scale), "train_seconds": time.perf_counter() - t0,
+                "use_net": int(best[2] > 0 or not cfg["fallback"])}
         if self.out_dir is not None:
             self._save(net, {**info, "sigma_res": sigma_res, "config": self.cfg, "scale": scale})
         return sigma_res, info
@@ -355,7 +446,7 @@ class LearnedImputer(GapFiller):
         os.replace(tmp, self.out_dir / WEIGHTS_FILE)
         (self.out_dir / (WEIGHTS_FILE + ".json")).write_text(json.dumps(meta, indent=1, default=str))
 
-    def _predict(self, net, Y, obs, clim, clim_n, sea2d, scale, n_samples):
+    def _predict(self, net, Y, obs, clim, clim_n, sea2d, scale, n_samples, base=None):
         """MC-dropout imputations (n_samples, T, H, W) in transformed units; overlapping
         windows (stride window/2) are averaged."""
         torch = _torch()
@@ -365,7 +456,8 @@ class LearnedImputer(GapFiller):
         if starts[-1] + W < n:
             starts.append(n - W)
         x = np.stack([self._inputs(Y[s:s + W], obs[s:s + W], clim_n[s:s + W], sea2d, scale,
-                                   clim[s:s + W]) for s in starts])
+                                   clim[s:s + W], None if base is None else base[s:s + W])
+                      for s in starts])
         out = np.zeros((n_samples,) + Y.shape)
         count = np.zeros(Y.shape[0])
         net.train()  # dropout on: Monte Carlo dropout
@@ -379,7 +471,7 @@ class LearnedImputer(GapFiller):
                         count[s:s + W] += 1
         net.eval()
         out /= count[None, :, None, None]
-        return clim[None] + scale * out
+        return (clim if base is None else base)[None] + scale * out
 
     @classmethod
     def load(cls, folder: str | os.PathLike, **overrides) -> LearnedImputer:
