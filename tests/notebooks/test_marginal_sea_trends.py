@@ -82,7 +82,7 @@ def report(notebook_demo):
 def test_notebook_runs_and_dashboard_rebuilds(report, notebook_demo):
     import holoviews as hv
 
-    from satco2.dashboards import trends as dash
+    from satco2.dashboards import marginal_sea_trends as dash
     from satco2.science import trends
 
     d = report.dir
