@@ -176,7 +176,7 @@ def raster(da: xr.DataArray, cmap: str = "viridis", clim=None, title: str | None
     logz
         Log colour scale; default: on for chlorophyll (:func:`is_log_variable`).
     clabel
-        Colourbar label; default: the units.
+        Colourbar label; default: the units ("dimensionless" for units 1, else the variable name).
     when
         Date label appended to the default title (default: the scalar ``time`` coordinate).
     """
@@ -214,7 +214,9 @@ def raster(da: xr.DataArray, cmap: str = "viridis", clim=None, title: str | None
     img = hv.Image((da2[lon].values, da2[lat].values, vals), kdims=_kdims(), vdims=[vdim])
     opts = dict(cmap=cmap, colorbar=True, frame_width=frame_w, frame_height=frame_h,
                 title=wrap_title(title, frame_w + 60), xlim=(x0, x1), ylim=(y0, y1),
-                tools=["hover"], logz=log, clabel=units if clabel is None else clabel,
+                tools=["hover"], logz=log,
+                clabel=(units or ("dimensionless" if str(da.attrs.get("units", "")).strip() == "1" else name))
+                if clabel is None else clabel,
                 xticks=5 if frame_w < 400 else 8, yticks=6, fontsize={"title": "11pt"},
                 colorbar_opts={"width": 12}, shared_axes=False)
     if clim is not None:
