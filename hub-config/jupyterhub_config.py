@@ -76,6 +76,10 @@ c.Spawner.environment = {
     **gateway_env,
     "DASK_LABEXTENSION__FACTORY__MODULE": "dask_gateway",
     "DASK_LABEXTENSION__FACTORY__CLASS": "GatewayCluster",
+    # offline-first plots: Panel/HoloViews/hvplot/Bokeh outputs carry their JavaScript and CSS
+    # inline instead of loading them from a CDN (hubs often have no internet)
+    "PANEL_INLINE": "1",
+    "BOKEH_RESOURCES": "inline",
 }
 user_services = ["dask-gateway"] + [n for n in rt.services if S["services"][n].get("user_access")]
 access = [f"access:services!service={n}" for n in user_services]

@@ -14,6 +14,23 @@ Subpackages (one noun per module):
 
 __version__ = "0.1.0"
 
+# `import satco2` stays light; `satco2.compute`, `satco2.catalog`... are imported on first use
+# (PEP 562), so the README's `import satco2; satco2.compute.get_client()` works as typed.
+_SUBMODULES = ("catalog", "ingest", "demo", "compute", "science", "dashboards", "runs", "services",
+               "config", "testing", "hub", "cf")
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_SUBMODULES])
+
 
 class SatCO2Warning(UserWarning):
     """Base class of every warning the package emits (tests turn them into errors)."""

@@ -76,6 +76,19 @@ def _announce(client, link: str):
     return client
 
 
+SIZE_OPTIONS = ("worker_cores", "worker_memory")  # fixed when a cluster starts; n_workers only rescales
+
+
+def size_mismatch(requested: dict, running: dict) -> dict:
+    """``{name: (running, requested)}`` of the worker-size options given explicitly in ``requested``
+    that a running cluster's ``running`` options do not match."""
+    out = {}
+    for name in SIZE_OPTIONS:
+        if name in requested and name in running and float(running[name]) != float(requested[name]):
+            out[name] = (running[name], requested[name])
+    return out
+
+
 def _gateway_client(options: dict, new: bool):
     from dask_gateway import Gateway
     from dask_gateway.client import ClusterStatus
@@ -91,6 +104,13 @@ def _gateway_client(options: dict, new: bool):
         raise SatCO2Error("this hub's Dask Gateway does not offer worker_cores, worker_memory and n_workers.")
     opts = check_options(options, bounds)
     running = [] if new else [c for c in gateway.list_clusters() if c.status == ClusterStatus.RUNNING]
+    diff = size_mismatch(options, running[0].options or {}) if running else {}
+    if diff:  # reusing it would silently ignore the worker size asked for: start one of that size
+        print(f"Your running Dask cluster {running[0].name} has "
+              + ", ".join(f"{k}={a}" for k, (a, _) in diff.items()) + "; starting a new cluster with "
+              + ", ".join(f"{k}={b}" for k, (_, b) in diff.items())
+              + " (the old one keeps running until you shut it down or it is culled).")
+        running = []
     if running:
         cluster = gateway.connect(running[0].name)
     else:
@@ -135,8 +155,9 @@ def get_client(worker_cores: int | None = None, worker_memory: float | None = No
     n_workers : int, optional
         Workers to scale the cluster to.
     new : bool
-        In the hub, start a new cluster even when one is running (default: reuse it; a reused
-        cluster keeps its worker size and is only rescaled).
+        In the hub, start a new cluster even when one is running (default: reuse it and rescale
+        it to ``n_workers``; when ``worker_cores`` or ``worker_memory`` are given and differ from
+        the running cluster's, a new cluster of that size is started and a line says so).
 
     Raises
     ------

@@ -95,3 +95,30 @@ def test_real_browser_lists_every_product(demo_store, artifacts):
             page.screenshot(path=str(artifacts / "catalog_browser.png"), full_page=True)
         finally:
             browser.close()
+
+
+def test_search_shows_the_selected_products_map(demo_store):
+    """After a search switches the product, the preview is the new product's map, on its own region
+    (it used to keep the previous product's variable and ranges)."""
+    from satco2.dashboards import maps
+    from satco2.testing.dashboards import check_maps, map_figures
+
+    b = CatalogBrowser(product="global-chl-modis-aqua-4km")
+    first = map_figures(b.preview())[0]
+    assert "global-chl-modis-aqua-4km" in first.title.text
+    b.search = "salinity smos"
+    assert b.product == "global-sss-smos-25km"
+    assert b._shown_variable() == "sss"
+    pane = b.preview()
+    fig = check_maps(pane, maps.extent(b.preview_data()), tol=0.01)[0]
+    assert fig.title.text.replace("\n", " ").startswith("global-sss-smos-25km: ")
+    assert "(1)" not in fig.title.text  # no meaningless "(1)" units
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_catalog_browser_is_offline(demo_store, artifacts):
+    """The served catalog browser requests nothing from another host (Bokeh/Panel served locally)."""
+    from satco2.testing.dashboards import browse
+
+    assert browse(app, artifacts / "catalog_browser_offline.png", wait_text="SatCO2 catalog") == []

@@ -164,3 +164,27 @@ def test_upstream_files_read_by_concurrent_dask_tasks(tmp_path):
     rd, prod = readers.get("l3m"), catalog.get("global-chl-seawifs-9km")
     for i, f in enumerate(files):
         np.testing.assert_array_equal(got[i], rd.open_file(f, prod).chlor_a.values[0])
+
+
+def test_upstream_cache_is_per_user_and_unwritable_cache_is_one_sentence(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from satco2.catalog.sources import upstream_cache
+    from satco2.testing import env_vars
+
+    with env_vars(SATCO2_UPSTREAM_CACHE=None, XDG_CACHE_HOME=None, HOME=str(tmp_path / "home")):
+        assert upstream_cache() == tmp_path / "home" / ".cache" / "satco2" / "upstream"
+    with env_vars(SATCO2_UPSTREAM_CACHE=None, XDG_CACHE_HOME=str(tmp_path / "xdg")):
+        assert upstream_cache() == tmp_path / "xdg" / "satco2" / "upstream"
+    with env_vars(SATCO2_UPSTREAM_CACHE=str(tmp_path / "mine")):
+        assert upstream_cache() == tmp_path / "mine"
+
+    def denied(self, *a, **k):  # a shared cache owned by another hub user (root ignores chmod)
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", denied)
+    with env_vars(SATCO2_UPSTREAM_CACHE=str(tmp_path / "shared")):
+        with pytest.raises(SatCO2Error, match=r"upstream cache .*shared/global-chl-modis-aqua-4km is not "
+                                              r"writable by you; pass cache= .* SATCO2_UPSTREAM_CACHE\.$"):
+            catalog.open("global-chl-modis-aqua-4km", source="upstream", time=("2010-01", "2010-01"),
+                         urls={"monthly": "http://127.0.0.1:9/x.nc"})

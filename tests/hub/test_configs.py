@@ -266,3 +266,27 @@ def test_user_python_runs_for_other_users_with_the_project_packages():
     cli = os.path.join(os.path.dirname(py), "satco2")  # console scripts work in users' terminals
     out = subprocess.run(["runuser", "-u", "nobody", "--", cli, "--help"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "SatCO2 Hub" in out.stdout, out.stderr
+
+
+def test_user_servers_render_offline_and_terminals_keep_the_venv_on_path(tmp_path, monkeypatch):
+    """Kernels inline Bokeh/Panel resources (no CDN); a JupyterLab terminal's shell keeps the
+    spawner's PATH, so `satco2` is found (a login shell would reset PATH from /etc/profile)."""
+    import json
+    import shutil
+    import subprocess
+
+    hub = Hub(state_dir=tmp_path / "state", port=free_port(), root_mode=False, free_ports=True)
+    hub.prepare()
+    c = _load(HUB_CONFIG / "jupyterhub_config.py", tmp_path / "state" / "runtime.json", monkeypatch)
+    env = c.Spawner.environment
+    assert env["PANEL_INLINE"] == "1" and env["BOKEH_RESOURCES"] == "inline"
+    conf = json.loads((HUB_CONFIG / "singleuser" / "jupyter_server_config.d" / "satco2-terminal.json").read_text())
+    shell = conf["ServerApp"]["terminado_settings"]["shell_command"]
+    assert "-l" not in shell and "--login" not in shell
+    if not shutil.which(shell[0]):
+        pytest.skip(f"{shell[0]} is not installed")
+    home = tmp_path / "home"
+    home.mkdir()
+    out = subprocess.run([*shell, "-c", "command -v satco2"], capture_output=True, text=True, timeout=30,
+                         env={"HOME": str(home), "PATH": env["PATH"], "TERM": "dumb"}, stdin=subprocess.DEVNULL)
+    assert out.stdout.strip().endswith("/satco2"), out.stderr[-300:]

@@ -221,6 +221,41 @@ def test_busy_kernel_keeps_server_active(hub):
     assert rt.settings["culling"]["servers"]["timeout"] >= 60
 
 
+USER_KERNEL_CODE = """
+import os, sys, json, pathlib, nbformat, satco2
+from satco2.runs.execute import _export_html
+from satco2.testing.offline import external_references
+import panel as pn, matplotlib
+nb = nbformat.v4.new_notebook()
+nb.cells = [nbformat.v4.new_markdown_cell("![x](data:image/png;base64,AA==) plot")]
+d = pathlib.Path.home() / "satco2-export-check"
+d.mkdir(exist_ok=True)
+nbformat.write(nb, d / "n.ipynb")
+_export_html(d / "n.ipynb", d / "report.html")
+try:
+    satco2.catalog.open("global-chl-modis-aqua-4km", source="upstream", time=("2010-01", "2010-01"),
+                        urls={"monthly": "http://127.0.0.1:9/x.nc"})
+except satco2.SatCO2Error as e:
+    err = str(e)
+print("CHECK", json.dumps({"html": external_references((d / "report.html").read_text()),
+      "inline": pn.config.inline, "mpl": bool(matplotlib.__version__), "python": sys.version.split()[0],
+      "cache": str(satco2.catalog.sources.upstream_cache()), "home": str(pathlib.Path.home()),
+      "compute": satco2.compute.get_client.__name__, "err": err}))
+"""
+
+
+def test_user_kernel_exports_reports_plots_offline_and_caches_per_user(hub):
+    """As a hub user: nbconvert's HTML export works in the user's interpreter (it failed on
+    soupsieve's selectors under Debian's python), Panel inlines its resources, matplotlib is there,
+    `satco2.compute` is a lazy attribute, and the upstream cache is the user's own."""
+    out = execute(STATE["alice_server"], STATE["alice_token"], USER_KERNEL_CODE, timeout=120)
+    line = next((x for x in out.splitlines() if x.startswith("CHECK ")), None)
+    assert line, out[-1500:]
+    res = json.loads(line[len("CHECK "):])
+    assert res["html"] == [] and res["inline"] is True and res["mpl"] and res["compute"] == "get_client"
+    assert res["cache"].startswith(res["home"]) and "unreachable" in res["err"], res
+
+
 @pytest.mark.browser
 def test_browser_login_reaches_jupyterlab(hub, artifacts):
     with chromium_page() as page:

@@ -82,7 +82,7 @@ def report(notebook_demo):
 def test_notebook_runs_and_dashboard_rebuilds(report, notebook_demo):
     import holoviews as hv
 
-    from satco2.dashboards import trends as dash
+    from satco2.dashboards import marginal_sea_trends as dash
     from satco2.science import trends
 
     d = report.dir
@@ -107,3 +107,34 @@ def test_notebook_runs_and_dashboard_rebuilds(report, notebook_demo):
     assert dash.from_report(d) is not None
     with pytest.raises(SatCO2Error, match="marginal_sea_trends"):
         dash.from_report(d.parent)
+
+
+def _region_bbox(name):
+    from satco2.science import regions
+
+    return tuple(float(x) for x in regions.bbox(name))
+
+
+def _union_bbox(names):
+    boxes = [_region_bbox(n) for n in names]
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+@pytest.mark.slow
+def test_dashboard_maps_show_the_analysis_region(report):
+    """Every map of the dashboard built from the run: x/y ranges within the union of the seas' boxes (read from the Bokeh
+    model), a title that fits, a colourbar with its units."""
+    from satco2.dashboards import marginal_sea_trends as dash
+    from satco2.testing.dashboards import check_maps
+
+    check_maps(dash.from_report(report.dir), _union_bbox(SEAS))
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_dashboard_offline_in_browser(report, artifacts):
+    """Served on loopback and opened in chromium, the dashboard requests nothing from another host."""
+    from satco2.dashboards import marginal_sea_trends as dash
+    from satco2.testing.dashboards import browse
+
+    assert browse(lambda: dash.from_report(report.dir), artifacts / "marginal_sea_trends_dashboard_offline.png") == []

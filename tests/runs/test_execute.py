@@ -202,3 +202,32 @@ def test_publish_examples_skips_published_notebooks(good):
     assert publish.get("example")["run_id"] == ex.name
     assert publish.publish_examples(["example"], log=msgs.append) == []  # already published
     assert msgs[-1] == "example: already published, skipped"
+
+
+def test_report_html_is_offline_and_quiet(good):
+    """report.html carries Bokeh/Panel inline (the kernel runs with PANEL_INLINE) and loads nothing
+    from another host; status.json says it was written (the mimetype warning: test_report_html.py)."""
+    from satco2.testing.offline import external_references
+
+    html = (good.dir / "report.html").read_text()
+    assert external_references(html) == []
+    assert "cdn.bokeh.org/bokeh/release" not in html and "cdn.holoviz.org/panel" not in html
+    assert "cdnjs.cloudflare.com" not in html
+    assert "Bokeh" in html and len(html) > 1_000_000  # the library itself is embedded
+    st = json.loads((good.dir / "status.json").read_text())
+    assert st["report_html"] == "ok" and "export_error" not in st
+
+
+@pytest.mark.browser
+def test_report_html_renders_without_network(good, artifacts):
+    """report.html opened from disk renders its Panel map (a Bokeh canvas) and requests nothing remote."""
+    requested = []
+    with chromium_page(viewport={"width": 1100, "height": 900}) as page:
+        page.on("request", lambda r: requested.append(r.url))
+        page.goto((good.dir / "report.html").as_uri(), timeout=60_000)
+        page.locator("canvas").first.wait_for(state="attached", timeout=60_000)
+        page.get_by_text("Month 2010-01: maximum").first.wait_for(timeout=30_000)
+        page.locator("canvas").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts / "runs_example_report_html.png"))
+    remote = [u for u in requested if not u.startswith(("file:", "data:", "blob:"))]
+    assert remote == []

@@ -218,3 +218,34 @@ def pd_ts(x):
     import pandas as pd
 
     return pd.Timestamp(x)
+
+
+def test_region_coverage_of_checks_every_input_before_the_run(nbdir, write_schema, demo_store):
+    """A region outside what the source holds of an input fails at validation, in one sentence."""
+    write_schema(nbdir, "reg", {
+        "region": {"type": "str", "default": "ecs", "choices_from": "regions",
+                   "coverage_of": ["global-sst-oisst-25km", "global-ssw-{wind}-25km"]},
+        "seas": {"type": "list[str]", "default": ["east_china_sea"], "choices_from": "regions",
+                 "coverage_of": ["global-sst-oisst-25km"]},
+        "wind": {"type": "str", "default": "ccmp", "choices": ["ccmp", "windsat"]},
+        "source": {"type": "str", "default": "demo", "choices": ["demo", "mirror", "upstream"]},
+    })
+    assert params.validate("reg", {})["region"] == "ecs"
+    with pytest.raises(ParameterError, match=r"^parameter 'region' of notebook 'reg' is baltic_sea, which the demo "
+                                             r"source does not cover for input global-ssw-ccmp-25km \(.*\); "
+                                             r"choose a region inside its coverage or another source\.$"):
+        params.validate("reg", {"region": "baltic_sea"})
+    with pytest.raises(ParameterError, match="input global-ssw-windsat-25km"):  # the id follows the parameter
+        params.validate("reg", {"region": "changjiang_estuary", "wind": "windsat"})
+    assert params.validate("reg", {"seas": ["baltic_sea", "black_sea"], "region": "ecs"})["seas"][0] == "baltic_sea"
+    # upstream: the registry's bbox decides (nothing is downloaded); global products cover everything
+    assert params.validate("reg", {"region": "baltic_sea", "source": "upstream"})["source"] == "upstream"
+    assert params.validate("reg", {"region": "baltic_sea"}, check_coverage=False)["region"] == "baltic_sea"
+
+
+def test_pco2_flux_refuses_baltic_sea_at_validation(demo_store, monkeypatch):
+    """`satco2 run pco2_flux -p region baltic_sea` fails before anything runs (the demo has no SSS there)."""
+    monkeypatch.delenv("SATCO2_NOTEBOOKS_DIR", raising=False)
+    with pytest.raises(ParameterError, match="'region' of notebook 'pco2_flux' is baltic_sea, which the demo source "
+                                             "does not cover for input global-sss-smos-25km"):
+        params.validate("pco2_flux", {"region": "baltic_sea"}, strict=True)

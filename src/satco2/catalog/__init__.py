@@ -6,6 +6,7 @@
 - :mod:`satco2.catalog.generate` - intake 2 catalogs and a static STAC catalog from the registry
 - :mod:`satco2.catalog.browser` - the Panel catalog browser
 - :mod:`satco2.catalog.cli` - ``satco2 catalog list | show | search | generate``
+- :func:`intake` - the generated intake 2 catalog, opened from any working directory
 """
 from __future__ import annotations
 
@@ -24,3 +25,22 @@ def coverage(product_id, source="demo", **kwargs):
     from .sources import coverage as _coverage
 
     return _coverage(product_id, source=source, **kwargs)
+
+
+def intake(**user_parameters):
+    """The project's intake 2 catalog (``catalogs/intake/satco2.yaml``), from any working directory.
+
+    ``user_parameters`` (``source``, ``bbox``, ``time``) are applied to the catalog, e.g.
+    ``satco2.catalog.intake(source="demo")["global-sst-oisst-25km"].read()``.
+    """
+    import intake as _intake
+
+    from .. import SatCO2Error
+    from ..config import catalog_dir
+    from .generate import INTAKE_FILE
+
+    path = catalog_dir() / INTAKE_FILE
+    if not path.is_file():
+        raise SatCO2Error(f"the intake catalog {path} is missing; run `satco2 catalog generate`.")
+    cat = _intake.from_yaml_file(str(path))
+    return cat(**user_parameters) if user_parameters else cat

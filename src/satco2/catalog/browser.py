@@ -104,12 +104,18 @@ class CatalogBrowser(pn.viewable.Viewer):
             return pn.pane.Markdown("No product matches the search.")
         return pn.pane.Markdown(metadata_markdown(registry.get(self.product)), sizing_mode="stretch_width")
 
+    def _shown_variable(self) -> str | None:
+        """The variable previewed: :attr:`variable` when the product has it, else the product's
+        first (while a search switches the product, :attr:`variable` may still name the old one's)."""
+        names = list(registry.get(self.product).variables) if self.product else []
+        return self.variable if self.variable in names else (names[0] if names else None)
+
     def preview_data(self):
         """The previewed 2D (lat, lon) DataArray, or a 1D time series; loads one small slice."""
         from . import open as open_product
 
         ds = open_product(self.product, source=self.source)
-        da = ds[self.variable]
+        da = ds[self._shown_variable()]
         for d in da.dims:
             if d not in ("lat", "lon", "time") or (d == "time" and {"lat", "lon"} <= set(da.dims)):
                 da = da.isel({d: 0})
@@ -118,31 +124,39 @@ class CatalogBrowser(pn.viewable.Viewer):
             da = da.isel(lat=slice(None, None, step), lon=slice(None, None, step))
         return da.load()
 
-    @param.depends("product", "variable", "source")
-    def preview(self):
+    def preview_plot(self):
+        """The preview as a HoloViews object (the shared map of :mod:`satco2.dashboards.maps`, or a
+        time series), a warning pane when the source lacks the product, or None."""
         import holoviews as hv
 
         from ..dashboards import maps
 
-        if not self.product or not self.variable:
-            return pn.pane.Markdown("")
+        variable = self._shown_variable()
+        if not self.product or not variable:
+            return None
         try:
             da = self.preview_data()
         except SatCO2Error as e:
             return pn.pane.Alert(str(e), alert_type="warning")
+        units = maps.units_label(da)
         if {"lat", "lon"} <= set(da.dims):
-            vals = da.values[np.isfinite(da.values)]
-            clim = tuple(np.percentile(vals, [2, 98])) if vals.size else None
-            if clim and clim[0] == clim[1]:
-                clim = None
-            when = f" — {str(da['time'].values)[:10]}" if "time" in da.coords and da["time"].ndim == 0 else ""
-            title = f"{self.product}: {da.attrs.get('long_name', self.variable)} ({da.attrs.get('units', '')}){when}"
-            return pn.pane.HoloViews(maps.raster(da, cmap="viridis", clim=clim, title=title), sizing_mode="fixed")
+            when = maps._time_label(da)
+            title = maps.map_title(f"{self.product}: {da.attrs.get('long_name', variable)}", units, when)
+            return maps.raster(da, cmap="viridis", title=title, width=700)
         import holoviews.plotting.bokeh  # noqa: F401
 
-        curve = hv.Curve((da["time"].values, da.values), "time", self.variable).opts(
-            width=600, height=300, title=f"{self.product}: {self.variable} ({da.attrs.get('units', '')})")
-        return pn.pane.HoloViews(curve)
+        return hv.Curve((da["time"].values, da.values), "time", hv.Dimension(variable, unit=units or None)).opts(
+            width=700, height=300, title=maps.map_title(f"{self.product}: {da.attrs.get('long_name', variable)}", units),
+            shared_axes=False)
+
+    @param.depends("product", "variable", "source")
+    def preview(self):
+        plot = self.preview_plot()
+        if plot is None:
+            return pn.pane.Markdown("")
+        if isinstance(plot, pn.viewable.Viewable):
+            return plot
+        return pn.pane.HoloViews(plot, sizing_mode="fixed", linked_axes=False)
 
     def __panel__(self):
         controls = pn.Column(

@@ -226,6 +226,19 @@ def _periods(freq: str, start: pd.Timestamp, end: pd.Timestamp) -> list[tuple[pd
     return out
 
 
+def upstream_cache() -> Path:
+    """Folder of downloaded upstream files: ``$SATCO2_UPSTREAM_CACHE``, else the user's own
+    ``$XDG_CACHE_HOME/satco2/upstream`` (``~/.cache/satco2/upstream``): per user, because a
+    shared folder written by one hub user is not writable by the others."""
+    import os
+
+    env = os.environ.get("SATCO2_UPSTREAM_CACHE")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "satco2" / "upstream"
+
+
 class UpstreamSource(Source):
     """Files of the archive from the registry's URL templates (``urls`` overrides them)."""
 
@@ -256,16 +269,19 @@ class UpstreamSource(Source):
     def fetch(self, url: str, cache: Path) -> Path:
         import fsspec
 
-        cache.mkdir(parents=True, exist_ok=True)
         name = url.rstrip("/").rsplit("/", 1)[-1].split("?")[-1].split("=")[-1]
         dest = cache / name
         if dest.exists():
             return dest
         tmp = dest.with_name(f".{dest.name}.part")
         try:
+            cache.mkdir(parents=True, exist_ok=True)
             with fsspec.open(url, "rb") as src, builtins.open(tmp, "wb") as out:
                 while chunk := src.read(8 * 2**20):
                     out.write(chunk)
+        except PermissionError:
+            raise SatCO2Error(f"the upstream cache {cache} is not writable by you; pass cache= a folder "
+                              "of yours or set SATCO2_UPSTREAM_CACHE.") from None
         except Exception as e:  # network errors come in many types (aiohttp, OSError, ...)
             tmp.unlink(missing_ok=True)
             raise SatCO2Error(f"the upstream archive is unreachable or lacks {url} ({type(e).__name__}: {e}).") from None
@@ -281,7 +297,7 @@ class UpstreamSource(Source):
 
         rd = readers.get(product.reader)
         links = self.urls(product, time, frequency, urls)
-        cache = Path(cache) if cache else config.state_dir() / "upstream-cache" / product.id
+        cache = Path(cache) if cache else upstream_cache() / product.id
         first = rd.open_file(self.fetch(links[0], cache), product)  # fails fast, gives the layout
 
         def load(url):

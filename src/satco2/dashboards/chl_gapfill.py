@@ -59,27 +59,50 @@ class GapfillDashboard(param.Parameterized):
         obs = np.isfinite(f.observed.values)
         gaps = np.where(obs.any(axis=0), (~obs).sum(axis=0), -1)
         i, j = np.unravel_index(np.argmax(gaps), gaps.shape)
-        cloudiest = int(np.argmax((~obs).sum(axis=(1, 2))))
+        # default month: the cloudiest month that still shows a quarter of the sea observed (an
+        # almost empty observed map shows nothing to compare the filled one with)
+        sea = obs.any(axis=0)
+        frac = obs[:, sea].mean(axis=1) if sea.any() else np.zeros(len(months))
+        ok = np.flatnonzero(frac >= 0.25)
+        cloudiest = int(ok[np.argmin(frac[ok])]) if ok.size else int(np.argmax(frac))
         params.setdefault("month", months[cloudiest])
         params.setdefault("lat", lats[i])
         params.setdefault("lon", lons[j])
         super().__init__(**params)
 
     # --- views ---------------------------------------------------------------------------------
+    def period(self) -> tuple[str, str]:
+        """First and last month of the data actually shown (the request may start before the
+        product's record, e.g. 2000-01 for MODIS-Aqua chlorophyll that starts in 2003)."""
+        f = self.p["filled"]
+        obs = np.isfinite(f.observed.values).any(axis=(1, 2))
+        t = pd.DatetimeIndex(f.time.values)[obs] if obs.any() else pd.DatetimeIndex(f.time.values)
+        return t.min().strftime("%Y-%m"), t.max().strftime("%Y-%m")
+
     def maps(self):
-        """Observed, filled and uncertainty maps of the selected month (HoloViews layout)."""
+        """Observed, filled and uncertainty maps of the selected month (HoloViews layout).
+
+        Chlorophyll on a log colour scale in mg m-3 with limits shared by the observed and filled
+        maps (2-98 percentiles of every observation of the run); the uncertainty is the method's
+        one-sigma error of log10 chlorophyll, on its own robust limits from 0.
+        """
         from . import maps
 
         f = self.p["filled"].sel(time=self.month).squeeze(drop=True)
-        log_obs = np.log10(f.observed).assign_attrs(long_name="observed log10 chlorophyll", units="log10(mg m-3)")
-        log_fill = np.log10(f.filled).assign_attrs(long_name="filled log10 chlorophyll", units="log10(mg m-3)")
-        lo = float(np.nanpercentile(log_fill, 2)) if np.isfinite(log_fill).any() else -1.0
-        hi = float(np.nanpercentile(log_fill, 98)) if np.isfinite(log_fill).any() else 1.0
-        err = f.error.assign_attrs(long_name="one-sigma error", units="log10(mg m-3)")
-        kw = dict(width=330, height=300)
-        return (maps.raster(log_obs.rename("observed"), clim=(lo, hi), title=f"observed {self.month}", **kw)
-                + maps.raster(log_fill.rename("filled"), clim=(lo, hi), title=f"filled ({self.p['meta']['method']})", **kw)
-                + maps.raster(err.rename("error"), cmap="magma", title="uncertainty (1 sigma, log10)", **kw))
+        clim = maps.robust_clim(self.p["filled"].observed.values, log=True)
+        method = self.p["meta"]["method"]
+        chl = dict(units="mg m-3", standard_name="mass_concentration_of_chlorophyll_a_in_sea_water")
+        obs = f.observed.rename("chlor_a").assign_attrs(long_name="observed chlorophyll-a", **chl)
+        fill = f.filled.rename("chlor_a").assign_attrs(long_name=f"gap-filled chlorophyll-a ({method})", **chl)
+        err = f.error.rename("error").assign_attrs(long_name="uncertainty (1σ) of log10 chlorophyll-a",
+                                                   units="log10 mg m-3")
+        e = self.p["filled"].error.values
+        eclim = maps.robust_clim(e[e > 0])  # observed pixels have 0: scale on the filled ones
+        eclim = (0.0, eclim[1]) if eclim else None
+        kw = dict(width=380, when=self.month)
+        return (maps.raster(obs, clim=clim, **kw)
+                + maps.raster(fill, clim=clim, **kw)
+                + maps.raster(err, cmap="magma", clim=eclim, logz=False, **kw)).opts(shared_axes=False)
 
     def metric_curves(self):
         """MAE and PCC against the missing rate, one line per method."""
@@ -92,7 +115,8 @@ class GapfillDashboard(param.Parameterized):
                                * hv.Scatter(g.sort_values("rate"), "rate", stat, label=name).opts(size=6)
                                for name, g in m.groupby("method")])
             curves.append(over.opts(width=420, height=280, title=f"{label} vs missing rate",
-                                    xlabel="missing rate", ylabel=label, legend_position="top_left"))
+                                    xlabel="missing rate", ylabel=label, legend_position="top_left",
+                                    xlim=(0, 1), shared_axes=False))
         return curves[0] + curves[1]
 
     def metric_table(self):
@@ -128,8 +152,11 @@ class GapfillDashboard(param.Parameterized):
 
         meta = self.p["meta"]
         synth = self.p["filled"].attrs.get("synthetic", "no")
+        first, last = self.period()
+        asked = "" if (first, last) == (meta["start"], meta["end"]) else \
+            f" (requested {meta['start']}..{meta['end']}; the product's record covers only this)"
         head = pn.pane.Markdown(
-            f"## Chlorophyll-a gap filling: {meta['region']} {meta['start']}..{meta['end']}\n"
+            f"## Chlorophyll-a gap filling: {meta['region']} {first}..{last}{asked}\n"
             f"Method **{meta['method']}**, protocol **{meta['protocol']}**, forecast after "
             f"{meta['train_end']}." + (" Synthetic demo data." if str(synth).startswith("yes") else ""))
         widgets = pn.Param(self.param, widgets={"month": pn.widgets.Select, "lat": pn.widgets.Select,

@@ -77,9 +77,9 @@ class DocTransportDashboard(param.Parameterized):
 
         m = self.data["maps"]
         da = m["doc_surface"].sel(time=self.month).squeeze("time", drop=True) if "time" in m["doc_surface"].dims else m["doc_surface"]
-        da = da.rename("doc_surface").assign_attrs(units="umol L-1", long_name=f"surface DOC {self.month}")
-        lo = np.nanpercentile(m["doc_surface"].values, [2, 98])
-        img = maps.raster(da, cmap="viridis", clim=tuple(float(x) for x in lo), width=560, height=460)
+        da = da.rename("doc_surface").assign_attrs(units="µmol L⁻¹", long_name="Surface DOC")
+        img = maps.raster(da, cmap="viridis", clim=maps.robust_clim(m["doc_surface"].values), width=560,
+                          when=self.month)
         return img * self.vectors() * self.section_paths()
 
     def vectors(self):

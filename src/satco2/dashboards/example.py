@@ -89,7 +89,7 @@ def dashboard(ds: xr.Dataset):
 
     def _map(month):
         da = ds.bloom.sel(time=month).squeeze(drop=True)
-        return pn.pane.HoloViews(maps.raster(da, clim=(0, vmax), title=f"Synthetic bloom, {month}"))
+        return pn.pane.HoloViews(maps.raster(da, clim=(0, vmax), when=month), linked_axes=False)
 
     def _stats(month):
         da = ds.bloom.sel(time=month).squeeze(drop=True)

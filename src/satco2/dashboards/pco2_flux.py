@@ -28,11 +28,12 @@ from ..science import carbon
 
 TITLE = "MeSAA pCO2 and air-sea CO2 flux"
 MAP_STYLE = {
-    "pco2air": {"cmap": "viridis", "title": "Atmospheric pCO2 (µatm)"},
-    "pco2sw": {"cmap": "viridis", "title": "Sea-surface pCO2, MeSAA (µatm)"},
-    "dpco2": {"cmap": "RdBu_r", "title": "ΔpCO2 sea − air (µatm)", "symmetric": True},
-    "flux": {"cmap": "RdBu_r", "title": "Air-sea CO2 flux (mmol m⁻² d⁻¹, + to air)", "symmetric": True},
+    "pco2air": {"cmap": "viridis", "what": "Atmospheric pCO2", "units": "µatm"},
+    "pco2sw": {"cmap": "viridis", "what": "Sea-surface pCO2, MeSAA", "units": "µatm"},
+    "dpco2": {"cmap": "RdBu_r", "what": "ΔpCO2 sea − air", "units": "µatm", "symmetric": True},
+    "flux": {"cmap": "RdBu_r", "what": "Air-sea CO2 flux, + to air", "units": "mmol m⁻² d⁻¹", "symmetric": True},
 }
+MAP_WIDTH = 470
 
 
 def _hv():
@@ -44,11 +45,10 @@ def _hv():
 
 
 def _clim(da: xr.DataArray, symmetric: bool):
-    lo, hi = np.nanpercentile(da.values, [2, 98]) if np.isfinite(da.values).any() else (0.0, 1.0)
-    if symmetric:
-        m = max(abs(lo), abs(hi), 1e-6)
-        return (-m, m)
-    return (float(lo), float(hi) if hi > lo else float(lo) + 1.0)
+    """Colour limits shared by every month of a product (2-98 percentiles of the whole run)."""
+    from .maps import robust_clim
+
+    return robust_clim(da.values, symmetric=symmetric)
 
 
 class PCO2FluxDashboard(param.Parameterized):
@@ -84,8 +84,8 @@ class PCO2FluxDashboard(param.Parameterized):
             raise SatCO2Error(f"no map for {var!r}; choose one of {', '.join(MAP_STYLE)}")
         da = self.products[var].sel(time=self.month).squeeze(drop=True).load()
         st = MAP_STYLE[var]
-        return maps.raster(da, cmap=st["cmap"], clim=self._clims[var],
-                           title=f"{st['title']}, {self.month}", width=420, height=360)
+        return maps.raster(da, cmap=st["cmap"], clim=self._clims[var], clabel=st["units"],
+                           title=maps.map_title(st["what"], st["units"], self.month), width=MAP_WIDTH)
 
     def seasonal_cycle(self):
         """Monthly-climatology regional mean flux: band = min..max over parameterizations."""
@@ -100,9 +100,12 @@ class PCO2FluxDashboard(param.Parameterized):
         })
         band = hv.Area(df, kdims="month", vdims=["low", "high"], label="k spread").opts(alpha=0.3)
         line = hv.Curve(df, kdims="month", vdims="central", label=self.k_param)
+        from .maps import wrap_title
+
         return (band * line).opts(
-            title=f"Seasonal cycle of the mean flux, {self.region}",
-            ylabel="flux (mmol m⁻² d⁻¹)", xlabel="month", width=420, height=300)
+            title=wrap_title(f"Seasonal cycle of the mean flux, {self.region}", 420 - 70),
+            ylabel="flux (mmol m⁻² d⁻¹)", xlabel="month", width=420, height=300,
+            xticks=[int(m) for m in df.month], shared_axes=False)
 
     def budget_table(self) -> pd.DataFrame:
         """Annual budget (Tg C yr-1) per region and year: central value and min/max over k."""
@@ -125,22 +128,27 @@ class PCO2FluxDashboard(param.Parameterized):
         bars = hv.Bars(df, kdims="label", vdims="budget")
         err = hv.ErrorBars((df.label, df.budget, df.budget - df.low, df.high - df.budget),
                            vdims=["y", "yerrneg", "yerrpos"])
-        return (bars * err).opts(title="Annual CO2 budget (Tg C yr⁻¹, + = source)",
+        from .maps import wrap_title
+
+        return (bars * err).opts(title=wrap_title("Annual CO2 budget (Tg C yr⁻¹, + = source)", width - 70),
                                  ylabel="Tg C yr⁻¹", xlabel="", width=width, height=300,
-                                 xrotation=30)
+                                 xrotation=30, shared_axes=False)
 
     def validation_scatter(self):
         hv = _hv()
 
         if self.matchups is None or len(self.matchups) == 0:
-            return hv.Text(0, 0, "no observation file / no match-ups").opts(width=420, height=300)
+            from .maps import empty
+
+            return empty("Validation: no observation file was given, or it has no match-ups in this "
+                         "region and period.", width=420)
         m = self.matchups
         lo = float(np.nanmin([m.obs_pco2sw.min(), m.model_pco2sw.min()]))
         hi = float(np.nanmax([m.obs_pco2sw.max(), m.model_pco2sw.max()]))
         pts = hv.Scatter(m, kdims="obs_pco2sw", vdims=["model_pco2sw"], label="match-ups")
         one = hv.Curve([(lo, lo), (hi, hi)], label="1:1").opts(color="black", line_dash="dashed")
         return (pts * one).opts(title="Validation: sea-surface pCO2", xlabel="in situ (µatm)",
-                                ylabel="MeSAA (µatm)", width=420, height=300)
+                                ylabel="MeSAA (µatm)", width=420, height=300, shared_axes=False)
 
     def stats_markdown(self) -> str:
         if not self.stats:
@@ -160,7 +168,7 @@ class PCO2FluxDashboard(param.Parameterized):
     def _maps(self):
         import panel as pn
 
-        return pn.GridBox(*[pn.pane.HoloViews(self.product_map(v)) for v in MAP_STYLE], ncols=2)
+        return pn.GridBox(*[pn.pane.HoloViews(self.product_map(v), linked_axes=False) for v in MAP_STYLE], ncols=2)
 
     @param.depends("k_param", "region")
     def _budgets(self):
@@ -179,7 +187,7 @@ class PCO2FluxDashboard(param.Parameterized):
                 + ("\n\n**Synthetic demo inputs.**" if synthetic else ""))
         return pn.Column(
             pn.pane.Markdown(head), pn.Row(slider, k, region), self._maps, self._budgets,
-            pn.Row(pn.pane.HoloViews(self.validation_scatter()), pn.pane.Markdown(self.stats_markdown())),
+            pn.Row(pn.panel(self.validation_scatter()), pn.pane.Markdown(self.stats_markdown())),
         )
 
 

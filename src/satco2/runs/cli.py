@@ -42,12 +42,17 @@ def run_cmd(
 
     rep = run(notebook, _params(ctx.args), timeout=timeout)
     typer.echo(f"report {rep.notebook}/{rep.run_id}: {rep.dir}")
+    if rep.export_error:
+        typer.echo(f"error: the run succeeded but its report.html could not be written ({rep.export_error}); "
+                   f"see {rep.dir / 'run.log'}.", err=True)
     if publish:
         if remote.service_url("dashboards"):
             e = remote.call("dashboards", "POST", "api/publish", {"run": f"{rep.notebook}/{rep.run_id}"})
         else:
             e = _publish.publish(rep.dir)
         typer.echo(f"published as {e['slug']}: /services/dashboards/app?id={e['slug']}")
+    if rep.export_error:
+        raise typer.Exit(1)
 
 
 def publish_cmd(

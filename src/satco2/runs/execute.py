@@ -56,6 +56,7 @@ class Report:
     status: str
     parameters: dict = field(default_factory=dict)
     error: str | None = None
+    export_error: str | None = None  # why report.html could not be written (None: it was)
 
     @property
     def ok(self) -> bool:
@@ -115,10 +116,36 @@ def _first_error(executed: Path) -> str | None:
     return None
 
 
+# report.html must render offline (no internet on many hubs): the kernel inlines Bokeh/Panel's
+# JavaScript and CSS into the outputs, and the page template loads nothing from a CDN (nbconvert's
+# lab template would fetch require.js, MathJax and Mermaid from cdnjs; the notebooks use none of them).
+OFFLINE_KERNEL_ENV = {"PANEL_INLINE": "1", "BOKEH_RESOURCES": "inline"}
+_OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+
+
 def _export_html(executed: Path, target: Path) -> None:
+    """Write ``target`` (report.html) from the executed notebook: self-contained, no CDN.
+
+    Outputs whose data bundle is empty (Panel's comm placeholders) are dropped first: nbconvert
+    cannot represent them and warned about each one in every run.
+    """
+    import jinja2
+    import nbformat
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter().from_filename(str(executed))
+    nb = nbformat.read(executed, as_version=4)
+    for cell in nb.cells:
+        if cell.get("outputs"):
+            cell.outputs = [o for o in cell.outputs
+                            if o.get("output_type") not in ("display_data", "execute_result") or o.get("data")]
+    exporter = HTMLExporter(extra_loaders=[jinja2.DictLoader({"satco2_report.html.j2": _OFFLINE_TEMPLATE})],
+                            template_file="satco2_report.html.j2")
+    body, _ = exporter.from_notebook_node(nb)
     tmp = target.with_suffix(".html.tmp")
     tmp.write_text(body)
     os.replace(tmp, target)
@@ -186,6 +213,7 @@ def run(notebook: str | os.PathLike, params: dict | None = None, *, user: str | 
         "SATCO2_RUN_NOTEBOOK": name,
         "SATCO2_NOTEBOOKS_DIR": str(nb_file.parent),
         "PYTHONUNBUFFERED": "1",
+        **OFFLINE_KERNEL_ENV,
     }
     status, error = "failed", None
     t0 = time.monotonic()
@@ -202,20 +230,30 @@ def run(notebook: str | os.PathLike, params: dict | None = None, *, user: str | 
         error = f"interrupted ({type(e).__name__})"
         _finish(tmp, final, name, run_id, title, user, values, started, t0, status, error, executed)
         raise
-    _finish(tmp, final, name, run_id, title, user, values, started, t0, status, error, executed)
-    report = Report(final, run_id, name, status, values, error)
+    export_error = _finish(tmp, final, name, run_id, title, user, values, started, t0, status, error, executed)
+    report = Report(final, run_id, name, status, values, error, export_error)
     if status != "ok" and check:
         raise RunFailed(f"run {name}/{run_id} failed ({error}); the report is in {final}.", report)
     return report
 
 
-def _finish(tmp, final, name, run_id, title, user, values, started, t0, status, error, executed) -> None:
-    if executed.exists():
-        try:
-            _export_html(executed, tmp / "report.html")
-        except Exception as e:  # noqa: BLE001 - an export problem must not lose the run
-            with open(tmp / "run.log", "a") as log:
-                log.write(f"\nHTML export failed: {e}\n")
+def _write_report_html(tmp: Path, executed: Path) -> str | None:
+    """Export report.html; on failure log it in run.log and return the one-line reason (the run
+    itself is kept: its outputs are valid, only the HTML view is missing)."""
+    if not executed.exists():
+        return None
+    try:
+        _export_html(executed, tmp / "report.html")
+    except Exception as e:  # noqa: BLE001 - an export problem must not lose the run
+        reason = f"{type(e).__name__}: {' / '.join(str(e).split(chr(10))[:2])}"
+        with open(tmp / "run.log", "a") as log:
+            log.write(f"\nHTML export failed: {reason}\n")
+        return reason
+    return None
+
+
+def _finish(tmp, final, name, run_id, title, user, values, started, t0, status, error, executed) -> str | None:
+    export_error = _write_report_html(tmp, executed)
     inputs = reports.read_json(tmp / INPUTS_FILE, [])
     finished = datetime.now(timezone.utc)
     provenance = {
@@ -244,8 +282,11 @@ def _finish(tmp, final, name, run_id, title, user, values, started, t0, status, 
     reports.write_json(tmp / "status.json", {
         "status": status, "error": error, "started": started.isoformat(), "finished": finished.isoformat(),
         "seconds": round(time.monotonic() - t0, 3),
+        "report_html": "failed" if export_error else ("ok" if executed.exists() else "none"),
+        **({"export_error": export_error} if export_error else {}),
     })
     os.replace(tmp, final)
+    return export_error
 
 
 def _seal(folder: Path) -> None:

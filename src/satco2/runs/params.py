@@ -24,8 +24,11 @@ Keys of a parameter:
   for list types every element is checked;
 - ``min`` / ``max``: inclusive bounds of numbers (every element of a numeric list), or of dates;
 - ``coverage_of``: product ids; a date must lie within ``satco2.catalog.coverage(pid, source)``
-  for each, where ``source`` is the value of a parameter named ``source`` if the schema declares
-  one, else ``"demo"``;
+  for each, and a region (a ``choices_from: regions`` parameter, or each region of a list) must
+  lie in what ``source`` holds of each (its bounding box opens with ``satco2.catalog.open``, lazily;
+  for ``upstream`` the registry's bbox), where ``source`` is the value of a parameter named
+  ``source`` if the schema declares one, else ``"demo"``; an id may name other parameters in
+  braces (``global-ssw-{wind_product}-25km``);
 - ``after``: the name of another date parameter this one may not precede;
 - ``exists`` (paths only, default ``true``): a non-empty path must exist;
 - ``help``: one line shown in forms.
@@ -409,6 +412,46 @@ def _check_coverage(nb: str, pname: str, spec: dict, value: str, source: str) ->
             )
 
 
+def _product_ids_of(spec: dict, values: dict) -> list[str]:
+    out = []
+    for pid in spec.get("coverage_of") or []:
+        try:
+            out.append(str(pid).format(**values))
+        except (KeyError, IndexError, ValueError):
+            raise ParameterError(f"the product id {pid!r} in coverage_of names an undeclared parameter.") from None
+    return out
+
+
+def _check_region_coverage(nb: str, pname: str, region: str, pids: list[str], source: str) -> None:
+    """The region's bounding box must lie in what ``source`` holds of every product in ``pids``."""
+    from .. import catalog
+    from ..catalog import registry
+    from ..science import regions
+
+    try:
+        bbox = tuple(float(x) for x in regions.bbox(region))
+    except SatCO2Error as e:
+        raise ParameterError(f"parameter '{pname}' of notebook '{nb}': {e}") from None
+    for pid in pids:
+        if source == "upstream":  # opening would download: the registry's footprint decides
+            pb = registry.get(pid).raw.get("bbox")
+            ok = not isinstance(pb, (list, tuple)) or len(pb) != 4 or (
+                pb[0] < bbox[2] and pb[2] > bbox[0] and pb[1] < bbox[3] and pb[3] > bbox[1])
+            why = f"the product's bbox {list(pb) if isinstance(pb, (list, tuple)) else pb}"
+        else:
+            try:
+                ds = catalog.open(pid, source=source, bbox=bbox)
+                ok = all(ds.sizes.get(d, 1) > 0 for d in ("lat", "lon"))
+                why = "it selects no grid cell"
+            except SatCO2Error as e:
+                ok, why = False, str(e).rstrip(".")
+        if not ok:
+            raise ParameterError(
+                f"parameter '{pname}' of notebook '{nb}' is {region}, which the {source} source does not "
+                f"cover for input {pid} ({why}); choose a region inside its coverage or another source."
+            )
+
+
 def validate(name: str | os.PathLike, values: Mapping[str, Any] | None = None, *, strict: bool = False,
              check_coverage: bool = True) -> dict[str, Any]:
     """Validate a notebook's parameter values against its schema and return them typed.
@@ -462,8 +505,14 @@ def validate(name: str | os.PathLike, values: Mapping[str, Any] | None = None, *
     if check_coverage:
         source = str(out.get("source", "demo")) if "source" in params else "demo"
         for pname, spec in params.items():
-            if spec.get("coverage_of") and spec["type"] == "date" and out[pname]:
-                _check_coverage(nb, pname, spec, out[pname], source)
+            if not spec.get("coverage_of") or not out[pname]:
+                continue
+            pids = _product_ids_of(spec, out)
+            if spec["type"] == "date":
+                _check_coverage(nb, pname, {**spec, "coverage_of": pids}, out[pname], source)
+            elif spec.get("choices_from") == "regions":
+                for region in out[pname] if isinstance(out[pname], list) else [out[pname]]:
+                    _check_region_coverage(nb, pname, region, pids, source)
     return out
 
 

@@ -23,6 +23,7 @@ import xarray as xr
 
 from .. import SatCO2Error
 from ..science import trends
+from . import maps as _maps
 
 TITLE = "Marginal-sea trends"
 
@@ -99,28 +100,20 @@ class TrendsDashboard(param.Parameterized):
 
     def trend_map(self):
         """Per-pixel trend (% of the mean per year) of the chosen variable, or a note."""
-        import panel as pn
-
         m = self.maps.get(self.variable)
         if m is None:
-            return pn.pane.Markdown(f"No trend map of {self.variable} in this run.")
+            return _maps.empty(f"No trend map of {self.variable} in this run.", width=700)
         da = m["slope_pct"]
         if self.significant_only:
             da = da.where(m["significant"].astype(bool))
         da = da.where(m["coverage"] > 0)
-        vals = da.values[np.isfinite(da.values)]
-        lim = float(np.nanpercentile(np.abs(vals), 98)) if vals.size else 1.0
+        if not np.isfinite(da.values).any():
+            return _maps.empty(f"No pixel of the {self.variable} trend map has data"
+                               + (" that is significant." if self.significant_only else "."), width=700)
         da = da.rename(f"{self.variable}_trend")
-        da.attrs = {"long_name": f"{self.variable} trend", "units": "% yr-1"}
-        try:
-            from . import maps as _maps
-
-            return _maps.raster(da, cmap="RdBu_r", clim=(-lim, lim),
-                                title=f"{self.variable} trend, % of the mean per year "
-                                      f"({self.regional.attrs.get('period', '')})")
-        except ImportError:  # maps module not available: plain image
-            hv = _hv()
-            return hv.Image(da, kdims=["lon", "lat"]).opts(cmap="RdBu_r", clim=(-lim, lim), colorbar=True)
+        da.attrs = {"long_name": f"{self.variable} trend, % of the mean per year", "units": "% yr-1"}
+        return _maps.raster(da, cmap="RdBu_r", symmetric=True, width=900,
+                            when=str(self.regional.attrs.get("period", "")))
 
     def series(self):
         """Deseasonalized anomalies of the chosen sea and variable with the fitted trend line."""
