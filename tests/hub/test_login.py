@@ -168,6 +168,24 @@ def test_api_stays_fast_during_24_wrong_password_logins(hub):
     assert statistics.median(latencies) < 0.05, latencies
 
 
+def test_change_password_over_72_bytes_gets_a_clear_message(hub):
+    s = hub.login_session(CARL, PW)
+    long = "z" * 73
+    r = form_post(s, f"{hub.url}hub/change-password", {
+        "old_password": PW, "new_password": long, "new_password_confirmation": long})
+    assert r.status_code == 200 and _alert(r.text) == MSG_TOO_LONG_SIGNUP
+    r = form_post(s, f"{hub.url}hub/change-password", {
+        "old_password": long, "new_password": PW + "2", "new_password_confirmation": PW + "2"})
+    assert r.status_code == 200 and "current password was incorrect" in _alert(r.text)
+    r = form_post(hub.admin_session, f"{hub.url}hub/change-password/{CARL}", {
+        "new_password": long, "new_password_confirmation": long})
+    assert r.status_code == 200 and _alert(r.text) == MSG_TOO_LONG_SIGNUP
+    r = form_post(hub.admin_session, f"{hub.url}hub/change-password/{CARL}", {
+        "new_password": PW + "2", "new_password_confirmation": PW + "2"})
+    assert "changed successfully" in _alert(r.text)
+    assert hub.whoami(hub.login_session(CARL, PW + "2")) == CARL
+
+
 def test_every_state_file_is_private(hub):
     state = hub.state_dir
     assert stat.S_IMODE(state.stat().st_mode) == 0o700

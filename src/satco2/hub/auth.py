@@ -14,7 +14,7 @@
 - **bcrypt off the event loop**: every hash runs in a small thread pool (``hash_threads``), so
   logins do not stall the hub's API (bcrypt releases the GIL);
 - **passwords longer than 72 bytes** (bcrypt's limit, an HTTP 500 before) are refused with one
-  sentence at sign-up and at login;
+  sentence at sign-up, at login and on the change-password pages;
 - **user names**: sign-up accepts only names a system account can have (:data:`USERNAME`, the
   rule of :func:`satco2.hub.hooks.ensure_system_user`) and refuses reserved names (the project's
   author names such as ``examples``, the admin's, the services', and every existing system
@@ -224,7 +224,9 @@ class SatCO2Authenticator(NativeAuthenticator):
         return info
 
     def get_handlers(self, app):
-        ours = {"/login": LoginHandler, "/signup": SignUpHandler}
+        ours = {"/login": LoginHandler, "/signup": SignUpHandler,
+                "/change-password": ChangePasswordHandler,
+                "/change-password/([^/]+)": ChangePasswordAdminHandler}
         return [(path, ours.get(path, handler)) for path, handler in super().get_handlers(app)]
 
 
@@ -314,3 +316,54 @@ class SignUpHandler(native.SignUpHandler):
         else:
             message, alert = "Your information has been sent to the admin.", "alert-info"
         self.finish(await self._page(message, alert, user))
+
+
+async def _new_password(handler, username: str, new: str, confirmation: str) -> str | None:
+    """Store ``new`` for ``username`` (hashed off the event loop); None, or why not in one sentence."""
+    a = handler.authenticator
+    problem = a.signup_password_problem(new, confirmation)
+    info = a.get_user(username)
+    if problem or info is None:
+        return problem or f"There is no account {username}."
+    info.password = await a.hash_password(new)
+    a.db.commit()
+    return None
+
+
+class ChangePasswordHandler(native.ChangePasswordHandler):
+    """A user changes their password: bcrypt off the event loop, one sentence for >72 bytes."""
+
+    @web.authenticated
+    async def post(self):
+        user = await self.get_current_user()
+        a = self.authenticator
+        old = self.get_body_argument("old_password", "", strip=False)
+        info = a.get_user(user.name)
+        right = len(old.encode()) <= MAX_PASSWORD_BYTES and await a.check_password(
+            old, info.password if info else None)
+        if not right:
+            problem = "Your current password was incorrect; please try again."
+        else:
+            problem = await _new_password(self, user.name,
+                                          self.get_body_argument("new_password", "", strip=False),
+                                          self.get_body_argument("new_password_confirmation", "", strip=False))
+        html = await self.render_template(
+            "change-password.html", user_name=user.name,
+            result_message=problem or "Your password has been changed successfully!",
+            alert="alert-danger" if problem else "alert-success")
+        self.finish(html)
+
+
+class ChangePasswordAdminHandler(native.ChangePasswordAdminHandler):
+    """An admin sets a user's password: bcrypt off the event loop, one sentence for >72 bytes."""
+
+    @native.admin_users_scope
+    async def post(self, user_name):
+        problem = await _new_password(self, user_name,
+                                      self.get_body_argument("new_password", "", strip=False),
+                                      self.get_body_argument("new_password_confirmation", "", strip=False))
+        html = await self.render_template(
+            "change-password-admin.html", user_name=user_name,
+            result_message=problem or f"The password for {user_name} has been changed successfully.",
+            alert="alert-danger" if problem else "alert-success")
+        self.finish(html)
