@@ -80,7 +80,7 @@ def test_state_dir_and_secrets_are_private_and_kept(tmp_path):
     # files the hub's processes write with their umask are made private once the hub is up
     (d / "proxy.pid").write_text("1")
     os.chmod(d / "proxy.pid", 0o644)
-    assert state.tighten(d) == ["proxy.pid", "proxy_auth_token"]
+    assert state.tighten(d) == ["proxy.pid"]
     assert stat.S_IMODE((d / "proxy.pid").stat().st_mode) == 0o600
 
 

@@ -31,6 +31,8 @@ SECRET_FILES = ("jupyterhub_cookie_secret", "proxy_auth_token", "gateway_db_key"
 #: databases created empty (a valid SQLite file) with mode 0600 before the hub starts: SQLite gives
 #: its journal files the database's mode, so none of them is ever readable by others
 DATABASES = ("jupyterhub.sqlite", "dask-gateway.sqlite")
+#: written by JupyterHub and the proxy with the process umask, made 0600 once the hub answers
+PROCESS_FILES = ("jupyterhub.pid", "proxy.pid")
 
 
 def write_private(path: Path, text: str) -> None:
@@ -90,16 +92,20 @@ def private_file(path: Path) -> Path:
 
 
 def tighten(state_dir: Path) -> list[str]:
-    """Remove group and other permissions from every file directly in ``state_dir`` (the pid
-    files JupyterHub and the proxy write with the process umask); return the names changed."""
+    """Make the files JupyterHub and the proxy write with the process umask (:data:`PROCESS_FILES`)
+    0600 once they exist; return the names changed. (Other files are created 0600 by this package;
+    tests/hub/test_login.py checks every file of a running hub's state directory.)"""
     changed = []
-    for entry in os.scandir(state_dir):
-        if entry.is_file(follow_symlinks=False):
-            mode = stat.S_IMODE(entry.stat(follow_symlinks=False).st_mode)
-            if mode & 0o077:
-                os.chmod(entry.path, mode & 0o700)
-                changed.append(entry.name)
-    return sorted(changed)
+    for name in PROCESS_FILES:
+        path = Path(state_dir) / name
+        try:
+            mode = stat.S_IMODE(path.lstat().st_mode)
+        except FileNotFoundError:
+            continue
+        if path.is_file() and not path.is_symlink() and mode & 0o077:
+            os.chmod(path, 0o600)
+            changed.append(name)
+    return changed
 
 
 def check_private(path: Path) -> None:
