@@ -34,14 +34,27 @@ c.JupyterHub.pid_file = f"{state}/jupyterhub.pid"
 c.JupyterHub.cleanup_servers = True  # stopping the hub stops every single-user server
 c.JupyterHub.cleanup_proxy = True
 
-# --- authentication: NativeAuthenticator (sign-up + admin approval), pinned with JupyterHub 5.5 ----
-c.JupyterHub.authenticator_class = "native"
+# --- authentication: NativeAuthenticator (sign-up + admin approval), pinned with JupyterHub 5.5, ----
+# hardened by satco2.hub.auth (back-off, constant-cost checks, bcrypt off the event loop, reserved names)
+login = S["hub"].get("login", {})
+c.JupyterHub.authenticator_class = "satco2.hub.auth.SatCO2Authenticator"
 c.NativeAuthenticator.enable_signup = S["hub"].get("open_signup", True)
 c.NativeAuthenticator.open_signup = False  # every new account waits for an admin's approval
 c.NativeAuthenticator.minimum_password_length = S["hub"].get("minimum_password_length", 10)
 c.NativeAuthenticator.check_common_password = True
 c.Authenticator.admin_users = {S["hub"]["admin_user"]}
 c.Authenticator.allow_all = True  # NativeAuthenticator only lets approved accounts log in
+c.SatCO2Authenticator.admin_password_file = f"{state}/admin_password"  # written by the launcher
+c.SatCO2Authenticator.max_failures = login.get("max_failures", 5)
+c.SatCO2Authenticator.backoff_seconds = login.get("backoff_seconds", 30)
+c.SatCO2Authenticator.max_backoff_seconds = login.get("max_backoff_seconds", 3600)
+c.SatCO2Authenticator.hash_threads = login.get("hash_threads", 2)
+c.SatCO2Authenticator.reserve_system_accounts = login.get("reserve_system_accounts", True)
+c.SatCO2Authenticator.reserved_usernames = {  # the project's author names and the services' names
+    *login.get("reserved_usernames", []), "dask-gateway", "idle-culler", *S["services"]}
+
+# --- pages: the hub's name and what it is on the login and sign-up pages (hub-config/templates) ---
+c.JupyterHub.template_paths = [str(rt.hub_config_dir / "templates")]
 
 # --- single-user servers --------------------------------------------------------------------------
 if rt.root_mode:

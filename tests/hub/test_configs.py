@@ -77,6 +77,11 @@ def test_state_dir_and_secrets_are_private_and_kept(tmp_path):
     os.chmod(d / "proxy_auth_token", 0o644)
     with pytest.raises(SatCO2Error, match="must be 0600"):
         state.prepare(d)
+    # files the hub's processes write with their umask are made private once the hub is up
+    (d / "proxy.pid").write_text("1")
+    os.chmod(d / "proxy.pid", 0o644)
+    assert state.tighten(d) == ["proxy.pid"]
+    assert stat.S_IMODE((d / "proxy.pid").stat().st_mode) == 0o600
 
 
 # --- local traitlets configs -------------------------------------------------------------------
@@ -109,13 +114,19 @@ def test_jupyterhub_and_gateway_configs_load(tmp_path, monkeypatch, root_mode):
     from jupyterhub.spawner import LocalProcessSpawner, SimpleLocalProcessSpawner, Spawner
     from nativeauthenticator import NativeAuthenticator
 
+    from satco2.hub.auth import SatCO2Authenticator
+
     hub = Hub(state_dir=tmp_path / "state", port=free_port(), root_mode=root_mode, free_ports=True)
     rt = hub.prepare()
     rt_file = tmp_path / "state" / "runtime.json"
     assert stat.S_IMODE(rt_file.stat().st_mode) == 0o600
     c = _load(HUB_CONFIG / "jupyterhub_config.py", rt_file, monkeypatch)
     _assert_real_traits(c, [JupyterHub, ConfigurableHTTPProxy, NativeAuthenticator, Authenticator,
-                            Spawner, LocalProcessSpawner, SimpleLocalProcessSpawner])
+                            SatCO2Authenticator, Spawner, LocalProcessSpawner, SimpleLocalProcessSpawner])
+    assert c.JupyterHub.authenticator_class == "satco2.hub.auth.SatCO2Authenticator"
+    assert {"examples", "dask-gateway", *rt.settings["services"]} <= c.SatCO2Authenticator.reserved_usernames
+    assert (HUB_CONFIG / "templates" / "satco2-login.html").exists()
+    assert c.JupyterHub.template_paths == [str(HUB_CONFIG / "templates")]
     assert c.JupyterHub.ip == "127.0.0.1" and c.JupyterHub.hub_ip == "127.0.0.1"
     assert c.ConfigurableHTTPProxy.command[0].endswith("node_modules/.bin/configurable-http-proxy")
     services = {s["name"]: s for s in c.JupyterHub.services}
@@ -290,3 +301,22 @@ def test_user_servers_render_offline_and_terminals_keep_the_venv_on_path(tmp_pat
     out = subprocess.run([*shell, "-c", "command -v satco2"], capture_output=True, text=True, timeout=30,
                          env={"HOME": str(home), "PATH": env["PATH"], "TERM": "dumb"}, stdin=subprocess.DEVNULL)
     assert out.stdout.strip().endswith("/satco2"), out.stderr[-300:]
+
+
+def test_first_screen_shows_the_admin_password_only_on_a_terminal(tmp_path):
+    hub = Hub(state_dir=tmp_path / "state", port=free_port(), root_mode=False, free_ports=True)
+    hub.prepare()
+    pw = (tmp_path / "state" / "admin_password").read_text().strip()
+    assert hub.first_start and hub.admin_password == pw
+    assert stat.S_IMODE((tmp_path / "state" / "admin_password").stat().st_mode) == 0o600
+    assert f"admin password (shown once): {pw}" in hub.banner(show_password=True)
+    quiet = hub.banner(show_password=False)
+    assert pw not in quiet and "not shown" in quiet and str(hub.admin_password_file) in quiet
+    # databases exist before the hub starts, 0600, and a second start keeps the password
+    for name in state.DATABASES:
+        assert stat.S_IMODE((tmp_path / "state" / name).stat().st_mode) == 0o600
+    (tmp_path / "state" / "runtime.json").unlink()
+    again = Hub(state_dir=tmp_path / "state", port=free_port(), root_mode=False, free_ports=True)
+    again.prepare()
+    assert again.admin_password == pw and not again.first_start
+    assert pw not in again.banner(show_password=True)

@@ -2,13 +2,15 @@
 
 :class:`Hub` is the one code path used by ``satco2 up`` and by :func:`satco2.testing.hub.temp_hub`:
 
-1. load and validate ``hub-config/settings.yaml``; create the state directory (0700) and its
-   secrets (0600); pick free loopback ports for the internal ones left at 0;
+1. load and validate ``hub-config/settings.yaml``; create the state directory (0700), its
+   secrets and databases (0600) and, on first start, the admin's generated password in
+   ``<state>/admin_password`` (0600); pick free loopback ports for the internal ones left at 0;
 2. write ``runtime.json`` and start ``jupyterhub -f hub-config/jupyterhub_config.py`` in its own
-   session (JupyterHub starts the proxy and the managed services itself);
-3. wait until the hub API and the gateway answer through the public port;
-4. on first start create the admin account through the real sign-up form, with a generated
-   password stored in ``<state>/admin_password`` (0600) and printed once;
+   session (JupyterHub starts the proxy and the managed services itself; the authenticator,
+   :mod:`satco2.hub.auth`, creates the admin account from the password file, so nobody can sign up
+   under the admin's name first);
+3. wait until the hub API and the gateway answer through the public port; make every state file
+   0600; on first start check that the admin logs in through the real login form;
 5. :meth:`Hub.stop` stops JupyterHub (which stops the proxy, services and single-user servers) and
    then ends any process it started that is still alive (every descendant is tracked).
 """
@@ -187,6 +189,7 @@ class Hub:
             )
         chp = proxy_command()
         _state.prepare(self.state_dir)
+        self._admin_password()
         services = self._services()
         public = f"http://127.0.0.1:{self.port}"
         self.runtime = Runtime(
@@ -224,8 +227,8 @@ class Hub:
         env["CONFIGPROXY_AUTH_TOKEN"] = rt.secret("proxy_auth_token")
         cmd = [str(rt.venv_bin / "jupyterhub"), "-f", str(rt.hub_config_dir / "jupyterhub_config.py")]
         out = None
-        if self.log_path:
-            out = open(self.log_path, "ab")
+        if self.log_path:  # 0600: the log is the hub's business only
+            out = open(_state.private_file(self.log_path), "ab")
         try:
             self.proc = subprocess.Popen(
                 cmd, cwd=self.state_dir, env=env, stdout=out, stderr=subprocess.STDOUT if out else None,
@@ -237,6 +240,7 @@ class Hub:
         _state.write_private(self.state_dir / PID_FILE, f"{os.getpid()} {self.proc.pid}\n")
         try:
             self._wait_ready(timeout)
+            _state.tighten(self.state_dir)
             self._ensure_admin()
         except BaseException:
             self.stop()
@@ -273,29 +277,31 @@ class Hub:
         lines = [ln for ln in lines if "ConfigProxy" not in ln and "/hub/error/" not in ln]
         return "\n--- last lines of the hub log ---\n" + "\n".join(lines[-n:])
 
-    def _ensure_admin(self) -> None:
-        from ..testing.hub import form_post  # the same real-form code the tests use
-
+    def _admin_password(self) -> None:
+        """Read the admin's password, or generate and store it (0600) on first start."""
         path = self.admin_password_file
         if path.exists():
             _state.check_private(path)
             self.admin_password = path.read_text().strip()
             return
-        password = _state.new_password()
-        s = requests.Session()
-        r = form_post(s, f"{self.url}hub/signup", {
-            "username": self.admin_user,
-            "signup_password": password,
-            "signup_password_confirmation": password,
-        })
-        if "signup was successful" not in r.text:
-            raise SatCO2Error(
-                f"creating the admin account {self.admin_user!r} through the sign-up form failed "
-                "(the name may be taken); remove the state directory or pick another hub.admin_user."
-            )
-        _state.write_private(path, password + "\n")
-        self.admin_password = password
+        self.admin_password = _state.new_password()
+        _state.write_private(path, self.admin_password + "\n")
         self.first_start = True
+
+    def _ensure_admin(self) -> None:
+        """On first start: the admin logs in with the stored password through the real form."""
+        if not self.first_start:
+            return
+        from ..testing.hub import form_post  # the same real-form code the tests use
+
+        s = requests.Session()
+        form_post(s, f"{self.url}hub/login",
+                  {"username": self.admin_user, "password": self.admin_password}, allow_redirects=False)
+        if not any(c.name.startswith("jupyterhub-hub-login") for c in s.cookies):
+            raise SatCO2Error(
+                f"the admin account {self.admin_user!r} exists with another password than the new "
+                f"{self.admin_password_file}; restore the old file or remove the state directory."
+            )
 
     # --- run / stop --------------------------------------------------------------------------
     def _track(self) -> None:
@@ -363,16 +369,21 @@ class Hub:
         self.stop()
 
     # --- first screen -------------------------------------------------------------------------
-    def banner(self) -> str:
-        """The first screen: URL, admin user, how to log in, where the password is."""
+    def banner(self, show_password: bool = True) -> str:
+        """The first screen: URL, admin user, how to log in, where the password is.
+
+        The first start's password is shown only when ``show_password`` (``satco2 up`` passes
+        "stdout is a terminal", so it never lands in a log file)."""
         lines = [
             "",
             "=" * 72,
             f"  SatCO2 Hub is running at  http://localhost:{self.port}/",
             f"  admin user: {self.admin_user}",
         ]
-        if self.first_start:
+        if self.first_start and show_password:
             lines.append(f"  admin password (shown once): {self.admin_password}")
+        elif self.first_start:
+            lines.append("  admin password: not shown, since this output is not a terminal")
         lines += [
             f"  the admin password is stored in {self.admin_password_file} (mode 0600)",
             "  New users: 'Sign up' on the login page; the admin approves them at",
@@ -437,7 +448,7 @@ def run_foreground(port=None, state_dir=None) -> int:
     try:
         print(f"Starting SatCO2 Hub on 127.0.0.1:{hub.port} (log: {hub.log_path}) ...", flush=True)
         hub.start()
-        print(hub.banner(), flush=True)
+        print(hub.banner(show_password=sys.stdout.isatty()), flush=True)
         examples = _publish_examples_in_background(hub)
         code = hub.wait()
         print(f"JupyterHub exited with status {code}; stopping what it left.{hub._log_tail()}",
@@ -490,7 +501,7 @@ def _publish_examples_in_background(hub: "Hub") -> subprocess.Popen:
         preexec = privileges.become_service_account(home)
         env.update(HOME=home, NUMBA_CACHE_DIR=f"{home}/numba-cache")
         cmd = [hub.runtime.user_python, "-m", "satco2.cli", "publish", "--examples"]
-    with open(log_path, "ab") as log:
+    with open(_state.private_file(log_path), "ab") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
                                 preexec_fn=preexec, cwd=str(hub.service_state_dir))
     print(f"Publishing the example dashboards of every analysis notebook in the background "
