@@ -46,7 +46,8 @@ def ensure_service_account(home: Path) -> pwd.struct_passwd:
                        check=True, capture_output=True)
         entry = pwd.getpwnam(SERVICE_ACCOUNT)
     if entry.pw_dir != str(home):  # its home is this hub's service state (HOME of its processes)
-        subprocess.run(["usermod", "--home", str(home), SERVICE_ACCOUNT], check=True, capture_output=True)
+        # fails while another hub's services run as the account: their HOME is set explicitly anyway
+        subprocess.run(["usermod", "--home", str(home), SERVICE_ACCOUNT], check=False, capture_output=True)
         entry = pwd.getpwnam(SERVICE_ACCOUNT)
     if entry.pw_uid == 0:
         raise SatCO2Error(f"the service account {SERVICE_ACCOUNT} must not be root.")
