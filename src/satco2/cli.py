@@ -22,6 +22,7 @@ AREAS = [
     "satco2.demo.cli",
     "satco2.runs.cli",
     "satco2.hub.cli",
+    "satco2.usage",
 ]
 
 app = typer.Typer(
