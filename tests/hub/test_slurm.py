@@ -49,6 +49,75 @@ def _wait(what, ok, timeout=120, every=1.0):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+@pytest.fixture
+def system_user():
+    """A throwaway system account in the hub users' group (removed after)."""
+    import pwd
+    import subprocess
+
+    from satco2.hub.privileges import ensure_group
+
+    name = "satco2-slurmtest"
+    gid = ensure_group()
+    subprocess.run(["useradd", "--create-home", "--gid", str(gid), "--shell", "/usr/sbin/nologin", name],
+                   check=True, capture_output=True)
+    try:
+        yield pwd.getpwnam(name)
+    finally:
+        subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)  # by account, only this one
+        subprocess.run(["userdel", "--remove", name], capture_output=True)
+
+
+def test_gateway_on_slurm_runs_a_users_cluster_as_that_user(tmp_path, system_user):
+    """Without JupyterHub: the settings' Slurm backend behind a standalone gateway (basic auth)."""
+    from dask_gateway import BasicAuth, Gateway
+
+    from satco2 import catalog
+    from satco2.hub.userpython import user_python
+
+    user = system_user.pw_name
+    with tslurm.temp_slurm(cpus=8, memory_mib=8192) as slurm:
+        with tslurm.temp_gateway(slurm, tmp_path / "gw", _overrides(slurm), python=user_python(),
+                                 password="pw-1234567") as (address, proxy, ledger):
+            gw = Gateway(address, proxy_address=proxy, auth=BasicAuth(user, "pw-1234567"))
+            cluster = gw.new_cluster(worker_memory=0.5)
+            client = None
+            try:
+                cluster.scale(1)
+                client = cluster.get_client()
+                client.wait_for_workers(1, timeout=150)
+                ds = catalog.open("global-sst-oisst-25km", source="demo", bbox=(121, 28, 124, 32))
+                red = ds.sst.mean()
+                assert float(client.compute(red).result(timeout=120)) == pytest.approx(float(red.compute()), rel=1e-6)
+                assert set(client.run(os.getuid).values()) == {system_user.pw_uid}
+                jobs = slurm.jobs()
+                assert len(jobs) == 2 and {j["user"] for j in jobs} == {user}, jobs
+                detail = slurm.run("scontrol", "show", "job", jobs[0]["id"]).stdout
+                assert "TimeLimit=00:20:00" in detail and f"Partition={slurm.partition}" in detail
+                cluster.scale(2)
+                client.wait_for_workers(2, timeout=150)
+                assert len(slurm.jobs()) == 3
+                with pytest.raises(Exception, match="quota is 3"):
+                    cluster.scale(3)
+                time.sleep(2)
+                assert len(slurm.jobs()) == 3
+                client.close()
+            finally:
+                cluster.shutdown()
+                cluster.close()
+                gw.close()
+                del cluster, gw, client
+                import gc
+
+                gc.collect()  # dask-gateway's __del__ needs its loop: collect while it runs
+            _wait("the user's jobs to leave the queue", lambda: not slurm.jobs(), timeout=90)
+            assert len([j for j in _wait("completed jobs", slurm.completed) if j["user"] == user]) >= 3
+            events = [e for e in usage.read(ledger) if e.get("user") == user]
+            assert sum(e["ev"] == "start" and e["kind"] == "worker" for e in events) == 2
+            assert sum(e["ev"] == "stop" for e in events) == 3
+            assert usage.summarize(usage.read(ledger))[user]["clusters"]["core_hours"] > 0
+
+
 @pytest.fixture(scope="module")
 def slurm_hub(tmp_path_factory):
     from satco2.testing.hub import temp_hub

@@ -284,3 +284,79 @@ def temp_slurm(cpus: int = 8, memory_mib: int = 8192, partition: str = "satco2",
             slurm.stop()
         finally:
             shutil.rmtree(root, ignore_errors=True)
+
+
+GATEWAY_CONFIG = """\
+# Written by satco2.testing.slurm.temp_gateway: a standalone Dask Gateway on the test Slurm.
+import json, os
+from satco2.hub import gateway, settings, slurm
+S = settings.load(overrides=json.loads(os.environ["SATCO2_TEST_OVERRIDES"]))
+G = S["gateway"]
+c = get_config()
+c.DaskGateway.authenticator_class = "dask_gateway_server.auth.SimpleAuthenticator"
+c.SimpleAuthenticator.password = os.environ["SATCO2_TEST_PASSWORD"]
+c.DaskGateway.address = "127.0.0.1:0"
+c.Proxy.address = "127.0.0.1:{http_port}"
+c.Proxy.tcp_address = "127.0.0.1:{tcp_port}"
+c.DaskGateway.backend_class = gateway.backend_class(S, True)
+c.DBBackendBase.stop_clusters_on_shutdown = True
+c.Backend.cluster_options = gateway.cluster_options(S)
+c.Backend.satco2_usage = {{"ledger": "{ledger}", "settings": S}}
+c.ClusterConfig.scheduler_memory = int(G.get("scheduler_memory_gib", 1.0) * gateway.GiB)
+c.ClusterConfig.idle_timeout = float(G["idle_timeout"])
+c.ClusterConfig.cluster_max_workers = G["limits"]["default"]["cluster_max_workers"]
+c.ClusterConfig.cluster_max_cores = G["limits"]["default"]["cluster_max_cores"]
+c.ClusterConfig.cluster_max_memory = int(G["limits"]["default"]["cluster_max_memory_gib"] * gateway.GiB)
+slurm.configure(c, S, python="{python}")
+"""
+
+
+@contextlib.contextmanager
+def temp_gateway(slurm: TempSlurm, workdir, overrides: dict, python: str, password: str = "gateway-test-pw",
+                 timeout: float = 60):
+    """A standalone ``dask-gateway-server`` (root) with the settings' Slurm backend on ``slurm``.
+
+    Yields ``(address, proxy_address, ledger_path)``; users log in with HTTP basic auth and ``password``.
+    ``python`` runs schedulers and workers (it must be runnable by the users).
+    """
+    import json
+    import sys
+
+    import requests
+
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    http_port, tcp_port = _free_port(), _free_port()
+    ledger = workdir / "usage.jsonl"
+    conf = workdir / "dask_gateway_config.py"
+    conf.write_text(GATEWAY_CONFIG.format(http_port=http_port, tcp_port=tcp_port, ledger=ledger, python=python))
+    env = {**os.environ, "SATCO2_TEST_OVERRIDES": json.dumps(overrides), "SATCO2_TEST_PASSWORD": password}
+    log = open(workdir / "gateway.log", "wb")
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "dask-gateway-server"), "-f", str(conf)],
+                            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir, start_new_session=True)
+    log.close()
+    address = f"http://127.0.0.1:{http_port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise SatCO2Error(f"the test gateway exited with status {proc.returncode}: "
+                                  f"{(workdir / 'gateway.log').read_text(errors='replace')[-800:]}")
+            try:
+                if requests.get(f"{address}/api/health", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise SatCO2Error(f"the test gateway did not answer within {timeout:.0f} s.")
+            time.sleep(0.3)
+        yield address, f"gateway://127.0.0.1:{tcp_port}", ledger
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)  # stops its clusters (stop_clusters_on_shutdown)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+        slurm.cancel_all()
