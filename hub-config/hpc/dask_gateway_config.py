@@ -12,13 +12,13 @@ Checked by tests/hub/test_configs.py (the traitlets config loads and every key i
 """
 import os
 
-from satco2.hub import gateway, settings
+from satco2.hub import gateway, settings, slurm
 
 S = settings.load()
 G = S["gateway"]
 c = get_config()  # noqa: F821 (provided by traitlets)
 
-python = os.environ.get("SATCO2_HPC_PYTHON", "python3")
+python = os.environ.get("SATCO2_HPC_PYTHON") or S["gateway"]["slurm"].get("python") or "python3"
 scheduler = os.environ.get("SATCO2_HPC_SCHEDULER", "slurm")
 
 # --- authentication through the site's JupyterHub (service scopes, as in the local hub) ----------
@@ -26,18 +26,25 @@ c.DaskGateway.authenticator_class = "dask_gateway_server.auth.JupyterHubAuthenti
 c.Proxy.prefix = "/services/dask-gateway"
 
 # --- backend: one batch job per scheduler and per worker, submitted as the requesting user -------
+# (sudo -nHu <user> dask-gateway-jobqueue-launcher; a non-root gateway needs the one rule from
+# satco2.hub.slurm.sudoers_rule). Usage is recorded and quotas enforced as in the local hub.
+state = os.environ.get("SATCO2_STATE_DIR", os.getcwd())
 if scheduler == "pbs":
-    c.DaskGateway.backend_class = "dask_gateway_server.backends.jobqueue.pbs.PBSBackend"
-    c.PBSClusterConfig.queue = os.environ.get("SATCO2_HPC_PARTITION", "")
-    c.PBSClusterConfig.account = os.environ.get("SATCO2_HPC_ACCOUNT", "")
+    c.DaskGateway.backend_class = gateway.with_usage(
+        __import__("dask_gateway_server.backends.jobqueue.pbs", fromlist=["PBSBackend"]).PBSBackend)
+    c.PBSClusterConfig.queue = os.environ.get("SATCO2_HPC_PARTITION", S["gateway"]["slurm"].get("partition", ""))
+    c.PBSClusterConfig.account = os.environ.get("SATCO2_HPC_ACCOUNT", S["gateway"]["slurm"].get("account", ""))
+    c.JobQueueClusterConfig.scheduler_cmd = [python, "-m", "dask", "scheduler"]
+    c.JobQueueClusterConfig.worker_cmd = [python, "-m", "dask", "worker"]
 else:
-    c.DaskGateway.backend_class = "dask_gateway_server.backends.jobqueue.slurm.SlurmBackend"
-    c.SlurmClusterConfig.partition = os.environ.get("SATCO2_HPC_PARTITION", "")
-    c.SlurmClusterConfig.account = os.environ.get("SATCO2_HPC_ACCOUNT", "")
-    c.SlurmClusterConfig.qos = os.environ.get("SATCO2_HPC_QOS", "")
+    for key, env in [("partition", "SATCO2_HPC_PARTITION"), ("account", "SATCO2_HPC_ACCOUNT"),
+                     ("qos", "SATCO2_HPC_QOS"), ("python", "SATCO2_HPC_PYTHON")]:
+        if os.environ.get(env):
+            S["gateway"]["slurm"][key] = os.environ[env]
+    c.DaskGateway.backend_class = gateway.with_usage(slurm.backend_class())
+    slurm.configure(c, S, python=python)
+c.Backend.satco2_usage = {"ledger": f"{state}/usage.jsonl", "settings": S}
 c.JobQueueBackend.cluster_options = gateway.cluster_options(S)
-c.JobQueueClusterConfig.scheduler_cmd = [python, "-m", "dask", "scheduler"]
-c.JobQueueClusterConfig.worker_cmd = [python, "-m", "dask", "worker"]
 c.JobQueueClusterConfig.idle_timeout = float(G["idle_timeout"])
 c.JobQueueClusterConfig.cluster_max_workers = G["limits"]["default"]["cluster_max_workers"]
 c.JobQueueClusterConfig.cluster_max_cores = G["limits"]["default"]["cluster_max_cores"]

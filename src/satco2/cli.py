@@ -23,6 +23,7 @@ AREAS = [
     "satco2.runs.cli",
     "satco2.hub.cli",
     "satco2.matchups",
+    "satco2.usage",
 ]
 
 app = typer.Typer(

@@ -155,13 +155,19 @@ def test_jupyterhub_and_gateway_configs_load(tmp_path, monkeypatch, root_mode):
         assert "Single-account mode" in c.JupyterHub.template_vars["announcement"]
 
     g = _load(HUB_CONFIG / "dask_gateway_config.py", rt_file, monkeypatch)
-    _assert_real_traits(g, [DaskGateway, Proxy, LocalBackend, ClusterConfig])
+    from dask_gateway_server.backends.base import Backend
+    from dask_gateway_server.backends.db_base import DBBackendBase
+
+    usage_backend = gateway.with_usage(LocalBackend)
+    _assert_real_traits(g, [DaskGateway, Proxy, DBBackendBase, ClusterConfig,
+                            type("Backend", (), {"class_trait_names": usage_backend.class_trait_names})])
+    assert "cluster_options" in Backend.class_trait_names(config=True)
     assert g.Proxy.prefix == "/services/dask-gateway"
     assert g.ClusterConfig.scheduler_cmd[-2:] == ["dask", "scheduler"]
     assert g.ClusterConfig.worker_cmd[-2:] == ["dask", "worker"]
     assert g.ClusterConfig.idle_timeout == rt.settings["gateway"]["idle_timeout"]
     backend = g.DaskGateway.backend_class
-    assert (backend.__name__ == "IsolatedLocalBackend") if root_mode else backend.endswith("UnsafeLocalBackend")
+    assert backend.__name__ == ("UsageIsolatedLocalBackend" if root_mode else "UsageUnsafeLocalBackend")
 
 
 def test_hpc_slurm_config_loads():
@@ -169,13 +175,24 @@ def test_hpc_slurm_config_loads():
     from dask_gateway_server.backends.jobqueue.base import JobQueueBackend, JobQueueClusterConfig
     from dask_gateway_server.backends.jobqueue.slurm import SlurmBackend, SlurmClusterConfig
     from dask_gateway_server.proxy import Proxy
-    from traitlets.utils.importstring import import_item
 
     path = HUB_CONFIG / "hpc" / "dask_gateway_config.py"
     c = PyFileConfigLoader(path.name, path=str(path.parent)).load_config()
-    _assert_real_traits(c, [DaskGateway, Proxy, SlurmClusterConfig, JobQueueBackend, JobQueueClusterConfig])
-    assert import_item(c.DaskGateway.backend_class) is SlurmBackend
-    backend = SlurmBackend(config=c)  # the config is accepted by the real backend class
+    from dask_gateway_server.backends.base import Backend
+
+    from satco2.hub import slurm as hub_slurm
+
+    backend_cls = hub_slurm.backend_class()
+    config_cls = backend_cls.class_traits()["cluster_config_class"].default_value
+    usage_cls = gateway.with_usage(backend_cls)
+    Backend = type("Backend", (), {"class_trait_names": staticmethod(lambda config: ["satco2_usage"])})  # noqa: N806
+    _assert_real_traits(c, [DaskGateway, Proxy, SlurmClusterConfig, JobQueueBackend, JobQueueClusterConfig,
+                            backend_cls, config_cls, Backend])
+    assert "satco2_usage" in usage_cls.class_trait_names(config=True)
+    backend_class = c.DaskGateway.backend_class
+    assert issubclass(backend_class, SlurmBackend)
+    backend = backend_class(config=c)  # the config is accepted by the real backend class
+    assert backend.submit_command.endswith("/sbatch") and backend.bind_host == "0.0.0.0"
     opts = backend.cluster_options(gateway_user("alice"))
     assert _fields(opts)["n_workers"].max == settings.load()["gateway"]["cluster_options"]["n_workers"]["max"]
 

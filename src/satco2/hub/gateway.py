@@ -92,6 +92,147 @@ def _local_backend():
     return IsolatedLocalBackend
 
 
+def with_usage(base):
+    """``base`` (a dask-gateway ``DBBackendBase`` subclass) that records usage and enforces quotas.
+
+    - records a ``start``/``stop`` event per scheduler and per worker (cores and GiB from the
+      cluster's config) in the usage ledger, and a ``boot`` at every gateway start
+      (:mod:`satco2.usage`): the gateway records, not the user's processes;
+    - refuses to create a cluster, or to scale one, beyond the user's quota
+      (``usage.quotas``: ``max_concurrent_cores``, ``monthly_core_hours``) with one sentence;
+      adaptive scaling is capped at the quota instead (the scheduler asks, nobody to answer).
+
+    Configured by one trait, ``satco2_usage = {"ledger": path, "settings": {...}}`` (the hub
+    settings; only ``usage`` is read). Without a ledger nothing is recorded.
+    """
+    from dask_gateway_server.models import User  # noqa: F401 (import check: gateway process only)
+    from dask_gateway_server.utils import FrozenAttrDict  # noqa: F401
+    from traitlets import Dict
+
+    from .. import usage as _usage
+
+    def _public(msg):
+        from dask_gateway_server.backends.base import PublicException
+
+        return PublicException(msg)
+
+    def _cores(config, workers):
+        return float(config.get("scheduler_cores", 1)) + workers * float(config.get("worker_cores", 1))
+
+    class UsageBackend(base):
+        satco2_usage = Dict(help="{'ledger': path of the usage ledger, 'settings': hub settings}",
+                            config=True)
+
+        # --- records ------------------------------------------------------------------------
+        def _record(self, ev, kind, user=None, id=None, cores=None, memory=None):
+            ledger = self.satco2_usage.get("ledger")
+            if not ledger:
+                return
+            try:
+                _usage.record(ledger, ev, kind, user=user, id=id, cores=cores,
+                              memory_gib=None if memory is None else float(memory) / GiB)
+            except OSError as e:  # accounting must never take a cluster down
+                self.log.warning("usage ledger %s: %s", ledger, e)
+
+        async def setup(self, app):
+            await super().setup(app)
+            self._record("boot", "gateway")
+
+        async def do_start_cluster(self, cluster):
+            async for state in super().do_start_cluster(cluster):
+                yield state
+            self._record("start", "scheduler", cluster.username, cluster.name,
+                         cluster.config.get("scheduler_cores", 1), cluster.config.get("scheduler_memory", 0))
+
+        async def do_stop_cluster(self, cluster):
+            try:
+                await super().do_stop_cluster(cluster)
+            finally:
+                self._record("stop", "scheduler", cluster.username, cluster.name)
+
+        async def do_start_worker(self, worker):
+            async for state in super().do_start_worker(worker):
+                yield state
+            c = worker.cluster
+            self._record("start", "worker", c.username, f"{c.name}/{worker.name}",
+                         c.config.get("worker_cores", 1), c.config.get("worker_memory", 0))
+
+        async def do_stop_worker(self, worker):
+            try:
+                await super().do_stop_worker(worker)
+            finally:
+                self._record("stop", "worker", worker.cluster.username, f"{worker.cluster.name}/{worker.name}")
+
+        # --- quotas -------------------------------------------------------------------------
+        def _user_cores(self, username, but=None):
+            """Cores the user's active clusters hold or asked for (``but`` one cluster)."""
+            total = 0.0
+            for cl in self.db.list_clusters(username=username):
+                if cl.name != but:
+                    total += _cores(cl.config, max(cl.count, len(cl.active_workers())))
+            return total
+
+        def _check(self, username, before, after):
+            settings = self.satco2_usage.get("settings") or {}
+            ledger = self.satco2_usage.get("ledger")
+            used = _usage.month_cluster_core_hours(_usage.read(ledger), username) if ledger else 0.0
+            try:
+                _usage.check_quota(settings, username, after, before, used)
+            except _usage.QuotaExceeded as e:
+                self.log.info("quota: %s", e)
+                raise _public(str(e)) from None
+
+        async def start_cluster(self, user, cluster_options):
+            _, config = await self.process_cluster_options(user, cluster_options)
+            before = self._user_cores(user.name)
+            self._check(user.name, before, before + _cores(config.to_dict(), 0))
+            return await super().start_cluster(user, cluster_options)
+
+        async def forward_message_to_scheduler(self, cluster, msg):
+            db_cluster = self.db.get_cluster(cluster.name)  # ``cluster`` is the API model
+            if msg.get("op") == "scale" and db_cluster is not None:
+                count = int(msg.get("count", 0))
+                limit = db_cluster.config.get("cluster_max_workers")
+                if limit is not None:
+                    count = min(count, limit)
+                others = self._user_cores(cluster.username, but=cluster.name)
+                held = max(db_cluster.count, len(db_cluster.active_workers()))
+                self._check(cluster.username, others + _cores(db_cluster.config, held),
+                            others + _cores(db_cluster.config, count))
+            return await super().forward_message_to_scheduler(cluster, msg)
+
+        async def on_cluster_heartbeat(self, cluster_name, msg):
+            cluster = self.db.get_cluster(cluster_name)
+            if cluster is not None and msg.get("count", 0) > cluster.count:
+                q = _usage.user_quota(self.satco2_usage.get("settings") or {}, cluster.username)
+                if q["max_concurrent_cores"] is not None:
+                    room = q["max_concurrent_cores"] - self._user_cores(cluster.username, but=cluster_name) \
+                        - _cores(cluster.config, 0)
+                    allowed = max(cluster.count, int(room // float(cluster.config.get("worker_cores", 1))))
+                    if msg["count"] > allowed:
+                        self.log.info("quota: cluster %s asked for %d workers, capped at %d",
+                                      cluster_name, msg["count"], allowed)
+                        msg = {**msg, "count": allowed}
+            return await super().on_cluster_heartbeat(cluster_name, msg)
+
+    UsageBackend.__name__ = UsageBackend.__qualname__ = f"Usage{base.__name__}"
+    return UsageBackend
+
+
+def backend_class(settings: dict, root_mode: bool):
+    """The gateway backend class for ``gateway.backend`` (usage recording and quotas included)."""
+    kind = settings["gateway"].get("backend", "local")
+    if kind == "slurm":
+        from .slurm import backend_class as slurm_backend
+
+        return with_usage(slurm_backend())
+    if root_mode:
+        return with_usage(_local_backend())
+    from dask_gateway_server.backends.local import UnsafeLocalBackend
+
+    return with_usage(UnsafeLocalBackend)
+
+
 def __getattr__(name):  # lazy: dask_gateway_server is imported only by the gateway process
     if name == "IsolatedLocalBackend":
         return _local_backend()

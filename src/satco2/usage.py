@@ -1,0 +1,228 @@
+"""Per-user usage: core-hours and memory-hours of user servers and gateway clusters, and quotas.
+
+The record is written by the hub side only — the Dask Gateway process (root in root mode, the
+gateway's service account on HPC) and the hub's spawner hooks — never by user code: an
+append-only ledger ``<state>/usage.jsonl`` (mode 0600), one JSON object per line::
+
+    {"t": 1764700000.0, "ev": "start", "kind": "worker", "user": "alice",
+     "id": "<cluster>/<worker>", "cores": 1, "memory_gib": 1.0}
+    {"t": ..., "ev": "stop", "kind": "worker", "user": "alice", "id": "<cluster>/<worker>"}
+    {"t": ..., "ev": "boot", "kind": "gateway"}          # a (re)start of the recording process
+
+``kind`` is ``server`` (a user's JupyterLab server), ``scheduler`` or ``worker`` (a gateway
+cluster's processes or batch jobs). An interval is charged from its ``start`` (for batch jobs:
+submission, when the cores are requested from the batch system) to its ``stop``; an interval left
+open by a crash ends at the next ``boot`` of the same kind of recorder (``gateway`` for clusters,
+``hub`` for servers), or now while that recorder is still running.
+
+Quotas (``usage.quotas`` in ``hub-config/settings.yaml``, a default and per-user overrides):
+
+- ``max_concurrent_cores``: cores of all the user's gateway clusters (schedulers + workers) at once,
+  checked when a cluster is created and when it is scaled;
+- ``monthly_core_hours`` (optional): gateway core-hours in the current calendar month (UTC),
+  checked when a cluster is created and when it is scaled up.
+
+A refusal is a :class:`QuotaExceeded` (a :class:`satco2.SatCO2Error`) with one sentence.
+``satco2 usage [--json] [--month YYYY-MM]`` prints the per-user totals.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+from . import SatCO2Error
+
+LEDGER_NAME = "usage.jsonl"
+_lock = threading.Lock()
+
+
+class QuotaExceeded(SatCO2Error):
+    """A request that would exceed the user's quota (one sentence)."""
+
+
+def ledger_path(state_dir: str | os.PathLike | None = None) -> Path:
+    """``<state>/usage.jsonl`` (``$SATCO2_USAGE_LEDGER`` overrides)."""
+    if os.environ.get("SATCO2_USAGE_LEDGER"):
+        return Path(os.environ["SATCO2_USAGE_LEDGER"])
+    if state_dir is None:
+        from .config import state_dir as _state_dir
+
+        state_dir = _state_dir()
+    return Path(state_dir) / LEDGER_NAME
+
+
+def record(path: str | os.PathLike, ev: str, kind: str, user: str | None = None, id: str | None = None,
+           cores: float | None = None, memory_gib: float | None = None, t: float | None = None) -> dict:
+    """Append one event to the ledger at ``path`` (created 0600); return it."""
+    entry = {"t": time.time() if t is None else float(t), "ev": ev, "kind": kind}
+    if user is not None:
+        entry["user"] = user
+    if id is not None:
+        entry["id"] = id
+    if cores is not None:
+        entry["cores"] = float(cores)
+    if memory_gib is not None:
+        entry["memory_gib"] = float(memory_gib)
+    line = json.dumps(entry, sort_keys=True) + "\n"
+    with _lock:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+    return entry
+
+
+def read(path: str | os.PathLike) -> list[dict]:
+    """The ledger's events (a missing ledger is empty; a torn last line is skipped)."""
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        return []
+    out = []
+    for line in text.splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out
+
+
+RECORDER = {"server": "hub", "scheduler": "gateway", "worker": "gateway"}
+
+
+def intervals(events: list[dict], now: float | None = None) -> list[dict]:
+    """Charged intervals ``{user, kind, id, cores, memory_gib, start, end}`` from ledger events."""
+    now = time.time() if now is None else now
+    open_, out = {}, []
+    for e in sorted(events, key=lambda e: e["t"]):
+        if e["ev"] == "boot":
+            for key in [k for k in open_ if RECORDER.get(k[0]) == e["kind"]]:
+                out.append({**open_.pop(key), "end": e["t"]})
+        elif e["ev"] == "start":
+            key = (e["kind"], e.get("id"))
+            if key in open_:  # a repeated start closes the earlier one
+                out.append({**open_.pop(key), "end": e["t"]})
+            open_[key] = {"user": e["user"], "kind": e["kind"], "id": e.get("id"),
+                          "cores": e.get("cores", 0.0), "memory_gib": e.get("memory_gib", 0.0), "start": e["t"]}
+        elif e["ev"] == "stop":
+            iv = open_.pop((e["kind"], e.get("id")), None)
+            if iv is not None:
+                out.append({**iv, "end": e["t"]})
+    out.extend({**iv, "end": max(now, iv["start"])} for iv in open_.values())
+    return out
+
+
+def month_bounds(month: str | None = None, now: float | None = None) -> tuple[float, float]:
+    """Start and end (epoch seconds, UTC) of ``month`` (``YYYY-MM``; default: the current month)."""
+    if month:
+        try:
+            first = dt.datetime.strptime(month, "%Y-%m").replace(tzinfo=dt.timezone.utc)
+        except ValueError:
+            raise SatCO2Error(f"month must look like 2026-01, got {month!r}.") from None
+    else:
+        today = dt.datetime.fromtimestamp(time.time() if now is None else now, dt.timezone.utc)
+        first = today.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    nxt = (first + dt.timedelta(days=32)).replace(day=1)
+    return first.timestamp(), nxt.timestamp()
+
+
+def summarize(events: list[dict], start: float | None = None, end: float | None = None,
+              now: float | None = None) -> dict:
+    """Per user: core-hours and memory-hours (GiB-hours) of ``servers`` and ``clusters`` in
+    ``[start, end)`` (default: everything), and the cores in use now (``cores_now``)."""
+    now = time.time() if now is None else now
+    start = float("-inf") if start is None else start
+    end = float("inf") if end is None else end
+    users: dict[str, dict] = {}
+    for iv in intervals(events, now):
+        u = users.setdefault(iv["user"], {
+            "servers": {"core_hours": 0.0, "memory_gib_hours": 0.0},
+            "clusters": {"core_hours": 0.0, "memory_gib_hours": 0.0}, "cores_now": 0.0})
+        hours = max(0.0, min(iv["end"], end) - max(iv["start"], start)) / 3600.0
+        part = u["servers" if iv["kind"] == "server" else "clusters"]
+        part["core_hours"] += iv["cores"] * hours
+        part["memory_gib_hours"] += iv["memory_gib"] * hours
+        if iv["kind"] != "server" and iv["end"] >= now and iv["start"] <= now:
+            u["cores_now"] += iv["cores"]
+    for u in users.values():
+        u["total"] = {k: u["servers"][k] + u["clusters"][k] for k in ("core_hours", "memory_gib_hours")}
+    return users
+
+
+def user_quota(settings: dict, user: str) -> dict:
+    """``usage.quotas.users[user]`` or ``usage.quotas.default`` (no usage section: no quota)."""
+    quotas = (settings.get("usage") or {}).get("quotas") or {}
+    q = dict((quotas.get("users") or {}).get(user) or quotas.get("default") or {})
+    q.setdefault("max_concurrent_cores", None)
+    q.setdefault("monthly_core_hours", None)
+    return q
+
+
+def check_quota(settings: dict, user: str, cores_after: float, cores_before: float = 0.0,
+                month_core_hours: float = 0.0) -> None:
+    """Raise :class:`QuotaExceeded` when ``user`` may not go from ``cores_before`` to
+    ``cores_after`` concurrent gateway cores, having used ``month_core_hours`` this month.
+
+    Scaling down (``cores_after <= cores_before``) is always allowed.
+    """
+    if cores_after <= cores_before:
+        return
+    q = user_quota(settings, user)
+    limit = q["max_concurrent_cores"]
+    if limit is not None and cores_after > limit:
+        raise QuotaExceeded(
+            f"refused: {user}'s clusters would use {cores_after:g} cores at once and the quota is "
+            f"{limit:g} (usage.quotas max_concurrent_cores; {cores_before:g} in use now).")
+    monthly = q["monthly_core_hours"]
+    if monthly is not None and month_core_hours >= monthly:
+        raise QuotaExceeded(
+            f"refused: {user} has used {month_core_hours:.2f} of {monthly:g} cluster core-hours this "
+            f"month (usage.quotas monthly_core_hours).")
+
+
+def month_cluster_core_hours(events: list[dict], user: str, now: float | None = None) -> float:
+    start, end = month_bounds(now=now)
+    return summarize(events, start, end, now).get(user, {}).get("clusters", {}).get("core_hours", 0.0)
+
+
+# --- command line ---------------------------------------------------------------------------------
+def format_table(summary: dict) -> str:
+    head = f"{'user':<16} {'server core-h':>13} {'server GiB-h':>12} {'cluster core-h':>14} {'cluster GiB-h':>13} {'cores now':>9}"
+    lines = [head]
+    for user in sorted(summary):
+        u = summary[user]
+        lines.append(f"{user:<16} {u['servers']['core_hours']:>13.3f} {u['servers']['memory_gib_hours']:>12.3f} "
+                     f"{u['clusters']['core_hours']:>14.3f} {u['clusters']['memory_gib_hours']:>13.3f} "
+                     f"{u['cores_now']:>9g}")
+    if not summary:
+        lines.append("(no usage recorded)")
+    return "\n".join(lines)
+
+
+def register(app) -> None:
+    import typer
+
+    @app.command("usage")
+    def usage_cmd(
+        as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+        month: str = typer.Option("", "--month", help="only this calendar month (YYYY-MM, UTC); default: all time"),
+        ledger: str = typer.Option("", "--ledger", help="the usage ledger (default <state>/usage.jsonl)"),
+    ):
+        """Core-hours and memory-hours per user (user servers and gateway clusters), as the hub recorded them."""
+        path = Path(ledger) if ledger else ledger_path()
+        try:
+            events = read(path)
+        except PermissionError:
+            raise SatCO2Error(f"the usage ledger {path} is readable by the hub's administrator only.") from None
+        start, end = month_bounds(month) if month else (None, None)
+        summary = summarize(events, start, end)
+        if as_json:
+            typer.echo(json.dumps({"ledger": str(path), "month": month or None, "users": summary},
+                                  indent=2, sort_keys=True))
+        else:
+            typer.echo(format_table(summary))
