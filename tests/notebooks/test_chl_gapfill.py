@@ -102,25 +102,14 @@ def test_notebook_defaults_match_schema():
     satco2.runs.params.check_defaults("chl_gapfill")
 
 
-def _region_bbox(name):
-    from satco2.science import regions
-
-    return tuple(float(x) for x in regions.bbox(name))
-
-
-def _union_bbox(names):
-    boxes = [_region_bbox(n) for n in names]
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
-
-
 @pytest.mark.slow
 def test_dashboard_maps_show_the_analysis_region(report):
     """Every map of the dashboard built from the run: x/y ranges within the run's region (read from the Bokeh
     model), a title that fits, a colourbar with its units."""
     from satco2.dashboards import chl_gapfill as dash
-    from satco2.testing.dashboards import check_maps
+    from satco2.testing.dashboards import check_maps, region_bbox
 
-    check_maps(dash.from_report(report.dir), _region_bbox(PARAMS['region']))
+    check_maps(dash.from_report(report.dir), region_bbox(PARAMS['region']))
 
 
 @pytest.mark.slow

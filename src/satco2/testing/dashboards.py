@@ -26,6 +26,14 @@ def map_figures(view) -> list:
     return out
 
 
+def region_bbox(*names: str) -> tuple[float, float, float, float]:
+    """``(lon_min, lat_min, lon_max, lat_max)`` covering the named regions of catalogs/regions.yaml."""
+    from ..science import regions
+
+    boxes = [tuple(float(x) for x in regions.bbox(n)) for n in names]
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
 def title_fits(fig) -> bool:
     """Every line of the figure's title fits its width (Bokeh cuts a title line that does not)."""
     text = fig.title.text if fig.title is not None else ""
