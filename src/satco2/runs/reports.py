@@ -271,24 +271,15 @@ def resolve(run: str | os.PathLike, user: str | None = None) -> Path:
         raise SatCO2Error(f"{s} is not a run folder of the reports tree {root}.")
     parts = s.strip("/").split("/")
     try:
-        if len(parts) == 3:
-            u, nb, rid = parts
+        if len(parts) in (2, 3):
+            u, nb, rid = parts if len(parts) == 3 else (user, *parts)
             if rid == LATEST:
                 q = latest(nb, u)
                 if q is None:
-                    raise SatCO2Error(f"{u} has no successful run of '{nb}' in {root}.")
+                    raise SatCO2Error(f"notebook '{nb}' has no successful run by {u} in {root}.")
                 return q
             if trusted(root / u / nb / rid):
                 return root / u / nb / rid
-        elif len(parts) == 2:
-            nb, rid = parts
-            if rid == LATEST:
-                q = latest(nb, user)
-                if q is None:
-                    raise SatCO2Error(f"notebook '{nb}' has no successful run by {user} in {root}.")
-                return q
-            if trusted(root / user / nb / rid):
-                return root / user / nb / rid
         elif len(parts) == 1:
             if RUN_ID_RE.match(s):
                 for nb in _notebooks(user):
