@@ -224,16 +224,23 @@ class DocTransportDashboard(param.Parameterized):
                    pn.Column(self.bars_vs_published(), pn.pane.DataFrame(table, index=False), self.seasonal_cycle())),
             pn.Row(pn.widgets.Select.from_param(self.param.section)),
             pn.Row(pn.panel(self.param_bands), pn.panel(self.param_along)),
-            pn.pane.Markdown("### Particles and DOC(z)\nParticles advected (RK4) by the selected month's "
-                             "surface currents, coloured by surface DOC; DOC(z) along a zonal section "
-                             "from the profile model, one frame per month (press play)."),
-            pn.Row(pn.panel(self.param_particles, widget_location="bottom"),
-                   pn.panel(self.section_doc_z(), widget_location="bottom")),
         )
+
+    def views_4d(self):
+        """Particles (over days) and DOC(z) along the section (over months), each a HoloMap with
+        its slider. NOT YET in ``__panel__``: served with ``panel.serve`` this row never finished
+        loading in chromium (page load timed out; cause not found yet), so it stays out of the
+        published dashboard until a browser test passes."""
+        import panel as pn
+
+        return pn.Row(pn.panel(self.param_particles),
+                      pn.pane.HoloViews(self.section_doc_z(), widget_location="bottom"))
 
     @param.depends("month")
     def param_particles(self):
-        return self.particles()
+        import panel as pn
+
+        return pn.pane.HoloViews(self.particles(), widget_location="bottom")
 
     @param.depends("month", "arrow_stride")
     def param_map(self):
