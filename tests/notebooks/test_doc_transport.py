@@ -165,3 +165,27 @@ def test_particles_and_doc_z_views():
     board.month = "2010-02"
     faster = board.particle_frames(n_particles=50, days=5.0, n_frames=6)[days[-1]]
     assert len(faster) != len(last) or not np.allclose(faster.lon.values, last.lon.values)
+
+
+@pytest.mark.browser
+def test_4d_views_in_browser(artifacts):
+    """The particles and DOC(z) views served by Panel render in chromium (two plot canvases,
+    the particle plot not blank); the screenshot is kept in tests/artifacts."""
+    import time
+
+    from PIL import Image
+
+    from satco2.dashboards import doc_transport as dash
+
+    with serve_panel(lambda: dash.DocTransportDashboard(_small_products()).views_4d()) as url, \
+            chromium_page(viewport={"width": 1250, "height": 700}) as page:
+        page.goto(url, timeout=60_000)
+        page.locator("canvas").first.wait_for(timeout=60_000)
+        time.sleep(3)
+        shot = artifacts / "doc_transport_4d_views.png"
+        page.screenshot(path=str(shot))
+        assert page.locator("canvas").count() >= 2
+        box = page.locator("canvas").first.bounding_box()
+        img = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+        crop = img[int(box["y"]):int(box["y"] + box["height"]), int(box["x"]):int(box["x"] + box["width"])]
+        assert crop.std() > 10, "the particle plot is blank"

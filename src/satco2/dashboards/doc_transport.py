@@ -184,7 +184,10 @@ class DocTransportDashboard(param.Parameterized):
                      title=f"Particles in the {self.month} surface currents (colour: DOC, umol/L)")
         hm = hv.HoloMap({day: hv.Points(df, ["lon", "lat"], ["doc"]).opts(**style)
                          for day, df in frames.items()}, kdims=["day"])
-        return hm * maps.land()
+        m = self.data["maps"]
+        bbox = (float(m.lon.min()), float(m.lat.min()), float(m.lon.max()), float(m.lat.max()))
+        # land clipped to the grid: the full polygons in every frame made the served page hang
+        return hm * maps.land(bbox)
 
     def section_doc_z(self, lat: float | None = None):
         """DOC(z) along a zonal section (the latitude nearest ``lat``, default the grid's middle)
@@ -224,23 +227,27 @@ class DocTransportDashboard(param.Parameterized):
                    pn.Column(self.bars_vs_published(), pn.pane.DataFrame(table, index=False), self.seasonal_cycle())),
             pn.Row(pn.widgets.Select.from_param(self.param.section)),
             pn.Row(pn.panel(self.param_bands), pn.panel(self.param_along)),
+            pn.pane.Markdown("### Particles and DOC(z)\nParticles advected (RK4) by the selected month's "
+                             "surface currents, coloured by surface DOC; DOC(z) along a zonal section "
+                             "from the profile model, one frame per month (press play)."),
+            self.views_4d(),
         )
 
     def views_4d(self):
-        """Particles (over days) and DOC(z) along the section (over months), each a HoloMap with
-        its slider. NOT YET in ``__panel__``: served with ``panel.serve`` this row never finished
-        loading in chromium (page load timed out; cause not found yet), so it stays out of the
-        published dashboard until a browser test passes."""
+        """Particles (played over days) and DOC(z) along the section (played over months), each
+        a HoloMap with a Panel ``DiscretePlayer``: rendered by the server, no extra JavaScript."""
         import panel as pn
 
         return pn.Row(pn.panel(self.param_particles),
-                      pn.pane.HoloViews(self.section_doc_z(), widget_location="bottom"))
+                      pn.pane.HoloViews(self.section_doc_z(), widgets={"month": pn.widgets.DiscretePlayer},
+                                        widget_location="bottom"))
 
     @param.depends("month")
     def param_particles(self):
         import panel as pn
 
-        return pn.pane.HoloViews(self.particles(), widget_location="bottom")
+        return pn.pane.HoloViews(self.particles(), widgets={"day": pn.widgets.DiscretePlayer},
+                                 widget_location="bottom")
 
     @param.depends("month", "arrow_stride")
     def param_map(self):
