@@ -133,3 +133,79 @@ def test_dashboard_offline_in_browser(report, artifacts):
     from satco2.testing.dashboards import browse
 
     assert browse(lambda: dash.from_report(report.dir), artifacts / "doc_transport_dashboard_offline.png") == []
+
+
+def _small_products():
+    """Synthetic products shaped like the notebook's: an eddy (solid-body rotation) of surface
+    currents, a DOC gradient, two months; no notebook run needed."""
+    import pandas as pd
+    import xarray as xr
+
+    lon = np.arange(121.0, 125.01, 0.2)
+    lat = np.arange(26.0, 30.01, 0.2)
+    time = pd.to_datetime(["2010-01-15", "2010-02-15"])
+    X, Y = np.meshgrid(lon - 123.0, lat - 28.0)
+    u = np.stack([-0.5 * Y, -0.8 * Y]).astype("float32")
+    v = np.stack([0.5 * X, 0.8 * X]).astype("float32")
+    doc = np.stack([60 + 5 * X + 0 * Y, 70 + 5 * X]).astype("float32")
+    maps = xr.Dataset({"doc_surface": (("time", "lat", "lon"), doc), "u": (("time", "lat", "lon"), u),
+                       "v": (("time", "lat", "lon"), v),
+                       "sea_floor_depth": (("lat", "lon"), np.full((lat.size, lon.size), 500.0, "float32"))},
+                      coords={"time": time, "lat": lat, "lon": lon})
+    faces = xr.Dataset(coords={"depth": [2.5, 10.0, 30.0, 75.0, 150.0, 300.0]})
+    summary = xr.Dataset(coords={"section": ["s1"], "time": time})
+    return {"maps": maps, "faces": faces, "summary": summary}
+
+
+def test_particles_and_doc_z_views():
+    """The 4-D views: particles move with the currents (an eddy: they keep their distance to its
+    centre), carry the DOC of where they are, and animate over frames; DOC(z) has one frame per
+    month."""
+    import holoviews as hv
+
+    from satco2.dashboards import doc_transport as dash
+
+    board = dash.DocTransportDashboard(_small_products())
+    frames = board.particle_frames(n_particles=50, days=5.0, n_frames=6)
+    days = sorted(frames)
+    first, last = frames[days[0]], frames[days[-1]]
+    # corner particles leave the eddy's square grid and stop; the inner ones circle on
+    assert len(first) == 50 and 25 <= len(last) < 50
+    inner = np.hypot(last.lon - 123.0, last.lat - 28.0) < 1.9
+    assert inner.sum() >= 25
+    assert not np.allclose(np.sort(first.lon.values)[:25], np.sort(last.lon.values)[:25])
+    for df in (first, last):  # colour = the DOC field where the particle is
+        np.testing.assert_allclose(df.doc, 60 + 5 * (df.lon - 123.0), rtol=1e-3)
+    anim = board.particles()
+    assert len(anim.keys()) == 21  # a HoloMap (overlaid with land): one frame per output day
+    sec = board.section_doc_z()
+    assert isinstance(sec, hv.HoloMap) and list(sec.keys()) == ["2010-01", "2010-02"]
+    img = sec["2010-01"].data
+    assert img is not None
+    board.month = "2010-02"
+    faster = board.particle_frames(n_particles=50, days=5.0, n_frames=6)[days[-1]]
+    assert len(faster) != len(last) or not np.allclose(faster.lon.values, last.lon.values)
+
+
+@pytest.mark.browser
+def test_4d_views_in_browser(artifacts):
+    """The particles and DOC(z) views served by Panel render in chromium (two plot canvases,
+    the particle plot not blank); the screenshot is kept in tests/artifacts."""
+    import time
+
+    from PIL import Image
+
+    from satco2.dashboards import doc_transport as dash
+
+    with serve_panel(lambda: dash.DocTransportDashboard(_small_products()).views_4d()) as url, \
+            chromium_page(viewport={"width": 1250, "height": 700}) as page:
+        page.goto(url, timeout=60_000)
+        page.locator("canvas").first.wait_for(timeout=60_000)
+        time.sleep(3)
+        shot = artifacts / "doc_transport_4d_views.png"
+        page.screenshot(path=str(shot))
+        assert page.locator("canvas").count() >= 2
+        box = page.locator("canvas").first.bounding_box()
+        img = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+        crop = img[int(box["y"]):int(box["y"] + box["height"]), int(box["x"]):int(box["x"] + box["width"])]
+        assert crop.std() > 10, "the particle plot is blank"

@@ -143,6 +143,78 @@ class DocTransportDashboard(param.Parameterized):
         return hv.Curve((d.distance.values, d.values), "distance along section (km)", "Tg C/a per face").opts(
             width=520, height=260, title=f"{self.section}: DOC transport along the section", tools=["hover"])
 
+    # --------------------------------------------------------------- 4-D views
+    def particle_frames(self, n_particles: int = 300, days: float = 20.0, n_frames: int = 21, seed: int = 0):
+        """Particles released on a seeded random set of ocean cells and advected by RK4
+        (:func:`satco2.science.particles.advect_rk4`) through the month's surface currents,
+        coloured by the surface DOC sampled at their positions: ``{day: DataFrame(lon, lat, doc)}``."""
+        from ..science.particles import advect_rk4, bilinear
+
+        m = self.data["maps"]
+        u = m["u"].sel(time=self.month).squeeze("time", drop=True).values.astype(float)
+        v = m["v"].sel(time=self.month).squeeze("time", drop=True).values.astype(float)
+        doc = m["doc_surface"].sel(time=self.month).squeeze("time", drop=True).values.astype(float)
+        lon, lat = m.lon.values.astype(float), m.lat.values.astype(float)
+        jj, ii = np.nonzero(np.isfinite(u) & np.isfinite(v))
+        rng = np.random.default_rng(seed)
+        pick = rng.choice(jj.size, size=min(n_particles, jj.size), replace=False)
+        x0, y0 = lon[ii[pick]], lat[jj[pick]]
+        steps_per_frame = 4
+        dt = days * 86400.0 / ((n_frames - 1) * steps_per_frame)
+        xs, ys = advect_rk4(x0, y0, u, v, lon, lat, dt, (n_frames - 1) * steps_per_frame)
+        frames = {}
+        for f in range(n_frames):
+            k = f * steps_per_frame
+            ok = np.isfinite(xs[k]) & np.isfinite(ys[k])
+            frames[round(f * days / (n_frames - 1), 2)] = pd.DataFrame(
+                {"lon": xs[k][ok], "lat": ys[k][ok], "doc": bilinear(doc, lon, lat, xs[k][ok], ys[k][ok])})
+        return frames
+
+    def particles(self):
+        """An animation (HoloMap, played with a slider/player widget) of the particles."""
+        import holoviews as hv
+        import holoviews.plotting.bokeh  # noqa: F401
+
+        from . import maps
+
+        frames = self.particle_frames()
+        lo = np.nanpercentile(self.data["maps"]["doc_surface"].values, [2, 98])
+        style = dict(color="doc", cmap="viridis", clim=tuple(float(x) for x in lo), size=4, colorbar=True,
+                     width=560, height=460,
+                     title=f"Particles in the {self.month} surface currents (colour: DOC, umol/L)")
+        hm = hv.HoloMap({day: hv.Points(df, ["lon", "lat"], ["doc"]).opts(**style)
+                         for day, df in frames.items()}, kdims=["day"])
+        m = self.data["maps"]
+        bbox = (float(m.lon.min()), float(m.lat.min()), float(m.lon.max()), float(m.lat.max()))
+        # land clipped to the grid: the full polygons in every frame made the served page hang
+        return hm * maps.land(bbox)
+
+    def section_doc_z(self, lat: float | None = None):
+        """DOC(z) along a zonal section (the latitude nearest ``lat``, default the grid's middle)
+        for every month: a HoloMap of depth x longitude images with a month player."""
+        import holoviews as hv
+        import holoviews.plotting.bokeh  # noqa: F401
+
+        from ..science import profiles
+
+        m = self.data["maps"]
+        depth = self.data["faces"].depth.values.astype(float)
+        lat = float(m.lat.values[m.lat.size // 2]) if lat is None else lat
+        row = m["doc_surface"].sel(lat=lat, method="nearest")
+        bottom = m["sea_floor_depth"].sel(lat=lat, method="nearest")
+        doc3 = profiles.doc_profile(row.expand_dims(lat=[float(row.lat)]),
+                                    depth, bottom.expand_dims(lat=[float(row.lat)])).isel(lat=0)
+        lo = np.nanpercentile(doc3.values, [2, 98])
+        images = {}
+        for t in doc3.time.values:
+            month = pd.Timestamp(t).strftime("%Y-%m")
+            d = doc3.sel(time=t)
+            images[month] = hv.QuadMesh((d.lon.values, -depth, d.transpose("depth", "lon").values),
+                                        ["lon", "depth (m, negative down)"], ["doc"]).opts(
+                cmap="viridis", clim=tuple(float(x) for x in lo), colorbar=True, width=560, height=320,
+                title=f"DOC(z) along {float(row.lat):.1f} N (umol/L)")
+        return hv.HoloMap(images, kdims=["month"])
+
     def __panel__(self):
         import panel as pn
 
@@ -155,7 +227,27 @@ class DocTransportDashboard(param.Parameterized):
                    pn.Column(self.bars_vs_published(), pn.pane.DataFrame(table, index=False), self.seasonal_cycle())),
             pn.Row(pn.widgets.Select.from_param(self.param.section)),
             pn.Row(pn.panel(self.param_bands), pn.panel(self.param_along)),
+            pn.pane.Markdown("### Particles and DOC(z)\nParticles advected (RK4) by the selected month's "
+                             "surface currents, coloured by surface DOC; DOC(z) along a zonal section "
+                             "from the profile model, one frame per month (press play)."),
+            self.views_4d(),
         )
+
+    def views_4d(self):
+        """Particles (played over days) and DOC(z) along the section (played over months), each
+        a HoloMap with a Panel ``DiscretePlayer``: rendered by the server, no extra JavaScript."""
+        import panel as pn
+
+        return pn.Row(pn.panel(self.param_particles),
+                      pn.pane.HoloViews(self.section_doc_z(), widgets={"month": pn.widgets.DiscretePlayer},
+                                        widget_location="bottom"))
+
+    @param.depends("month")
+    def param_particles(self):
+        import panel as pn
+
+        return pn.pane.HoloViews(self.particles(), widgets={"day": pn.widgets.DiscretePlayer},
+                                 widget_location="bottom")
 
     @param.depends("month", "arrow_stride")
     def param_map(self):
