@@ -21,3 +21,5 @@ def test_admission_counts_sessions_and_builds_one_at_a_time(monkeypatch):
     assert not a.admit(3)
     clock[0] += a.window + 1
     assert a.admit(0)  # the viewers left: room again
+    # a dashboard without an offline snapshot: no one-at-a-time throttle (nothing else to show)
+    assert not a.admit(0) and a.admit(0, snapshot=False)

@@ -410,8 +410,8 @@ class PublishedAPIHandler(BaseHandler):
 class LiveAdmission:
     """How many live (Bokeh) sessions the service builds at once: the live sessions plus the
     viewers sent to ``/live`` in the last :attr:`window` seconds (whose sessions are being built)
-    must stay below ``max_live``, and sessions are built one at a time (at most one admission per
-    :attr:`gap` seconds). Building a session runs on the server's one event loop for a second of
+    must stay below ``max_live``, and while the dashboard has an offline snapshot to show instead,
+    sessions are built one at a time (at most one admission per :attr:`gap` seconds). Building a session runs on the server's one event loop for a second of
     CPU or more, during which nothing else is answered; beyond the limit a viewer gets the offline
     snapshot at once instead of waiting in that queue (issue 14: 100 concurrent viewers on 2 cores)."""
 
@@ -422,12 +422,14 @@ class LiveAdmission:
         self.max_live = max_live
         self.recent: list[float] = []
 
-    def admit(self, live_sessions: int) -> bool:
+    def admit(self, live_sessions: int, snapshot: bool = True) -> bool:
         import time
 
         now = time.monotonic()
         self.recent = [t for t in self.recent if now - t < self.window]
-        if live_sessions + len(self.recent) >= self.max_live or (self.recent and now - self.recent[-1] < self.gap):
+        if live_sessions + len(self.recent) >= self.max_live:
+            return False
+        if snapshot and self.recent and now - self.recent[-1] < self.gap:
             return False
         self.recent.append(now)
         return True
@@ -488,11 +490,11 @@ class AppHandler(BaseHandler):
             _ADMISSION = LiveAdmission(_viewer_limits()[0])
         ctx = getattr(self.application, "_applications", {}).get("/live")
         live = len(ctx.sessions) if ctx is not None else 0
-        if _ADMISSION.admit(live):
+        snap = publish.snapshot_path(e["report_dir"]) if e.get("report_dir") else None
+        if _ADMISSION.admit(live, snapshot=bool(snap and snap.is_file())):
             self.redirect(f"{self.base}live?id={quote(slug)}")
             return
-        pages = (_snapshot_page(publish.snapshot_path(e["report_dir"]), slug, str(e.get("run_id")))
-                 if e.get("report_dir") else None)
+        pages = _snapshot_page(snap, slug, str(e.get("run_id"))) if snap else None
         if pages is None:
             self.set_status(503)
             self.set_header("Retry-After", "30")
