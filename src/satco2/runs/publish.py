@@ -200,6 +200,11 @@ def _alive(pid) -> bool:
         return False
 
 
+#: snapshot builders this process started (publish_examples waits for them, so that stopping the
+#: example publisher, as `satco2 down` does, stops them too)
+BUILDERS: list = []
+
+
 def start_snapshot(report_dir: str | os.PathLike) -> None:
     """Build the offline snapshot in a background process (``python -m satco2.runs.publish``), so
     publishing returns at once; :func:`snapshot_state` tells how it goes."""
@@ -211,6 +216,7 @@ def start_snapshot(report_dir: str | os.PathLike) -> None:
         p = subprocess.Popen([sys.executable, "-m", "satco2.runs.publish", str(copy)], stdout=log,
                              stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     reports.write_json(copy / SNAPSHOT_STATE, {"state": "building", "pid": p.pid, "started": _now()})
+    BUILDERS.append(p)
 
 
 def _build_snapshot_main(copy: str) -> int:
@@ -374,6 +380,8 @@ def publish_examples(notebooks: list[str] | None = None, log=print) -> list[dict
             log(f"{nb}: published at /services/dashboards/d/{out[-1]['slug']}")
         except SatCO2Error as e:
             log(f"{nb}: not published: {e}")
+    for p in BUILDERS:  # the offline snapshots: children of this process until they are written
+        p.wait()
     return out
 
 
