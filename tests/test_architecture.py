@@ -133,7 +133,7 @@ def function_local_cross_area_imports() -> list[str]:
         for node in ast.walk(tree):
             if not isinstance(node, (ast.Import, ast.ImportFrom)) or not _inside_function(node, parents):
                 continue
-            for target in _imported(node, module, is_pkg):
+            for target in dict.fromkeys(_imported(node, module, is_pkg)):  # once per statement
                 if target.split(".")[0] == "satco2" and _area(target) and _area(target) != _area(module):
                     out.append(f"{path.relative_to(REPO)}:{node.lineno} {module} -> {target}")
     return out
