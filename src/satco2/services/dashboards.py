@@ -22,7 +22,7 @@ Routes (under ``$JUPYTERHUB_SERVICE_PREFIX``):
 ``/reports/<user>/<nb>/<run>/<file>`` a report's HTML export, offline snapshot, log, provenance, notebook
 ``/reports/<user>/<nb>/<run>/publish`` the publish button of the reports index (POST, XSRF-checked; own runs)
 ``/api/published``            the published dashboards as JSON
-``/catalog``                  the catalog browser (``satco2.catalog.browser.app()``), when installed
+``/catalog``                  the catalog browser (``satco2.dashboards.catalog_browser.app()``), when installed
 ``/login``, ``/oauth_callback`` the start and end of the hub OAuth flow
 
 State is on disk only (the published registry and the verified copies of published runs under
@@ -561,7 +561,7 @@ def dashboard_app():
 
 def _catalog_app():
     try:
-        from ..catalog import browser  # written by the catalog area; mounted when present
+        from ..dashboards import catalog_browser as browser  # written by the catalog area; mounted when present
     except ImportError:
         return None
     return getattr(browser, "app", None)
