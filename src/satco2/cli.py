@@ -22,7 +22,7 @@ AREAS = [
     "satco2.demo.cli",
     "satco2.runs.cli",
     "satco2.hub.cli",
-    "satco2.matchups",
+    "satco2.analyses.matchups",
     "satco2.usage",
 ]
 

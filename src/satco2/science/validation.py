@@ -21,7 +21,7 @@ columns ``time`` (UTC, datetime64), ``lat`` (degrees north), ``lon`` (degrees ea
 :func:`read_observations` picks the parser from the file's content (:func:`iter_observations`
 streams the large formats). :func:`matchups` pairs observations with a product's monthly grid
 cells (the pco2_flux notebook's validation); :func:`statistics` gives N, mean bias, RMSE, R²
-(other areas import it: it only needs two arrays). The kernels of :mod:`satco2.matchups` live at
+(other areas import it: it only needs two arrays). The kernels of :mod:`satco2.analyses.matchups` live at
 the end: :func:`window_values` (window extraction on one block), :func:`haversine_km`,
 :func:`moments` / :func:`stats_from_moments` (statistics accumulated over pieces).
 """
@@ -707,7 +707,7 @@ def statistics(obs, model) -> dict[str, float]:
 
 # ----------------------------------------------------------------------------------------------
 # match-up kernels at scale: window extraction, distances, streaming statistics
-# (numpy in, numpy out; satco2.matchups runs them chunk by chunk on the user's Dask cluster)
+# (numpy in, numpy out; satco2.analyses.matchups runs them chunk by chunk on the user's Dask cluster)
 
 EARTH_RADIUS_KM = 6371.0088
 """Mean Earth radius R1 = (2a + b)/3 of GRS80/WGS84, km (Moritz 2000, Geodetic Reference System
