@@ -6,7 +6,7 @@ transports (annual mean of the run) beside the published values; the monthly / s
 each section; the DOC transport by depth band and along each section.
 
 State lives in :class:`DocTransportDashboard` (``param``); ``from_report(report_dir)`` rebuilds it
-from the Zarr products that :func:`satco2.science.transport.write_results` wrote.
+from the Zarr products that :func:`satco2.analyses.doc_transport.write_results` wrote.
 """
 from __future__ import annotations
 

@@ -26,6 +26,7 @@ import xarray as xr
 import yaml
 
 from .. import SatCO2Error
+from ..config import catalog_dir
 
 SUBSTITUTE = True  # the whole parameter set is a substitute (see module docstring)
 
@@ -33,8 +34,6 @@ SUBSTITUTE = True  # the whole parameter set is a substitute (see module docstri
 def load_params(path: str | Path | None = None) -> dict:
     """Profile-model parameters (``catalogs/doc/profiles.yaml``) as plain values plus
     ``substitute`` (list of names whose value is not from the source paper)."""
-    from ..config import catalog_dir
-
     path = Path(path) if path else catalog_dir() / "doc" / "profiles.yaml"
     try:
         raw = yaml.safe_load(Path(path).read_text())
