@@ -25,6 +25,7 @@ import pandas as pd
 import param
 
 from .. import SatCO2Error
+from ..science import regions as R
 
 TITLE = "Match-ups: in-situ observations vs a gridded product"
 TABLE = "matchups.csv"
@@ -199,8 +200,6 @@ def load_report(report_dir):
 def dashboard(table: pd.DataFrame, stats: pd.DataFrame, summary: dict):
     """The Panel dashboard of a match-up table, its statistics and summary."""
     import panel as pn
-
-    from ..science import regions as R
 
     names = [r for r in stats.region.unique() if r != "all"]
     geoms = {}

@@ -1,7 +1,8 @@
 """Vertical DOC profile model: surface DOC (umol L-1) -> DOC(z) down to the sea floor.
 
 Structure after Liu, Pan, Bai et al. (JGR Oceans ~2014, "Estimating dissolved organic carbon
-inventories in the East China Sea using remote sensing data"; SCIENCE-NOTES section 3): a
+inventories in the East China Sea using remote sensing data", abstract; the same group's review,
+Acta Oceanol. Sin. 2014, doi:10.1007/s13131-014-0419-4): a
 **uniform** model for vertically mixed water and a **stratified** model, chosen per pixel by a
 **water-mass index**. The paper's parameters and thresholds were not found, so every number lives
 in ``catalogs/doc/profiles.yaml`` flagged ``substitute: true`` (see :func:`load_params`).

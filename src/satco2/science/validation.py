@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from .. import SatCO2Error
+from ..cf import CRITERIA, coord_name
 from .gas_exchange import fco2_to_pco2
 
 MISSING = -999.0
@@ -506,8 +507,6 @@ def read_netcdf_trajectory(path, quantity: str = "pco2sw") -> pd.DataFrame:
     :data:`CANONICAL_UNITS`; fCO2 becomes pCO2 as in :func:`read_csv`."""
     import xarray as xr
 
-    from ..cf import CRITERIA
-
     path = Path(path)
     if not path.is_file():
         raise SatCO2Error(f"observation file {path} does not exist")
@@ -634,8 +633,6 @@ def matchups(products, obs: pd.DataFrame, variables=("pco2sw",), average: bool =
     observations are averaged per (month, cell), as the products are monthly means.
     Returns columns ``time, lat, lon, n_obs, obs_<v>`` and ``model_<v>`` for each variable.
     """
-    from ..cf import coord_name
-
     lat_n, lon_n = coord_name(products, "latitude"), coord_name(products, "longitude")
     lat = products[lat_n].values
     lon = products[lon_n].values
