@@ -315,11 +315,9 @@ def dineof_matrix(X: np.ndarray, nev: int = 30, neini: int = 1, toliter: float =
 def _blas_limit(n):
     import contextlib
 
+    from threadpoolctl import threadpool_limits
+
     if n is None:
-        return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: only a speed matter
         return contextlib.nullcontext()
     return threadpool_limits(limits=int(n), user_api="blas")
 
