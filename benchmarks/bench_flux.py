@@ -6,7 +6,7 @@
 1. Writes SYNTHETIC inputs to Zarr on disk (seeded; SST 8-30 degC, SSS 21-34.6, Chl 0.05-20 mg m-3,
    U10 2-14 m s-1, SLP 100000-102600 Pa, xCO2 370-400 ppm; smooth gradients + noise), chunked by
    month and spatial tiles.
-2. Products (pco2air, pco2sw, dpco2, flux) with ``satco2.science.carbon.compute_products`` from the
+2. Products (pco2air, pco2sw, dpco2, flux) with ``satco2.science.air_sea_flux.compute_products`` from the
    lazily opened inputs, written to Zarr (dask threaded scheduler, 2 workers): wall time,
    throughput (pixel-months per second) and peak resident memory of the process (target < 4 GB).
 3. The same flux computation (pCO2air from xCO2, SLP and pH2O; F = k_W14 K0 dpCO2) on the same
@@ -153,7 +153,8 @@ def main(argv=None) -> int:
     months = a.months or (24 if a.small else 180)
     root = Path(a.workdir) if a.workdir else Path(tempfile.mkdtemp(prefix="bench_flux_"))
     root.mkdir(parents=True, exist_ok=True)
-    from satco2.science import carbon
+    from satco2.analyses import pco2_flux
+    from satco2.science import air_sea_flux
 
     try:
         with dask.config.set(scheduler="threads", num_workers=a.workers):
@@ -167,8 +168,8 @@ def main(argv=None) -> int:
                   f"(synthetic, {root})", flush=True)
 
             t0, c0 = time.perf_counter(), time.process_time()
-            ds = carbon.compute_products(inp)
-            carbon.write_products(ds[list(carbon.PRODUCT_VARS)], root / "products.zarr")
+            ds = air_sea_flux.compute_products(inp)
+            pco2_flux.write_products(ds[list(air_sea_flux.PRODUCT_VARS)], root / "products.zarr")
             t_prod = time.perf_counter() - t0
             print(f"products (MeSAA + gas exchange, 4 variables to Zarr): {t_prod:.1f} s wall, "
                   f"{time.process_time() - c0:.1f} s CPU, "

@@ -9,7 +9,7 @@
 2. The same match-up three ways, each from the on-disk Zarr store and the in-memory points, same
    semantics (nearest time label = the day containing the record, nearest lat/lon cell; every
    point lies inside the cube), results checked equal:
-   - satco2: ``satco2.matchups.match`` (pixel positions by binary search on cell edges, points
+   - satco2: ``satco2.analyses.matchups.match`` (pixel positions by binary search on cell edges, points
      grouped by Zarr/Dask chunk, one task per touched chunk; pieces of 2 M points as
      ``match_file`` streams them), dask threaded scheduler with 2 workers; it also computes
      flags, distances, pixel coordinates and valid counts;
@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from satco2 import matchups as mu
+from satco2.analyses import matchups as mu
 from satco2.testing import matchups as tm
 
 RES = 1 / 24
@@ -146,10 +146,10 @@ def main(argv=None) -> None:
 
         ours, t_ours = timed(run_satco2, da, obs, 2)
         rss = peak_rss_gb()
-        print(f"satco2.matchups (2 workers): {t_ours:.2f} s, {n / t_ours / 1e6:.2f} M points/s, "
+        print(f"satco2.analyses.matchups (2 workers): {t_ours:.2f} s, {n / t_ours / 1e6:.2f} M points/s, "
               f"peak RSS so far {rss:.2f} GB", flush=True)
         _, t_one = timed(run_satco2, da, obs, 1)
-        print(f"satco2.matchups (1 worker):  {t_one:.2f} s; speed-up 1 -> 2 workers {t_one / t_ours:.2f}x",
+        print(f"satco2.analyses.matchups (1 worker):  {t_one:.2f} s; speed-up 1 -> 2 workers {t_one / t_ours:.2f}x",
               flush=True)
 
         xs, t_xr = timed(run_xarray, da, obs, 2)
@@ -165,7 +165,7 @@ def main(argv=None) -> None:
             raise SystemExit("the three methods disagree")
         faster_name, faster = min((("xarray", t_xr), ("DuckDB", t_dd)), key=lambda x: x[1])
         print(f"vs DuckDB join only (cube already in Parquet): {t_join / t_ours:.1f}x")
-        print(f"satco2.matchups is {faster / t_ours:.1f}x the faster baseline ({faster_name}, end to end) "
+        print(f"satco2.analyses.matchups is {faster / t_ours:.1f}x the faster baseline ({faster_name}, end to end) "
               f"on {n:,} points (target >= 3x)")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -1,4 +1,4 @@
-"""satco2.matchups: real files against a real product and the demo store, by-hand computations,
+"""satco2.analyses.matchups: real files against a real product and the demo store, by-hand computations,
 window semantics, chunk-awareness, streaming, every input layout, errors and the CLI."""
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import xarray as xr
 from typer.testing import CliRunner
 
 import satco2
-from satco2 import matchups as mu
+from satco2.analyses import matchups as mu
 from satco2.science import validation as V
 from satco2.science.gas_exchange import fugacity_factor_W74
 from satco2.testing import matchups as tm

@@ -12,7 +12,8 @@ import sys
 
 import typer
 
-from . import SatCO2Error, matchups, usage
+from . import SatCO2Error, usage
+from .analyses import matchups
 from .catalog import cli as catalog_cli
 from .catalog import ingest
 from .demo import cli as demo_cli

@@ -16,12 +16,13 @@ SEAS = ["persian_gulf", "baltic_sea", "south_china_sea", "sea_of_japan"]
 
 @pytest.mark.slow
 def test_injected_trends_recovered_within_noise(notebook_demo, tmp_path):
-    from satco2.science import regions, trends
+    from satco2.analyses import marginal_sea_trends
+    from satco2.science import regions
 
     truth = json.loads((notebook_demo / "eurasia" / "truth" / "trends.json").read_text())
     seas = regions.names("bai2018")
-    out = trends.run_analysis(seas, ["sst", "par", "chlor_a", "sdd"], "2003-01", "2014-12",
-                              tmp_path, method="ols", maps=False)
+    out = marginal_sea_trends.run_analysis(seas, ["sst", "par", "chlor_a", "sdd"], "2003-01", "2014-12",
+                                           tmp_path, method="ols", maps=False)
     reg = out["regional"]
     n_sig = 0
     for v in ["sst", "par", "chlor_a", "sdd"]:
@@ -39,14 +40,14 @@ def test_injected_trends_recovered_within_noise(notebook_demo, tmp_path):
 
 
 def test_bad_period_and_sea_are_clear_errors(notebook_demo, tmp_path):
-    from satco2.science import trends
+    from satco2.analyses import marginal_sea_trends
 
     with pytest.raises(SatCO2Error, match="outside the demo data"):
-        trends.run_analysis(["persian_gulf"], ["sst"], "1995-01", "2000-12", tmp_path, maps=False)
+        marginal_sea_trends.run_analysis(["persian_gulf"], ["sst"], "1995-01", "2000-12", tmp_path, maps=False)
     with pytest.raises(SatCO2Error, match="unknown region 'dead_sea'"):
-        trends.run_analysis(["dead_sea"], ["sst"], "2003-01", "2004-12", tmp_path, maps=False)
+        marginal_sea_trends.run_analysis(["dead_sea"], ["sst"], "2003-01", "2004-12", tmp_path, maps=False)
     with pytest.raises(SatCO2Error, match="unknown variable"):
-        trends.run_analysis(["persian_gulf"], ["salinity"], "2003-01", "2004-12", tmp_path, maps=False)
+        marginal_sea_trends.run_analysis(["persian_gulf"], ["salinity"], "2003-01", "2004-12", tmp_path, maps=False)
     assert not any(tmp_path.iterdir())  # nothing half-written
 
 
@@ -82,18 +83,18 @@ def report(notebook_demo):
 def test_notebook_runs_and_dashboard_rebuilds(report, notebook_demo):
     import holoviews as hv
 
+    from satco2.analyses import marginal_sea_trends
     from satco2.dashboards import marginal_sea_trends as dash
-    from satco2.science import trends
 
     d = report.dir
-    reg = xr.open_zarr(d / trends.REGIONAL_FILE).load()
+    reg = xr.open_zarr(d / marginal_sea_trends.REGIONAL_FILE).load()
     assert list(reg.region.values) == SEAS and reg.attrs["method"] == "theil_sen_mk_hr"
     truth = json.loads((notebook_demo / "eurasia" / "truth" / "trends.json").read_text())
     # SDD rises in every sea, as injected; Theil-Sen close to the truth
     for s in SEAS:
         est = float(reg.sdd_slope_pct.sel(region=s))
         assert est == pytest.approx(truth["seas"][s]["sdd"]["slope_pct"], abs=0.5)
-    m = xr.open_zarr(d / trends.MAPS_FILE.format(variable="sdd")).load()
+    m = xr.open_zarr(d / marginal_sea_trends.MAPS_FILE.format(variable="sdd")).load()
     inside = m.coverage.values > 0.99
     assert np.isfinite(m.slope_pct.values[inside]).mean() > 0.9
     assert np.isnan(m.slope_pct.values[m.coverage.values == 0]).all()

@@ -60,10 +60,10 @@ def report(notebook_demo, cruise_csv):
 
 @pytest.mark.slow
 def test_notebook_recovers_injected_flux(report, notebook_demo):
-    from satco2.science import carbon
+    from satco2.analyses import pco2_flux
 
     d = report.dir
-    ds = xr.open_zarr(d / carbon.PRODUCTS_FILE).load()
+    ds = xr.open_zarr(d / pco2_flux.PRODUCTS_FILE).load()
     assert ds.sizes["time"] == 2 and float(ds.lat.min()) >= 28.0 and float(ds.lon.max()) <= 124.0
     truth = xr.open_zarr(notebook_demo / "ecs" / "truth" / "flux.zarr")
     truth = truth.sel(time=ds.time, lat=ds.lat, lon=ds.lon, method="nearest").load()
@@ -77,11 +77,11 @@ def test_notebook_recovers_injected_flux(report, notebook_demo):
     inputs = json.loads((d / "inputs.json").read_text())
     assert {r["id"] for r in inputs} >= {"global-sst-oisst-25km", "extra-xco2-noaa-gml"}
     # summary: the four parameterizations, budget consistent with the mean flux
-    s = xr.open_zarr(d / carbon.SUMMARY_FILE).load()
+    s = xr.open_zarr(d / pco2_flux.SUMMARY_FILE).load()
     assert set(s.k_param.values) == {"W14", "W92", "N00", "H06"}
     assert float(s.budget.std("k_param").min()) > 0
     # validation against the synthetic cruise: small bias and RMSE (4 µatm noise + sub-cell offsets)
-    st = json.loads((d / carbon.STATS_FILE).read_text(), parse_constant=_no_nan)["pco2sw"]
+    st = json.loads((d / pco2_flux.STATS_FILE).read_text(), parse_constant=_no_nan)["pco2sw"]
     assert st["n"] >= 30
     assert abs(st["mean_bias"]) < 3.0 and st["rmse"] < 8.0 and st["r2"] > 0.8
 

@@ -17,8 +17,13 @@ def cv1(shared_data):
 
 
 @pytest.fixture(scope="module")
-def table():
-    return doc.calibration_table()
+def cdom_folder(shared_data):
+    return shared_data / "doc_cdom"
+
+
+@pytest.fixture(scope="module")
+def table(cdom_folder):
+    return doc.calibration_table(cdom_folder)
 
 
 def test_read_seabass_real_file(cv1):
@@ -94,8 +99,8 @@ def test_linear_coefficients_in_config_equal_a_fresh_fit(cv1):
     assert fit["b"] > 0  # DOC rises with CDOM in the shelf samples
 
 
-def test_validation_on_independent_cruise_reports_n_bias_rmse():
-    r = doc.validate("CV1", "CV2")
+def test_validation_on_independent_cruise_reports_n_bias_rmse(cdom_folder):
+    r = doc.validate(cdom_folder, "CV1", "CV2")
     v = r["validation"]
     assert v["cruise"] == "CV2" and v["n"] >= 50
     # calibration bias is zero by construction of least squares; validation is independent
@@ -103,8 +108,8 @@ def test_validation_on_independent_cruise_reports_n_bias_rmse():
     assert v["rmse"] >= abs(v["bias"]) > 0
     assert 0 < v["rmse"] < 40  # umol/L: the line carries information across seasons
     # predicting with a constant (the CV1 mean) does worse in RMSE on CV2: the CDOM term helps
-    cal = doc.surface_matchups(doc._read_seabass_quiet(doc.clivec_files()["CV1"]))
-    val = doc.surface_matchups(doc._read_seabass_quiet(doc.clivec_files()["CV2"]))
+    cal = doc.surface_matchups(doc._read_seabass_quiet(doc.clivec_files(cdom_folder)["CV1"]))
+    val = doc.surface_matchups(doc._read_seabass_quiet(doc.clivec_files(cdom_folder)["CV2"]))
     const = doc.stats(np.full(len(val), cal["DOC"].mean()), val["DOC"])
     assert v["r2"] > 0.3 and v["rmse"] < const["rmse"]
 
@@ -183,9 +188,9 @@ def test_configured_calibrations_equal_a_fresh_fit(table):
     assert line["domain"] == cv1["domain"] and line["b_se"] == pytest.approx(cv1["b_se"], rel=1e-3)
 
 
-def test_leave_one_out_reports_transfer_and_domain(table):
+def test_leave_one_out_reports_transfer_and_domain(table, cdom_folder):
     cruise = doc.leave_one_out(table[table.dataset == "clivec"], by="group").set_index("group")
-    v = doc.validate("CV1", "CV2")["validation"]
+    v = doc.validate(cdom_folder, "CV1", "CV2")["validation"]
     assert cruise.loc["CV2", "bias"] == pytest.approx(v["bias"], rel=1e-6)
     assert cruise.loc["CV2", "rmse"] == pytest.approx(v["rmse"], rel=1e-6)
     ds = doc.leave_one_out(table).set_index("dataset")

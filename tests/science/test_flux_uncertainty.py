@@ -9,8 +9,10 @@ import xarray as xr
 import yaml
 
 import satco2
+from satco2.analyses import pco2_flux
+from satco2.science import air_sea_flux
 from satco2.science import flux_uncertainty as fu
-from satco2.science import mesaa
+from satco2.science import mesaa, regions
 
 
 def test_decompose_recovers_known_main_effects():
@@ -77,10 +79,8 @@ def test_ensemble_on_the_demo_store(demo_store, config_with_uncertainties):
     """Two winds x one xCO2 record x 3 end-member draws x 4 k on the Changjiang estuary in
     July-August 2010: every source contributes, the parts add up to the variance. The demo's
     ECS footprint holds one wind product (CCMP); the second is a SYNTHETIC stand-in, CCMP x 1.1."""
-    from satco2.science import carbon
-
-    bbox, time = carbon.region_bbox("changjiang_estuary"), ("2010-07", "2010-08")
-    ccmp = carbon.open_inputs(bbox=bbox, time=time, wind_product="ccmp")
+    bbox, time = regions.bbox("changjiang_estuary"), ("2010-07", "2010-08")
+    ccmp = pco2_flux.open_inputs(bbox=bbox, time=time, wind_product="ccmp")
     other = {**ccmp, "wind": (ccmp["wind"] * 1.1).assign_attrs(ccmp["wind"].attrs)}
     inputs = {"ccmp": {"noaa-gml": ccmp}, "ccmp_x1.1": {"noaa-gml": other}}
     draws = fu.draw_configs(config_with_uncertainties, 3, seed=1)
@@ -93,7 +93,7 @@ def test_ensemble_on_the_demo_store(demo_store, config_with_uncertainties):
     assert c["xco2"]["variance"] == 0.0
     assert sum(v["variance"] for v in c.values()) + r["interactions"] == pytest.approx(r["variance"])
     # the central member equals the pco2_flux path (same inputs, k, configuration)
-    ds = carbon.compute_products(inputs["ccmp"]["noaa-gml"], mesaa_config=draws[0])
-    direct = carbon.regional_summary(ds, carbon.region_weights("changjiang_estuary", ds)).budget
+    ds = air_sea_flux.compute_products(inputs["ccmp"]["noaa-gml"], mesaa_config=draws[0])
+    direct = air_sea_flux.regional_summary(ds, air_sea_flux.region_weights("changjiang_estuary", ds)).budget
     assert float(b.sel(wind="ccmp", draw=0, k_param="W14")[0]) == pytest.approx(
         float(direct.sel(k_param="W14").mean("time")), rel=1e-9)

@@ -1,8 +1,9 @@
 """Secchi depth (Lee et al. 2015), Kd (Lee et al. 2013) and QAA v6.
 
 Check values: the Lee 2015 and Lee 2013 constants are tested through hand-evaluated cases of the
-published equations (SCIENCE-NOTES §4); QAA v6 is checked by its own forward model (inverting the
-QAA u = bb/(a+bb) and rrs(u) relations must give back the input Rrs) and by the validation range
+published equations (Lee et al. 2015, RSE 169:139-149; Lee et al. 2013, JGR Oceans
+118:4241-4255); QAA v6 is checked by its own forward model (inverting the QAA u = bb/(a+bb) and
+rrs(u) relations must give back the input Rrs) and by the validation range
 of Lee 2015's abstract (SDD from < 1 m to > 30 m). No per-sample published check values were
 available to us (only the papers' abstracts could be read): that is a known gap.
 """

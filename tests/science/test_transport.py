@@ -6,6 +6,7 @@ import pytest
 import xarray as xr
 
 from satco2 import SatCO2Error
+from satco2.analyses import doc_transport
 from satco2.science import transport as T
 
 
@@ -191,7 +192,7 @@ def test_recovery_of_demo_section_fluxes_from_centre_velocities(ecs_demo):
     period = slice(0, 12)
     cur = ecs_demo["extra-currents-ecs-model"].isel(time=period).chunk({"time": 4})
     sur = ecs_demo["global-acd-modis-aqua-4km"].isel(time=period).chunk({"time": 4})
-    res = T.analyse(cur, sur, box=T.load_boxes()["ecs_shelf"])
+    res = doc_transport.analyse(cur, sur, box=T.load_boxes()["ecs_shelf"])
     truth = ecs_demo["truth/doc_transport"]["sections"]
     s = res["summary"]
     for name in s.section.values:
@@ -202,8 +203,8 @@ def test_recovery_of_demo_section_fluxes_from_centre_velocities(ecs_demo):
             assert got.mean() == pytest.approx(want.mean(), rel=0.04)
     # the profile bottom from the catalog's bathymetry (0.1 deg, block-averaged): same volume
     # transports, DOC transports within a few per cent (the water-mass index sees other depths)
-    res_b = T.analyse(cur.isel(time=slice(0, 2)), sur.isel(time=slice(0, 2)),
-                      bathymetry=ecs_demo["extra-bathymetry-demo"]["depth"])
+    res_b = doc_transport.analyse(cur.isel(time=slice(0, 2)), sur.isel(time=slice(0, 2)),
+                                  bathymetry=ecs_demo["extra-bathymetry-demo"]["depth"])
     np.testing.assert_allclose(res_b["summary"].volume, s.volume.isel(time=slice(0, 2)), rtol=1e-9)
     np.testing.assert_allclose(res_b["summary"].doc, s.doc.isel(time=slice(0, 2)), rtol=0.05)
     assert not np.allclose(res_b["doc3d"].values, res["doc3d"].isel(time=slice(0, 2)).values, equal_nan=True)

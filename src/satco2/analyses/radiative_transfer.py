@@ -91,11 +91,9 @@ def _groups(tasks):
 
 def _limit_blas():
     """One BLAS thread in this process, as Dask's nanny gives its workers (a fair serial baseline
-    on small matrices); a no-op without threadpoolctl."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        return None
+    on small matrices)."""
+    from threadpoolctl import threadpool_limits
+
     return threadpool_limits(1)
 
 

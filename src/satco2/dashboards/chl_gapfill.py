@@ -1,7 +1,7 @@
 """Dashboard of notebooks/chl_gapfill.ipynb: gap-filled chlorophyll, metrics and forecast.
 
 :func:`from_report` rebuilds it from a report folder written by
-:func:`satco2.science.gapfill.analysis.run_analysis` (``filled.zarr``, ``metrics.csv``,
+:func:`satco2.analyses.chl_gapfill.run_analysis` (``filled.zarr``, ``metrics.csv``,
 ``forecast.zarr``, ``skill.csv``, ``meta.json``). :class:`GapfillDashboard` holds the state in
 ``param`` parameters (month, point) and lays out:
 

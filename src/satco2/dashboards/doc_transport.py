@@ -6,7 +6,7 @@ transports (annual mean of the run) beside the published values; the monthly / s
 each section; the DOC transport by depth band and along each section.
 
 State lives in :class:`DocTransportDashboard` (``param``); ``from_report(report_dir)`` rebuilds it
-from the Zarr products that :func:`satco2.science.transport.write_results` wrote.
+from the Zarr products that :func:`satco2.analyses.doc_transport.write_results` wrote.
 """
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ import param
 import xarray as xr
 
 from .. import SatCO2Error
+from ..science import profiles
+from ..science.particles import advect_rk4, bilinear
+from ..science.transport import seasonal
 
 
 def _open(report_dir) -> dict[str, xr.Dataset]:
@@ -46,8 +49,6 @@ def section_table(summary: xr.Dataset) -> pd.DataFrame:
 
 
 def seasonal_table(summary: xr.Dataset) -> pd.DataFrame:
-    from ..science.transport import seasonal
-
     s = seasonal(summary["doc"])
     return s.to_dataframe(name="doc_tgc_per_year").reset_index()[["section", "season", "doc_tgc_per_year"]]
 
@@ -148,8 +149,6 @@ class DocTransportDashboard(param.Parameterized):
         """Particles released on a seeded random set of ocean cells and advected by RK4
         (:func:`satco2.science.particles.advect_rk4`) through the month's surface currents,
         coloured by the surface DOC sampled at their positions: ``{day: DataFrame(lon, lat, doc)}``."""
-        from ..science.particles import advect_rk4, bilinear
-
         m = self.data["maps"]
         u = m["u"].sel(time=self.month).squeeze("time", drop=True).values.astype(float)
         v = m["v"].sel(time=self.month).squeeze("time", drop=True).values.astype(float)
@@ -194,8 +193,6 @@ class DocTransportDashboard(param.Parameterized):
         for every month: a HoloMap of depth x longitude images with a month player."""
         import holoviews as hv
         import holoviews.plotting.bokeh  # noqa: F401
-
-        from ..science import profiles
 
         m = self.data["maps"]
         depth = self.data["faces"].depth.values.astype(float)

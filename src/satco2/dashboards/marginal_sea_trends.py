@@ -10,7 +10,7 @@
   fitted trend line.
 
 :func:`from_report` rebuilds it from a report folder (the files written by
-:func:`satco2.science.trends.run_analysis`).
+:func:`satco2.analyses.marginal_sea_trends.run_analysis`).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import param
 import xarray as xr
 
 from .. import SatCO2Error
-from ..science import trends
+from ..analyses import marginal_sea_trends
 from . import maps as _maps
 
 TITLE = "Marginal-sea trends"
@@ -57,16 +57,16 @@ def summary_table(table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
 def load_report(report_dir) -> tuple[xr.Dataset, pd.DataFrame, dict[str, xr.Dataset]]:
     """(regional Dataset, table, {variable: map Dataset}) from a report folder."""
     d = Path(report_dir)
-    reg = d / trends.REGIONAL_FILE
-    tab = d / trends.TABLE_FILE
+    reg = d / marginal_sea_trends.REGIONAL_FILE
+    tab = d / marginal_sea_trends.TABLE_FILE
     if not reg.exists() or not tab.exists():
         raise SatCO2Error(f"the folder {d} holds no output of the marginal_sea_trends notebook "
-                          f"({trends.REGIONAL_FILE}, {trends.TABLE_FILE})")
+                          f"({marginal_sea_trends.REGIONAL_FILE}, {marginal_sea_trends.TABLE_FILE})")
     regional = xr.open_zarr(reg).load()
     table = pd.read_csv(tab)
     maps = {}
     for v in regional.attrs.get("variables", "").split(","):
-        p = d / trends.MAPS_FILE.format(variable=v)
+        p = d / marginal_sea_trends.MAPS_FILE.format(variable=v)
         if v and p.exists():
             maps[v] = xr.open_zarr(p).load()
     return regional, table, maps

@@ -13,7 +13,7 @@ chosen with a selector (``all`` = every observation; the regions with match-ups 
   flagged.
 
 :func:`from_report` rebuilds it from a report folder (``matchups.csv`` and its ``.stats.csv`` and
-``.summary.json``, written by :func:`satco2.matchups.match_file`).
+``.summary.json``, written by :func:`satco2.analyses.matchups.match_file`).
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ import pandas as pd
 import param
 
 from .. import SatCO2Error
+from ..science import regions as R
 
 TITLE = "Match-ups: in-situ observations vs a gridded product"
 TABLE = "matchups.csv"
@@ -54,7 +55,7 @@ class MatchupsDashboard(param.Parameterized):
         self.model_col = f"model_{summary['variable']}"
         missing = [c for c in (self.obs_col, self.model_col, "flag", "lat", "lon", "time") if c not in table]
         if missing:
-            raise SatCO2Error(f"the match-up table has no columns {missing}; was it written by satco2.matchups?")
+            raise SatCO2Error(f"the match-up table has no columns {missing}; was it written by satco2.analyses.matchups?")
         self.table = table
         self.ok = table[table["flag"] == "ok"].copy()
         self.ok["residual"] = self.ok[self.model_col] - self.ok[self.obs_col]
@@ -199,8 +200,6 @@ def load_report(report_dir):
 def dashboard(table: pd.DataFrame, stats: pd.DataFrame, summary: dict):
     """The Panel dashboard of a match-up table, its statistics and summary."""
     import panel as pn
-
-    from ..science import regions as R
 
     names = [r for r in stats.region.unique() if r != "all"]
     geoms = {}

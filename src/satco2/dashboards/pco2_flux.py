@@ -11,7 +11,7 @@
   (N, mean bias, RMSE, R²) when the run had an observation file.
 
 :func:`from_report` rebuilds it from a report folder (the files written by
-:func:`satco2.science.carbon.run_analysis`).
+:func:`satco2.analyses.pco2_flux.run_analysis`).
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ import param
 import xarray as xr
 
 from .. import SatCO2Error
-from ..science import carbon
+from ..analyses import pco2_flux
 
 TITLE = "MeSAA pCO2 and air-sea CO2 flux"
 MAP_STYLE = {
@@ -201,15 +201,15 @@ def dashboard(products: xr.Dataset, summary: xr.Dataset, matchups=None, stats=No
 def load_report(report_dir):
     """(products, summary, matchups or None, stats or None) from a report folder."""
     d = Path(report_dir)
-    p, s = d / carbon.PRODUCTS_FILE, d / carbon.SUMMARY_FILE
+    p, s = d / pco2_flux.PRODUCTS_FILE, d / pco2_flux.SUMMARY_FILE
     if not p.exists() or not s.exists():
-        raise SatCO2Error(f"the report folder {d} has no {carbon.PRODUCTS_FILE}/{carbon.SUMMARY_FILE}; "
+        raise SatCO2Error(f"the report folder {d} has no {pco2_flux.PRODUCTS_FILE}/{pco2_flux.SUMMARY_FILE}; "
                           "was it made by the pco2_flux notebook?")
     products = xr.open_zarr(p)
     summary = xr.open_zarr(s).load()
-    m = d / carbon.MATCHUPS_FILE
+    m = d / pco2_flux.MATCHUPS_FILE
     matchups = pd.read_csv(m, parse_dates=["time"]) if m.exists() else None
-    st = d / carbon.STATS_FILE
+    st = d / pco2_flux.STATS_FILE
     stats = json.loads(st.read_text()) if st.exists() else None
     return products, summary, matchups, stats
 

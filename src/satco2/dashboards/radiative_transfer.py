@@ -11,6 +11,8 @@ import html
 
 import pandas as pd
 
+from ..analyses.radiative_transfer import read_products
+
 TITLE = "Parallel radiative transfer (DISORT): cost and radiances"
 
 
@@ -128,6 +130,4 @@ def dashboard(products: dict):
 
 def from_report(report_dir):
     """Rebuild the dashboard from a report folder of ``notebooks/radiative_transfer.ipynb``."""
-    from ..analyses.radiative_transfer import read_products
-
     return dashboard(read_products(report_dir))

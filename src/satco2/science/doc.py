@@ -8,18 +8,20 @@ Algorithms (registry :data:`DOC_ALGORITHMS`; inputs are variables of the catalog
   surface (<= 10 m) CliVEC cruise CV1 samples (NASA SeaBASS, Mannino & Mulholland,
   doi:10.5067/SeaBASS/CLIVEC/DATA001), stored in ``catalogs/doc/algorithms.yaml`` and validated on
   the independent cruise CV2 (:func:`validate`). A Mid-Atlantic Bight fit: a SUBSTITUTE for the ECS.
-- ``gocad_mlr2`` - GOCAD MLR2 (Aurin, Mannino & Lary 2018, Appl. Sci. 8:2687; SCIENCE-NOTES s3 [S]):
+- ``gocad_mlr2`` - GOCAD MLR2 (Aurin, Mannino & Lary 2018, Appl. Sci. 8:2687; coefficients as in
+  the NASA-authored ``L2gocad`` function, D. Aurin 2020):
   DOC = 192.718 + 26.790 a_g(380) - 3.558 SSS (umol L-1), valid 47.24-223.79 umol L-1. a_g(380)
   comes from a_g(443) with the exponential CDOM spectrum a_g(380) = a_g(443) exp(S (443 - 380)),
   S (nm-1) the median spectral slope of the CliVEC samples (config).
 - ``linear_ag443_from_rrs`` - ``linear_ag443`` applied to a_g(443) from Rrs with :func:`ag_M08`.
 
 CDOM from Rrs: :func:`ag_M08`, Mannino et al. 2008 (JGR 113, doi:10.1029/2007JC004493, MODIS-Aqua
-coefficients as quoted in SCIENCE-NOTES s3 [S]): a_g(l0) = ln((Rrs490/Rrs551 - a)/b)/(-c) (m-1);
-the MODIS product bands Rrs_488 and Rrs_547 stand in for 490 and 551.
+coefficients of the paper as quoted by a third-party implementation):
+a_g(l0) = ln((Rrs490/Rrs551 - a)/b)/(-c) (m-1); the MODIS product bands Rrs_488 and Rrs_547 stand
+in for 490 and 551.
 
 Calibration (:func:`calibration_table`, :func:`calibrate`, :func:`leave_one_out`): every
-DOC/CDOM table of the sample data (CliVEC; Kowalczuk et al. 2010 IOPAN Baltic; Asmala et al. 2014
+DOC/CDOM table of a folder of sample data (the repository's shared ``doc_cdom`` folder: CliVEC; Kowalczuk et al. 2010 IOPAN Baltic; Asmala et al. 2014
 Finnish estuaries; Stedmon Dana 2012 Denmark Strait; Tehrani et al. 2013 Louisiana shelf), read
 with their quirks caught; each configuration stores its uncertainty and the input ``domain`` it
 was fitted on, and inputs outside it raise a :class:`satco2.ValidityWarning`.
@@ -40,16 +42,13 @@ import xarray as xr
 import yaml
 
 from .. import SatCO2Error, SatCO2Warning, ValidityWarning
+from ..config import catalog_dir
 
 #: Mannino et al. 2008 Table (MODIS-Aqua), a_g(lambda0) from Rrs490/Rrs551: lambda0 -> (a, b, c)
 M08_COEFFS = {443: (0.4363, 2.221, 13.126), 412: (0.4553, 2.345, 8.045), 355: (0.4934, 2.731, 3.512)}
 #: GOCAD MLR2 (Aurin et al. 2018): DOC = c0 + c1 a_g(380) + c2 SSS, umol L-1; validity range of DOC
 GOCAD_MLR2 = (192.718, 26.790, -3.558)
 GOCAD_MLR2_RANGE = (47.24, 223.79)
-
-#: catalog product holding each algorithm input variable
-INPUT_PRODUCTS = {"a_cdom_443": "global-acd-modis-aqua-4km", "sss": "global-sss-smos-25km",
-                  "Rrs_488": "global-rrs-modis-aqua-4km", "Rrs_547": "global-rrs-modis-aqua-4km"}
 
 SEABASS_MISSING = -999.0
 SEABASS_BDL = -777.0
@@ -167,11 +166,10 @@ def read_seabass(path: str | Path) -> pd.DataFrame:
     return df
 
 
-def clivec_files() -> dict[str, Path]:
-    """The two real CliVEC SeaBASS files (cruise -> path) in the shared sample data."""
-    from ..testing import shared_data
-
-    d = shared_data() / "doc_cdom"
+def clivec_files(folder: str | Path) -> dict[str, Path]:
+    """The two real CliVEC SeaBASS files (cruise -> path) in ``folder`` (e.g. the shared sample
+    data's ``doc_cdom``)."""
+    d = Path(folder)
     return {"CV1": d / "CV1_OM_pigments_seabass.txt", "CV2": d / "CV2_OM_pigments_seabass.txt"}
 
 
@@ -255,8 +253,6 @@ def check_domain(values, domain, what: str, units: str = "") -> int:
 # ----------------------------------------------------------------------------- calibration
 
 def algorithms_file() -> Path:
-    from ..config import catalog_dir
-
     return catalog_dir() / "doc" / "algorithms.yaml"
 
 
@@ -292,13 +288,14 @@ def stats(pred, obs) -> dict:
             "r2": float(r * r), "mapd_percent": float(np.mean(np.abs(d) / obs[ok]) * 100)}
 
 
-def validate(calibration: str = "CV1", validation: str = "CV2", files: dict | None = None) -> dict:
-    """Calibrate ``linear_ag443`` on one CliVEC cruise and validate on the other.
+def validate(folder: str | Path, calibration: str = "CV1", validation: str = "CV2") -> dict:
+    """Calibrate ``linear_ag443`` on one CliVEC cruise and validate on the other (the SeaBASS
+    files of :func:`clivec_files` in ``folder``).
 
     Returns {"fit": coefficients, "calibration": stats on the fit cruise, "validation": stats on
     the independent cruise}; DOC statistics in umol L-1.
     """
-    files = files or clivec_files()
+    files = clivec_files(folder)
     cal = _read_seabass_quiet(files[calibration])
     val = surface_matchups(_read_seabass_quiet(files[validation]))
     fit = fit_linear(cal)
@@ -458,13 +455,9 @@ EXCLUDED_TABLES = {
 }
 
 
-def calibration_table(folder: str | Path | None = None, slope: float | None = None) -> pd.DataFrame:
-    """Every surface DOC/a_g(443) sample of the calibration files in ``folder`` (default: the shared
+def calibration_table(folder: str | Path, slope: float | None = None) -> pd.DataFrame:
+    """Every surface DOC/a_g(443) sample of the calibration files in ``folder`` (the shared
     ``doc_cdom`` sample folder), one table (:data:`TABLE_COLUMNS`); ``attrs["dropped"]`` per dataset."""
-    if folder is None:
-        from ..testing import shared_data
-
-        folder = shared_data() / "doc_cdom"
     folder = Path(folder)
     if slope is None:
         slope = load_config()["linear_ag443"]["cdom_slope"]
@@ -545,10 +538,10 @@ def validate_gocad(table: pd.DataFrame, slope: float | None = None) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
-def calibration_configs(table: pd.DataFrame | None = None) -> dict:
+def calibration_configs(table: pd.DataFrame) -> dict:
     """The configurations stored under ``calibrations:`` in ``catalogs/doc/algorithms.yaml``: one
-    per water type (dataset) and one on every dataset pooled, each with its domain."""
-    table = calibration_table() if table is None else table
+    per water type (dataset) and one on every dataset pooled, each with its domain (``table``
+    from :func:`calibration_table`)."""
     out = {}
     for name, t in table.groupby("dataset", sort=False):
         out[name] = {**calibrate(t), "water_type": t["water_type"].iloc[0],
@@ -598,13 +591,6 @@ DOC_ALGORITHMS: dict[str, DocAlgorithm] = {
                      "a_g(443): Mannino et al. 2008 JGR 113; DOC: linear_ag443", True),
     ]
 }
-
-
-def input_products(algorithm: str) -> list[str]:
-    """Catalog product ids an algorithm reads (in order, without repeats)."""
-    if algorithm not in DOC_ALGORITHMS:
-        raise SatCO2Error(f"unknown DOC algorithm {algorithm!r}; choose one of {sorted(DOC_ALGORITHMS)}")
-    return list(dict.fromkeys(INPUT_PRODUCTS[v] for v in DOC_ALGORITHMS[algorithm].inputs))
 
 
 def surface_doc(ds: xr.Dataset, algorithm: str = "linear_ag443", config: dict | None = None,

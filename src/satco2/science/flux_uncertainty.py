@@ -30,6 +30,7 @@ import numpy as np
 import xarray as xr
 
 from .. import SatCO2Error
+from . import air_sea_flux
 
 SOURCES = ("k_param", "wind", "xco2", "draw")
 """Dimensions of the budget ensemble (see the module docstring)."""
@@ -106,13 +107,11 @@ def ensemble_budgets(inputs: dict, configs: list, region: str | None = None,
     """Period-mean regional budget (Tg C yr-1, + = source) of every member.
 
     ``inputs``: ``{wind name: {xco2 name: role -> DataArray}}`` (the inputs of
-    :func:`satco2.science.carbon.compute_products`; put :func:`rms_wind` in ``"wind"`` where
+    :func:`satco2.science.air_sea_flux.compute_products`; put :func:`rms_wind` in ``"wind"`` where
     finer winds exist); ``configs``: MeSAA configurations (:func:`draw_configs`); ``region``:
-    a region name (its cell fractions, :func:`satco2.science.carbon.region_weights`; None:
+    a region name (its cell fractions, :func:`satco2.science.air_sea_flux.region_weights`; None:
     every cell). Returns a DataArray
     with dims ``wind, xco2, draw, k_param``."""
-    from . import carbon
-
     winds = list(inputs)
     xco2s = list(next(iter(inputs.values())))
     out = None
@@ -121,9 +120,9 @@ def ensemble_budgets(inputs: dict, configs: list, region: str | None = None,
             if x not in inputs[w]:
                 raise SatCO2Error(f"the ensemble inputs of wind {w!r} have no xCO2 source {x!r}")
             for d, cfg in enumerate(configs):
-                ds = carbon.compute_products(inputs[w][x], mesaa_config=cfg, resolution=resolution)
-                wt = carbon.region_weights(region, ds) if region else None
-                s = carbon.regional_summary(ds, wt).budget.mean("time").compute()
+                ds = air_sea_flux.compute_products(inputs[w][x], mesaa_config=cfg, resolution=resolution)
+                wt = air_sea_flux.region_weights(region, ds) if region else None
+                s = air_sea_flux.regional_summary(ds, wt).budget.mean("time").compute()
                 if out is None:
                     out = xr.DataArray(np.full((len(winds), len(xco2s), len(configs), s.sizes["k_param"]), np.nan),
                                        dims=("wind", "xco2", "draw", "k_param"),

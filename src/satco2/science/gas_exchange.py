@@ -268,7 +268,7 @@ def flux(k_cm_h, K0, dpco2_uatm):
 
 def flux_kernel(t_C, s, u10, dpco2_uatm, k_param: str = "W14"):
     """Flux (mmol C m-2 d-1) from SST (°C), salinity, U10 (m s-1) and dpCO2 (µatm): the numpy
-    kernel that :mod:`satco2.science.carbon` wraps with ``xr.apply_ufunc``."""
+    kernel that :mod:`satco2.science.air_sea_flux` wraps with ``xr.apply_ufunc``."""
     return flux(get_k(k_param)(u10, t_C), K0_W74(t_C, s), dpco2_uatm)
 
 
@@ -355,7 +355,7 @@ def flux_fast(t_C, s, u10, dpco2_uatm, k_param: str = "W14"):
     """:func:`flux_kernel` fused into one compiled pass (numba), mmol C m-2 d-1.
 
     Same formulas (Weiss 1974 K0, Wanninkhof 2014 Sc, :data:`K_COEFFICIENTS`) and the same
-    validity ranges, checked in one pass each; used by :mod:`satco2.science.carbon`.
+    validity ranges, checked in one pass each; used by :mod:`satco2.science.air_sea_flux`.
     """
     get_k(k_param)
     q, l, scref = K_COEFFICIENTS[k_param]
@@ -428,12 +428,6 @@ def cell_area_WGS84(lat, lon) -> np.ndarray:
     dq = np.abs(np.diff(q))
     dlon = np.abs(np.deg2rad(np.diff(lone)))
     return (b**2 / 2) * dq[:, None] * dlon[None, :]
-
-
-def mmol_m2_d_to_TgC_per_yr(total_mmol_per_d):
-    """Convert a flux integrated over area (mmol C d-1) to Tg C yr-1 (12.0107 g mol-1,
-    365.25 d yr-1)."""
-    return np.asarray(total_mmol_per_d, float) * 1e-3 * MOLAR_MASS_C * DAYS_PER_YEAR / 1e12
 
 
 def budget_TgC_per_yr(flux_da, weights=None):

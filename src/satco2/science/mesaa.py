@@ -223,7 +223,8 @@ def mixing_table(cfg: MesaaConfig) -> MixingTable:
 
 def bio_log10(chl, a: float, b: float):
     """dpCO2_bio = a + b log10(Chl), µatm (Chl in mg m-3). Form SUBSTITUTE: Bai et al. (2015)
-    parameterize the bio term with Chl but the form was not found (SCIENCE-NOTES 1)."""
+    parameterize the bio term with Chl (doi:10.1002/2014JC010632, abstract) but its form was not
+    found in the material read."""
     return a + b * np.log10(np.asarray(chl, float))
 
 

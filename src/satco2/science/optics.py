@@ -1,6 +1,6 @@
 """Water transparency: Secchi disk depth (SDD) from remote-sensing reflectance or from Kd(490).
 
-Parameterizations (SCIENCE-NOTES §4):
+Parameterizations:
 
 - :func:`zsd_L15` — Lee, Shang, Hu, Du, Weidemann, Hou, Lin, Lin 2015, "Secchi disk depth: A new
   theory and mechanistic model for underwater visibility", Remote Sens. Environ. 169:139-149:
@@ -14,9 +14,10 @@ Parameterizations (SCIENCE-NOTES §4):
   412, 443, 488, 547, 667 nm. Reference band 547 when Rrs(667) < 0.0015 sr-1, else 667. Pure
   water: aw from Pope & Fry 1997 and bbw (= 0.5 bw) from Smith & Baker 1981, band-averaged for
   MODIS-Aqua as tabulated by NASA OBPG (``water_coef.txt``; values as carried by
-  BIO-RSG/oceancolouR ``qaa``, R/CHLA_QAA.R). The pitfalls of public ports listed in
-  SCIENCE-NOTES are avoided: the -0.469 sign, g0 = 0.089 and g1 = 0.1245, Rrs_tr (not Rrs_max),
-  bbw at the reference band actually used, bbw = 0.5 bw.
+  BIO-RSG/oceancolouR ``qaa``, R/CHLA_QAA.R). Pitfalls of some public ports are avoided (the
+  QAA v6 document and Lee et al. 2015 are followed): the -0.469 sign, g0 = 0.089 and g1 = 0.1245,
+  Rrs_tr (not Rrs_max, the Landsat rule of Lee et al. 2016), bbw at the reference band actually
+  used, bbw = 0.5 bw.
 - :func:`sdd_from_rrs` — the whole Lee 2015 chain from Rrs (the standard route).
 - :func:`sdd_from_kd490` — where only Kd(490) exists (this project's ``extra-kd490`` product):
   Lee 2015 with Kd_tr := Kd(490) and a configurable Rrs_tr (default 0.005 sr-1). SUBSTITUTE: in

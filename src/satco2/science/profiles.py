@@ -1,7 +1,8 @@
 """Vertical DOC profile model: surface DOC (umol L-1) -> DOC(z) down to the sea floor.
 
 Structure after Liu, Pan, Bai et al. (JGR Oceans ~2014, "Estimating dissolved organic carbon
-inventories in the East China Sea using remote sensing data"; SCIENCE-NOTES section 3): a
+inventories in the East China Sea using remote sensing data", abstract; the same group's review,
+Acta Oceanol. Sin. 2014, doi:10.1007/s13131-014-0419-4): a
 **uniform** model for vertically mixed water and a **stratified** model, chosen per pixel by a
 **water-mass index**. The paper's parameters and thresholds were not found, so every number lives
 in ``catalogs/doc/profiles.yaml`` flagged ``substitute: true`` (see :func:`load_params`).
@@ -26,6 +27,7 @@ import xarray as xr
 import yaml
 
 from .. import SatCO2Error
+from ..config import catalog_dir
 
 SUBSTITUTE = True  # the whole parameter set is a substitute (see module docstring)
 
@@ -33,8 +35,6 @@ SUBSTITUTE = True  # the whole parameter set is a substitute (see module docstri
 def load_params(path: str | Path | None = None) -> dict:
     """Profile-model parameters (``catalogs/doc/profiles.yaml``) as plain values plus
     ``substitute`` (list of names whose value is not from the source paper)."""
-    from ..config import catalog_dir
-
     path = Path(path) if path else catalog_dir() / "doc" / "profiles.yaml"
     try:
         raw = yaml.safe_load(Path(path).read_text())

@@ -21,7 +21,7 @@ columns ``time`` (UTC, datetime64), ``lat`` (degrees north), ``lon`` (degrees ea
 :func:`read_observations` picks the parser from the file's content (:func:`iter_observations`
 streams the large formats). :func:`matchups` pairs observations with a product's monthly grid
 cells (the pco2_flux notebook's validation); :func:`statistics` gives N, mean bias, RMSE, R²
-(other areas import it: it only needs two arrays). The kernels of :mod:`satco2.matchups` live at
+(other areas import it: it only needs two arrays). The kernels of :mod:`satco2.analyses.matchups` live at
 the end: :func:`window_values` (window extraction on one block), :func:`haversine_km`,
 :func:`moments` / :func:`stats_from_moments` (statistics accumulated over pieces).
 """
@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from .. import SatCO2Error
+from ..cf import CRITERIA, coord_name
 from .gas_exchange import fco2_to_pco2
 
 MISSING = -999.0
@@ -506,8 +507,6 @@ def read_netcdf_trajectory(path, quantity: str = "pco2sw") -> pd.DataFrame:
     :data:`CANONICAL_UNITS`; fCO2 becomes pCO2 as in :func:`read_csv`."""
     import xarray as xr
 
-    from ..cf import CRITERIA
-
     path = Path(path)
     if not path.is_file():
         raise SatCO2Error(f"observation file {path} does not exist")
@@ -634,8 +633,6 @@ def matchups(products, obs: pd.DataFrame, variables=("pco2sw",), average: bool =
     observations are averaged per (month, cell), as the products are monthly means.
     Returns columns ``time, lat, lon, n_obs, obs_<v>`` and ``model_<v>`` for each variable.
     """
-    from ..cf import coord_name
-
     lat_n, lon_n = coord_name(products, "latitude"), coord_name(products, "longitude")
     lat = products[lat_n].values
     lon = products[lon_n].values
@@ -707,7 +704,7 @@ def statistics(obs, model) -> dict[str, float]:
 
 # ----------------------------------------------------------------------------------------------
 # match-up kernels at scale: window extraction, distances, streaming statistics
-# (numpy in, numpy out; satco2.matchups runs them chunk by chunk on the user's Dask cluster)
+# (numpy in, numpy out; satco2.analyses.matchups runs them chunk by chunk on the user's Dask cluster)
 
 EARTH_RADIUS_KM = 6371.0088
 """Mean Earth radius R1 = (2a + b)/3 of GRS80/WGS84, km (Moritz 2000, Geodetic Reference System

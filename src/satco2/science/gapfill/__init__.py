@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 
+from ... import SatCO2Error
 from .base import FillOutput, GapFiller, find_axes
 from .dineof import DINEOF, dineof_matrix
 
@@ -33,8 +34,6 @@ class _Registry(dict):
     """A dict of method name -> GapFiller subclass that imports each class lazily."""
 
     def __missing__(self, key):
-        from ... import SatCO2Error
-
         if key not in _METHOD_PATHS:
             raise SatCO2Error(f"unknown gap-filling method {key!r}; choose one of {sorted(_METHOD_PATHS)}")
         mod, cls = _METHOD_PATHS[key].split(":")

@@ -315,11 +315,9 @@ def dineof_matrix(X: np.ndarray, nev: int = 30, neini: int = 1, toliter: float =
 def _blas_limit(n):
     import contextlib
 
+    from threadpoolctl import threadpool_limits
+
     if n is None:
-        return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: only a speed matter
         return contextlib.nullcontext()
     return threadpool_limits(limits=int(n), user_api="blas")
 
@@ -505,7 +503,8 @@ class DINEOF(GapFiller):
       would rest on a handful of values); their gaps get the monthly climatology with its
       fall-backs (``n_sparse`` in the info);
     - ``clip``: filled values are clipped to the range of all observed values (transformed units;
-      STIMP clamps its output to the observed range too, SCIENCE-NOTES section 5): a pixel with
+      STIMP likewise clamps its output, to each pixel's observed range: Zhang et al. 2025, Nat.
+      Commun., doi:10.1038/s41467-025-62901-9, code YangLabHKUST/STIMP): a pixel with
       few observations cannot come out several decades off (``n_clipped`` in the info).
 
     ``min_obs`` (default 0) and ``one_se`` (default off) are exposed choices: on the Bay of Seine

@@ -57,10 +57,8 @@ WEIGHTS_FILE = "learned_imputer.pt"
 
 
 def _torch():
-    try:
-        import torch
-    except ImportError as e:  # pragma: no cover
-        raise SatCO2Error("the learned gap filler needs PyTorch (torch==2.13.0, CPU build)") from e
+    import torch  # imported on first use: importing torch costs seconds
+
     return torch
 
 

@@ -2,7 +2,7 @@
 
 Python::
 
-    import satco2.matchups as mu
+    from satco2.analyses import matchups as mu
     res = mu.match_file("cruise.tsv", "global-sst-oisst-25km", source="mirror",
                         window_days=1, window_pixels=1, stat="median", out="cruise.matchups.csv")
     res.stats        # N, bias, RMSE, R² per region and per month (pandas DataFrame)
@@ -58,9 +58,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import SatCO2Error
-from .cf import coord_name
-from .science import validation as V
+from .. import SatCO2Error, catalog
+from ..cf import coord_name
+from ..catalog.footprints import FOOTPRINTS
+from ..science import regions as R
+from ..science import validation as V
 
 FLAGS = ("ok", "outside_grid", "outside_period", "no_valid_pixel", "obs_missing", "obs_quality")
 """Values of the ``flag`` column, in the order they are decided."""
@@ -366,8 +368,6 @@ class StatsAccumulator:
 
     def _region_geoms(self):
         if self._geoms is None:
-            from .science import regions as R
-
             names = R.names() if self.regions is None else list(self.regions)
             self._geoms = {}
             for name in names:
@@ -498,11 +498,7 @@ def open_product(product, source: str = "demo", variable: str | None = None,
 
 
 def _open_registry(pid: str, source: str, near) -> xr.Dataset:
-    from . import catalog
-
     if source == "demo" and near is not None:
-        from .catalog.footprints import FOOTPRINTS
-
         b = near
         fits = sorted((f for f, fp in FOOTPRINTS.items()
                        if fp.bbox[0] <= b[0] and fp.bbox[1] <= b[1] and fp.bbox[2] >= b[2] and fp.bbox[3] >= b[3]),

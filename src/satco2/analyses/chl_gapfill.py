@@ -22,10 +22,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ... import SatCO2Error
-from . import METHODS
-from .evaluate import evaluate_imputation
-from .forecast import forecast, forecast_skill, imputations_of
+from .. import SatCO2Error, catalog
+from ..science import regions
+from ..science.gapfill import METHODS
+from ..science.gapfill.evaluate import evaluate_imputation
+from ..science.gapfill.forecast import forecast, forecast_skill, imputations_of
 
 PRODUCT = "global-chl-modis-aqua-4km"
 
@@ -57,9 +58,6 @@ def run_analysis(region: str, start: str, end: str, out_dir, method: str = "dine
                  n_samples: int = 8, source: str = "demo", seed: int = 0, da: xr.DataArray | None = None) -> dict:
     """Run the analysis (see the module docstring); ``horizon`` in years. Returns a dict of the
     products (Datasets and DataFrames) and ``inputs`` (what was opened)."""
-    from ... import catalog
-    from .. import regions
-
     if method not in METHODS:
         raise SatCO2Error(f"unknown gap-filling method {method!r}; choose one of {sorted(METHODS)}")
     out_dir = Path(out_dir)

@@ -1,4 +1,5 @@
-"""The four carbon products: laziness, regridding, consistency, Zarr provenance, demo truth."""
+"""The four carbon products (satco2.science.air_sea_flux): laziness, regridding, consistency; their
+Zarr provenance and the pCO2-flux workflow (satco2.analyses.pco2_flux); demo truth."""
 from __future__ import annotations
 
 import json
@@ -9,7 +10,10 @@ import pytest
 import xarray as xr
 
 import satco2
-from satco2.science import carbon, gas_exchange as ge, mesaa
+from satco2.analyses import pco2_flux
+from satco2.science import air_sea_flux as asf
+from satco2.science import gas_exchange as ge
+from satco2.science import mesaa, regions
 from satco2.testing import raise_if_dask_computes
 
 
@@ -59,9 +63,9 @@ def inputs():
 
 def test_products_are_lazy_and_consistent(inputs):
     with raise_if_dask_computes():
-        ds = carbon.compute_products(inputs, k_param="N00")
-    assert set(carbon.PRODUCT_VARS) <= set(ds.data_vars)
-    assert all(ds[v].chunks is not None for v in carbon.PRODUCT_VARS)
+        ds = asf.compute_products(inputs, k_param="N00")
+    assert set(asf.PRODUCT_VARS) <= set(ds.data_vars)
+    assert all(ds[v].chunks is not None for v in asf.PRODUCT_VARS)
     ds = ds.compute()
     assert ds.sizes == {"time": 3, "lat": 8, "lon": 8}
     np.testing.assert_allclose(ds.dpco2, ds.pco2sw - ds.pco2air)
@@ -84,8 +88,8 @@ def test_products_are_lazy_and_consistent(inputs):
 
 
 def test_write_products_provenance(inputs, tmp_path):
-    ds = carbon.compute_products(inputs, parameters={"region": "test"})
-    p = carbon.write_products(ds, tmp_path / "products.zarr")
+    ds = asf.compute_products(inputs, parameters={"region": "test"})
+    p = pco2_flux.write_products(ds, tmp_path / "products.zarr")
     assert sorted(x.name for x in tmp_path.iterdir()) == ["products.zarr"]  # no temp leftovers
     back = xr.open_zarr(p)
     assert back.flux.dtype == np.float32
@@ -101,8 +105,8 @@ def test_write_products_provenance(inputs, tmp_path):
 
 
 def test_failed_write_leaves_nothing(inputs, tmp_path):
-    ds = carbon.compute_products(inputs)
-    good = carbon.write_products(ds, tmp_path / "p.zarr")
+    ds = asf.compute_products(inputs)
+    good = pco2_flux.write_products(ds, tmp_path / "p.zarr")
     before = xr.open_zarr(good).flux.values
 
     def boom(block, block_info=None):  # the last month fails mid-write (e.g. a worker dies)
@@ -112,24 +116,24 @@ def test_failed_write_leaves_nothing(inputs, tmp_path):
 
     bad = ds.assign(flux=ds.flux.copy(data=ds.flux.data.map_blocks(boom, dtype=float)))
     with pytest.raises(RuntimeError, match="simulated failure"):
-        carbon.write_products(bad, good)
+        pco2_flux.write_products(bad, good)
     assert sorted(x.name for x in tmp_path.iterdir()) == ["p.zarr"]
     np.testing.assert_array_equal(xr.open_zarr(good).flux.values, before)
 
 
 def test_bad_parameters(inputs):
     with pytest.raises(satco2.SatCO2Error, match="unknown gas-transfer"):
-        carbon.compute_products(inputs, k_param="L86")
+        asf.compute_products(inputs, k_param="L86")
     with pytest.raises(satco2.SatCO2Error, match="inputs chl"):
-        carbon.compute_products({k: v for k, v in inputs.items() if k != "chl"})
+        asf.compute_products({k: v for k, v in inputs.items() if k != "chl"})
     late = dict(inputs, slp=inputs["slp"].assign_coords(time=inputs["slp"].time + pd.Timedelta(days=400)))
     with pytest.raises(satco2.SatCO2Error, match="share no month"):
-        carbon.compute_products(late)
+        asf.compute_products(late)
 
 
 def test_regional_summary_spread(inputs):
-    ds = carbon.compute_products(inputs).compute()
-    s = carbon.regional_summary(ds).compute()
+    ds = asf.compute_products(inputs).compute()
+    s = asf.regional_summary(ds).compute()
     assert list(s.k_param.values) == list(ge.K_PARAMETERIZATIONS)
     area = ge.cell_area_WGS84(ds.lat.values, ds.lon.values)
     f = ds.flux.values[0]
@@ -146,14 +150,8 @@ def test_recovers_injected_demo_flux(demo_store):
     """Products from the demo inputs reproduce the generator's plain-numpy truth where Chl is
     not cloudy (LUT interpolation, float32 storage: within 0.5 % / 0.05 mmol m-2 d-1)."""
     bbox, period = (121.0, 27.0, 125.0, 32.0), ("2010-07", "2010-08")
-    try:
-        from satco2 import catalog
-
-        catalog.open  # noqa: B018
-        inputs = carbon.open_inputs(bbox=bbox, time=period, source="demo")
-    except (ImportError, AttributeError):  # pragma: no cover - before the catalog exists
-        pytest.skip("satco2.catalog.open is not available")
-    ds = carbon.compute_products(inputs).compute()
+    inputs = pco2_flux.open_inputs(bbox=bbox, time=period, source="demo")
+    ds = asf.compute_products(inputs).compute()
     truth = xr.open_zarr(demo_store / "ecs" / "truth" / "flux.zarr")
     truth = truth.sel(time=ds.time, lat=ds.lat, lon=ds.lon, method="nearest").compute()
     ok = np.isfinite(ds.flux.values)
@@ -169,18 +167,18 @@ def test_run_analysis_rejects_bad_inputs_before_computing(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(satco2.SatCO2Error, match="obs.csv: no lon column"):
-        carbon.run_analysis("ecs", "2010-01", "2010-02", out, obs_file=str(bad))
+        pco2_flux.run_analysis("ecs", "2010-01", "2010-02", out, obs_file=str(bad))
     with pytest.raises(satco2.SatCO2Error, match="no MeSAA configuration"):
-        carbon.run_analysis("ecs", "2010-01", "2010-02", out, mesaa_config="atlantis")
+        pco2_flux.run_analysis("ecs", "2010-01", "2010-02", out, mesaa_config="atlantis")
     with pytest.raises(satco2.SatCO2Error, match="needs an observation file"):
-        carbon.run_analysis("ecs", "2010-01", "2010-02", out, fit_bio=True)
+        pco2_flux.run_analysis("ecs", "2010-01", "2010-02", out, fit_bio=True)
     with pytest.raises(satco2.SatCO2Error, match="atlantis"):
-        carbon.run_analysis("atlantis", "2010-01", "2010-02", out)
+        pco2_flux.run_analysis("atlantis", "2010-01", "2010-02", out)
     assert list(out.iterdir()) == []
 
 
 def test_resolution_regrids_to_a_coarser_grid(inputs):
-    ds = carbon.compute_products(inputs, resolution=0.2, bbox=(121.0, 28.0, 121.8, 28.8)).compute()
+    ds = asf.compute_products(inputs, resolution=0.2, bbox=(121.0, 28.0, 121.8, 28.8)).compute()
     assert ds.sizes["lat"] == 4 and ds.sizes["lon"] == 4
     np.testing.assert_allclose(ds.lat.values, [28.1, 28.3, 28.5, 28.7])
     sst = inputs["sst"].values.reshape(3, 4, 2, 4, 2).mean(axis=(2, 4))
@@ -191,12 +189,6 @@ def test_resolution_regrids_to_a_coarser_grid(inputs):
 def test_bio_term_fitted_to_observations_recovers_demo_coefficients(demo_store, tmp_path):
     """The demo truth uses the ECS config's bio term (a = -12.04, b = -40); a SYNTHETIC cruise
     sampled from the truth (pCO2, 3 µatm noise, seed 9) must give those coefficients back."""
-    try:
-        from satco2 import catalog
-
-        catalog.open  # noqa: B018
-    except (ImportError, AttributeError):  # pragma: no cover
-        pytest.skip("satco2.catalog.open is not available")
     t = xr.open_zarr(demo_store / "ecs" / "truth" / "flux.zarr")
     chl = xr.open_zarr(demo_store / "ecs" / "global-chl-modis-aqua-4km.zarr").chlor_a
     box = dict(lat=slice(28.0, 32.0), lon=slice(121.0, 124.0), time=slice("2010-05", "2010-06"))
@@ -210,8 +202,8 @@ def test_bio_term_fitted_to_observations_recovers_demo_coefficients(demo_store, 
     pd.DataFrame(rows).to_csv(obs, index=False)
     out = tmp_path / "run"
     out.mkdir()
-    res = carbon.run_analysis("changjiang_estuary", "2010-05", "2010-06", out, obs_file=str(obs),
-                              fit_bio=True)
+    res = pco2_flux.run_analysis("changjiang_estuary", "2010-05", "2010-06", out, obs_file=str(obs),
+                                 fit_bio=True)
     fit = res["stats"]["bio_fit"]
     cfg = mesaa.load_config("ecs")
     assert fit["n"] >= 100
@@ -250,7 +242,7 @@ def test_demo_inputs_are_plausible_and_documented(demo_store):
 
 
 def test_summary_regions_are_the_named_regions_inside():
-    names = carbon.summary_regions("ecs", carbon.region_bbox("ecs"))
+    names = pco2_flux.summary_regions("ecs", regions.bbox("ecs"))
     assert names[0] == "ecs" and "changjiang_estuary" in names
     assert "pearl_river_estuary" not in names  # 112-116E lies outside 117-131E
-    assert carbon.summary_regions("changjiang_estuary", (121.0, 28.0, 124.0, 32.0)) == ["changjiang_estuary"]
+    assert pco2_flux.summary_regions("changjiang_estuary", (121.0, 28.0, 124.0, 32.0)) == ["changjiang_estuary"]

@@ -1,0 +1,240 @@
+"""The pCO2 and air-sea CO2 flux analysis of ``notebooks/pco2_flux.ipynb``: input selection,
+the workflow and product writing.
+
+:func:`open_inputs` opens the inputs lazily through :func:`satco2.catalog.open` (product ids in
+:data:`INPUTS`, wind product selectable in :data:`WIND_PRODUCTS`);
+:func:`satco2.science.air_sea_flux.compute_products` turns them into the four monthly products
+(pco2air, pco2sw, dpco2, flux); :func:`write_products` writes them to Zarr atomically with CF
+metadata and provenance (parameters, code version, input product ids); :func:`run_analysis` is the
+notebook's one call (products, regional summaries for every gas-transfer parameterization, and
+match-ups with an observation file).
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import os
+import shutil
+import subprocess
+import uuid
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .. import SatCO2Error, __version__, catalog
+from ..config import REPO_ROOT
+from ..science import gas_exchange as ge
+from ..science import mesaa, regions, validation
+from ..science.air_sea_flux import compute_products, region_weights, regional_summary
+
+INPUTS: dict[str, tuple[str, str]] = {
+    "sst": ("global-sst-oisst-25km", "sst"),
+    "sss": ("global-sss-smos-25km", "sss"),
+    "wind": ("global-ssw-ccmp-25km", "wind_speed"),
+    "chl": ("global-chl-modis-aqua-4km", "chlor_a"),
+    "xco2": ("extra-xco2-noaa-gml", "xco2"),
+    "slp": ("extra-slp-ncep-reanalysis", "slp"),
+}
+"""Input role -> (product id, variable name), the defaults of :func:`open_inputs`."""
+
+WIND_PRODUCTS = {"ccmp": "global-ssw-ccmp-25km", "windsat": "global-ssw-windsat-25km"}
+"""Wind product choices (name -> product id); both provide ``wind_speed`` (m s-1, 10 m)."""
+
+# ----------------------------------------------------------------------------------------------
+# inputs
+
+
+def open_inputs(bbox=None, time=None, source: str = "demo", wind_product: str = "ccmp",
+                products: dict[str, str] | None = None) -> dict[str, xr.DataArray]:
+    """Open every input lazily with :func:`satco2.catalog.open`; returns role -> DataArray.
+
+    bbox: (lon_min, lat_min, lon_max, lat_max) degrees; time: (start, end) strings;
+    products: optional role -> product id overrides.
+    """
+    if wind_product not in WIND_PRODUCTS:
+        raise SatCO2Error(f"unknown wind product {wind_product!r}; choose one of {', '.join(WIND_PRODUCTS)}")
+    ids = {role: pid for role, (pid, _) in INPUTS.items()}
+    ids["wind"] = WIND_PRODUCTS[wind_product]
+    ids.update(products or {})
+    out = {}
+    for role, pid in ids.items():
+        ds = catalog.open(pid, source=source, bbox=bbox, time=time)
+        var = INPUTS[role][1]
+        if var not in ds:
+            raise SatCO2Error(f"product {pid} has no variable {var!r} (has {', '.join(ds.data_vars)})")
+        da = ds[var]
+        da.attrs = {**ds.attrs, **da.attrs, "product_id": ds.attrs.get("product_id", pid)}
+        out[role] = da
+    return out
+
+
+def code_version() -> str:
+    """``satco2 <version>`` plus the git commit of the source tree when it is a checkout."""
+    v = f"satco2 {__version__}"
+    try:
+        r = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],
+                           capture_output=True, text=True, timeout=10)
+        if r.returncode == 0 and r.stdout.strip():
+            v += f" (git {r.stdout.strip()})"
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return v
+
+
+def write_products(ds: xr.Dataset, path, extra_attrs: dict | None = None) -> Path:
+    """Compute and write ``ds`` to the Zarr store ``path`` atomically (temporary sibling, then
+    rename), float32 on disk, with a ``history`` line; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    out = ds.copy()
+    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    version = code_version()
+    out.attrs["code_version"] = version
+    out.attrs["history"] = f"{now} satco2.analyses.pco2_flux.write_products ({version})"
+    out.attrs.update(extra_attrs or {})
+    enc = {v: {"dtype": "float32"} for v in out.data_vars}
+    for v in out.variables.values():
+        for key in ("chunks", "preferred_chunks", "compressors", "filters", "shards"):
+            v.encoding.pop(key, None)
+    if any(out[v].chunks for v in out.data_vars):
+        out = out.unify_chunks()
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+            # short string coordinates (k_param, region) are stored as fixed-length UTF-32, which
+            # zarr-python reads back but flags as not (yet) in the Zarr v3 specification
+            warnings.filterwarnings("ignore", message=".*FixedLengthUTF32.*")
+            out.to_zarr(tmp, mode="w", consolidated=True, zarr_format=3, encoding=enc)
+        if path.exists():
+            old = path.with_name(f".{path.name}.{uuid.uuid4().hex}.old")
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+# ----------------------------------------------------------------------------------------------
+# the notebook's analysis, one call
+
+PRODUCTS_FILE = "pco2_flux.zarr"
+SUMMARY_FILE = "pco2_flux_summary.zarr"
+MATCHUPS_FILE = "pco2_flux_matchups.csv"
+STATS_FILE = "pco2_flux_validation.json"
+
+
+def summary_regions(region: str, bbox, tolerance: float = 0.5) -> list[str]:
+    """``region`` first, then every other named region whose bounding box lies inside ``bbox``
+    (degrees, with ``tolerance``): the regions whose budgets a run reports."""
+    out = [region]
+    for n in regions.names():
+        if n == region:
+            continue
+        try:
+            b = regions.bbox(n)
+        except SatCO2Error:
+            continue
+        if (b[0] >= bbox[0] - tolerance and b[1] >= bbox[1] - tolerance
+                and b[2] <= bbox[2] + tolerance and b[3] <= bbox[3] + tolerance):
+            out.append(n)
+    return out
+
+
+def run_analysis(region: str, start: str, end: str, out_dir, k_param: str = "W14",
+                 wind_product: str = "ccmp", mesaa_config: str = "ecs", resolution: float = 0.0,
+                 source: str = "demo", obs_file: str = "", fit_bio: bool = False) -> dict:
+    """What ``notebooks/pco2_flux.ipynb`` runs: open the inputs for ``region`` and ``start``..``end``,
+    write the products (``pco2_flux.zarr``), the regional summaries (``region`` and the named
+    regions inside it, see :func:`summary_regions`) for every gas-transfer parameterization
+    (``pco2_flux_summary.zarr``) and, with ``obs_file``, the match-ups
+    (``pco2_flux_matchups.csv``) and statistics (``pco2_flux_validation.json``) into ``out_dir``.
+    With ``fit_bio`` the bio term's coefficients are first fitted to the observation file
+    (:func:`mesaa.fit_bio_term` on in-situ pCO2 minus the mixing term against the product's Chl
+    at the match-ups; Chen et al. 2017 tuned the bio term locally the same way) and the products
+    are computed with them (recorded in the attributes and in the statistics' ``bio_fit``).
+    Returns ``{"products", "summary", "inputs", "stats"}`` (opened Datasets, input records, stats).
+    """
+    out_dir = Path(out_dir)
+    bbox = tuple(map(float, regions.bbox(region)))
+    ge.get_k(k_param)
+    cfg = mesaa.load_config(mesaa_config)  # bad names fail before any computation
+    obs = validation.read_observations(obs_file) if obs_file else None  # fail before computing
+    if fit_bio and obs is None:
+        raise SatCO2Error("fitting the bio term (fit_bio) needs an observation file (obs_file)")
+    inputs = open_inputs(bbox=bbox, time=(start, end), source=source, wind_product=wind_product)
+    params = {"region": region, "start": start, "end": end, "wind_product": wind_product,
+              "source": source, "obs_file": str(obs_file or ""), "fit_bio": bool(fit_bio)}
+
+    def products(c):
+        return compute_products(inputs, k_param=k_param, mesaa_config=c,
+                                resolution=resolution or None, bbox=bbox if resolution else None,
+                                parameters=params)
+
+    ds = products(cfg)
+    bio_fit = None
+    if fit_bio:
+        form = cfg.bio_form if cfg.bio_form in mesaa.FITTABLE_BIO_TERMS else "log10"
+        m = validation.matchups(ds, obs, variables=("pco2sw", "pco2_mix", "chlor_a"))
+        coefs = mesaa.fit_bio_term(m["obs_pco2sw"], m["model_pco2_mix"], m["model_chlor_a"], form)
+        prov = {k: v for k, v in cfg.provenance.items() if not k.startswith("bio.")}
+        prov["bio"] = {"citation": f"fitted to match-ups with {Path(obs_file).name}"}
+        cfg = dataclasses.replace(cfg, name=f"{cfg.name}+bio fitted", bio_form=form,
+                                  bio_coefficients=coefs, provenance=prov)
+        n_fit = int((np.isfinite(m["obs_pco2sw"]) & np.isfinite(m["model_chlor_a"])).sum())
+        bio_fit = {"form": form, **coefs, "n": n_fit}
+        ds = products(cfg)
+    write_products(ds, out_dir / PRODUCTS_FILE)
+    ds = xr.open_zarr(out_dir / PRODUCTS_FILE)
+    parts = []
+    for name in summary_regions(region, bbox):
+        w = region_weights(name, ds)
+        if float(w.sum()) > 0:
+            parts.append(regional_summary(ds, w).compute().expand_dims(region=[name]))
+    summary = xr.concat(parts, dim="region")
+    summary.attrs.update(ds.attrs)
+    write_products(summary, out_dir / SUMMARY_FILE)
+    stats = None
+    if obs is not None:
+        m = matchups_all(ds, obs)
+        m.to_csv(out_dir / MATCHUPS_FILE, index=False)
+        stats = {"pco2sw": validation.statistics(m["obs_pco2sw"], m["model_pco2sw"]),
+                 "obs_file": str(obs_file), "format": obs.attrs.get("format"),
+                 "n_observations": int(len(obs))}
+        if bio_fit:
+            stats["bio_fit"] = bio_fit
+        if "obs_pco2air" in m:
+            stats["pco2air"] = validation.statistics(m["obs_pco2air"], m["model_pco2air"])
+        tmp = out_dir / f".{STATS_FILE}.tmp"
+        tmp.write_text(json.dumps(_json_safe(stats), indent=2, allow_nan=False))
+        os.replace(tmp, out_dir / STATS_FILE)
+    records = [{"id": da.attrs.get("product_id", INPUTS[r][0]), "source": source,
+                "synthetic": str(da.attrs.get("synthetic", ""))} for r, da in inputs.items()]
+    return {"products": ds, "summary": summary, "inputs": records, "stats": stats}
+
+
+def _json_safe(obj):
+    """NaN/inf -> None (strict JSON), numpy scalars -> Python numbers, recursively."""
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def matchups_all(ds: xr.Dataset, obs: pd.DataFrame) -> pd.DataFrame:
+    """Match-ups of seawater pCO2 (and atmospheric pCO2 where the file has it) with ``ds``."""
+    vars_ = ["pco2sw"] + (["pco2air"] if "pco2air" in obs and obs["pco2air"].notna().any() else [])
+    return validation.matchups(ds, obs, variables=tuple(vars_))
