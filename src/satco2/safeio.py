@@ -13,12 +13,11 @@ them by path (a race); no maintained package offers ``openat``-based walking for
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import stat
 from pathlib import Path
 
-from . import SatCO2Error
+from . import SatCO2Error, io
 
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
@@ -91,25 +90,21 @@ def read_file(dir_fd: int, name: str, owner: int | None = None, limit: int = MAX
 def copy_tree(src_fd: int, dest: str | os.PathLike, owner: int | None = None) -> Path:
     """Copy the folder ``src_fd`` into a new folder ``dest``, refusing links and special files
     anywhere below it (and, with ``owner``, anything not owned by that uid). The copy is written
-    into a temporary sibling and renamed into place, so ``dest`` is whole or absent; when ``dest``
-    already exists (a concurrent copy finished first) it is kept and this copy discarded."""
+    into a temporary sibling and renamed into place (:func:`satco2.io.atomic_dir`), so ``dest`` is
+    whole or absent; when ``dest`` already exists (a concurrent copy finished first) it is kept
+    and this copy discarded."""
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.tmp")
     try:
-        _copy_into(src_fd, tmp, owner)
-        try:
-            os.rename(tmp, dest)
-        except OSError:
-            if not dest.is_dir():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        with io.atomic_dir(dest, mode=0o755, replace=False) as tmp:
+            _copy_into(src_fd, tmp, owner)
+    except FileExistsError:
+        if not dest.is_dir():
+            raise
     return dest
 
 
 def _copy_into(src_fd: int, dest: Path, owner: int | None) -> None:
-    dest.mkdir(mode=0o755)
+    """Copy the folder ``src_fd`` into the existing empty folder ``dest``."""
     for entry in os.scandir(src_fd):
         name = entry.name
         st = entry.stat(follow_symlinks=False)
@@ -120,6 +115,7 @@ def _copy_into(src_fd: int, dest: Path, owner: int | None) -> None:
             try:
                 if owner is not None and os.fstat(sub).st_uid != owner:
                     raise UntrustedPath(f"{name} does not belong to the run's author.")
+                (dest / name).mkdir(mode=0o755)
                 _copy_into(sub, dest / name, owner)
             finally:
                 os.close(sub)

@@ -30,14 +30,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import threading
 import time
 from pathlib import Path
 
-from . import SatCO2Error
+from . import SatCO2Error, io
 
 LEDGER_NAME = "usage.jsonl"
-_lock = threading.Lock()
 
 
 class QuotaExceeded(SatCO2Error):
@@ -67,13 +65,7 @@ def record(path: str | os.PathLike, ev: str, kind: str, user: str | None = None,
         entry["cores"] = float(cores)
     if memory_gib is not None:
         entry["memory_gib"] = float(memory_gib)
-    line = json.dumps(entry, sort_keys=True) + "\n"
-    with _lock:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-        try:
-            os.write(fd, line.encode())
-        finally:
-            os.close(fd)
+    io.append(path, json.dumps(entry, sort_keys=True) + "\n", mode=0o600)  # one whole line per event
     return entry
 
 

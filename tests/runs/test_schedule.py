@@ -2,13 +2,12 @@
 locked registry writes - without running notebooks."""
 from __future__ import annotations
 
-import json
 import multiprocessing as mp
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from satco2 import SatCO2Error
+from satco2 import SatCO2Error, io
 from satco2.runs import publish, reports, schedule
 from satco2.runs.params import ParameterError
 
@@ -57,8 +56,8 @@ def test_add_validates_and_claim_skips_missed_periods(state):
 def _fake_report(nb, rid, status="ok"):
     d = reports.notebook_reports(nb) / rid
     d.mkdir(parents=True)
-    reports.write_json(d / "status.json", {"status": status})
-    reports.write_json(d / "parameters.json", {"x": 1})
+    io.write_json(d / "status.json", {"status": status})
+    io.write_json(d / "parameters.json", {"x": 1})
     return d
 
 
@@ -76,22 +75,22 @@ def test_resolve_reports(state):
     assert [r["latest"] for r in reports.list_reports()] == [False, True]
 
 
-def _bump(path, n):
+def _record(schedule_id, n):
     for _ in range(n):
-        with reports.locked_json(path, {"n": 0}) as data:
-            data["n"] += 1
+        schedule.record_result(schedule_id, None, "ok")
 
 
-def test_locked_json_serialises_concurrent_writers(tmp_path):
-    path = tmp_path / "counter.json"
+def test_concurrent_registry_writers_lose_no_update(state):
+    """The scheduler and the CLI write schedules.json at once: every change lands (satco2.io lock)."""
+    s = schedule.add("example", {}, "daily", owner="alice")
     ctx = mp.get_context("fork")
-    procs = [ctx.Process(target=_bump, args=(path, 25)) for _ in range(4)]
+    procs = [ctx.Process(target=_record, args=(s["id"], 10)) for _ in range(4)]
     for p in procs:
         p.start()
     for p in procs:
         p.join(60)
-    assert json.loads(path.read_text())["n"] == 100
-    assert not list(tmp_path.glob(".counter.json.*.tmp"))
+    assert schedule.get(s["id"])["runs"] == 40
+    assert not [f for f in schedule.schedules_file().parent.iterdir() if io.is_temporary(f)]
 
 
 def test_publish_refuses_bad_input(state):

@@ -41,7 +41,6 @@ import math
 import os
 import shutil
 import time as _time
-import uuid
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +49,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .. import SatCO2Error
+from .. import SatCO2Error, io
 from . import readers, registry
 from .store import LEDGER, is_url, local_path, mirror_url, read_ledger, store_exists, zarr_store
 
@@ -231,25 +230,18 @@ class _Mirror:
                    "compressors": [BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")]}
                for v in ds.data_vars}
         enc["time"] = {"units": TIME_UNITS, "dtype": "float64", "calendar": "proleptic_gregorian"}
-        if is_url(self.loc):
-            target = self.loc
-            _rmtree(target)
-        else:
-            final = Path(local_path(self.loc))
-            final.parent.mkdir(parents=True, exist_ok=True)
-            target = str(final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp"))
-        try:
+        def write(target: str) -> None:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
                 ds.to_zarr(zarr_store(target), mode="w", consolidated=True, zarr_format=3,
                            encoding=enc)
-            if not is_url(self.loc):
-                if final.exists():  # an earlier creation that never committed
-                    shutil.rmtree(final)
-                os.replace(target, final)
-        finally:
-            if not is_url(self.loc) and Path(target).exists():
-                shutil.rmtree(target, ignore_errors=True)
+
+        if is_url(self.loc):  # object stores have no rename: the ledger is the commit
+            _rmtree(self.loc)
+            write(self.loc)
+        else:  # an earlier creation that never committed is swapped out and removed
+            with io.atomic_dir(local_path(self.loc)) as tmp:
+                write(str(tmp))
 
     def check_compatible(self, group, ds: xr.Dataset, name: str) -> None:
         for c in ("lat", "lon"):
@@ -350,12 +342,8 @@ class _Mirror:
                 if empty:
                     path.unlink(missing_ok=True)
                     continue
-                data = codec.encode(np.ascontiguousarray(block))
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
-                with open(tmp, "wb") as f:
-                    f.write(data)
-                os.replace(tmp, path)
+                # a chunk beyond the committed length is invisible until the commit: no fsync
+                io.write_bytes(path, codec.encode(np.ascontiguousarray(block)), fsync=False)
         return True
 
     def consolidate(self) -> None:

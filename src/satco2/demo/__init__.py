@@ -27,20 +27,14 @@ A generator is a module ``satco2.demo.<name>`` that defines
 
 A generator whose module does not exist (yet) is skipped. ``if_missing=True`` rebuilds only the
 generators whose VERSION, seed, scale or fingerprint changed, or whose outputs are missing.
-Concurrent builds of the same root are serialised with a lock file.
+Concurrent builds of the same root are serialised with a lock file (``<root>/.lock``,
+:func:`satco2.io.lock`).
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
-import fcntl
 import importlib
-import json
-import os
-import shutil
 import time as _time
-import uuid
-import warnings
 from collections import OrderedDict
 from pathlib import Path
 from types import ModuleType
@@ -48,7 +42,7 @@ from types import ModuleType
 import numpy as np
 import xarray as xr
 
-from .. import SatCO2Error, config
+from .. import SatCO2Error, config, io
 from ..catalog import store
 from ..catalog.footprints import FOOTPRINTS
 from ..catalog.store import FRAMEWORK_VERSION, MANIFEST, read_manifest
@@ -102,13 +96,6 @@ def available_generators(only=None) -> "OrderedDict[str, ModuleType]":
         if mod is not None:
             out[name] = mod
     return out
-
-
-# --------------------------------------------------------------------------- manifest
-def _write_json_atomic(path: Path, obj) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, path)
 
 
 def provided_by_others(exclude: str = "sample") -> set[str]:
@@ -198,43 +185,17 @@ def _stamp(ds: xr.Dataset, name: str, mod: ModuleType, pid: str, seed: int, scal
 def write_zarr_atomic(ds: xr.Dataset, path: Path, chunks: dict[str, int] | None = None) -> int:
     """Write ``ds`` to ``path`` (a ``.zarr`` folder) atomically; return its size in bytes.
 
-    The store is written to a temporary sibling folder with consolidated metadata, then renamed
-    into place; an existing store is replaced only after the new one is complete.
+    The store is written with consolidated metadata by :func:`satco2.io.write_zarr` (a temporary
+    sibling folder swapped in whole: an existing store is replaced only by a complete new one).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     chunks = default_chunks(ds) if chunks is None else chunks
     ds = ds.chunk({k: v for k, v in chunks.items() if k in ds.dims}) if chunks else ds
     for v in ds.variables.values():  # drop encodings inherited from sources (chunks, filters)
         for key in ("chunks", "preferred_chunks", "compressor", "compressors", "filters", "shards"):
             v.encoding.pop(key, None)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-            ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=3)
-        old = None
-        if path.exists():
-            old = path.with_name(f".{path.name}.{uuid.uuid4().hex}.old")
-            os.replace(path, old)
-        os.replace(tmp, path)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    io.write_zarr(ds, path, consolidated=True, zarr_format=3)
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-
-
-@contextlib.contextmanager
-def _lock(root: Path):
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _build_one(root: Path, name: str, mod: ModuleType, scale: int, seed: int, fp: dict) -> dict:
@@ -260,7 +221,7 @@ def _build_one(root: Path, name: str, mod: ModuleType, scale: int, seed: int, fp
                 truth.append(f"{store.TRUTH_DIR}/{tname}.zarr")
             else:
                 p = fpdir / store.TRUTH_DIR / f"{tname}.json"
-                _write_json_atomic(p, obj)
+                io.write_json(p, obj, sort_keys=True, newline=True)
                 size += p.stat().st_size
                 truth.append(f"{store.TRUTH_DIR}/{tname}.json")
             continue
@@ -307,7 +268,7 @@ def build(
         raise SatCO2Error(f"demo scale must be a positive integer, got {scale}.")
     root = Path(root) if root is not None else config.demo_root()
     gens = available_generators(only)
-    with _lock(root):
+    with io.lock(root / ".lock"):
         global _BUILDING_ROOT
         _BUILDING_ROOT = root
         try:
@@ -330,7 +291,7 @@ def _build_all(root, gens, if_missing, scale, seed, progress) -> dict:
         man["generators"][name] = entry
         man["order"] = [g for g in GENERATORS if g in man["generators"]] + [
             g for g in man["generators"] if g not in GENERATORS]
-        _write_json_atomic(root / MANIFEST, man)
+        io.write_json(root / MANIFEST, man, sort_keys=True, newline=True)
         if progress:
             print(
                 f"demo: {name}: {len(entry['products'])} products, "
@@ -365,8 +326,4 @@ def signals_markdown() -> str:
 def write_signals_doc(path: Path | str | None = None) -> Path:
     """Write :func:`signals_markdown` to ``docs/demo-signals.md`` (or ``path``)."""
     path = Path(path) if path else config.REPO_ROOT / "docs" / "demo-signals.md"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(signals_markdown())
-    os.replace(tmp, path)
-    return path
+    return io.write_text(path, signals_markdown())

@@ -22,7 +22,7 @@ import stat
 import subprocess
 from pathlib import Path
 
-from .. import SatCO2Error
+from .. import SatCO2Error, io
 from ..runs.reports import EXAMPLES_AUTHOR, SERVICE_ACCOUNT, USERS_GROUP
 
 SUDOERS_FILE = Path("/etc/sudoers.d/satco2-hub")
@@ -123,14 +123,12 @@ def write_sudo_rule(job_python: str) -> None:
     if not Path("/usr/sbin/visudo").exists():
         raise SatCO2Error("root mode needs sudo (Debian package 'sudo') to start scheduled runs as their owners; "
                           "run `make env`.")
-    tmp = SUDOERS_FILE.with_name(".satco2-hub.tmp")  # sudo ignores names with a dot
-    tmp.write_text(text)
-    os.chmod(tmp, 0o440)
-    check = subprocess.run(["/usr/sbin/visudo", "-cf", str(tmp)], capture_output=True, text=True)
-    if check.returncode != 0:
-        tmp.unlink(missing_ok=True)
-        raise SatCO2Error(f"the sudo rule for scheduled runs was refused by visudo: {check.stdout.strip()}")
-    os.replace(tmp, SUDOERS_FILE)
+    # the temporary ``.satco2-hub.<random>.tmp`` has dots in its name: sudo ignores it
+    with io.atomic_path(SUDOERS_FILE, mode=0o440) as tmp:
+        tmp.write_text(text)
+        check = subprocess.run(["/usr/sbin/visudo", "-cf", str(tmp)], capture_output=True, text=True)
+        if check.returncode != 0:  # leaving the block with an error removes the temporary file
+            raise SatCO2Error(f"the sudo rule for scheduled runs was refused by visudo: {check.stdout.strip()}")
 
 
 def become_service_account(home: str):

@@ -25,7 +25,7 @@ import secrets
 import stat
 from pathlib import Path
 
-from .. import SatCO2Error
+from .. import SatCO2Error, io
 
 SECRET_FILES = ("jupyterhub_cookie_secret", "proxy_auth_token", "gateway_db_key")
 #: databases created empty (a valid SQLite file) with mode 0600 before the hub starts: SQLite gives
@@ -36,17 +36,9 @@ PROCESS_FILES = ("jupyterhub.pid", "proxy.pid")
 
 
 def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` with mode 0600 atomically (temporary file, then rename)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path`` with mode 0600 atomically (:func:`satco2.io.write_text`; the
+    temporary file is 0600 too)."""
+    io.write_text(path, text, mode=0o600)
 
 
 def _generate(name: str) -> str:

@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .. import SatCO2Error
+from .. import SatCO2Error, io
 from ..config import reports_dir
 
 INPUTS_FILE = "inputs.json"
@@ -85,10 +85,8 @@ def record_inputs(items, source: str | None = None) -> list[dict]:
         items = [items]
     new = [_describe(i, source) for i in items]
     f = output_dir() / INPUTS_FILE
-    old = json.loads(f.read_text()) if f.exists() else []
+    old = io.read_json(f, [])
     seen = {json.dumps(r, sort_keys=True) for r in old}
     allrec = old + [r for r in new if json.dumps(r, sort_keys=True) not in seen]
-    tmp = f.with_suffix(".tmp")
-    tmp.write_text(json.dumps(allrec, indent=2))
-    os.replace(tmp, f)
+    io.write_json(f, allrec)
     return allrec

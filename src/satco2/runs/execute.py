@@ -29,7 +29,7 @@ from pathlib import Path
 
 import yaml
 
-from .. import SatCO2Error, __version__
+from .. import SatCO2Error, __version__, io
 from ..config import REPO_ROOT
 from . import params as _params
 from . import reports
@@ -146,9 +146,7 @@ def _export_html(executed: Path, target: Path) -> None:
     exporter = HTMLExporter(extra_loaders=[jinja2.DictLoader({"satco2_report.html.j2": _OFFLINE_TEMPLATE})],
                             template_file="satco2_report.html.j2")
     body, _ = exporter.from_notebook_node(nb)
-    tmp = target.with_suffix(".html.tmp")
-    tmp.write_text(body)
-    os.replace(tmp, target)
+    io.write_text(target, body)
 
 
 def run(notebook: str | os.PathLike, params: dict | None = None, *, user: str | None = None,
@@ -196,8 +194,8 @@ def run(notebook: str | os.PathLike, params: dict | None = None, *, user: str | 
         raise SatCO2Error(f"run id {run_id} already exists in {nb_dir}.")
     tmp.mkdir(mode=0o755)
     started = datetime.now(timezone.utc)
-    reports.write_json(tmp / "parameters.json", values)
-    reports.write_json(tmp / "status.json", {"status": "running", "started": started.isoformat()})
+    io.write_json(tmp / "parameters.json", values, mode=reports.FILE_MODE)
+    io.write_json(tmp / "status.json", {"status": "running", "started": started.isoformat()}, mode=reports.FILE_MODE)
     (tmp / "parameters.yaml").write_text(yaml.safe_dump(values, sort_keys=False))
 
     executed = tmp / "notebook.ipynb"
@@ -254,7 +252,7 @@ def _write_report_html(tmp: Path, executed: Path) -> str | None:
 
 def _finish(tmp, final, name, run_id, title, user, values, started, t0, status, error, executed) -> str | None:
     export_error = _write_report_html(tmp, executed)
-    inputs = reports.read_json(tmp / INPUTS_FILE, [])
+    inputs = io.read_json(tmp / INPUTS_FILE, [])
     finished = datetime.now(timezone.utc)
     provenance = {
         "notebook": name,
@@ -276,16 +274,16 @@ def _finish(tmp, final, name, run_id, title, user, values, started, t0, status, 
         },
         "demo_manifest": _demo_manifest(),
     }
-    reports.write_json(tmp / "provenance.json", provenance)
+    io.write_json(tmp / "provenance.json", provenance, mode=reports.FILE_MODE)
     (tmp / "parameters.yaml").unlink(missing_ok=True)
     _seal(tmp)
-    reports.write_json(tmp / "status.json", {
+    io.write_json(tmp / "status.json", {
         "status": status, "error": error, "started": started.isoformat(), "finished": finished.isoformat(),
         "seconds": round(time.monotonic() - t0, 3),
         "report_html": "failed" if export_error else ("ok" if executed.exists() else "none"),
         **({"export_error": export_error} if export_error else {}),
-    })
-    os.replace(tmp, final)
+    }, mode=reports.FILE_MODE)
+    io.move_into_place(tmp, final, replace=False)
     return export_error
 
 

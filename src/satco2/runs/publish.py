@@ -13,8 +13,8 @@ owner (:func:`verified_copy`, :mod:`satco2.safeio`), into the services' own stor
 ``<service_state_dir>/dashboards/runs/<user>/<nb>/<run-id>/``, and the dashboard and its offline
 snapshot are built from and written into that copy.
 
-Every change takes an exclusive lock (``published.json.lock``, ``fcntl.flock``) and replaces the file
-atomically, so the service, the scheduler and the CLI can write concurrently and a crash never
+Every change takes an exclusive lock (``published.json.lock``, :func:`satco2.io.update_json`) and
+replaces the file atomically, so the service, the scheduler and the CLI can write concurrently and a crash never
 leaves a half-written registry. A ``follow_latest`` entry shows its author's newest successful run
 of the notebook, so the author's next successful run (scheduled or not) updates it, a failed run
 never does, and other users' runs of the same notebook do not change it.
@@ -33,7 +33,7 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .. import SatCO2Error, safeio
+from .. import SatCO2Error, io, safeio
 from ..config import service_state_dir
 from . import reports
 
@@ -92,11 +92,11 @@ def registry_file() -> Path:
 
 
 def _locked():
-    return reports.locked_json(registry_file(), {"entries": {}})
+    return io.update_json(registry_file(), {"entries": {}}, mode=reports.FILE_MODE)
 
 
 def _raw() -> dict:
-    return (reports.read_json(registry_file(), None) or {"entries": {}})["entries"]
+    return (io.read_json(registry_file(), None) or {"entries": {}})["entries"]
 
 
 def dashboard_module(notebook: str):
@@ -162,18 +162,13 @@ def snapshot(report_dir: str | os.PathLike) -> Path:
     report_dir = verified_copy(report_dir)
     view = pn.panel(build(report_dir))
     target = report_dir / SNAPSHOT
-    tmp = report_dir / f".{SNAPSHOT}.tmp.html"
     # Embedding explores the cross product of the widgets' values: beyond MAX_EMBEDDED_STATES the
     # snapshot keeps the dashboard's first view (widgets inert) instead of running for hours.
     embed = embedded_states(view) <= MAX_EMBEDDED_STATES
-    try:
+    with io.atomic_path(target, suffix=".html") as tmp:  # Panel picks the format from the name
         view.save(str(tmp), embed=embed, resources=INLINE, title=report_dir.parent.name)
         # Panel's template links its icons from a CDN: drop them so nothing is fetched when opened
-        text = _inline_panel_css(_REMOTE_LINK.sub("", tmp.read_text()))
-        tmp.write_text(text)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+        tmp.write_text(_inline_panel_css(_REMOTE_LINK.sub("", tmp.read_text())))
     return target
 
 
@@ -186,7 +181,7 @@ def snapshot_state(report_dir: str | os.PathLike) -> str | None:
     copy = snapshot_path(report_dir).parent
     if (copy / SNAPSHOT).is_file():
         return "ready"
-    st = reports.read_json(copy / SNAPSHOT_STATE, None) or {}
+    st = io.read_json(copy / SNAPSHOT_STATE, None) or {}
     if st.get("state") == "building" and not _alive(st.get("pid")):
         return "failed"  # the builder died without a word
     return st.get("state")
@@ -215,7 +210,7 @@ def start_snapshot(report_dir: str | os.PathLike) -> None:
     with open(copy / ".snapshot.log", "ab") as log:
         p = subprocess.Popen([sys.executable, "-m", "satco2.runs.publish", str(copy)], stdout=log,
                              stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    reports.write_json(copy / SNAPSHOT_STATE, {"state": "building", "pid": p.pid, "started": _now()})
+    io.write_json(copy / SNAPSHOT_STATE, {"state": "building", "pid": p.pid, "started": _now()}, mode=reports.FILE_MODE)
     BUILDERS.append(p)
 
 
@@ -224,7 +219,8 @@ def _build_snapshot_main(copy: str) -> int:
     try:
         snapshot(copy)
     except Exception as e:  # noqa: BLE001 - recorded for the service's pages, then exit non-zero
-        reports.write_json(Path(copy) / SNAPSHOT_STATE, {"state": "failed", "error": f"{type(e).__name__}: {e}"})
+        io.write_json(Path(copy) / SNAPSHOT_STATE, {"state": "failed", "error": f"{type(e).__name__}: {e}"},
+                      mode=reports.FILE_MODE)
         print(f"error: the offline snapshot of {copy} failed: {e}", flush=True)
         return 1
     (Path(copy) / SNAPSHOT_STATE).unlink(missing_ok=True)

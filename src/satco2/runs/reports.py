@@ -17,8 +17,6 @@ by every listing; ``provenance.json`` is never asked who wrote a run.
 """
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import getpass
 import grp
 import json
@@ -26,7 +24,6 @@ import os
 import pwd
 import re
 import secrets
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -35,6 +32,9 @@ from ..config import isolation, reports_dir
 
 RUN_ID_RE = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
 LATEST = "latest"
+#: mode of the JSON files written into report folders and the services' registries (``satco2.io``):
+#: readable by the services' account, writable only by their writer
+FILE_MODE = 0o644
 
 
 def new_run_id() -> str:
@@ -125,47 +125,6 @@ def ensure_notebook_dir(notebook: str, user: str | None = None) -> Path:
     if d.is_symlink() or not d.is_dir() or d.stat().st_uid != os.geteuid():
         raise SatCO2Error(f"{d} is not a folder of yours; remove it or ask the hub admin.")
     return d
-
-
-def write_json(path: Path, data) -> None:
-    """Write JSON atomically (temporary file in the same folder, fsync, ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, default=str)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def read_json(path: Path, default=None):
-    try:
-        return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        return default
-
-
-@contextlib.contextmanager
-def locked_json(path: Path, empty):
-    """Read-modify-write a JSON file under an exclusive lock (``<path>.lock``, ``fcntl.flock``):
-    yields the parsed content (``empty`` when missing), written back atomically on normal exit."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            data = read_json(path, None) or empty
-            yield data
-            write_json(path, data)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _open_run(user: str, notebook: str, run_id: str) -> int:

@@ -26,7 +26,7 @@ import secrets
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from .. import SatCO2Error
+from .. import SatCO2Error, io
 from ..config import service_state_dir
 from . import params as _params
 from . import reports
@@ -102,7 +102,7 @@ def home_notebook(notebook: str) -> bool:
 
 
 def _locked():
-    return reports.locked_json(schedules_file(), {"schedules": {}})
+    return io.update_json(schedules_file(), {"schedules": {}}, mode=reports.FILE_MODE)
 
 
 def _now() -> datetime:
@@ -159,13 +159,13 @@ def add(notebook: str, params: dict | None = None, every: str = "daily", *, owne
 
 
 def list_schedules(owner: str | None = None) -> list[dict]:
-    data = reports.read_json(schedules_file(), None) or {"schedules": {}}
+    data = io.read_json(schedules_file(), None) or {"schedules": {}}
     out = [s for s in data["schedules"].values() if owner is None or s["owner"] == owner]
     return sorted(out, key=lambda s: s["created"])
 
 
 def get(schedule_id: str) -> dict:
-    data = reports.read_json(schedules_file(), None) or {"schedules": {}}
+    data = io.read_json(schedules_file(), None) or {"schedules": {}}
     if schedule_id not in data["schedules"]:
         raise SatCO2Error(f"no schedule {schedule_id!r}.")
     return data["schedules"][schedule_id]

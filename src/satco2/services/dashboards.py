@@ -45,6 +45,7 @@ and the ``SATCO2_*`` paths of :mod:`satco2.config`.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -57,7 +58,7 @@ from urllib.parse import quote, urlparse
 from tornado import httputil, web
 from tornado.httputil import url_concat
 
-from .. import SatCO2Error
+from .. import SatCO2Error, io
 from ..config import service_state_dir
 
 log = logging.getLogger("satco2.services.dashboards")
@@ -575,11 +576,8 @@ def _cookie_secret() -> str:
     d.mkdir(parents=True, exist_ok=True, mode=0o700)
     f = d / "cookie_secret"
     if not f.exists():
-        tmp = d / f".cookie_secret.{os.getpid()}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32))
-        os.replace(tmp, f)
+        with contextlib.suppress(FileExistsError):  # a concurrent start wrote it first: use that one
+            io.write_text(f, secrets.token_hex(32), mode=0o600, replace=False)
     return f.read_text().strip()
 
 
