@@ -9,7 +9,6 @@ User-facing errors (:class:`satco2.SatCO2Error`) are printed as one sentence, ex
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import sys
 
 import typer
@@ -36,13 +35,7 @@ app = typer.Typer(
 
 def _register_areas() -> None:
     for name in AREAS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:  # an area not present in this checkout
-            if e.name is not None and name.startswith(e.name):
-                continue
-            raise
-        module.register(app)
+        importlib.import_module(name).register(app)
 
 
 _register_areas()

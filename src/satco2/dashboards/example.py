@@ -54,19 +54,9 @@ def bloom(bbox, start: str, n_months: int, amplitude: float, seed: int = 0, res:
 
 
 def region_bbox(name: str) -> tuple[float, float, float, float]:
-    """Bounding box of a named region: ``satco2.science.regions.bbox`` when present, else the
-    ``bbox`` of a ``kind: box`` entry of ``catalogs/regions.yaml``."""
-    try:
-        from ..science import regions
-    except ImportError:
-        import yaml
+    """Bounding box of a named region (:func:`satco2.science.regions.bbox`)."""
+    from ..science import regions
 
-        from ..config import catalog_dir
-
-        entry = (yaml.safe_load((catalog_dir() / "regions.yaml").read_text())["regions"] or {}).get(name)
-        if not entry or "bbox" not in entry:
-            raise SatCO2Error(f"region {name!r} has no bounding box in catalogs/regions.yaml.") from None
-        return tuple(map(float, entry["bbox"]))
     return tuple(map(float, regions.bbox(name)))
 
 

@@ -22,7 +22,7 @@ Routes (under ``$JUPYTERHUB_SERVICE_PREFIX``):
 ``/reports/<user>/<nb>/<run>/<file>`` a report's HTML export, offline snapshot, log, provenance, notebook
 ``/reports/<user>/<nb>/<run>/publish`` the publish button of the reports index (POST, XSRF-checked; own runs)
 ``/api/published``            the published dashboards as JSON
-``/catalog``                  the catalog browser (``satco2.catalog.browser.app()``), when installed
+``/catalog``                  the catalog browser (``satco2.catalog.browser.app()``)
 ``/login``, ``/oauth_callback`` the start and end of the hub OAuth flow
 
 State is on disk only (the published registry and the verified copies of published runs under
@@ -203,7 +203,7 @@ def render(template: str, **values) -> str:
         _ENV = jinja2.Environment(loader=jinja2.PackageLoader("satco2.services", "templates"),
                                   autoescape=True, undefined=jinja2.StrictUndefined)
         _ENV.filters["tojson_text"] = lambda v: json.dumps(v, default=str)
-    values.setdefault("catalog", _catalog_app() is not None)
+    values.setdefault("catalog", True)
     values.setdefault("hub_base", os.environ.get("JUPYTERHUB_BASE_URL", "/"))
     values.setdefault("user", None)
     return _ENV.get_template(template).render(**values)
@@ -559,14 +559,6 @@ def dashboard_app():
     return pn.Column(header, view)
 
 
-def _catalog_app():
-    try:
-        from ..catalog import browser  # written by the catalog area; mounted when present
-    except ImportError:
-        return None
-    return getattr(browser, "app", None)
-
-
 # ----------------------------------------------------------------------------------------------
 # server
 def _cookie_secret() -> str:
@@ -640,10 +632,9 @@ def make_server(port: int | None = None):
     hub_auth()  # configure the singleton from the environment now: errors surface at start
     _guard_component_handler()
     pn.extension()
-    apps = {"/live": dashboard_app}
-    cat = _catalog_app()
-    if cat is not None:
-        apps["/catalog"] = cat
+    from ..catalog import browser  # panel app: loaded by the server only, not by the scheduler
+
+    apps = {"/live": dashboard_app, "/catalog": browser.app}
     patterns = [
         (r"/", IndexHandler),
         (r"/reports/?", ReportsHandler),
