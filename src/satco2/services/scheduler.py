@@ -201,7 +201,7 @@ def _web_app():
 
     from .. import SatCO2Error
     from ..runs import schedule
-    from .dashboards import BaseHandler, TokenAPIHandler, _callback_handler, _cookie_secret
+    from .dashboards import BaseHandler, OAuthCallbackHandler, TokenAPIHandler, _cookie_secret
 
     def visible(u):
         return None if u.get("admin") else u["name"]
@@ -251,7 +251,7 @@ def _web_app():
     return web.Application(
         [(prefix, ListHandler), (prefix + "api/schedules", SchedulesAPIHandler),
          (prefix + r"api/schedules/([^/]+)", ScheduleAPIHandler),
-         (prefix + "oauth_callback", _callback_handler())],
+         (prefix + "oauth_callback", OAuthCallbackHandler)],
         cookie_secret=_cookie_secret(), satco2_prefix=prefix,
     )
 
