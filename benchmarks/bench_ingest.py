@@ -1,6 +1,6 @@
 """Ingest benchmark: ``satco2 ingest`` vs ``xr.open_mfdataset(...).to_zarr(...)`` on the same files.
 
-The files are SYNTHETIC L3m-format NetCDF4 (``satco2.catalog.readers.l3m.write_l3m``: OBPG
+The files are SYNTHETIC L3m-format NetCDF4 (``satco2.testing.writers.write_l3m``: OBPG
 layout, float32 chlor_a-like field, zlib level 4, ~40 % fill) at the real MODIS 4 km grid
 (4320 x 8640), written to a temporary folder, at least 1 GB in total by default. Printed: wall
 time, the ratio (target >= 2x) and input MB/s of the ingest and of two references (the
@@ -28,7 +28,7 @@ import pandas as pd
 
 
 def make_files(folder: Path, n: int, nlat: int) -> list[Path]:
-    from satco2.catalog.readers.l3m import write_l3m
+    from satco2.testing.writers import write_l3m
 
     files = []
     for i in range(n):
@@ -66,7 +66,7 @@ def _reference(files, out: Path, matched: bool) -> None:
     default threaded scheduler). ``matched``: the same output chunks and codec as the mirror."""
     import xarray as xr
 
-    from satco2.ingest import _even_chunk
+    from satco2.catalog.ingest import _even_chunk
 
     kw = {}
     if matched:
@@ -98,7 +98,7 @@ def main(argv=None) -> None:
     warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
     warnings.filterwarnings("ignore", message=".*specified chunks separate the stored chunks.*")
 
-    from satco2.ingest import SPATIAL_CHUNK, ingest
+    from satco2.catalog.ingest import SPATIAL_CHUNK, ingest
 
     work = Path(tempfile.mkdtemp(prefix="satco2-bench-ingest-", dir=args.dir))
     try:

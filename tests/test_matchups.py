@@ -24,7 +24,7 @@ ERSST = "extra-sst-ersst-2deg"
 @pytest.fixture(scope="module")
 def ersst_mirror(shared_data, tmp_path_factory):
     """The real ERSST v5 sample ingested into a temporary mirror."""
-    from satco2 import ingest
+    from satco2.catalog import ingest
 
     root = tmp_path_factory.mktemp("mirror")
     ingest.ingest(ERSST, [shared_data / "sst" / "ersstv5_sst.mnmean_2010-2020.nc"], root=str(root),

@@ -2,12 +2,12 @@
 
 Subpackages (one noun per module):
 
-- :mod:`satco2.catalog` - the product registry, readers, ``open``, intake/STAC generation, browser app
-- :mod:`satco2.ingest` - upstream files to Zarr mirror (idempotent, resumable, atomic)
+- :mod:`satco2.catalog` - the product registry, readers, ``open``, store layout, ingest (upstream
+  files to Zarr mirror: idempotent, resumable, atomic), intake/STAC generation
 - :mod:`satco2.demo` - the seeded synthetic demo store and its documented injected signals
 - :mod:`satco2.compute` - the one call that returns a Dask client
 - :mod:`satco2.science` - gas exchange, MeSAA, trends, regions, transport, gap filling, validation
-- :mod:`satco2.dashboards` - Panel viewers per analysis and shared map pieces
+- :mod:`satco2.dashboards` - Panel viewers per analysis, shared map pieces, the catalog browser
 - :mod:`satco2.runs` - parameter validation, papermill execution, reports, publishing
 - :mod:`satco2.services` - hub-managed services (dashboards, scheduler)
 """
@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 
 # `import satco2` stays light; `satco2.compute`, `satco2.catalog`... are imported on first use
 # (PEP 562), so the README's `import satco2; satco2.compute.get_client()` works as typed.
-_SUBMODULES = ("catalog", "ingest", "demo", "compute", "science", "dashboards", "runs", "services",
+_SUBMODULES = ("catalog", "demo", "compute", "science", "dashboards", "runs", "services",
                "config", "testing", "hub", "cf")
 
 

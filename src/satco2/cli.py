@@ -8,22 +8,19 @@ User-facing errors (:class:`satco2.SatCO2Error`) are printed as one sentence, ex
 """
 from __future__ import annotations
 
-import importlib
 import sys
 
 import typer
 
-from . import SatCO2Error
+from . import SatCO2Error, matchups, usage
+from .catalog import cli as catalog_cli
+from .catalog import ingest
+from .demo import cli as demo_cli
+from .hub import cli as hub_cli
+from .runs import cli as runs_cli
 
-AREAS = [
-    "satco2.catalog.cli",
-    "satco2.ingest",
-    "satco2.demo.cli",
-    "satco2.runs.cli",
-    "satco2.hub.cli",
-    "satco2.matchups",
-    "satco2.usage",
-]
+#: the area modules whose ``register(app)`` adds their commands, in help order
+AREAS = [catalog_cli, ingest, demo_cli, runs_cli, hub_cli, matchups, usage]
 
 app = typer.Typer(
     name="satco2",
@@ -32,13 +29,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-
-def _register_areas() -> None:
-    for name in AREAS:
-        importlib.import_module(name).register(app)
-
-
-_register_areas()
+for _area in AREAS:
+    _area.register(app)
 
 
 def main() -> None:

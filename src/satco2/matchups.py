@@ -501,7 +501,7 @@ def _open_registry(pid: str, source: str, near) -> xr.Dataset:
     from . import catalog
 
     if source == "demo" and near is not None:
-        from .demo.grids import FOOTPRINTS
+        from .catalog.footprints import FOOTPRINTS
 
         b = near
         fits = sorted((f for f, fp in FOOTPRINTS.items()

@@ -7,7 +7,7 @@ import pytest
 
 from satco2 import SatCO2Error, catalog
 from satco2.catalog import readers, registry
-from satco2.ingest import ingest
+from satco2.catalog.ingest import ingest
 
 PID = "global-rrs-seawifs-9km"
 L3B = "S2008001.L3b_DAY_RRS.nc"

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from satco2 import SatCO2Error, catalog
-from satco2.ingest import ingest
+from satco2.catalog.ingest import ingest
 from satco2.testing import raise_if_dask_computes
 
 SEAWIFS_OCT = "S20092742009304.L3m_MO_CHL_chlor_a_9km.nc"
@@ -50,7 +50,7 @@ def test_demo_selection_is_lazy_and_exact(demo_store):
 
 
 def test_demo_footprint_choice(demo_store):
-    from satco2.demo import products_in_store
+    from satco2.catalog.store import products_in_store
 
     fps = products_in_store()["global-sst-oisst-25km"]
     ds = catalog.open("global-sst-oisst-25km", bbox=(120, 25, 125, 30))
@@ -148,7 +148,7 @@ def test_upstream_files_read_by_concurrent_dask_tasks(tmp_path):
     import dask
 
     from satco2.catalog import readers
-    from satco2.catalog.readers.l3m import write_l3m
+    from satco2.testing.writers import write_l3m
 
     site = tmp_path / "site"
     site.mkdir()

@@ -11,7 +11,8 @@ import pytest
 
 from satco2 import SatCO2Error, catalog
 from satco2.catalog import readers, registry
-from satco2.ingest import ingest, read_ledger
+from satco2.catalog.ingest import ingest
+from satco2.catalog.store import read_ledger
 
 PID = "global-sst-oisst-25km"
 NAME = "sst_Med_OISSTv2.1_9.125E_43.625N_1982-2022.csv"

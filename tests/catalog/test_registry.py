@@ -124,13 +124,13 @@ def test_registry_resolution_of_demo_model_currents_matches_the_store(demo_store
     """extra-currents-ecs-model describes the demo's own model grid: the registry states it."""
     import numpy as np
 
-    from satco2 import demo
+    from satco2.catalog import store
 
     p = registry.get("extra-currents-ecs-model")
     value, unit = p["resolution"].split()
     assert unit == "deg"
     assert p["resolution_m"] == pytest.approx(float(value) * 111_000, rel=0.01)
-    scale = demo.read_manifest(demo_store)["generators"]["ecs_ocean"]["scale"]
+    scale = store.read_manifest(demo_store)["generators"]["ecs_ocean"]["scale"]
     ds = catalog.open("extra-currents-ecs-model", source="demo")
     for c in ("lat", "lon"):
         step = np.diff(ds[c].values)

@@ -20,7 +20,7 @@ import yaml
 
 from satco2 import SatCO2Error, catalog
 from satco2.catalog import readers, registry
-from satco2.ingest import ingest
+from satco2.catalog.ingest import ingest
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "rss_bytemap"
 GMI = DATA / "f35_20161001v8.2.gz"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from satco2.demo import fields
-from satco2.demo.grids import FOOTPRINTS
+from satco2.catalog.footprints import FOOTPRINTS
 
 
 def test_smooth_field_seeded_and_smooth():

@@ -10,13 +10,14 @@ import pytest
 import xarray as xr
 
 from satco2 import SatCO2Error, demo
+from satco2.catalog import store
 
 TOY = textwrap.dedent(
     '''
     """A toy generator written by the test."""
     import numpy as np, xarray as xr
     from satco2.demo import fields
-    from satco2.demo.grids import FOOTPRINTS
+    from satco2.catalog.footprints import FOOTPRINTS
     FOOTPRINT = "sample"
     VERSION = VERSION_PLACEHOLDER
     SIGNALS = "toy signal: a trend of 0.5 per month"
@@ -52,6 +53,7 @@ def test_build_writes_store_truth_and_manifest(toy):
     root, _ = toy
     man = demo.build(root=root, seed=3)
     assert list(man["generators"]) == ["toy"]  # the absent generator is skipped
+    assert man["order"] == ["toy"]  # the build order, read by catalog.store.products_in_store
     ds = xr.open_zarr(root / "sample" / "toy-sst.zarr")
     assert ds.attrs["synthetic"] == "yes"
     assert ds.attrs["product_id"] == "toy-sst"
@@ -98,7 +100,7 @@ def test_if_missing_rebuilds_only_what_changed(toy):
     mod.VERSION = 2
     demo.build(root=root, if_missing=True, seed=7)
     assert len(mod.CALLS) == 3  # version bumped
-    assert demo.read_manifest(root)["generators"]["toy"]["version"] == "2"
+    assert store.read_manifest(root)["generators"]["toy"]["version"] == "2"
 
 
 def test_failed_write_leaves_previous_store(toy, monkeypatch):

@@ -17,7 +17,8 @@ import requests
 
 from satco2 import SatCO2Error
 from satco2.hub.auth import MSG_TOO_LONG_LOGIN, MSG_TOO_LONG_SIGNUP
-from satco2.testing.hub import form_post, temp_hub
+from satco2.hub.forms import form_post
+from satco2.testing.hub import temp_hub
 
 pytestmark = [pytest.mark.hub, pytest.mark.slow]
 

@@ -4,12 +4,15 @@
 - :func:`open` / :func:`coverage` - lazy, dask-chunked, CF Datasets from a chosen source
 - :mod:`satco2.catalog.readers` - one module per upstream file format (``READERS`` registry)
 - :mod:`satco2.catalog.generate` - intake 2 catalogs and a static STAC catalog from the registry
-- :mod:`satco2.catalog.browser` - the Panel catalog browser
+- :mod:`satco2.catalog.store` - store layout: demo store paths and manifest, mirror paths and ledgers
+- :mod:`satco2.catalog.footprints` - the demo store's footprints (grids and periods)
+- :mod:`satco2.catalog.ingest` - ``satco2 ingest``: upstream files to the product's Zarr mirror
 - :mod:`satco2.catalog.cli` - ``satco2 catalog list | show | search | generate``
 - :func:`intake` - the generated intake 2 catalog, opened from any working directory
 """
 from __future__ import annotations
 
+from .. import SatCO2Error, config
 from .registry import Product, get, ids, products, search  # noqa: F401
 
 
@@ -35,11 +38,9 @@ def intake(**user_parameters):
     """
     import intake as _intake
 
-    from .. import SatCO2Error
-    from ..config import catalog_dir
     from .generate import INTAKE_FILE
 
-    path = catalog_dir() / INTAKE_FILE
+    path = config.catalog_dir() / INTAKE_FILE
     if not path.is_file():
         raise SatCO2Error(f"the intake catalog {path} is missing; run `satco2 catalog generate`.")
     cat = _intake.from_yaml_file(str(path))

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from .. import config
+
 catalog_app = typer.Typer(help="The product catalog: list, show, search; generate intake/STAC catalogs.",
                           no_args_is_help=True)
 
@@ -53,7 +55,6 @@ def search_cmd(text: list[str] = typer.Argument(..., help="words that must all o
 
 def drift(out_dir: Path | None = None) -> list[str]:
     """Generated files that differ from a fresh generation (relative paths); [] when current."""
-    from .. import config
     from . import generate
 
     out_dir = Path(out_dir) if out_dir else config.catalog_dir()

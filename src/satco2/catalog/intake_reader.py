@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from intake.readers.readers import BaseReader
 
+from satco2 import catalog
+
 
 def _none(v):
     return None if v in (None, "", "None", "null") else v
@@ -23,7 +25,5 @@ class SatCO2Reader(BaseReader):
 
     def _read(self, product_id=None, from_source="demo", select_bbox=None, select_time=None,
               footprint=None, **kw):
-        from satco2 import catalog
-
         return catalog.open(product_id, source=_none(from_source) or "demo", bbox=_none(select_bbox),
                             time=_none(select_time), footprint=_none(footprint))

@@ -4,7 +4,7 @@ Every source returns a lazy, dask-chunked, CF Dataset with coordinates ``time`` 
 product has one), ``lat`` ascending and ``lon``; ``bbox=(lon_min, lat_min, lon_max, lat_max)``
 and ``time=(start, end)`` select lazily (labels, inclusive).
 
-- ``demo``: ``<demo_root>/<footprint>/<id>.zarr``; the footprint is chosen from the store's
+- ``demo``: ``<demo_root>/<footprint>/<id>.zarr`` (layout: :mod:`satco2.catalog.store`); the footprint is chosen from the store's
   manifest: the one given, else among those holding the product the finest whose box contains
   ``bbox`` (then the finest that intersects it), else the first generator's.
 - ``mirror``: ``<mirror_root>/<mirror.path>`` written by ``satco2 ingest`` (local path or fsspec
@@ -24,7 +24,8 @@ import pandas as pd
 import xarray as xr
 
 from .. import SatCO2Error, config
-from . import registry
+from . import readers, registry, store
+from .footprints import FOOTPRINTS
 
 #: held while a reader reads an upstream file in a dask task: concurrent netCDF4-python reads in
 #: two threads crash the process ("NetCDF: HDF error", then a segfault), as netCDF-C and HDF5 are
@@ -145,14 +146,10 @@ class DemoSource(Source):
     name = "demo"
 
     def footprints(self, product_id: str, root: Path) -> list[str]:
-        from ..demo import products_in_store
-
-        fps = products_in_store(root).get(product_id, [])
-        return [f for f in fps if (root / f / f"{product_id}.zarr" / "zarr.json").exists()]
+        fps = store.products_in_store(root).get(product_id, [])
+        return [f for f in fps if store.zarr_complete(store.demo_product_path(root, f, product_id))]
 
     def choose(self, product_id: str, bbox, footprint, root: Path) -> str:
-        from ..demo.grids import FOOTPRINTS
-
         fps = self.footprints(product_id, root)
         if not fps:
             raise SatCO2Error(
@@ -184,7 +181,8 @@ class DemoSource(Source):
     def open(self, product, bbox=None, time=None, footprint=None, root=None, **kw):
         root = Path(root) if root else config.demo_root()
         fp = self.choose(product.id, bbox, footprint, root)
-        ds = _open_zarr(root / fp / f"{product.id}.zarr", f"{root / fp / product.id}.zarr")
+        path = store.demo_product_path(root, fp, product.id)
+        ds = _open_zarr(path, str(path))
         return select(_tidy(ds), product.id, bbox, time, f" in the demo footprint {fp}")
 
 
@@ -192,21 +190,19 @@ class MirrorSource(Source):
     name = "mirror"
 
     def open(self, product, bbox=None, time=None, footprint=None, root=None, **kw):
-        from ..ingest import LEDGER, mirror_url, store_exists, zarr_store
-
-        loc = mirror_url(product.id, root)
-        if not store_exists(loc):
+        loc = store.mirror_url(product.id, root)
+        if not store.store_exists(loc):
             raise SatCO2Error(
                 f"product {product.id} has no mirror at {loc}; create it with `satco2 ingest {product.id} FILES`."
             )
-        ds = _open_zarr(zarr_store(loc, read_only=True), loc, consolidated=False)
-        led = ds.attrs.get(LEDGER)
+        ds = _open_zarr(store.zarr_store(loc, read_only=True), loc, consolidated=False)
+        led = ds.attrs.get(store.LEDGER)
         if not led:
             raise SatCO2Error(f"the mirror {loc} has no committed file yet; rerun `satco2 ingest {product.id}`.")
         n = int(led["n_time"])
         if "time" in ds.dims and ds.sizes["time"] != n:
             ds = ds.isel(time=slice(0, n))  # uncommitted steps of an interrupted ingest
-        ds.attrs = {k: v for k, v in ds.attrs.items() if k != LEDGER}
+        ds.attrs = {k: v for k, v in ds.attrs.items() if k != store.LEDGER}
         ds.attrs["mirror_files"] = len(led["files"])
         return select(_tidy(ds), product.id, bbox, time, f" in the mirror {loc}")
 
@@ -292,8 +288,6 @@ class UpstreamSource(Source):
              cache=None, **kw):
         import dask
         import dask.array
-
-        from . import readers
 
         rd = readers.get(product.reader)
         links = self.urls(product, time, frequency, urls)

@@ -25,6 +25,7 @@ import numpy as np
 import xarray as xr
 
 from .. import SatCO2Error, cf
+from ..demo.fields import land_polygons
 
 LAND_COLOR = "#d9d4c7"
 COAST_COLOR = "#444444"
@@ -47,8 +48,6 @@ def _coord(da: xr.DataArray, kind: str) -> str:
 def _clipped(bbox: tuple[float, float, float, float] | None):
     import shapely
     from shapely.geometry import box
-
-    from ..demo.fields import land_polygons
 
     polys = land_polygons()
     if bbox is None:

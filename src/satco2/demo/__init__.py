@@ -9,11 +9,14 @@
   returned by a generator under the reserved key ``"truth/<name>"`` (a Dataset, or a plain dict
   that is written as JSON);
 - ``<demo_root>/MANIFEST.json``: per generator its version, seed, scale, footprint, products,
-  truth files, build time, size and duration.
+  truth files, build time, size and duration, and ``order`` (the build order).
+
+The layout is defined in :mod:`satco2.catalog.store` (which ``catalog.open`` reads); this package
+writes it.
 
 A generator is a module ``satco2.demo.<name>`` that defines
 
-- ``FOOTPRINT``: a key of :data:`satco2.demo.grids.FOOTPRINTS`,
+- ``FOOTPRINT``: a key of :data:`satco2.catalog.footprints.FOOTPRINTS`,
 - ``VERSION``: an int or str, bumped whenever its output changes,
 - ``build(scale: int, seed: int) -> dict[str, xr.Dataset]``: product id -> Dataset with CF
   attributes (plus ``"truth/<name>"`` entries),
@@ -46,6 +49,9 @@ import numpy as np
 import xarray as xr
 
 from .. import SatCO2Error, config
+from ..catalog import store
+from ..catalog.footprints import FOOTPRINTS
+from ..catalog.store import FRAMEWORK_VERSION, MANIFEST, read_manifest
 
 #: Generator name -> module path, in build order (``sample`` last: it fills what others leave).
 GENERATORS: "OrderedDict[str, str]" = OrderedDict(
@@ -57,11 +63,8 @@ GENERATORS: "OrderedDict[str, str]" = OrderedDict(
     ]
 )
 
-#: Version of the framework's own output layout (part of every generator's fingerprint).
-FRAMEWORK_VERSION = 1
 DEFAULT_SEED = 20140101
-TRUTH_PREFIX = "truth/"
-MANIFEST = "MANIFEST.json"
+TRUTH_PREFIX = f"{store.TRUTH_DIR}/"
 #: Target uncompressed size of one chunk (bytes) when a generator does not choose chunks.
 TARGET_CHUNK_BYTES = 8 * 2**20
 _BUILDING_ROOT: Path | None = None  # the root being built (read by provided_by_others)
@@ -102,37 +105,10 @@ def available_generators(only=None) -> "OrderedDict[str, ModuleType]":
 
 
 # --------------------------------------------------------------------------- manifest
-def read_manifest(root: Path | None = None) -> dict:
-    """The store's MANIFEST.json as a dict (empty structure when there is none)."""
-    root = Path(root) if root is not None else config.demo_root()
-    p = root / MANIFEST
-    if not p.exists():
-        return {"framework_version": FRAMEWORK_VERSION, "generators": {}}
-    try:
-        return json.loads(p.read_text())
-    except json.JSONDecodeError as e:
-        raise SatCO2Error(f"the demo manifest {p} is not valid JSON ({e}); rerun `satco2 demo`.")
-
-
 def _write_json_atomic(path: Path, obj) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
     os.replace(tmp, path)
-
-
-def products_in_store(root: Path | None = None) -> dict[str, list[str]]:
-    """product id -> footprints that hold it, in generator order (from the manifest)."""
-    man = read_manifest(root)
-    out: dict[str, list[str]] = {}
-    gens = man.get("generators", {})
-    order = [g for g in GENERATORS if g in gens] + [g for g in gens if g not in GENERATORS]
-    for g in order:
-        entry = gens[g]
-        for pid in entry.get("products", []):
-            out.setdefault(pid, [])
-            if entry["footprint"] not in out[pid]:
-                out[pid].append(entry["footprint"])
-    return out
 
 
 def provided_by_others(exclude: str = "sample") -> set[str]:
@@ -172,7 +148,7 @@ def _is_current(root: Path, entry: dict | None, fp: dict) -> bool:
         return False
     fpdir = root / entry["footprint"]
     for pid in entry.get("products", []):
-        if not (fpdir / f"{pid}.zarr" / "zarr.json").exists():
+        if not store.zarr_complete(store.demo_product_path(root, entry["footprint"], pid)):
             return False
     for t in entry.get("truth", []):
         if not (fpdir / t).exists():
@@ -262,8 +238,6 @@ def _lock(root: Path):
 
 
 def _build_one(root: Path, name: str, mod: ModuleType, scale: int, seed: int, fp: dict) -> dict:
-    from .grids import FOOTPRINTS
-
     footprint = getattr(mod, "FOOTPRINT", None)
     if footprint not in FOOTPRINTS:
         raise SatCO2Error(
@@ -279,21 +253,21 @@ def _build_one(root: Path, name: str, mod: ModuleType, scale: int, seed: int, fp
     for key, obj in out.items():
         if key.startswith(TRUTH_PREFIX):
             tname = key[len(TRUTH_PREFIX):]
-            (fpdir / "truth").mkdir(parents=True, exist_ok=True)
+            (fpdir / store.TRUTH_DIR).mkdir(parents=True, exist_ok=True)
             if isinstance(obj, xr.Dataset):
                 obj = _stamp(obj, name, mod, key, seed, scale)
-                size += write_zarr_atomic(obj, fpdir / "truth" / f"{tname}.zarr", chunks={})
-                truth.append(f"truth/{tname}.zarr")
+                size += write_zarr_atomic(obj, fpdir / store.TRUTH_DIR / f"{tname}.zarr", chunks={})
+                truth.append(f"{store.TRUTH_DIR}/{tname}.zarr")
             else:
-                p = fpdir / "truth" / f"{tname}.json"
+                p = fpdir / store.TRUTH_DIR / f"{tname}.json"
                 _write_json_atomic(p, obj)
                 size += p.stat().st_size
-                truth.append(f"truth/{tname}.json")
+                truth.append(f"{store.TRUTH_DIR}/{tname}.json")
             continue
         if not isinstance(obj, xr.Dataset):
             raise SatCO2Error(f"demo generator {name} returned {type(obj).__name__} for {key}.")
         ds = _stamp(obj, name, mod, key, seed, scale)
-        size += write_zarr_atomic(ds, fpdir / f"{key}.zarr")
+        size += write_zarr_atomic(ds, store.demo_product_path(root, footprint, key))
         products.append(key)
     return {
         "footprint": footprint,
@@ -354,6 +328,8 @@ def _build_all(root, gens, if_missing, scale, seed, progress) -> dict:
         man = read_manifest(root)
         man["framework_version"] = FRAMEWORK_VERSION
         man["generators"][name] = entry
+        man["order"] = [g for g in GENERATORS if g in man["generators"]] + [
+            g for g in man["generators"] if g not in GENERATORS]
         _write_json_atomic(root / MANIFEST, man)
         if progress:
             print(

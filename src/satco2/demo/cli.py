@@ -5,7 +5,8 @@ from typing import List, Optional
 
 import typer
 
-from . import DEFAULT_SEED
+from .. import config
+from . import DEFAULT_SEED, build, write_signals_doc
 
 
 def demo(
@@ -19,9 +20,6 @@ def demo(
     docs: bool = typer.Option(False, "--docs", help="write docs/demo-signals.md from the generators' SIGNALS and exit"),
 ) -> None:
     """Build the seeded synthetic demo store under the configured demo root."""
-    from . import build, write_signals_doc
-    from .. import config
-
     if docs:
         path = write_signals_doc()
         typer.echo(f"wrote {path}")

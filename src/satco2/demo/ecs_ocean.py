@@ -17,8 +17,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..catalog.footprints import FOOTPRINTS
+from ..science import doc as docalg
+from ..science import profiles, transport
 from . import fields
-from .grids import FOOTPRINTS
 
 FOOTPRINT = "ecs"
 VERSION = 1
@@ -171,9 +173,6 @@ def model_grid(scale: int = 1):
 
 
 def build(scale: int = 1, seed: int = 0) -> dict:
-    from ..science import doc as docalg
-    from ..science import profiles, transport
-
     fp = FOOTPRINTS[FOOTPRINT]
     c = fp.coords(scale)
     time = pd.DatetimeIndex(c["time"].values)
@@ -242,8 +241,6 @@ def build(scale: int = 1, seed: int = 0) -> dict:
 
 
 def _truth(grid, ff, psi, T, time) -> dict:
-    from ..science import transport
-
     secs = transport.load_sections()
     res = {"description": "section transports of the ecs_ocean demo from the exact C-grid face transports",
            "time": [t.strftime("%Y-%m") for t in time], "transports_sv": {k: np.round(v, 6).tolist() for k, v in T.items()},

@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..catalog.footprints import FOOTPRINTS
+from ..science import mesaa
 from . import fields
-from .grids import FOOTPRINTS
 
 FOOTPRINT = "ecs"
 VERSION = 1
@@ -67,8 +68,6 @@ All fields are **synthetic** except xCO2 (see below). Grid: footprint `ecs` (117
 
 def fingerprint(scale: int, seed: int) -> str:
     """The truth depends on the MeSAA configuration: rebuild when it changes."""
-    from ..science import mesaa
-
     p = mesaa.config_dir() / f"{MESAA_REGION}.yaml"
     return hashlib.sha256(p.read_bytes()).hexdigest()[:16]
 
@@ -125,8 +124,6 @@ def chl_pixel_noise(scale: int = 1, seed: int = 0) -> xr.DataArray:
 
 
 def build(scale: int = 1, seed: int = 0) -> dict[str, xr.Dataset]:
-    from ..science import mesaa
-
     fp = FOOTPRINTS[FOOTPRINT]
     c = fp.coords(scale)
     time, lat, lon = c["time"], c["lat"], c["lon"]

@@ -14,8 +14,9 @@ import pandas as pd
 import xarray as xr
 from scipy import ndimage
 
+from ..catalog.footprints import FOOTPRINTS
+from ..science import optics, regions
 from . import fields
-from .grids import FOOTPRINTS
 
 FOOTPRINT = "eurasia"
 VERSION = 2
@@ -87,8 +88,6 @@ def _season(month, peak):
 
 
 def build(scale: int = 1, seed: int = 0) -> dict[str, xr.Dataset]:
-    from ..science import optics, regions
-
     fp = FOOTPRINTS[FOOTPRINT]
     c = fp.coords(scale)
     time, lat, lon = c["time"], c["lat"], c["lon"]

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import fields
+from .. import catalog
+from . import fields, provided_by_others
 
 FOOTPRINT = "sample"
 VERSION = 1
@@ -67,9 +68,6 @@ def _values_key(name: str) -> str:
 
 def products_to_sample() -> list:
     """Registry entries that no other existing generator provides (in registry order)."""
-    from .. import catalog
-    from . import provided_by_others
-
     others = provided_by_others("sample")
     return [p for p in catalog.products() if p.id not in others]
 

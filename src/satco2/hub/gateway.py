@@ -12,6 +12,7 @@ Per-user limits (``gateway.limits``): ``cluster_max_workers``, ``cluster_max_cor
 """
 from __future__ import annotations
 
+from .. import usage as _usage
 from .settings import user_limits
 
 GiB = 2**30
@@ -108,8 +109,6 @@ def with_usage(base):
     from dask_gateway_server.models import User  # noqa: F401 (import check: gateway process only)
     from dask_gateway_server.utils import FrozenAttrDict  # noqa: F401
     from traitlets import Dict
-
-    from .. import usage as _usage
 
     def _public(msg):
         from dask_gateway_server.backends.base import PublicException

@@ -29,6 +29,7 @@ import requests
 from .. import SatCO2Error, config
 from . import settings as _settings
 from . import state as _state
+from .forms import form_post
 from .runtime import ENV as RUNTIME_ENV
 from .runtime import Runtime
 from .userpython import user_python
@@ -283,8 +284,6 @@ class Hub:
         """On first start: the admin logs in with the stored password through the real form."""
         if not self.first_start:
             return
-        from ..testing.hub import form_post  # the same real-form code the tests use
-
         s = requests.Session()
         form_post(s, f"{self.url}hub/login",
                   {"username": self.admin_user, "password": self.admin_password}, allow_redirects=False)

@@ -24,7 +24,7 @@ Routes (under ``$JUPYTERHUB_SERVICE_PREFIX``):
 ``/reports/<user>/<nb>/<run>/<file>`` a report's HTML export, offline snapshot, log, provenance, notebook
 ``/reports/<user>/<nb>/<run>/publish`` the publish button of the reports index (POST, XSRF-checked; own runs)
 ``/api/published``            the published dashboards as JSON
-``/catalog``                  the catalog browser (``satco2.catalog.browser.app()``)
+``/catalog``                  the catalog browser (``satco2.dashboards.catalog_browser.app()``)
 ``/login``, ``/oauth_callback`` the start and end of the hub OAuth flow
 
 State is on disk only (the published registry and the verified copies of published runs under
@@ -62,6 +62,7 @@ from tornado.httputil import url_concat
 
 from .. import SatCO2Error
 from ..config import service_state_dir
+from ..runs import publish, reports
 
 log = logging.getLogger("satco2.services.dashboards")
 
@@ -146,8 +147,6 @@ def may_see(entry: dict, user: dict) -> bool:
 
 
 def _check_app_access(handler, user: dict) -> None:
-    from ..runs import publish
-
     slug = handler.get_argument("id", None) if hasattr(handler, "get_argument") else None
     if not slug:
         return
@@ -222,8 +221,6 @@ def render(template: str, **values) -> str:
 
 class IndexHandler(BaseHandler):
     def get(self):
-        from ..runs import publish
-
         entries = [e for e in publish.published() if may_see(e, self.current_user)]
         self.page("index.html", title="Published dashboards", entries=entries)
 
@@ -246,8 +243,6 @@ class ReportsHandler(BaseHandler):
     def get(self):
         from markupsafe import Markup
 
-        from ..runs import reports
-
         rows = reports.list_reports()
         for r in rows:
             r["files"] = [f for f in LISTED_FILES if _plain_file(Path(r["dir"]) / f)]
@@ -256,8 +251,6 @@ class ReportsHandler(BaseHandler):
 
 def _run_path(user: str, notebook: str, run_id: str) -> Path:
     """The report folder of a request's path components (404 unless a trusted run)."""
-    from ..runs import reports
-
     try:
         d = reports.reports_dir() / reports.check_user(user) / notebook / run_id
         if reports.trusted(d):
@@ -269,8 +262,6 @@ def _run_path(user: str, notebook: str, run_id: str) -> Path:
 
 class ReportFileHandler(BaseHandler):
     def get(self, user: str, notebook: str, run_id: str, name: str):
-        from ..runs import publish, reports
-
         if name not in REPORT_FILES:
             raise web.HTTPError(404)
         d = _run_path(user, notebook, run_id)
@@ -373,8 +364,6 @@ class PublishedItemAPIHandler(TokenAPIHandler):
     """``DELETE <prefix>/api/published/<name>``: unpublish (its author or a hub admin)."""
 
     def delete(self, slug: str):
-        from ..runs import publish
-
         try:
             entry = publish.get(slug)
         except SatCO2Error as e:
@@ -411,8 +400,6 @@ class PublishHandler(BaseHandler):
 
 class PublishedAPIHandler(BaseHandler):
     def get(self):
-        from ..runs import publish
-
         items = [e for e in publish.published() if may_see(e, self.current_user)]
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(items, default=str))
@@ -484,8 +471,6 @@ class AppHandler(BaseHandler):
     """``/app?id=<slug>``: see the module docstring."""
 
     def get(self):
-        from ..runs import publish
-
         global _ADMISSION
         slug = self.get_argument("id", "")
         try:
@@ -540,8 +525,6 @@ class OAuthCallbackHandler(HubOAuthCallbackHandler):
 def dashboard_app():
     """The Bokeh document of ``/app?id=<slug>``: header and the dashboard rebuilt from its report."""
     import panel as pn
-
-    from ..runs import publish
 
     raw = pn.state.session_args.get("id", [b""])[0]
     slug = raw.decode() if isinstance(raw, bytes) else str(raw)
@@ -635,9 +618,9 @@ def make_server(port: int | None = None):
     hub_auth()  # configure the singleton from the environment now: errors surface at start
     _guard_component_handler()
     pn.extension()
-    from ..catalog import browser  # panel app: loaded by the server only, not by the scheduler
+    from ..dashboards import catalog_browser  # a panel app: loaded by this server, not by the scheduler
 
-    apps = {"/live": dashboard_app, "/catalog": browser.app}
+    apps = {"/live": dashboard_app, "/catalog": catalog_browser.app}
     patterns = [
         (r"/", IndexHandler),
         (r"/reports/?", ReportsHandler),

@@ -10,6 +10,7 @@ the Bokeh model), and a real-browser pass that records every request and keeps a
 from __future__ import annotations
 
 from ..dashboards.maps import CHAR_PX
+from ..science import regions
 
 
 def map_figures(view) -> list:
@@ -28,8 +29,6 @@ def map_figures(view) -> list:
 
 def region_bbox(*names: str) -> tuple[float, float, float, float]:
     """``(lon_min, lat_min, lon_max, lat_max)`` covering the named regions of catalogs/regions.yaml."""
-    from ..science import regions
-
     boxes = [tuple(float(x) for x in regions.bbox(n)) for n in names]
     return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
 

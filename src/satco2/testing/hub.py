@@ -31,24 +31,14 @@ from pathlib import Path
 
 import requests
 
-from .. import SatCO2Error
+from .. import SatCO2Error, config
+from ..hub.forms import form_post
+from ..hub.hooks import GROUP
+from ..hub.launcher import Hub, free_port
 
 #: environment for user servers that reports activity to the hub every 2 s (not 300 s) and checks
 #: for busy kernels every second: use it in tests about activity and culling
 FAST_ACTIVITY_ENV = {"JUPYTERHUB_ACTIVITY_INTERVAL": "2", "SATCO2_BUSY_ACTIVITY_INTERVAL": "1"}
-
-
-def form_post(session: requests.Session, url: str, data: dict, **kwargs) -> requests.Response:
-    """GET a hub form page (sets the ``_xsrf`` cookie), then POST ``data`` with ``_xsrf``."""
-    r = session.get(url, timeout=30)
-    r.raise_for_status()
-    xsrf = session.cookies.get("_xsrf")
-    if not xsrf:
-        m = re.search(r'name="_xsrf" value="([^"]+)"', r.text)
-        xsrf = m.group(1) if m else None
-    if not xsrf:
-        raise SatCO2Error(f"the form at {url} set no _xsrf token.")
-    return session.post(url, data={**data, "_xsrf": xsrf}, timeout=60, **kwargs)
 
 
 class TempHub:
@@ -188,8 +178,6 @@ def temp_hub(tmp_path, root_mode=None, overrides=None, env=None, state_dir=None,
     import shutil
     import tempfile
 
-    from ..hub.launcher import Hub, free_port
-
     tmp_path = Path(tmp_path)
     tmp_path.mkdir(parents=True, exist_ok=True)
     own_state = None
@@ -221,7 +209,6 @@ def remove_system_users(names) -> None:
     import pwd
     import subprocess
 
-    from ..hub.hooks import GROUP
 
     try:
         gid = grp.getgrnam(GROUP).gr_gid
@@ -236,9 +223,7 @@ def remove_system_users(names) -> None:
             continue
         subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
         subprocess.run(["userdel", "--remove", name], capture_output=True)
-        from ..config import reports_dir
-
-        mine = reports_dir() / name  # the reports folder the hub made for the account
+        mine = config.reports_dir() / name  # the reports folder the hub made for the account
         if mine.is_dir() and not mine.is_symlink() and mine.stat().st_uid == entry.pw_uid:
             import shutil
 

@@ -17,7 +17,8 @@ import pytest
 import xarray as xr
 
 from satco2 import SatCO2Error, catalog
-from satco2.ingest import LEDGER, ingest, read_ledger
+from satco2.catalog.ingest import ingest
+from satco2.catalog.store import read_ledger
 
 SEAWIFS = ["S20080012008031.L3m_MO_CHL_chlor_a_9km.nc", "S20092742009304.L3m_MO_CHL_chlor_a_9km.nc"]
 MODIS = {
@@ -131,7 +132,7 @@ def _cli(args, env, **kw):
 
 @pytest.mark.slow
 def test_sigkill_mid_ingest_then_rerun_equals_uninterrupted(shared_data, tmp_path):
-    from satco2.catalog.readers.l3m import write_l3m
+    from satco2.testing.writers import write_l3m
 
     # two real SeaWiFS months + one synthetic L3m file on the same 9 km grid
     src = tmp_path / "src"
@@ -207,8 +208,8 @@ def test_chunks_written_directly_equal_zarrs_own_encoding(tmp_path):
     import zarr
 
     from satco2.catalog import readers, registry
-    from satco2.catalog.readers.l3m import write_l3m
-    from satco2.ingest import zarr_store
+    from satco2.testing.writers import write_l3m
+    from satco2.catalog.store import zarr_store
 
     src = tmp_path / "src"
     src.mkdir()
@@ -300,7 +301,7 @@ def test_ingest_cli_variable_option(shared_data, tmp_path):
 
 
 def test_period_start_rules():
-    from satco2.ingest import period_start
+    from satco2.catalog.ingest import period_start
 
     t = ["2010-01-15T12:00", "2010-02-28T23:00", "2012-12-31"]
     assert [str(x)[:10] for x in period_start(t, "monthly")] == ["2010-01-01", "2010-02-01", "2012-12-01"]

@@ -50,10 +50,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import SatCO2Error, config
-from .catalog import readers, registry
+from .. import SatCO2Error
+from . import readers, registry
+from .store import LEDGER, is_url, local_path, mirror_url, read_ledger, store_exists, zarr_store
 
-LEDGER = "satco2_ingest"
 TIME_UNITS = "days since 1970-01-01 00:00:00"
 SPATIAL_CHUNK = 1024
 TIME_CHUNK_ELEMENTS = 2**18  # values per chunk below which chunks hold several time steps
@@ -61,40 +61,6 @@ MAX_TIME_CHUNK = 4096
 
 
 # --------------------------------------------------------------------------- stores
-def mirror_url(product_id: str, root: str | None = None) -> str:
-    """Location of the product's mirror store (local path or fsspec URL)."""
-    p = registry.get(product_id)
-    root = str(root) if root is not None else config.mirror_root()
-    sep = "" if root.endswith("/") else "/"
-    return f"{root}{sep}{p['mirror']['path']}"
-
-
-def is_url(loc: str) -> bool:
-    return "://" in str(loc) and not str(loc).startswith("file://")
-
-
-def _local(loc: str) -> str:
-    return str(loc)[len("file://"):] if str(loc).startswith("file://") else str(loc)
-
-
-def zarr_store(loc: str, read_only: bool = False):
-    """A zarr v3 store for a local path, ``file://`` or any fsspec URL."""
-    from zarr.storage import FsspecStore, LocalStore
-
-    if is_url(loc):
-        return FsspecStore.from_url(loc, read_only=read_only)
-    return LocalStore(_local(loc), read_only=read_only)
-
-
-def store_exists(loc: str) -> bool:
-    if is_url(loc):
-        import fsspec
-
-        fs, path = fsspec.core.url_to_fs(loc)
-        return fs.exists(f"{path}/zarr.json")
-    return (Path(_local(loc)) / "zarr.json").exists()
-
-
 def _rmtree(loc: str) -> None:
     if is_url(loc):
         import fsspec
@@ -103,18 +69,7 @@ def _rmtree(loc: str) -> None:
         if fs.exists(path):
             fs.rm(path, recursive=True)
     else:
-        shutil.rmtree(_local(loc), ignore_errors=True)
-
-
-def read_ledger(loc: str) -> dict | None:
-    """The store's ledger (``None`` when the store or its ledger does not exist)."""
-    import zarr
-
-    if not store_exists(loc):
-        return None
-    g = zarr.open_group(zarr_store(loc, read_only=True), mode="r", use_consolidated=False)
-    led = g.attrs.get(LEDGER)
-    return dict(led) if led else None
+        shutil.rmtree(local_path(loc), ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -280,7 +235,7 @@ class _Mirror:
             target = self.loc
             _rmtree(target)
         else:
-            final = Path(_local(self.loc))
+            final = Path(local_path(self.loc))
             final.parent.mkdir(parents=True, exist_ok=True)
             target = str(final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp"))
         try:
@@ -378,7 +333,7 @@ class _Mirror:
                                 typesize=bl.typesize)
         cshape = md.chunk_grid.chunk_shape
         fill = arr.fill_value
-        folder = Path(_local(self.loc)) / arr.path
+        folder = Path(local_path(self.loc)) / arr.path
         grid = [range(0, n, c) for n, c in zip(vals.shape[1:], cshape[1:])]
         for t in range(vals.shape[0]):
             for starts in np.ndindex(*[len(r) for r in grid]):

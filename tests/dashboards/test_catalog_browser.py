@@ -12,7 +12,7 @@ import pytest
 from bokeh.models import GlyphRenderer
 
 from satco2 import catalog
-from satco2.catalog.browser import CatalogBrowser, app
+from satco2.dashboards.catalog_browser import CatalogBrowser, app
 from satco2.testing import launch_chromium
 
 

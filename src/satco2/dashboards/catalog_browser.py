@@ -13,8 +13,9 @@ import numpy as np
 import panel as pn
 import param
 
-from .. import SatCO2Error
-from . import registry
+from .. import SatCO2Error, catalog
+from ..catalog import registry
+from . import maps
 
 
 def _table_html(products) -> str:
@@ -112,9 +113,7 @@ class CatalogBrowser(pn.viewable.Viewer):
 
     def preview_data(self):
         """The previewed 2D (lat, lon) DataArray, or a 1D time series; loads one small slice."""
-        from . import open as open_product
-
-        ds = open_product(self.product, source=self.source)
+        ds = catalog.open(self.product, source=self.source)
         da = ds[self._shown_variable()]
         for d in da.dims:
             if d not in ("lat", "lon", "time") or (d == "time" and {"lat", "lon"} <= set(da.dims)):
@@ -128,8 +127,6 @@ class CatalogBrowser(pn.viewable.Viewer):
         """The preview as a HoloViews object (the shared map of :mod:`satco2.dashboards.maps`, or a
         time series), a warning pane when the source lacks the product, or None."""
         import holoviews as hv
-
-        from ..dashboards import maps
 
         variable = self._shown_variable()
         if not self.product or not variable:
@@ -176,5 +173,5 @@ def app(**params):
     return pn.panel(CatalogBrowser(**params))
 
 
-if __name__.startswith("bokeh_app"):  # `panel serve src/satco2/catalog/browser.py`
+if __name__.startswith("bokeh_app"):  # `panel serve src/satco2/dashboards/catalog_browser.py`
     app().servable(title="SatCO2 catalog")

@@ -1,6 +1,8 @@
 """Demo footprints: the grids and periods of the embedded synthetic demo store.
 
-One source of truth for every demo generator. A footprint is a lon/lat box, a grid step and a
+Part of the store layout (:mod:`satco2.catalog.store`): the demo store holds one folder per
+footprint, ``catalog.open(source="demo")`` chooses among them by box and step, and every demo
+generator (:mod:`satco2.demo`) builds its grid from here. A footprint is a lon/lat box, a grid step and a
 monthly period; ``scale`` divides the step (``satco2 demo --scale 4`` builds 4x finer grids for
 benchmarks). Coordinates follow CF: ``lat`` ascending, ``lon`` in degrees east, ``time`` at month
 start.
