@@ -21,6 +21,7 @@ import pandas as pd
 import xarray as xr
 
 from .. import SatCO2Error
+from ..science import regions
 
 PRODUCT = "example.zarr"
 TITLE = "SatCO2 example: a synthetic drifting bloom"
@@ -55,8 +56,6 @@ def bloom(bbox, start: str, n_months: int, amplitude: float, seed: int = 0, res:
 
 def region_bbox(name: str) -> tuple[float, float, float, float]:
     """Bounding box of a named region (:func:`satco2.science.regions.bbox`)."""
-    from ..science import regions
-
     return tuple(map(float, regions.bbox(name)))
 
 

@@ -55,8 +55,10 @@ from typing import Any
 
 import yaml
 
-from .. import SatCO2Error
+from .. import SatCO2Error, catalog
+from ..catalog import registry
 from ..config import REPO_ROOT
+from ..science import regions
 
 __all__ = [
     "ParameterError",
@@ -109,8 +111,6 @@ def _schema_path(name: str | os.PathLike) -> tuple[str, Path]:
 # ----------------------------------------------------------------------------------------------
 # choice sources (registry: name -> function returning the allowed names)
 def _region_names() -> list[str]:
-    from ..science import regions
-
     try:
         return regions.names()
     except SatCO2Error as e:
@@ -118,8 +118,6 @@ def _region_names() -> list[str]:
 
 
 def _product_ids() -> list[str]:
-    from ..catalog import registry
-
     try:
         return registry.ids()
     except SatCO2Error as e:
@@ -441,8 +439,6 @@ def _check_one(nb: str, pname: str, spec: dict, value: Any) -> Any:
 def _check_coverage(nb: str, pname: str, spec: dict, value: str, source: str) -> None:
     import pandas as pd
 
-    from .. import catalog  # imported lazily: heavy, and optional for schemas without coverage_of
-
     lo, hi = (pd.Timestamp(x) for x in _span(value))
     hi = hi + pd.Timedelta(days=1) - pd.Timedelta(1)
     for pid in spec.get("coverage_of") or []:
@@ -467,10 +463,6 @@ def _product_ids_of(spec: dict, values: dict) -> list[str]:
 
 def _check_region_coverage(nb: str, pname: str, region: str, pids: list[str], source: str) -> None:
     """The region's bounding box must lie in what ``source`` holds of every product in ``pids``."""
-    from .. import catalog
-    from ..catalog import registry
-    from ..science import regions
-
     try:
         bbox = tuple(float(x) for x in regions.bbox(region))
     except SatCO2Error as e:
