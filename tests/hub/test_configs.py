@@ -143,7 +143,7 @@ def test_jupyterhub_and_gateway_configs_load(tmp_path, monkeypatch, root_mode):
     env = c.Spawner.environment
     assert env["DASK_GATEWAY__AUTH__TYPE"] == "jupyterhub"
     assert env["DASK_GATEWAY__ADDRESS"].endswith("/services/dask-gateway")
-    for name, module in rt.services.items():  # project services only when importable
+    for name, module in rt.services.items():  # the project services
         assert services[name]["command"][-1] == module and services[name]["oauth_no_confirm"]
         # they read files users write: never as root (root mode: the unprivileged service account)
         assert services[name].get("user") == ("satco2-svc" if root_mode else None)

@@ -108,6 +108,16 @@ def test_unknown_notebook_and_bad_schema(nbdir, write_schema):
     write_schema(nbdir, "typo", {"x": {"type": "int", "defualt": 1}})
     with pytest.raises(ParameterError, match=r"unknown key\(s\) \['defualt'\]"):
         params.declared("typo")
+    # the schema file is checked against a JSON Schema (params.schema_file_schema): key types too
+    write_schema(nbdir, "flag", {"x": {"type": "bool", "required": "no"}})
+    with pytest.raises(ParameterError, match=r"parameter 'x' in .* has an invalid required: 'no' is not of type 'boolean'"):
+        params.declared("flag")
+    write_schema(nbdir, "src", {"x": {"type": "str", "choices_from": "planets"}})
+    with pytest.raises(ParameterError, match="unknown source 'planets'"):
+        params.declared("src")
+    write_schema(nbdir, "bare", {"x": "int"})
+    with pytest.raises(ParameterError, match="must be a mapping of keys such as type"):
+        params.declared("bare")
 
 
 def test_as_period():

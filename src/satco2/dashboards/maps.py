@@ -13,8 +13,8 @@
   (coastlines), from ``satco2/data/ne_50m_land.geojson`` (shipped; nothing is downloaded, unlike
   cartopy/geoviews which fetch Natural Earth at run time).
 
-Coordinates are found through CF attributes (``standard_name`` latitude/longitude, or ``axis``
-Y/X), falling back to the names ``lat``/``lon``.
+Coordinates are found by :func:`satco2.cf.find` (cf-xarray's CF criteria: ``standard_name``,
+``units``, ``axis`` Y/X, then its name guesses such as ``lat``/``lon``), among the 1-D coordinates.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ import textwrap
 import numpy as np
 import xarray as xr
 
-from .. import SatCO2Error
+from .. import SatCO2Error, cf
 from ..demo.fields import land_polygons
 
 LAND_COLOR = "#d9d4c7"
@@ -38,15 +38,10 @@ CHAR_PX = 9.0  # width of one bold title character at 11pt (measured in chromium
 
 def _coord(da: xr.DataArray, kind: str) -> str:
     std = {"lat": "latitude", "lon": "longitude"}[kind]
-    axis = {"lat": "Y", "lon": "X"}[kind]
-    for name, c in da.coords.items():
-        if c.attrs.get("standard_name") == std or c.attrs.get("axis") == axis:
-            if c.ndim == 1:
-                return name
-    for name in (kind, {"lat": "latitude", "lon": "longitude"}[kind]):
-        if name in da.coords:
-            return name
-    raise SatCO2Error(f"the map of {da.name!r} needs a {std} coordinate, found {list(da.coords)}.")
+    name = cf.find(da, std, among=[n for n in da.coords if da[n].ndim == 1])
+    if name is None:
+        raise SatCO2Error(f"the map of {da.name!r} needs a {std} coordinate, found {list(da.coords)}.")
+    return name
 
 
 @functools.lru_cache(maxsize=32)

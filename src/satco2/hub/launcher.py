@@ -16,7 +16,6 @@
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import socket
@@ -158,15 +157,7 @@ class Hub:
 
     # --- start --------------------------------------------------------------------------------
     def _services(self) -> dict:
-        found = {}
-        for name, spec in self.settings["services"].items():
-            try:
-                ok = importlib.util.find_spec(spec["module"]) is not None
-            except ModuleNotFoundError:
-                ok = False
-            if ok:
-                found[name] = spec["module"]
-        return found
+        return {name: spec["module"] for name, spec in self.settings["services"].items()}
 
     def _ports(self, services) -> dict:
         ports = {}

@@ -55,8 +55,10 @@ from typing import Any
 
 import yaml
 
-from .. import SatCO2Error
+from .. import SatCO2Error, catalog
+from ..catalog import registry
 from ..config import REPO_ROOT
+from ..science import regions
 
 __all__ = [
     "ParameterError",
@@ -109,8 +111,6 @@ def _schema_path(name: str | os.PathLike) -> tuple[str, Path]:
 # ----------------------------------------------------------------------------------------------
 # choice sources (registry: name -> function returning the allowed names)
 def _region_names() -> list[str]:
-    from ..science import regions
-
     try:
         return regions.names()
     except SatCO2Error as e:
@@ -118,8 +118,6 @@ def _region_names() -> list[str]:
 
 
 def _product_ids() -> list[str]:
-    from ..catalog import registry
-
     try:
         return registry.ids()
     except SatCO2Error as e:
@@ -278,25 +276,68 @@ def _show(v: Any) -> str:
 
 
 @lru_cache(maxsize=64)
+def schema_file_schema() -> dict:
+    """The JSON Schema of a ``<notebook>.params.yaml`` file (checked with jsonschema)."""
+    spec = {
+        "type": "object",
+        "required": ["type"],
+        "additionalProperties": False,
+        "properties": {
+            "type": {"enum": list(TYPES)},
+            "default": {}, "min": {}, "max": {}, "choices": {"type": "array"},
+            "choices_from": {"enum": list(CHOICE_SOURCES)},
+            "coverage_of": {"type": ["string", "array"], "items": {"type": "string"}},
+            "after": {"type": "string"},
+            "required": {"type": "boolean"}, "exists": {"type": "boolean"},
+            "help": {"type": "string"},
+        },
+    }
+    assert set(spec["properties"]) == SPEC_KEYS
+    return {
+        "type": "object",
+        "properties": {"title": {"type": "string"}, "description": {"type": "string"},
+                       "parameters": {"type": ["object", "null"], "additionalProperties": spec}},
+    }
+
+
+def _check_schema_file(data: Any, path: str) -> None:
+    """Check a parameter schema file against :func:`schema_file_schema`; the first problem becomes
+    one sentence naming the parameter and the key."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema_file_schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if not errors:
+        return
+    e = errors[0]
+    where = list(e.absolute_path)
+    if len(where) < 2 or where[0] != "parameters":
+        if where and where[0] in ("title", "description"):
+            raise ParameterError(f"the {where[0]} in the parameter schema {path} must be text, not {e.instance!r}.")
+        raise ParameterError(f"the parameter schema {path} must be a mapping with a 'parameters' mapping.")
+    pname, spec = where[1], data["parameters"][where[1]]
+    key = where[2] if len(where) > 2 else None
+    if key is None and e.validator == "type":
+        raise ParameterError(f"parameter '{pname}' in {path} must be a mapping of keys such as type and default.")
+    if key is None and e.validator == "additionalProperties":
+        unknown = set(spec) - SPEC_KEYS
+        raise ParameterError(f"parameter '{pname}' in {path} has unknown key(s) {sorted(unknown)}; allowed: {sorted(SPEC_KEYS)}.")
+    if key == "type" or (key is None and e.validator == "required"):
+        raise ParameterError(f"parameter '{pname}' in {path} has type {spec.get('type')!r}, not one of {list(TYPES)}.")
+    if key == "choices_from":
+        raise ParameterError(f"parameter '{pname}' in {path} takes choices from unknown source {spec['choices_from']!r}; known: {list(CHOICE_SOURCES)}.")
+    raise ParameterError(f"parameter '{pname}' in {path} has an invalid {key}: {e.message}.")
+
+
 def _load_schema(path: str, mtime: float) -> dict:
     with open(path) as fh:
         try:
             data = yaml.safe_load(fh)
         except yaml.YAMLError as e:
             raise ParameterError(f"the parameter schema {path} is not valid YAML ({e.__class__.__name__}).") from None
-    if not isinstance(data, dict) or not isinstance(data.get("parameters", {}), dict):
-        raise ParameterError(f"the parameter schema {path} must be a mapping with a 'parameters' mapping.")
+    _check_schema_file(data, path)
     params = data.get("parameters") or {}
     for pname, spec in params.items():
-        if not isinstance(spec, dict):
-            raise ParameterError(f"parameter '{pname}' in {path} must be a mapping of keys such as type and default.")
-        unknown = set(spec) - SPEC_KEYS
-        if unknown:
-            raise ParameterError(f"parameter '{pname}' in {path} has unknown key(s) {sorted(unknown)}; allowed: {sorted(SPEC_KEYS)}.")
-        if spec.get("type") not in TYPES:
-            raise ParameterError(f"parameter '{pname}' in {path} has type {spec.get('type')!r}, not one of {list(TYPES)}.")
-        if "choices_from" in spec and spec["choices_from"] not in CHOICE_SOURCES:
-            raise ParameterError(f"parameter '{pname}' in {path} takes choices from unknown source {spec['choices_from']!r}; known: {list(CHOICE_SOURCES)}.")
         if "after" in spec and spec["after"] not in params:
             raise ParameterError(f"parameter '{pname}' in {path} must come after undeclared parameter {spec['after']!r}.")
         if isinstance(spec.get("coverage_of"), str):
@@ -398,8 +439,6 @@ def _check_one(nb: str, pname: str, spec: dict, value: Any) -> Any:
 def _check_coverage(nb: str, pname: str, spec: dict, value: str, source: str) -> None:
     import pandas as pd
 
-    from .. import catalog  # imported lazily: heavy, and optional for schemas without coverage_of
-
     lo, hi = (pd.Timestamp(x) for x in _span(value))
     hi = hi + pd.Timedelta(days=1) - pd.Timedelta(1)
     for pid in spec.get("coverage_of") or []:
@@ -424,10 +463,6 @@ def _product_ids_of(spec: dict, values: dict) -> list[str]:
 
 def _check_region_coverage(nb: str, pname: str, region: str, pids: list[str], source: str) -> None:
     """The region's bounding box must lie in what ``source`` holds of every product in ``pids``."""
-    from .. import catalog
-    from ..catalog import registry
-    from ..science import regions
-
     try:
         bbox = tuple(float(x) for x in regions.bbox(region))
     except SatCO2Error as e:

@@ -28,51 +28,54 @@ in Wanninkhof (2014) and seaflux.
 """
 from __future__ import annotations
 
-import functools
-import warnings
 from collections.abc import Callable
 
 import numpy as np
 
-from .. import SatCO2Error, ValidityWarning
+from .. import SatCO2Error
 from ..cf import coord_name
+from .validity import check_all, valid
 
 # ----------------------------------------------------------------------------------------------
-# validity ranges
+# coefficients: each written once, used by the functions below and by the fused numba kernels
+
+SC_W14_COEFFICIENTS = (2116.8, -136.25, 4.7353, -0.092307, 0.0007555)
+"""Sc = a0 + a1 t + a2 t^2 + a3 t^3 + a4 t^4 (t in °C), CO2 in seawater at S = 35, Wanninkhof
+(2014), Limnol. Oceanogr. Methods 12:351-362, Table 1."""
+
+K0_W74_COEFFICIENTS = (-58.0931, 90.5069, 22.2940, 0.027766, -0.025888, 0.0050578)
+"""ln K0 = A1 + A2 (100/T) + A3 ln(T/100) + S (B1 + B2 (T/100) + B3 (T/100)^2), mol L-1 atm-1,
+Weiss (1974), Mar. Chem. 2:203-215, Table 1 (volumetric constants; Wanninkhof 2014 Table 1)."""
+
+PH2O_WP80_COEFFICIENTS = (24.4543, -67.4509, -4.8489, -0.000544)
+"""ln pH2O = c0 + c1 (100/T) + c2 ln(T/100) + c3 S, atm, Weiss & Price (1980), Mar. Chem.
+8:347-359, eq. 10."""
+
+KELVIN = 273.15  # 0 °C in K
+PA_PER_ATM = 101325.0  # standard atmosphere, Pa
+CM_H_TO_M_D = 0.24  # 1 cm h-1 = 24 cm d-1 = 0.24 m d-1
 
 
-def valid(**ranges: tuple[float, float]):
-    """Attach validity ranges (name -> (lo, hi), in the argument's units) to a kernel and warn
-    with :class:`satco2.ValidityWarning` when finite inputs fall outside them."""
+# The formulas, written once on scalars or arrays: the numpy functions call them directly and the
+# fused kernels compile the very same functions with numba (same coefficients, same expressions).
 
-    def deco(func):
-        import inspect
+def _sc_poly(t):
+    a0, a1, a2, a3, a4 = SC_W14_COEFFICIENTS
+    return a0 + t * (a1 + t * (a2 + t * (a3 + t * a4)))
 
-        sig = inspect.signature(func)
 
-        @functools.wraps(func)
-        def wrapper(*args, **kwargs):
-            bound = sig.bind(*args, **kwargs)
-            for name, (lo, hi) in ranges.items():
-                if name not in bound.arguments:
-                    continue
-                a = np.asarray(bound.arguments[name], dtype=float)
-                if a.size == 0 or not np.isfinite(a).any():
-                    continue
-                amin, amax = np.nanmin(a), np.nanmax(a)
-                if amin < lo or amax > hi:
-                    warnings.warn(
-                        f"{func.__name__}: {name} spans {amin:.4g}..{amax:.4g}, outside the "
-                        f"validated range {lo:g}..{hi:g} of its source",
-                        ValidityWarning,
-                        stacklevel=2,
-                    )
-            return func(*args, **kwargs)
+def _ln_k0(T100, lnT100, s):
+    a1, a2, a3, b1, b2, b3 = K0_W74_COEFFICIENTS
+    return a1 + a2 / T100 + a3 * lnT100 + s * (b1 + b2 * T100 + b3 * T100 * T100)
 
-        wrapper.validity = dict(ranges)
-        return wrapper
 
-    return deco
+def _ln_ph2o(T100, lnT100, s):
+    c0, c1, c2, c3 = PH2O_WP80_COEFFICIENTS
+    return c0 + c1 / T100 + c2 * lnT100 + c3 * s
+
+
+def _k_form(u, sc, q, l, scref):
+    return (q * u * u + l * u) / np.sqrt(sc / scref)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -84,13 +87,12 @@ def sc_W14(t_C):
     """Schmidt number of CO2 in seawater (S = 35), dimensionless.
 
     Wanninkhof (2014), Limnol. Oceanogr. Methods 12:351-362, Table 1:
-    Sc = 2116.8 - 136.25 t + 4.7353 t^2 - 0.092307 t^3 + 0.0007555 t^4, valid -2..40 °C.
-    Check value (Table 1): Sc(20 °C) = 668.344.
+    Sc = 2116.8 - 136.25 t + 4.7353 t^2 - 0.092307 t^3 + 0.0007555 t^4, valid -2..40 °C
+    (:data:`SC_W14_COEFFICIENTS`). Check value (Table 1): Sc(20 °C) = 668.344.
 
     t_C: temperature, °C.
     """
-    t = np.asarray(t_C, dtype=float)
-    return 2116.8 + t * (-136.25 + t * (4.7353 + t * (-0.092307 + t * 0.0007555)))
+    return _sc_poly(np.asarray(t_C, dtype=float))
 
 
 @valid(t_C=(-1.0, 40.0), s=(0.0, 40.0))
@@ -98,35 +100,29 @@ def K0_W74(t_C, s):
     """Solubility of CO2 in seawater, mol L-1 atm-1 (per unit fugacity).
 
     Weiss (1974), Mar. Chem. 2:203-215, eq. 12 with the volumetric (mol L-1 atm-1) constants of
-    his Table 1, as restated in Wanninkhof (2014) Table 1:
+    his Table 1, as restated in Wanninkhof (2014) Table 1 (:data:`K0_W74_COEFFICIENTS`):
     ln K0 = -58.0931 + 90.5069 (100/T) + 22.2940 ln(T/100)
             + S (0.027766 - 0.025888 (T/100) + 0.0050578 (T/100)^2),  T in K.
     Fitted to measurements over -1..40 °C and S 0..40. Check value: K0(20 °C, 35) = 0.0332 (issue 4; 0.03322 computed).
 
     t_C: temperature, °C; s: practical salinity.
     """
-    T = np.asarray(t_C, dtype=float) + 273.15
-    s = np.asarray(s, dtype=float)
-    T100 = T / 100.0
-    return np.exp(
-        -58.0931 + 90.5069 / T100 + 22.2940 * np.log(T100)
-        + s * (0.027766 - 0.025888 * T100 + 0.0050578 * T100**2)
-    )
+    T100 = (np.asarray(t_C, dtype=float) + KELVIN) / 100.0
+    return np.exp(_ln_k0(T100, np.log(T100), np.asarray(s, dtype=float)))
 
 
 @valid(t_C=(-2.0, 40.0), s=(0.0, 40.0))
 def pH2O_WP80(t_C, s):
     """Water vapour pressure over seawater, atm.
 
-    Weiss & Price (1980), Mar. Chem. 8:347-359, eq. 10:
+    Weiss & Price (1980), Mar. Chem. 8:347-359, eq. 10 (:data:`PH2O_WP80_COEFFICIENTS`):
     ln pH2O = 24.4543 - 67.4509 (100/T) - 4.8489 ln(T/100) - 0.000544 S,  T in K.
     Check: 0.03066 atm at 25 °C, S 35 (Dickson et al. 2007 SOP 5 gives 0.03070 by another route).
 
     t_C: temperature, °C; s: practical salinity.
     """
-    T = np.asarray(t_C, dtype=float) + 273.15
-    s = np.asarray(s, dtype=float)
-    return np.exp(24.4543 - 67.4509 * (100.0 / T) - 4.8489 * np.log(T / 100.0) - 0.000544 * s)
+    T100 = (np.asarray(t_C, dtype=float) + KELVIN) / 100.0
+    return np.exp(_ln_ph2o(T100, np.log(T100), np.asarray(s, dtype=float)))
 
 
 @valid(t_C=(-2.0, 40.0))
@@ -141,7 +137,7 @@ def fugacity_factor_W74(t_C, p_atm=1.0):
 
     t_C: temperature, °C; p_atm: total pressure, atm.
     """
-    T = np.asarray(t_C, dtype=float) + 273.15
+    T = np.asarray(t_C, dtype=float) + KELVIN
     B = -1636.75 + 12.0408 * T - 3.27957e-2 * T**2 + 3.16528e-5 * T**3
     delta = 57.7 - 0.118 * T
     return np.exp(np.asarray(p_atm, dtype=float) * (B + 2.0 * delta) / (82.0578 * T))
@@ -175,6 +171,19 @@ def temperature_factor_T93(t_from_C, t_to_C, coefficient: float = T93_COEFFICIEN
 
 _WIND_RANGE = (0.0, 25.0)  # m s-1: the wind ranges of the field data behind these fits end near 20-25
 
+K_COEFFICIENTS: dict[str, tuple[float, float, float]] = {
+    "W14": (0.251, 0.0, 660.0),   # Wanninkhof (2014) eq. 4
+    "W92": (0.31, 0.0, 660.0),    # Wanninkhof (1992) eq. 3
+    "N00": (0.222, 0.333, 600.0),  # Nightingale et al. (2000) eq. 6
+    "H06": (0.266, 0.0, 600.0),   # Ho et al. (2006)
+}
+"""The gas-transfer parameterizations as coefficients of k = (q U^2 + l U) (Sc/Sc_ref)^-0.5, cm h-1:
+name -> (q, l, Sc_ref). The functions below and the fused kernels both take them from here."""
+
+
+def _k(name, u10, t_C):
+    return _k_form(np.asarray(u10, dtype=float), sc_W14(t_C), *K_COEFFICIENTS[name])
+
 
 @valid(u10=_WIND_RANGE)
 def k_W14(u10, t_C):
@@ -184,8 +193,7 @@ def k_W14(u10, t_C):
     Check value: 24.94 cm h-1 at U10 = 10 m s-1 and 20 °C (Sc = 668.344).
     ``u10`` is the wind speed at 10 m, m s-1 (its second moment <U^2> is approximated by U^2).
     """
-    u = np.asarray(u10, dtype=float)
-    return 0.251 * u**2 * (sc_W14(t_C) / 660.0) ** -0.5
+    return _k("W14", u10, t_C)
 
 
 @valid(u10=_WIND_RANGE)
@@ -195,8 +203,7 @@ def k_W92(u10, t_C):
     Wanninkhof (1992), J. Geophys. Res. 97:7373-7382, eq. 3 (short-term/steady winds), with the
     Schmidt number of :func:`sc_W14`.
     """
-    u = np.asarray(u10, dtype=float)
-    return 0.31 * u**2 * (sc_W14(t_C) / 660.0) ** -0.5
+    return _k("W92", u10, t_C)
 
 
 @valid(u10=_WIND_RANGE)
@@ -205,8 +212,7 @@ def k_N00(u10, t_C):
 
     Nightingale et al. (2000), Global Biogeochem. Cycles 14:373-387, eq. 6 (dual tracer).
     """
-    u = np.asarray(u10, dtype=float)
-    return (0.222 * u**2 + 0.333 * u) * (sc_W14(t_C) / 600.0) ** -0.5
+    return _k("N00", u10, t_C)
 
 
 @valid(u10=_WIND_RANGE)
@@ -215,8 +221,7 @@ def k_H06(u10, t_C):
 
     Ho et al. (2006), Geophys. Res. Lett. 33:L16611 (SAGE experiment, QuikSCAT winds).
     """
-    u = np.asarray(u10, dtype=float)
-    return 0.266 * u**2 * (sc_W14(t_C) / 600.0) ** -0.5
+    return _k("H06", u10, t_C)
 
 
 K_PARAMETERIZATIONS: dict[str, Callable] = {
@@ -251,7 +256,7 @@ def pco2_air(xco2_ppm, slp_Pa, t_C, s):
 
     xco2_ppm: ppm; slp_Pa: Pa; t_C: SST, °C; s: salinity.
     """
-    p_atm = np.asarray(slp_Pa, dtype=float) / 101325.0
+    p_atm = np.asarray(slp_Pa, dtype=float) / PA_PER_ATM
     return np.asarray(xco2_ppm, dtype=float) * (p_atm - pH2O_WP80(t_C, s))
 
 
@@ -263,7 +268,7 @@ def flux(k_cm_h, K0, dpco2_uatm):
     = 1e-3 mol m-2 d-1, i.e. the product k[m d-1] K0 dpCO2 is directly in mmol m-2 d-1.
     Check value: -9.94 mmol m-2 d-1 at 20 °C, S 35, U10 10 m s-1 (W14), dpCO2 -50 µatm.
     """
-    return np.asarray(k_cm_h, float) * 0.24 * np.asarray(K0, float) * np.asarray(dpco2_uatm, float)
+    return np.asarray(k_cm_h, float) * CM_H_TO_M_D * np.asarray(K0, float) * np.asarray(dpco2_uatm, float)
 
 
 def flux_kernel(t_C, s, u10, dpco2_uatm, k_param: str = "W14"):
@@ -272,34 +277,24 @@ def flux_kernel(t_C, s, u10, dpco2_uatm, k_param: str = "W14"):
     return flux(get_k(k_param)(u10, t_C), K0_W74(t_C, s), dpco2_uatm)
 
 
-K_COEFFICIENTS: dict[str, tuple[float, float, float]] = {
-    "W14": (0.251, 0.0, 660.0),   # Wanninkhof (2014) eq. 4
-    "W92": (0.31, 0.0, 660.0),    # Wanninkhof (1992) eq. 3
-    "N00": (0.222, 0.333, 600.0),  # Nightingale et al. (2000) eq. 6
-    "H06": (0.266, 0.0, 600.0),   # Ho et al. (2006)
-}
-"""The same parameterizations as coefficients of k = (q U^2 + l U) (Sc/Sc_ref)^-0.5:
-name -> (q, l, Sc_ref), used by the fused kernels (a test checks them against the functions)."""
-
-
 def _numba_kernels():
+    """The fused kernels: the formulas above (:func:`_sc_poly`, :func:`_ln_k0`, :func:`_ln_ph2o`,
+    :func:`_k_form`) compiled by numba, so they share the functions' coefficients."""
     import numba
+
+    sc_f, ln_k0, ln_ph2o, k_form = (numba.njit(f) for f in (_sc_poly, _ln_k0, _ln_ph2o, _k_form))
 
     @numba.vectorize(["float64(float64, float64, float64, float64, float64, float64, float64)"],
                      nopython=True, cache=False)
     def flux_vec(t, s, u, dp, q, l, scref):
-        T100 = (t + 273.15) / 100.0
-        k0 = np.exp(-58.0931 + 90.5069 / T100 + 22.2940 * np.log(T100)
-                    + s * (0.027766 - 0.025888 * T100 + 0.0050578 * T100 * T100))
-        sc = 2116.8 + t * (-136.25 + t * (4.7353 + t * (-0.092307 + t * 0.0007555)))
-        k = (q * u * u + l * u) / np.sqrt(sc / scref)
-        return k * 0.24 * k0 * dp
+        T100 = (t + KELVIN) / 100.0
+        k0 = np.exp(ln_k0(T100, np.log(T100), s))
+        return k_form(u, sc_f(t), q, l, scref) * CM_H_TO_M_D * k0 * dp
 
     @numba.vectorize(["float64(float64, float64, float64, float64)"], nopython=True, cache=False)
     def pco2air_vec(x, p, t, s):
-        T = t + 273.15
-        ph2o = np.exp(24.4543 - 67.4509 * (100.0 / T) - 4.8489 * np.log(T / 100.0) - 0.000544 * s)
-        return x * (p / 101325.0 - ph2o)
+        T100 = (t + KELVIN) / 100.0
+        return x * (p / PA_PER_ATM - np.exp(ln_ph2o(T100, np.log(T100), s)))
 
     @numba.njit(cache=False)
     def nanminmax(a):
@@ -310,6 +305,8 @@ def _numba_kernels():
                     lo = v
                 if v > hi:
                     hi = v
+        if lo > hi:
+            return np.nan, np.nan
         return lo, hi
 
     sigs = [f"float64({t}, {t}, {t}, {t}, {t}, {t}, float64, float64, float64)"
@@ -317,15 +314,11 @@ def _numba_kernels():
 
     @numba.vectorize(sigs, nopython=True, cache=False)
     def flux_from_pco2_vec(t, s, u, psw, x, p, q, l, scref):
-        T = t + 273.15
-        T100 = T / 100.0
+        T100 = (t + KELVIN) / 100.0
         lnT100 = np.log(T100)
-        ph2o = np.exp(24.4543 - 67.4509 / T100 - 4.8489 * lnT100 - 0.000544 * s)
-        k0 = np.exp(-58.0931 + 90.5069 / T100 + 22.2940 * lnT100
-                    + s * (0.027766 - 0.025888 * T100 + 0.0050578 * T100 * T100))
-        sc = 2116.8 + t * (-136.25 + t * (4.7353 + t * (-0.092307 + t * 0.0007555)))
-        k = (q * u * u + l * u) / np.sqrt(sc / scref)
-        return k * 0.24 * k0 * (psw - x * (p / 101325.0 - ph2o))
+        ph2o = np.exp(ln_ph2o(T100, lnT100, s))
+        k0 = np.exp(ln_k0(T100, lnT100, s))
+        return k_form(u, sc_f(t), q, l, scref) * CM_H_TO_M_D * k0 * (psw - x * (p / PA_PER_ATM - ph2o))
 
     return flux_vec, pco2air_vec, nanminmax, flux_from_pco2_vec
 
@@ -340,26 +333,24 @@ def _kernels():
     return _KERNELS
 
 
-def _check_ranges(func_name: str, **arrays):
-    nanminmax = _kernels()[2]
-    for name, (a, (lo, hi)) in arrays.items():
-        a = np.asarray(a)
-        amin, amax = nanminmax(a if a.dtype.kind == "f" else a.astype(float))
-        if np.isfinite(amin) and (amin < lo or amax > hi):
-            warnings.warn(
-                f"{func_name}: {name} spans {amin:.4g}..{amax:.4g}, outside the validated range "
-                f"{lo:g}..{hi:g} of its source", ValidityWarning, stacklevel=3)
+# the validity ranges of the fused kernels: those of the functions they fuse
+_FLUX_RANGES = {"t_C": K0_W74.validity["t_C"], "s": K0_W74.validity["s"], "u10": _WIND_RANGE}
+_PCO2_AIR_RANGES = pH2O_WP80.validity
+
+
+def _check(source, ranges, **arrays):
+    check_all(source, ranges, stacklevel=3, minmax=_kernels()[2], **arrays)
 
 
 def flux_fast(t_C, s, u10, dpco2_uatm, k_param: str = "W14"):
     """:func:`flux_kernel` fused into one compiled pass (numba), mmol C m-2 d-1.
 
-    Same formulas (Weiss 1974 K0, Wanninkhof 2014 Sc, :data:`K_COEFFICIENTS`) and the same
-    validity ranges, checked in one pass each; used by :mod:`satco2.science.air_sea_flux`.
+    Same formulas and coefficients (Weiss 1974 K0, Wanninkhof 2014 Sc, :data:`K_COEFFICIENTS`) and
+    the same validity ranges, checked in one pass each; used by :mod:`satco2.science.air_sea_flux`.
     """
     get_k(k_param)
     q, l, scref = K_COEFFICIENTS[k_param]
-    _check_ranges("flux", t_C=(t_C, (-1.0, 40.0)), s=(s, (0.0, 40.0)), u10=(u10, _WIND_RANGE))
+    _check("flux", _FLUX_RANGES, t_C=t_C, s=s, u10=u10)
     return _kernels()[0](np.asarray(t_C, float), np.asarray(s, float), np.asarray(u10, float),
                          np.asarray(dpco2_uatm, float), q, l, scref)
 
@@ -371,7 +362,7 @@ def flux_from_pco2_fast(t_C, s, u10, pco2sw_uatm, xco2_ppm, slp_Pa, k_param: str
     copies. Used by the benchmark's flux stage; a test checks it against the reference."""
     get_k(k_param)
     q, l, scref = K_COEFFICIENTS[k_param]
-    _check_ranges("flux", t_C=(t_C, (-1.0, 40.0)), s=(s, (0.0, 40.0)), u10=(u10, _WIND_RANGE))
+    _check("flux", _FLUX_RANGES, t_C=t_C, s=s, u10=u10)
     arrs = [np.asarray(a) for a in (t_C, s, u10, pco2sw_uatm, xco2_ppm, slp_Pa)]
     dt = np.float32 if all(a.dtype == np.float32 for a in arrs) else np.float64
     return _kernels()[3](*(a.astype(dt, copy=False) for a in arrs), q, l, scref)
@@ -379,7 +370,7 @@ def flux_from_pco2_fast(t_C, s, u10, pco2sw_uatm, xco2_ppm, slp_Pa, k_param: str
 
 def pco2_air_fast(xco2_ppm, slp_Pa, t_C, s):
     """:func:`pco2_air` in one compiled pass (numba), µatm; same validity ranges as pH2O_WP80."""
-    _check_ranges("pco2_air", t_C=(t_C, (-2.0, 40.0)), s=(s, (0.0, 40.0)))
+    _check("pco2_air", _PCO2_AIR_RANGES, t_C=t_C, s=s)
     return _kernels()[1](np.asarray(xco2_ppm, float), np.asarray(slp_Pa, float),
                          np.asarray(t_C, float), np.asarray(s, float))
 

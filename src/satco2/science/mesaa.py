@@ -24,7 +24,6 @@ Everything on xarray objects is lazy (``xr.apply_ufunc(..., dask="parallelized")
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from .. import SatCO2Error, ValidityWarning, config
+from .. import SatCO2Error, config
+from . import validity
 
 # ----------------------------------------------------------------------------------------------
 # configuration
@@ -266,15 +266,17 @@ def fit_bio_term(pco2_obs, pco2_mix_values, chl, form: str = "log10") -> dict[st
     return {"a": float(a), "b": float(b)}
 
 
+TA_LEE06_RANGES = {"t_C": (20.0, np.inf), "s": (31.0, 38.0)}
+"""Where Lee et al. (2006) zone 1 holds: SST >= 20 °C, S 31-38."""
+
+
 def ta_LEE06_subtropics(s, t_C):
     """Surface total alkalinity, µmol kg-1, of Lee et al. (2006), GRL 33 L19605, zone 1
     ((sub)tropics): TA = 2305 + 58.66 dS + 2.32 dS^2 - 1.41 dT + 0.040 dT^2, dS = S - 35,
     dT = SST - 20 °C; valid for SST >= 20 °C and S 31-38 (±8.6 µmol kg-1). Used to choose the
     Kuroshio end member's TA of the ECS configuration (coefficients [S], see ecs.yaml)."""
     s, t = np.asarray(s, float), np.asarray(t_C, float)
-    if np.nanmin(t) < 20 or np.nanmin(s) < 31 or np.nanmax(s) > 38:
-        warnings.warn("ta_LEE06_subtropics: input outside SST >= 20 C, S 31-38", ValidityWarning,
-                      stacklevel=2)
+    validity.check_all("ta_LEE06_subtropics", TA_LEE06_RANGES, stacklevel=2, s=s, t_C=t)
     ds, dt = s - 35.0, t - 20.0
     return 2305.0 + 58.66 * ds + 2.32 * ds**2 - 1.41 * dt + 0.040 * dt**2
 
@@ -309,29 +311,14 @@ def fit_end_members(s, ta, dic, s_range: tuple[float, float] = (10.0, 25.0),
 # the algorithm
 
 
-def _check_validity(cfg: MesaaConfig, **arrays):
-    for name, arr in arrays.items():
-        if name not in cfg.validity:
-            continue
-        lo, hi = cfg.validity[name]
-        a = np.asarray(arr, float)
-        if a.size and np.isfinite(a).any():
-            amin, amax = np.nanmin(a), np.nanmax(a)
-            if amin < lo or amax > hi:
-                warnings.warn(
-                    f"MeSAA ({cfg.name}): {name} spans {amin:.4g}..{amax:.4g}, outside the "
-                    f"configured validity range {lo:g}..{hi:g}",
-                    ValidityWarning, stacklevel=3,
-                )
-
-
 def pco2_mesaa_np(sst, sss, chl, cfg: MesaaConfig, table: MixingTable | None = None):
     """MeSAA pCO2 (µatm) on numpy arrays: SST (°C), SSS (PSS-78), Chl (mg m-3).
 
     Returns an array stacked on a new last axis: [pCO2_mix, dpCO2_bio, pCO2]. Values outside the
     configured validity ranges raise a :class:`satco2.ValidityWarning`.
     """
-    _check_validity(cfg, sst=sst, sss=sss, chl=chl)
+    validity.check_all(f"MeSAA ({cfg.name})", cfg.validity, range_name="configured validity range",
+                       stacklevel=2, sst=sst, sss=sss, chl=chl)
     table = table or mixing_table(cfg)
     p_mix = table(sst, sss)
     chl = np.asarray(chl, float)

@@ -2,7 +2,9 @@
 behind the hub login (``python -m satco2.services.dashboards``, at ``/services/dashboards/``).
 
 It is a Bokeh/Panel server in this process (no ``panel serve`` child, so SIGINT/SIGTERM stop it at
-once), authenticated through the hub's OAuth with :class:`jupyterhub.services.auth.HubOAuth`:
+once), authenticated through the hub's OAuth with jupyterhub's own service auth
+(:class:`jupyterhub.services.auth.HubOAuthenticated` pages, :class:`HubOAuthCallbackHandler`, and
+the same :class:`HubOAuth` for the Bokeh app pages and websockets):
 
 - every page, app and websocket requires a hub user whose OAuth token carries this service's access
   scope (``access:services!service=dashboards``; the hub grants it to users through their role);
@@ -22,7 +24,7 @@ Routes (under ``$JUPYTERHUB_SERVICE_PREFIX``):
 ``/reports/<user>/<nb>/<run>/<file>`` a report's HTML export, offline snapshot, log, provenance, notebook
 ``/reports/<user>/<nb>/<run>/publish`` the publish button of the reports index (POST, XSRF-checked; own runs)
 ``/api/published``            the published dashboards as JSON
-``/catalog``                  the catalog browser (``satco2.dashboards.catalog_browser.app()``), when installed
+``/catalog``                  the catalog browser (``satco2.dashboards.catalog_browser.app()``)
 ``/login``, ``/oauth_callback`` the start and end of the hub OAuth flow
 
 State is on disk only (the published registry and the verified copies of published runs under
@@ -55,11 +57,13 @@ import sys
 from pathlib import Path
 from urllib.parse import quote, urlparse
 
+from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated, UserNotAllowed
 from tornado import httputil, web
 from tornado.httputil import url_concat
 
 from .. import SatCO2Error, io
 from ..config import service_state_dir
+from ..runs import publish, reports
 
 log = logging.getLogger("satco2.services.dashboards")
 
@@ -76,32 +80,26 @@ REPORT_FILES = {
 
 # ----------------------------------------------------------------------------------------------
 # authentication through the hub
-def hub_auth():
+def hub_auth() -> HubOAuth:
     """The process-wide :class:`HubOAuth` (configured from the hub's environment variables)."""
-    from jupyterhub.services.auth import HubOAuth
-
     return HubOAuth.instance(cache_max_age=60)
 
 
+def _refuse(model: dict):
+    log.warning("refusing %s %s: no access scope", model.get("kind", "user"), model.get("name"))
+    return web.HTTPError(403, f"{model.get('name')} may not use the dashboards service.")
+
+
 async def current_user(handler) -> dict | None:
-    """The hub user model of a request if it may use this service, None if nobody is logged in;
-    raises 403 when the user lacks the service's access scope."""
+    """The hub user model of a Bokeh request (app pages and their websockets, which cannot take the
+    :class:`HubOAuthenticated` mixin) if it may use this service, None if nobody is logged in;
+    raises 403 when the user lacks the service's access scope (the check
+    :meth:`HubOAuthenticated.check_hub_user` makes for the pages)."""
     auth = hub_auth()
-    if getattr(handler, "_satco2_user", False) is not False:
-        return handler._satco2_user
     model = await auth.get_user(handler, sync=False)
     if model and not auth.check_scopes(auth.access_scopes, model):
-        log.warning("refusing %s %s: no access scope", model.get("kind", "user"), model.get("name"))
-        raise web.HTTPError(403, f"{model.get('name')} may not use the dashboards service.")
-    handler._satco2_user = model
+        raise _refuse(model)
     return model
-
-
-def login_url(handler) -> str:
-    """The hub's OAuth authorize URL for this request (sets the OAuth state cookie)."""
-    auth = hub_auth()
-    state = auth.set_state_cookie(handler, next_url=handler.request.uri)
-    return url_concat(auth.login_url, {"state": state})
 
 
 def _hub_auth_provider():
@@ -150,8 +148,6 @@ def may_see(entry: dict, user: dict) -> bool:
 
 
 def _check_app_access(handler, user: dict) -> None:
-    from ..runs import publish
-
     slug = handler.get_argument("id", None) if hasattr(handler, "get_argument") else None
     if not slug:
         return
@@ -163,19 +159,28 @@ def _check_app_access(handler, user: dict) -> None:
         raise web.HTTPError(403, f"the dashboard {slug} is private to {entry.get('author')}.")
 
 
-class BaseHandler(web.RequestHandler):
-    """A page behind the hub login."""
+class BaseHandler(HubOAuthenticated, web.RequestHandler):
+    """A page behind the hub login: jupyterhub's :class:`HubOAuthenticated` (hub OAuth cookie or
+    API token, the service's access scope via :meth:`check_hub_user`, the hub's login URL with its
+    OAuth state, the hub's XSRF rules). The user is looked up once per request without blocking
+    the event loop; nobody logged in: GET/HEAD go to the hub login, other methods get 403."""
+
+    @property
+    def hub_auth(self) -> HubOAuth:
+        return hub_auth()
 
     async def prepare(self):
-        self.current_user = await current_user(self)
-        if self.current_user is None:
+        model = await self.hub_auth.get_user(self, sync=False)
+        try:
+            user = self.check_hub_user(model) if model else None
+        except UserNotAllowed:
+            raise _refuse(model) from None
+        self._hub_auth_user_cache = self.current_user = user  # what get_current_user returns
+        if user is None:
             if self.request.method in ("GET", "HEAD"):
-                self.redirect(login_url(self))
+                self.redirect(self.get_login_url())
                 return
             raise web.HTTPError(403)
-
-    def get_login_url(self):
-        return login_url(self)
 
     def write_error(self, status_code, **kwargs):
         reason = self._reason
@@ -195,8 +200,8 @@ class BaseHandler(web.RequestHandler):
 _ENV = None
 
 
-def render(template: str, **values) -> str:
-    """A page from ``services/templates`` (Jinja2, autoescape on: every value is escaped)."""
+def fragment(template: str, **values) -> str:
+    """A template of ``services/templates`` (Jinja2, autoescape on: every value is escaped)."""
     global _ENV
     if _ENV is None:
         import jinja2
@@ -204,16 +209,19 @@ def render(template: str, **values) -> str:
         _ENV = jinja2.Environment(loader=jinja2.PackageLoader("satco2.services", "templates"),
                                   autoescape=True, undefined=jinja2.StrictUndefined)
         _ENV.filters["tojson_text"] = lambda v: json.dumps(v, default=str)
-    values.setdefault("catalog", _catalog_app() is not None)
+    return _ENV.get_template(template).render(**values)
+
+
+def render(template: str, **values) -> str:
+    """A page from ``services/templates`` (:func:`fragment` with the pages' common values)."""
+    values.setdefault("catalog", True)
     values.setdefault("hub_base", os.environ.get("JUPYTERHUB_BASE_URL", "/"))
     values.setdefault("user", None)
-    return _ENV.get_template(template).render(**values)
+    return fragment(template, **values)
 
 
 class IndexHandler(BaseHandler):
     def get(self):
-        from ..runs import publish
-
         entries = [e for e in publish.published() if may_see(e, self.current_user)]
         self.page("index.html", title="Published dashboards", entries=entries)
 
@@ -236,8 +244,6 @@ class ReportsHandler(BaseHandler):
     def get(self):
         from markupsafe import Markup
 
-        from ..runs import reports
-
         rows = reports.list_reports()
         for r in rows:
             r["files"] = [f for f in LISTED_FILES if _plain_file(Path(r["dir"]) / f)]
@@ -246,8 +252,6 @@ class ReportsHandler(BaseHandler):
 
 def _run_path(user: str, notebook: str, run_id: str) -> Path:
     """The report folder of a request's path components (404 unless a trusted run)."""
-    from ..runs import reports
-
     try:
         d = reports.reports_dir() / reports.check_user(user) / notebook / run_id
         if reports.trusted(d):
@@ -259,8 +263,6 @@ def _run_path(user: str, notebook: str, run_id: str) -> Path:
 
 class ReportFileHandler(BaseHandler):
     def get(self, user: str, notebook: str, run_id: str, name: str):
-        from ..runs import publish, reports
-
         if name not in REPORT_FILES:
             raise web.HTTPError(404)
         d = _run_path(user, notebook, run_id)
@@ -363,8 +365,6 @@ class PublishedItemAPIHandler(TokenAPIHandler):
     """``DELETE <prefix>/api/published/<name>``: unpublish (its author or a hub admin)."""
 
     def delete(self, slug: str):
-        from ..runs import publish
-
         try:
             entry = publish.get(slug)
         except SatCO2Error as e:
@@ -401,8 +401,6 @@ class PublishHandler(BaseHandler):
 
 class PublishedAPIHandler(BaseHandler):
     def get(self):
-        from ..runs import publish
-
         items = [e for e in publish.published() if may_see(e, self.current_user)]
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(items, default=str))
@@ -451,7 +449,6 @@ def _snapshot_page(path: Path, slug: str, run_id: str) -> tuple[bytes, bytes] | 
     """An offline snapshot with the "many viewers" note, plain and gzip-compressed, kept in memory
     while the file is unchanged (a few MB each; compressed once, not per viewer)."""
     import gzip
-    import html
 
     try:
         mtime = path.stat().st_mtime
@@ -461,9 +458,7 @@ def _snapshot_page(path: Path, slug: str, run_id: str) -> tuple[bytes, bytes] | 
     hit = _SNAPSHOTS.get(key)
     if hit is None or hit[0] != mtime:
         data = path.read_bytes()
-        note = (f'<div style="font:14px sans-serif;background:#fff3cd;padding:.5em 1em;border-bottom:1px solid '
-                f'#e0c36c">Many viewers right now: this is the offline snapshot of {html.escape(slug)} (run '
-                f"{html.escape(run_id)}); reload in a minute for the live dashboard.</div>").encode()
+        note = fragment("busy_note.html", slug=slug, run_id=run_id).strip().encode()
         i = data.find(b"<body")
         j = data.find(b">", i) + 1 if i >= 0 else 0
         page = data[:j] + note + data[j:]
@@ -477,8 +472,6 @@ class AppHandler(BaseHandler):
     """``/app?id=<slug>``: see the module docstring."""
 
     def get(self):
-        from ..runs import publish
-
         global _ADMISSION
         slug = self.get_argument("id", "")
         try:
@@ -519,15 +512,13 @@ class ShortLinkHandler(BaseHandler):
         self.redirect(f"{self.base}app?id={quote(slug)}")
 
 
-def _callback_handler():
-    from jupyterhub.services.auth import HubOAuthCallbackHandler
+class OAuthCallbackHandler(HubOAuthCallbackHandler):
+    """``<prefix>/oauth_callback``: jupyterhub's end of the OAuth flow, with this process's
+    :func:`hub_auth`."""
 
-    class Callback(HubOAuthCallbackHandler):
-        @property
-        def hub_auth(self):
-            return hub_auth()
-
-    return Callback
+    @property
+    def hub_auth(self) -> HubOAuth:
+        return hub_auth()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -535,8 +526,6 @@ def _callback_handler():
 def dashboard_app():
     """The Bokeh document of ``/app?id=<slug>``: header and the dashboard rebuilt from its report."""
     import panel as pn
-
-    from ..runs import publish
 
     raw = pn.state.session_args.get("id", [b""])[0]
     slug = raw.decode() if isinstance(raw, bytes) else str(raw)
@@ -546,26 +535,15 @@ def dashboard_app():
         return pn.pane.Str(f"Not found: {err}")
     if not e.get("report_dir"):
         return pn.pane.Str(f"{e['title']}: this dashboard has no successful run yet.")
-    import html
-
     params = ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in (e.get("parameters") or {}).items())
-    # text from the run (parameters, names) is escaped: an HTML pane, never Markdown of raw values
-    header = pn.pane.HTML(
-        f"<b>{html.escape(str(e['title']))}</b> · published by {html.escape(str(e.get('author')))} · run "
-        f"{html.escape(str(e['run_id']))} ({html.escape(str(e.get('run_date')))}) · <code>{html.escape(params)}</code>")
+    # text from the run (parameters, names) is escaped by the template: an HTML pane, never Markdown
+    header = pn.pane.HTML(fragment("app_header.html", title=str(e["title"]), author=str(e.get("author")),
+                                   run_id=str(e["run_id"]), run_date=str(e.get("run_date")), params=params).strip())
     try:
         view = publish.build(e["report_dir"])
     except SatCO2Error as err:
         return pn.Column(header, pn.pane.Str(f"The dashboard cannot be rebuilt: {err}"))
     return pn.Column(header, view)
-
-
-def _catalog_app():
-    try:
-        from ..dashboards import catalog_browser as browser  # written by the catalog area; mounted when present
-    except ImportError:
-        return None
-    return getattr(browser, "app", None)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -638,10 +616,9 @@ def make_server(port: int | None = None):
     hub_auth()  # configure the singleton from the environment now: errors surface at start
     _guard_component_handler()
     pn.extension()
-    apps = {"/live": dashboard_app}
-    cat = _catalog_app()
-    if cat is not None:
-        apps["/catalog"] = cat
+    from ..dashboards import catalog_browser  # a panel app: loaded by this server, not by the scheduler
+
+    apps = {"/live": dashboard_app, "/catalog": catalog_browser.app}
     patterns = [
         (r"/", IndexHandler),
         (r"/reports/?", ReportsHandler),
@@ -652,7 +629,7 @@ def make_server(port: int | None = None):
         (r"/api/publish", PublishAPIHandler),
         (r"/app", AppHandler),
         (r"/d/([^/]+)", ShortLinkHandler),
-        (r"/oauth_callback", _callback_handler()),
+        (r"/oauth_callback", OAuthCallbackHandler),
         (r"/login", LoginHandler),
     ]
     server = get_server(

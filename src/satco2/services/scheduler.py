@@ -37,6 +37,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from ..config import isolation, service_state_dir
+from ..runs import reports, schedule
 
 log = logging.getLogger("satco2.services.scheduler")
 
@@ -111,8 +112,6 @@ class Scheduler:
         return {}
 
     def _finished(self, s: dict, rc: int) -> None:
-        from ..runs import reports, schedule
-
         res = self._result(s["id"])
         report = res.get("report")
         status = "error"
@@ -166,8 +165,6 @@ class Scheduler:
         return job
 
     def tick(self) -> list[str]:
-        from ..runs import schedule
-
         self._reap()
         started = []
         for s in schedule.claim_due():
@@ -200,8 +197,7 @@ def _web_app():
     from tornado import web
 
     from .. import SatCO2Error
-    from ..runs import schedule
-    from .dashboards import BaseHandler, TokenAPIHandler, _callback_handler, _cookie_secret
+    from .dashboards import BaseHandler, OAuthCallbackHandler, TokenAPIHandler, _cookie_secret
 
     def visible(u):
         return None if u.get("admin") else u["name"]
@@ -251,7 +247,7 @@ def _web_app():
     return web.Application(
         [(prefix, ListHandler), (prefix + "api/schedules", SchedulesAPIHandler),
          (prefix + r"api/schedules/([^/]+)", ScheduleAPIHandler),
-         (prefix + "oauth_callback", _callback_handler())],
+         (prefix + "oauth_callback", OAuthCallbackHandler)],
         cookie_secret=_cookie_secret(), satco2_prefix=prefix,
     )
 

@@ -19,7 +19,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 
 from ... import SatCO2Error
@@ -119,7 +118,3 @@ def finish(ds: xr.Dataset, product, path, extra_attrs: dict | None = None) -> xr
         **(extra_attrs or {}),
     }
     return ds
-
-
-def time_index(values) -> pd.DatetimeIndex:
-    return pd.DatetimeIndex(pd.to_datetime(values))

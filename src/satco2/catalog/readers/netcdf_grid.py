@@ -1,8 +1,8 @@
 """CF gridded NetCDF files (NOAA OISST/ERSST, RSS CCMP/SMAP, CATDS SMOS, OC-CCI, GHRSST, NCEP).
 
 Read with xarray (CF decoding of scale/offset, fill values and time). The product's variables
-are found by their ``source_name``; latitude/longitude by CF attributes (``standard_name`` or
-``axis``) else common names; a ``time`` dimension is required (files without one get their time
+are found by their ``source_name``; latitude/longitude by :func:`satco2.cf.find`
+(cf-xarray's CF criteria, then names) among the file's dimensions; a ``time`` dimension is required (files without one get their time
 from ``time_coverage_start``). Extra singleton dimensions (``zlev`` in OISST) are dropped.
 """
 from __future__ import annotations
@@ -11,23 +11,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ... import SatCO2Error
+from ... import SatCO2Error, cf
 from .base import Reader, finish
-
-_LAT = ("lat", "latitude", "y")
-_LON = ("lon", "longitude", "x")
-
-
-def _find(ds: xr.Dataset, std: str, axis: str, names) -> str | None:
-    for n, c in ds.variables.items():
-        if c.attrs.get("standard_name") == std or c.attrs.get("axis") == axis:
-            if c.ndim == 1:
-                return n
-    for n in names:
-        if n in ds.variables:
-            return n
-    return None
-
 
 class NetCDFGridReader(Reader):
     name = "netcdf_grid"
@@ -43,8 +28,8 @@ class NetCDFGridReader(Reader):
                                   "with the point_csv reader (satco2 ingest --reader point_csv).") from None
             raise SatCO2Error(f"file {p.name} is not a readable NetCDF file ({e}).") from None
         with src:
-            lat = _find(src, "latitude", "Y", _LAT)
-            lon = _find(src, "longitude", "X", _LON)
+            lat = cf.find(src, "latitude", among=src.dims)
+            lon = cf.find(src, "longitude", among=src.dims)
             if lat is None or lon is None:
                 raise SatCO2Error(f"file {p.name} has no latitude/longitude coordinates.")
             out = {}

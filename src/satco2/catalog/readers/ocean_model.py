@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ... import SatCO2Error
+from ... import SatCO2Error, cf
 
 #: default target depths (m) for s-coordinate output: the demo current product's levels
 DEFAULT_DEPTHS = np.array([2.5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 1000], float)
@@ -251,26 +251,20 @@ def open_roms(src, depth=None) -> xr.Dataset:
 # ----------------------------------------------------------------------------- z-level
 
 def _by_standard_name(ds, names, fallbacks):
-    for v in ds.data_vars.values():
-        if v.attrs.get("standard_name") in names:
-            return v
-    for n in fallbacks:
-        if n in ds:
-            return ds[n]
-    held = ", ".join(str(n) for n, v in ds.data_vars.items() if v.ndim >= 2) or "no gridded variable"
-    raise SatCO2Error(f"no variable with standard_name {names[0]} (or named {', '.join(fallbacks)}) in the file, "
-                      f"which holds {held}")
+    v = cf.by_standard_name(ds, names, fallbacks)
+    if v is None:
+        held = ", ".join(str(n) for n, v in ds.data_vars.items() if v.ndim >= 2) or "no gridded variable"
+        raise SatCO2Error(f"no variable with standard_name {names[0]} (or named {', '.join(fallbacks)}) in the file, "
+                          f"which holds {held}")
+    return v
 
 
 def _axis_dim(da: xr.DataArray, ds: xr.Dataset, axis: str, std: str, names) -> str:
-    for d in da.dims:
-        c = ds[d] if d in ds.variables else None
-        if c is not None and (c.attrs.get("axis") == axis or c.attrs.get("standard_name") == std):
-            return d
-    for d in da.dims:
-        if d in names:
-            return d
-    raise SatCO2Error(f"cannot find the {std} dimension of {da.name!r} (no CF axis {axis!r} attribute)")
+    kind = {"X": "longitude", "Y": "latitude", "Z": "depth"}[axis]
+    d = cf.find(ds, kind, among=da.dims) or next((d for d in da.dims if d in names), None)
+    if d is None:
+        raise SatCO2Error(f"cannot find the {std} dimension of {da.name!r} (no CF axis {axis!r} attribute)")
+    return d
 
 
 def open_zlevel(src, depth=None) -> xr.Dataset:
