@@ -14,15 +14,13 @@ products to the report folder:
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .. import SatCO2Error, catalog
+from .. import SatCO2Error, catalog, io
 from ..science import regions
 from ..science.gapfill import METHODS
 from ..science.gapfill.evaluate import evaluate_imputation
@@ -32,15 +30,9 @@ PRODUCT = "global-chl-modis-aqua-4km"
 
 
 def _write_zarr(ds: xr.Dataset, path: Path):
-    tmp = path.with_name(path.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
     for v in ds.variables.values():
         v.encoding.clear()
-    ds.to_zarr(tmp, mode="w", consolidated=False)
-    if path.exists():
-        shutil.rmtree(path)
-    os.replace(tmp, path)
+    io.write_zarr(ds, path, consolidated=False)
 
 
 def method_options(method: str, out_dir: Path, train_end: str, train_steps: int, n_samples: int,

@@ -8,15 +8,12 @@ chain of :mod:`satco2.science.doc`, :mod:`satco2.science.profiles` and
 """
 from __future__ import annotations
 
-import shutil
-import uuid
-import warnings
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-from .. import SatCO2Error, catalog
+from .. import SatCO2Error, catalog, io
 from ..science import doc as docalg
 from ..science import profiles
 from ..science.transport import (
@@ -126,16 +123,6 @@ def analyse(currents: xr.Dataset, surface: xr.Dataset, sections: dict | None = N
             "grid": grid, "fluxes": ff}
 
 
-def _write_zarr_atomic(ds: xr.Dataset, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with warnings.catch_warnings():  # zarr 3: fixed-length strings / consolidated metadata notices
-        warnings.filterwarnings("ignore", message=".*(Zarr V3 specification|Consolidated metadata).*")
-        ds.to_zarr(tmp, mode="w", consolidated=True)
-    if path.exists():
-        shutil.rmtree(path)
-    tmp.rename(path)
-
-
 def write_results(res: dict, outdir: str | Path, currents: xr.Dataset | None = None) -> dict[str, Path]:
     """Write the products of :func:`analyse` into ``outdir`` (each Zarr written to a temporary
     name, then renamed): ``doc_transport_summary.zarr`` (section x time), ``doc_transport_maps.zarr``
@@ -151,7 +138,7 @@ def write_results(res: dict, outdir: str | Path, currents: xr.Dataset | None = N
         summary["box_volume"] = res["box"]["volume"]
         summary["box_doc"] = res["box"]["doc"]
     paths["summary"] = out / "doc_transport_summary.zarr"
-    _write_zarr_atomic(summary, paths["summary"])
+    io.write_zarr(summary, paths["summary"], consolidated=True)
     g = res["grid"]
     maps = xr.Dataset({"doc_surface": res["doc_surface"].astype("float32")})
     maps["sea_floor_depth"] = xr.DataArray(g.bottom.astype("float32"), dims=("lat", "lon"), attrs={"units": "m"})
@@ -163,7 +150,7 @@ def write_results(res: dict, outdir: str | Path, currents: xr.Dataset | None = N
         maps["box_mask"] = res["box"]["mask"].astype("int8")
     maps = maps.drop_vars([c for c in maps.coords if c not in ("time", "lat", "lon")])
     paths["maps"] = out / "doc_transport_maps.zarr"
-    _write_zarr_atomic(maps.compute(), paths["maps"])
+    io.write_zarr(maps.compute(), paths["maps"], consolidated=True)
     faces = []
     for name, f in res["faces"].items():
         f = f.drop_vars([c for c in f.coords if c not in ("depth", "face_lon", "face_lat", "distance", "bottom_depth")])
@@ -171,5 +158,5 @@ def write_results(res: dict, outdir: str | Path, currents: xr.Dataset | None = N
     allf = xr.concat(faces, "face")
     allf.attrs = {}
     paths["faces"] = out / "doc_transport_faces.zarr"
-    _write_zarr_atomic(allf, paths["faces"])
+    io.write_zarr(allf, paths["faces"], consolidated=True)
     return paths

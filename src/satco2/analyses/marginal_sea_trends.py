@@ -6,15 +6,13 @@ variable to its registry product.
 """
 from __future__ import annotations
 
-import shutil
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .. import SatCO2Error, catalog
+from .. import SatCO2Error, catalog, io
 from ..science import regions
 from ..science.trends import METHODS, deseasonalize, fitted_line, regional_mean, trend
 
@@ -31,15 +29,6 @@ DEMO_FOOTPRINT = "eurasia"
 REGIONAL_FILE = "regional_trends.zarr"
 MAPS_FILE = "trend_maps_{variable}.zarr"
 TABLE_FILE = "trend_table.csv"
-
-
-def _write_zarr_atomic(ds: xr.Dataset, path) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    ds.to_zarr(tmp, mode="w", consolidated=True)
-    if path.exists():
-        shutil.rmtree(path)
-    tmp.rename(path)
 
 
 def _union_bbox(seas) -> tuple[float, float, float, float]:
@@ -115,7 +104,7 @@ def run_analysis(seas, variables, start: str, end: str, out_dir, *, method: str 
             mp = pix[keep].compute()
             mp["coverage"] = cover.astype(np.float32)
             mp.attrs.update(pix.attrs, product_id=pid, source=source)
-            _write_zarr_atomic(mp, out_dir / MAPS_FILE.format(variable=v))
+            io.write_zarr(mp, out_dir / MAPS_FILE.format(variable=v), consolidated=True)
             maps_out[v] = mp
     reg = xr.merge(regional, compat="override", join="outer")
     reg.attrs = {"seas": ",".join(seas), "variables": ",".join(variables), "method": method,
@@ -124,9 +113,8 @@ def run_analysis(seas, variables, start: str, end: str, out_dir, *, method: str 
                  "source": source, "title": "Marginal-sea trends (satco2.science.trends)"}
     for s_attr in ("region",):
         reg[s_attr] = reg[s_attr].astype(str)
-    _write_zarr_atomic(reg, out_dir / REGIONAL_FILE)
+    io.write_zarr(reg, out_dir / REGIONAL_FILE, consolidated=True)
     table = pd.DataFrame(rows)
-    tmp = out_dir / f".{TABLE_FILE}.tmp"
-    table.to_csv(tmp, index=False)
-    tmp.rename(out_dir / TABLE_FILE)
+    with io.atomic_path(out_dir / TABLE_FILE) as tmp:
+        table.to_csv(tmp, index=False)
     return {"regional": reg, "table": table, "maps": maps_out, "inputs": inputs}

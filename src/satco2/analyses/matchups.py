@@ -49,7 +49,6 @@ Semantics:
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +57,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .. import SatCO2Error, catalog
+from .. import SatCO2Error, catalog, io
 from ..cf import coord_name
 from ..catalog.footprints import FOOTPRINTS
 from ..science import regions as R
@@ -624,13 +623,12 @@ def match_file(obs_file, product, source: str = "demo", variable: str | None = N
                                "synthetic": str(da.attrs.get("synthetic", ""))})
     if out:
         res.stats_file = Path(str(out) + ".stats.csv")
-        stats.to_csv(res.stats_file, index=False)
+        with io.atomic_path(res.stats_file) as tmp:
+            stats.to_csv(tmp, index=False)
         res.summary_file = Path(str(out) + ".summary.json")
         summary = {"counts": counts, "variable": res.variable, "quantity": q, "product": label,
                    **res.attrs, "overall": res.overall()}
-        tmp = res.summary_file.with_name(res.summary_file.name + ".tmp")
-        tmp.write_text(json.dumps(_json_safe(summary), indent=2, allow_nan=False))
-        os.replace(tmp, res.summary_file)
+        io.write_json(res.summary_file, _json_safe(summary), allow_nan=False)
     return res
 
 
@@ -652,11 +650,13 @@ def _json_safe(obj):
 
 
 class _Writer:
-    """Appends pieces of the match-up table to a CSV (or Parquet) file, atomically at the end."""
+    """Appends pieces of the match-up table to a CSV (or Parquet) file, atomically at the end
+    (:class:`satco2.io.PendingFile`: a unique temporary sibling, renamed over the file on close)."""
 
     def __init__(self, path: Path):
         self.path = path
-        self.tmp = path.with_name(f".{path.name}.tmp")
+        self.pending = io.PendingFile(path, suffix=path.suffix)
+        self.tmp = self.pending.tmp
         self.parquet = path.suffix == ".parquet"
         self._pq = None
         self._first = True
@@ -677,13 +677,15 @@ class _Writer:
     def abort(self) -> None:
         if self._pq is not None:
             self._pq.close()
-        self.tmp.unlink(missing_ok=True)
+        self.pending.discard()
 
     def close(self) -> None:
         if self._pq is not None:
             self._pq.close()
-        if self.tmp.exists():
-            os.replace(self.tmp, self.path)
+        if self._first:  # nothing written: no output file
+            self.pending.discard()
+        else:
+            self.pending.commit()
 
 
 # ----------------------------------------------------------------------------------------------

@@ -13,19 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import json
-import os
-import shutil
 import subprocess
-import uuid
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .. import SatCO2Error, __version__, catalog
+from .. import SatCO2Error, __version__, catalog, io
 from ..config import REPO_ROOT
 from ..science import gas_exchange as ge
 from ..science import mesaa, regions, validation
@@ -86,11 +81,10 @@ def code_version() -> str:
 
 
 def write_products(ds: xr.Dataset, path, extra_attrs: dict | None = None) -> Path:
-    """Compute and write ``ds`` to the Zarr store ``path`` atomically (temporary sibling, then
-    rename), float32 on disk, with a ``history`` line; returns the path."""
+    """Compute and write ``ds`` to the Zarr store ``path`` atomically (:func:`satco2.io.write_zarr`:
+    the old store stays whole until the new one replaces it), float32 on disk, with a ``history``
+    line; returns the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     out = ds.copy()
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     version = code_version()
@@ -103,23 +97,7 @@ def write_products(ds: xr.Dataset, path, extra_attrs: dict | None = None) -> Pat
             v.encoding.pop(key, None)
     if any(out[v].chunks for v in out.data_vars):
         out = out.unify_chunks()
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-            # short string coordinates (k_param, region) are stored as fixed-length UTF-32, which
-            # zarr-python reads back but flags as not (yet) in the Zarr v3 specification
-            warnings.filterwarnings("ignore", message=".*FixedLengthUTF32.*")
-            out.to_zarr(tmp, mode="w", consolidated=True, zarr_format=3, encoding=enc)
-        if path.exists():
-            old = path.with_name(f".{path.name}.{uuid.uuid4().hex}.old")
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    io.write_zarr(out, path, consolidated=True, zarr_format=3, encoding=enc)
     return path
 
 
@@ -213,9 +191,7 @@ def run_analysis(region: str, start: str, end: str, out_dir, k_param: str = "W14
             stats["bio_fit"] = bio_fit
         if "obs_pco2air" in m:
             stats["pco2air"] = validation.statistics(m["obs_pco2air"], m["model_pco2air"])
-        tmp = out_dir / f".{STATS_FILE}.tmp"
-        tmp.write_text(json.dumps(_json_safe(stats), indent=2, allow_nan=False))
-        os.replace(tmp, out_dir / STATS_FILE)
+        io.write_json(out_dir / STATS_FILE, _json_safe(stats), allow_nan=False)
     records = [{"id": da.attrs.get("product_id", INPUTS[r][0]), "source": source,
                 "synthetic": str(da.attrs.get("synthetic", ""))} for r, da in inputs.items()]
     return {"products": ds, "summary": summary, "inputs": records, "stats": stats}

@@ -14,7 +14,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .. import SatCO2Error, config
+from .. import SatCO2Error, config, io
 from ..runs.reports import SERVICE_ACCOUNT  # noqa: F401 - the services' account (jupyterhub_config)
 
 #: system group of the accounts this hub created; an existing account outside it is never used
@@ -79,15 +79,17 @@ def copy_notebooks(home: Path, uid: int | None = None, gid: int | None = None) -
     if dest.exists():
         return None
     src = config.REPO_ROOT / "notebooks"
-    tmp = dest.with_name(".notebooks.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for f in sorted(src.glob("*.ipynb")) + sorted(src.glob("*.params.yaml")):
-        shutil.copy2(f, tmp / f.name)
-    if uid is not None:
-        for f in [tmp, *tmp.iterdir()]:
-            os.chown(f, uid, gid)
-    tmp.rename(dest)
+    try:
+        # a new folder with a random name (never one a user could have prepared), renamed in only
+        # if ``notebooks`` is still absent
+        with io.atomic_dir(dest, replace=False) as tmp:
+            for f in sorted(src.glob("*.ipynb")) + sorted(src.glob("*.params.yaml")):
+                shutil.copy2(f, tmp / f.name)
+            if uid is not None:
+                for f in [tmp, *tmp.iterdir()]:
+                    os.chown(f, uid, gid)
+    except FileExistsError:
+        return None
     return dest
 
 

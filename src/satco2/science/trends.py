@@ -40,7 +40,7 @@ import os
 
 import numpy as np
 
-from .. import SatCO2Error
+from .. import SatCO2Error, io
 from ..cf import coord_name
 
 __all__ = [
@@ -351,8 +351,7 @@ def trend_netcdf(inp, out, variable: str, method: str = "ols", *, deseason: bool
     if unknown or not names:
         raise SatCO2Error(f"the statistics {unknown or names!r} are not outputs of the method {method!r}; "
                           f"choose among {list(m.stats) + list(extra)}")
-    tmp = f"{out}.tmp{os.getpid()}"
-    try:
+    with io.atomic_path(out, suffix=".nc") as tmp:  # a failed or killed run leaves no partial file
         with netCDF4.Dataset(inp) as src:
             if variable not in src.variables:
                 raise SatCO2Error(f"the file {inp} has no variable {variable!r}")
@@ -433,10 +432,6 @@ def trend_netcdf(inp, out, variable: str, method: str = "ols", *, deseason: bool
                     col["slope_per_step"] = col["slope"] * step
                     for n in names:
                         outs[n][j0:j1, :] = col[n].reshape(shape).astype(np.float32)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _ols_stream_sums(read, nt: int, npix: int, d: np.ndarray, tstep: int, need_syy: bool = True,

@@ -58,7 +58,7 @@ from pathlib import Path
 import numpy as np
 import scipy.linalg
 
-from ... import SatCO2Error
+from ... import SatCO2Error, io
 from .base import TRANSFORMS, FillOutput, GapFiller, _days, find_axes
 
 
@@ -680,7 +680,6 @@ class DINEOF(GapFiller):
             raise SatCO2Error("gap filling needs at least 10 observed values, got fewer")
         m = int(sea.sum())
         tmp = Path(tempfile.mkdtemp(prefix="dineof-fit-"))
-        part = self.store.with_name(self.store.name + ".part")
         try:
             # pass 2: the transformed (sea pixel, time) matrix on disk
             X = np.lib.format.open_memmap(tmp / "X.npy", mode="w+", dtype=float, shape=(m, nt))
@@ -708,27 +707,20 @@ class DINEOF(GapFiller):
                                    **{f"gapfill_{key}": val for key, val in info.items()
                                       if isinstance(val, (int, float, str))},
                                    "synthetic": da.attrs.get("synthetic", "no")})
-            if part.exists():
-                shutil.rmtree(part)
-            template.to_zarr(part, mode="w", compute=False, consolidated=False)
-            for t0, t1 in spans:
-                full = np.full((t1 - t0, ny * nx), np.nan)
-                full[:, sea] = F[:, t0:t1].T
-                filled = inv(full)
-                if not self.kw["rec"]:  # observed values bit for bit
-                    v, f = read(t0, t1)
-                    filled = np.where(f, v, filled)
-                err = np.where(sea[None], cv_err, np.nan) * np.ones((t1 - t0, 1))
-                shape = (t1 - t0, ny, nx)
-                xr.Dataset({"filled": (dims, filled.reshape(shape)), "error": (dims, err.reshape(shape))}
-                           ).to_zarr(part, region={tdim: slice(t0, t1)}, consolidated=False)
+            with io.atomic_dir(self.store) as part:  # the old store stays whole until the swap
+                template.to_zarr(part, mode="w", compute=False, consolidated=False)
+                for t0, t1 in spans:
+                    full = np.full((t1 - t0, ny * nx), np.nan)
+                    full[:, sea] = F[:, t0:t1].T
+                    filled = inv(full)
+                    if not self.kw["rec"]:  # observed values bit for bit
+                        v, f = read(t0, t1)
+                        filled = np.where(f, v, filled)
+                    err = np.where(sea[None], cv_err, np.nan) * np.ones((t1 - t0, 1))
+                    shape = (t1 - t0, ny, nx)
+                    xr.Dataset({"filled": (dims, filled.reshape(shape)), "error": (dims, err.reshape(shape))}
+                               ).to_zarr(part, region={tdim: slice(t0, t1)}, consolidated=False)
             X = F = None
-            if self.store.exists():
-                shutil.rmtree(self.store)
-            os.replace(part, self.store)
-        except BaseException:
-            shutil.rmtree(part, ignore_errors=True)
-            raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         ds = xr.open_zarr(self.store, consolidated=False)

@@ -43,14 +43,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ... import SatCO2Error
+from ... import SatCO2Error, io
 from .base import FillOutput, GapFiller
 
 WEIGHTS_FILE = "learned_imputer.pt"
@@ -438,11 +437,9 @@ class LearnedImputer(GapFiller):
     def _save(self, net, meta):
         torch = _torch()
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.out_dir, suffix=".part")
-        os.close(fd)
-        torch.save({"state_dict": net.state_dict(), "meta": meta}, tmp)
-        os.replace(tmp, self.out_dir / WEIGHTS_FILE)
-        (self.out_dir / (WEIGHTS_FILE + ".json")).write_text(json.dumps(meta, indent=1, default=str))
+        with io.atomic_path(self.out_dir / WEIGHTS_FILE) as tmp:
+            torch.save({"state_dict": net.state_dict(), "meta": meta}, tmp)
+        io.write_json(self.out_dir / (WEIGHTS_FILE + ".json"), meta, indent=1)
 
     def _predict(self, net, Y, obs, clim, clim_n, sea2d, scale, n_samples, base=None):
         """MC-dropout imputations (n_samples, T, H, W) in transformed units; overlapping
