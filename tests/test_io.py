@@ -338,3 +338,15 @@ def test_lock_excludes_another_process(tmp_path):
         p.join(30)
     with io.lock(lockfile, timeout=5):
         assert lockfile.exists()
+
+
+def test_json_safe_makes_strict_json():
+    import json
+
+    import numpy as np
+
+    obj = {"a": np.float32(1.5), "b": [np.nan, float("inf"), np.int64(3)], "c": (True, None, "x")}
+    safe = io.json_safe(obj)
+    assert safe == {"a": 1.5, "b": [None, None, 3], "c": [True, None, "x"]}
+    assert type(safe["b"][2]) is int and type(safe["a"]) is float
+    json.dumps(safe, allow_nan=False)

@@ -65,6 +65,8 @@ import contextlib
 import ctypes
 import errno
 import json
+import math
+import numbers
 import os
 import re
 import shutil
@@ -293,6 +295,22 @@ def write_json(path: str | os.PathLike, obj: Any, *, indent: int | None = 2, sor
     final line break); returns ``path``."""
     text = json.dumps(obj, indent=indent, sort_keys=sort_keys, default=default, allow_nan=allow_nan)
     return write_text(path, text + ("\n" if newline else ""), mode=mode, fsync=fsync)
+
+
+def json_safe(obj: Any) -> Any:
+    """``obj`` made strict JSON, recursively: NaN/inf -> ``None``, numpy scalars -> Python numbers,
+    tuples -> lists (for :func:`write_json` with ``allow_nan=False``)."""
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, bool) or obj is None or isinstance(obj, str):
+        return obj
+    if isinstance(obj, numbers.Integral):
+        return int(obj)
+    if isinstance(obj, numbers.Real):
+        return float(obj) if math.isfinite(obj) else None
+    return obj
 
 
 def read_json(path: str | os.PathLike, default: Any = None) -> Any:

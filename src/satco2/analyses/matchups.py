@@ -628,25 +628,13 @@ def match_file(obs_file, product, source: str = "demo", variable: str | None = N
         res.summary_file = Path(str(out) + ".summary.json")
         summary = {"counts": counts, "variable": res.variable, "quantity": q, "product": label,
                    **res.attrs, "overall": res.overall()}
-        io.write_json(res.summary_file, _json_safe(summary), allow_nan=False)
+        io.write_json(res.summary_file, io.json_safe(summary), allow_nan=False)
     return res
 
 
 def _chain(first, rest):
     yield first
     yield from rest
-
-
-def _json_safe(obj):
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if np.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
 
 
 class _Writer:

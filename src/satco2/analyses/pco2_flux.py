@@ -191,23 +191,10 @@ def run_analysis(region: str, start: str, end: str, out_dir, k_param: str = "W14
             stats["bio_fit"] = bio_fit
         if "obs_pco2air" in m:
             stats["pco2air"] = validation.statistics(m["obs_pco2air"], m["model_pco2air"])
-        io.write_json(out_dir / STATS_FILE, _json_safe(stats), allow_nan=False)
+        io.write_json(out_dir / STATS_FILE, io.json_safe(stats), allow_nan=False)
     records = [{"id": da.attrs.get("product_id", INPUTS[r][0]), "source": source,
                 "synthetic": str(da.attrs.get("synthetic", ""))} for r, da in inputs.items()]
     return {"products": ds, "summary": summary, "inputs": records, "stats": stats}
-
-
-def _json_safe(obj):
-    """NaN/inf -> None (strict JSON), numpy scalars -> Python numbers, recursively."""
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if np.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
 
 
 def matchups_all(ds: xr.Dataset, obs: pd.DataFrame) -> pd.DataFrame:
