@@ -342,9 +342,6 @@ class _Mirror:
             vals = ds[name].transpose("time", *[d for d in ds[name].dims if d != "time"]).values
             if not self._write_chunks(g[name], k, vals):
                 g[name][k:k + nt] = vals
-        pause = float(os.environ.get("SATCO2_INGEST_PAUSE_BEFORE_COMMIT", "0") or 0)
-        if pause:
-            _time.sleep(pause)
         # 3. commit: the ledger (one atomic write of the group metadata), then consolidate
         entry = dict(entry, index=[k, k + nt])
         led["files"] = dict(led["files"], **{entry["name"]: entry})
