@@ -2,7 +2,7 @@
 
 Each module in :data:`AREAS` defines ``register(app: typer.Typer) -> None`` that adds its
 commands or a sub-app (``satco2 catalog list``, ``satco2 ingest``, ``satco2 demo``, ``satco2 run``,
-``satco2 publish``, ``satco2 schedule``, ``satco2 up`` / ``down``, ``satco2 matchup``).
+``satco2 publish``, ``satco2 schedule``, ``satco2 up`` / ``down``, ``satco2 matchup``, ``satco2 config show``).
 
 User-facing errors (:class:`satco2.SatCO2Error`) are printed as one sentence, exit status 2.
 """
@@ -24,6 +24,7 @@ AREAS = [
     "satco2.hub.cli",
     "satco2.matchups",
     "satco2.usage",
+    "satco2.config",
 ]
 
 app = typer.Typer(

@@ -55,7 +55,7 @@ from typing import Any
 
 import yaml
 
-from .. import SatCO2Error
+from .. import SatCO2Error, config
 from ..config import REPO_ROOT
 
 __all__ = [
@@ -89,8 +89,7 @@ SPEC_KEYS = {
 def notebooks_dir() -> Path:
     """Folder of the notebooks and their ``.params.yaml`` schemas (``$SATCO2_NOTEBOOKS_DIR`` or
     ``notebooks/`` in the repository)."""
-    env = os.environ.get("SATCO2_NOTEBOOKS_DIR")
-    return Path(env) if env else REPO_ROOT / "notebooks"
+    return config.notebooks_dir()
 
 
 def _schema_path(name: str | os.PathLike) -> tuple[str, Path]:
@@ -279,11 +278,10 @@ def _show(v: Any) -> str:
 
 @lru_cache(maxsize=64)
 def _load_schema(path: str, mtime: float) -> dict:
-    with open(path) as fh:
-        try:
-            data = yaml.safe_load(fh)
-        except yaml.YAMLError as e:
-            raise ParameterError(f"the parameter schema {path} is not valid YAML ({e.__class__.__name__}).") from None
+    try:
+        data = config.load_yaml(path, "parameter schema")
+    except SatCO2Error as e:
+        raise ParameterError(str(e)) from None
     if not isinstance(data, dict) or not isinstance(data.get("parameters", {}), dict):
         raise ParameterError(f"the parameter schema {path} must be a mapping with a 'parameters' mapping.")
     params = data.get("parameters") or {}
