@@ -21,6 +21,7 @@ import pandas as pd
 import xarray as xr
 
 from .. import SatCO2Error
+from ..science import regions
 
 PRODUCT = "example.zarr"
 TITLE = "SatCO2 example: a synthetic drifting bloom"
@@ -54,19 +55,7 @@ def bloom(bbox, start: str, n_months: int, amplitude: float, seed: int = 0, res:
 
 
 def region_bbox(name: str) -> tuple[float, float, float, float]:
-    """Bounding box of a named region: ``satco2.science.regions.bbox`` when present, else the
-    ``bbox`` of a ``kind: box`` entry of ``catalogs/regions.yaml``."""
-    try:
-        from ..science import regions
-    except ImportError:
-        import yaml
-
-        from ..config import catalog_dir
-
-        entry = (yaml.safe_load((catalog_dir() / "regions.yaml").read_text())["regions"] or {}).get(name)
-        if not entry or "bbox" not in entry:
-            raise SatCO2Error(f"region {name!r} has no bounding box in catalogs/regions.yaml.") from None
-        return tuple(map(float, entry["bbox"]))
+    """Bounding box of a named region (:func:`satco2.science.regions.bbox`)."""
     return tuple(map(float, regions.bbox(name)))
 
 

@@ -34,7 +34,7 @@ import xarray as xr
 from .. import SatCO2Error, __version__
 from ..cf import coord_name
 from . import gas_exchange as ge
-from . import mesaa
+from . import mesaa, regions
 
 INPUTS: dict[str, tuple[str, str]] = {
     "sst": ("global-sst-oisst-25km", "sst"),
@@ -288,23 +288,8 @@ def write_products(ds: xr.Dataset, path, extra_attrs: dict | None = None) -> Pat
 
 
 def region_weights(name: str, ds: xr.Dataset) -> xr.DataArray:
-    """Fraction of each cell in region ``name``: ``satco2.science.regions.mask`` when that module
-    exists, else the cell centres inside the region's ``bbox`` in catalogs/regions.yaml."""
-    try:
-        from . import regions  # type: ignore[attr-defined]
-
-        return regions.mask(name, ds)
-    except ImportError:
-        import yaml
-
-        from ..config import catalog_dir
-
-        doc = yaml.safe_load((catalog_dir() / "regions.yaml").read_text())["regions"] or {}
-        if name not in doc or "bbox" not in doc[name]:
-            raise SatCO2Error(f"region {name!r} is not a box region of catalogs/regions.yaml") from None
-        x0, y0, x1, y1 = map(float, doc[name]["bbox"])
-        inside = ((ds.lat >= y0) & (ds.lat <= y1)) & ((ds.lon >= x0) & (ds.lon <= x1))
-        return inside.astype(float)
+    """Fraction of each cell in region ``name`` (:func:`satco2.science.regions.mask`)."""
+    return regions.mask(name, ds)
 
 
 def regional_summary(ds: xr.Dataset, weights: xr.DataArray | None = None) -> xr.Dataset:
@@ -353,21 +338,8 @@ STATS_FILE = "pco2_flux_validation.json"
 
 
 def region_bbox(name: str) -> tuple[float, float, float, float]:
-    """Bounding box of a named region: ``satco2.science.regions.bbox`` when that module exists,
-    else the ``bbox`` entry of ``catalogs/regions.yaml``."""
-    try:
-        from . import regions  # type: ignore[attr-defined]
-
-        return tuple(map(float, regions.bbox(name)))
-    except ImportError:
-        import yaml
-
-        from ..config import catalog_dir
-
-        doc = yaml.safe_load((catalog_dir() / "regions.yaml").read_text())["regions"] or {}
-        if name not in doc or "bbox" not in doc[name]:
-            raise SatCO2Error(f"region {name!r} has no bounding box in catalogs/regions.yaml") from None
-        return tuple(map(float, doc[name]["bbox"]))
+    """Bounding box of a named region (:func:`satco2.science.regions.bbox`)."""
+    return tuple(map(float, regions.bbox(name)))
 
 
 def summary_regions(region: str, bbox, tolerance: float = 0.5) -> list[str]:

@@ -33,9 +33,8 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-import yaml
 
-from .. import SatCO2Error
+from .. import SatCO2Error, config
 from ..cf import coord_name
 
 EARTH_RADIUS_M = 6371.0e3  # mean Earth radius (IUGG), m
@@ -263,10 +262,7 @@ def load_sections(path: str | Path | None = None) -> dict[str, Section]:
     from ..config import catalog_dir
 
     path = Path(path) if path else catalog_dir() / "doc" / "sections.yaml"
-    try:
-        raw = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as e:
-        raise SatCO2Error(f"cannot read the sections file {path}: {e}") from None
+    raw = config.load_yaml(path, "sections file")
     return {name: Section.from_dict(name, d) for name, d in (raw.get("sections") or {}).items()}
 
 
@@ -672,7 +668,7 @@ def load_boxes(path: str | Path | None = None) -> dict:
     from ..config import catalog_dir
 
     path = Path(path) if path else catalog_dir() / "doc" / "sections.yaml"
-    return (yaml.safe_load(Path(path).read_text()) or {}).get("boxes") or {}
+    return (config.load_yaml(path, "sections file") or {}).get("boxes") or {}
 
 
 def _write_zarr_atomic(ds: xr.Dataset, path: Path) -> None:
