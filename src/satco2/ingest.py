@@ -29,9 +29,6 @@ Time stamps follow the registry's convention, ``time`` = the start of the period
 (:func:`period_start`): mid-month stamps of a monthly product become the first of the month, noon
 stamps of a daily product midnight. The file's original stamps are kept in its ledger entry
 (``time_original``) and the ``time`` variable says so in its ``comment`` attribute.
-
-For tests, ``SATCO2_INGEST_PAUSE_BEFORE_COMMIT=<seconds>`` sleeps after a step's data are written
-and before its commit (to kill the process at the worst moment).
 """
 from __future__ import annotations
 
