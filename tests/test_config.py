@@ -77,6 +77,9 @@ def test_config_yaml_overrides_defaults(tmp_path, monkeypatch):
     assert config.demo_root() == Path("/srv/demo")
     monkeypatch.setenv("SATCO2_DEMO_ROOT", str(tmp_path))
     assert config.lookup("demo-root") == (str(tmp_path), "env SATCO2_DEMO_ROOT")
+    site.write_text("satco2:\n  mirror_root: /srv/mirror\n")
+    with pytest.raises(SatCO2Error, match="unknown setting.* mirror_root"):
+        config.get("scheduler-tick")
     site.write_text("satco2: [not, a, mapping\n")
     with pytest.raises(SatCO2Error, match="config.yaml is not valid YAML"):
         config.get("scheduler-tick")

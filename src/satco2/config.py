@@ -199,6 +199,18 @@ def _convert(s: Setting, value: Any, source: str) -> Any:
         raise SatCO2Error(f"{source} must be {kind} for setting {s.name}, got {value!r}.") from None
 
 
+def _site() -> dict:
+    """The ``satco2`` mapping of ``config.yaml``; an unknown name there is an error."""
+    site = (load_yaml(CONFIG_FILE, "settings file", default=None) or {}).get("satco2") or {}
+    if not isinstance(site, dict):
+        raise SatCO2Error(f"{CONFIG_FILE} must hold a mapping under 'satco2'.")
+    unknown = sorted(set(site) - set(BY_NAME))
+    if unknown:
+        raise SatCO2Error(f"{CONFIG_FILE} names unknown setting(s) {', '.join(unknown)}; "
+                          "`satco2 config show` lists them.")
+    return site
+
+
 def lookup(name: str) -> tuple[Any, str]:
     """``(value, source)`` of setting ``name``; source is ``env VAR``, the hub settings file's
     name, ``config.yaml`` or ``default``."""
@@ -217,7 +229,7 @@ def lookup(name: str) -> tuple[Any, str]:
         v = _dig(doc, s.hub_key)
         if v is not None:
             return _convert(s, v, f"{f.name} {s.hub_key}"), f.name
-    site = (load_yaml(CONFIG_FILE, "settings file", default=None) or {}).get("satco2") or {}
+    site = _site()
     if site.get(name) is not None:
         return _convert(s, site[name], f"config.yaml {name}"), "config.yaml"
     return s.default, "default"
