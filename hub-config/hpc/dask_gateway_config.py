@@ -5,21 +5,23 @@ so jobs are submitted as each user) behind an existing JupyterHub: set JUPYTERHU
 JUPYTERHUB_API_TOKEN (a hub service token) in its environment. Cluster options, per-user limits and
 the idle timeout are the same settings as the local hub's (satco2.hub.gateway).
 
-Site-specific values come from the environment, never from copies of the settings:
-  SATCO2_HPC_PARTITION, SATCO2_HPC_ACCOUNT, SATCO2_HPC_QOS, SATCO2_HPC_PYTHON (a python with the
-  project environment on the compute nodes), SATCO2_HPC_SCHEDULER=slurm|pbs.
+Site-specific values come from the environment, never from copies of the settings (settings
+hpc-* of satco2.config, merged over gateway.slurm by settings.load): SATCO2_HPC_PARTITION,
+SATCO2_HPC_ACCOUNT, SATCO2_HPC_QOS, SATCO2_HPC_PYTHON (a python with the project environment on the
+compute nodes), SATCO2_HPC_SCHEDULER=slurm|pbs.
 Checked by tests/hub/test_configs.py (the traitlets config loads and every key is a real trait).
 """
 import os
 
+from satco2 import config
 from satco2.hub import gateway, settings, slurm
 
 S = settings.load()
 G = S["gateway"]
 c = get_config()  # noqa: F821 (provided by traitlets)
 
-python = os.environ.get("SATCO2_HPC_PYTHON") or S["gateway"]["slurm"].get("python") or "python3"
-scheduler = os.environ.get("SATCO2_HPC_SCHEDULER", "slurm")
+python = S["gateway"]["slurm"].get("python") or "python3"
+scheduler = config.get("hpc-scheduler")
 
 # --- authentication through the site's JupyterHub (service scopes, as in the local hub) ----------
 c.DaskGateway.authenticator_class = "dask_gateway_server.auth.JupyterHubAuthenticator"
@@ -28,19 +30,15 @@ c.Proxy.prefix = "/services/dask-gateway"
 # --- backend: one batch job per scheduler and per worker, submitted as the requesting user -------
 # (sudo -nHu <user> dask-gateway-jobqueue-launcher; a non-root gateway needs the one rule from
 # satco2.hub.slurm.sudoers_rule). Usage is recorded and quotas enforced as in the local hub.
-state = os.environ.get("SATCO2_STATE_DIR", os.getcwd())
+state = str(config.state_dir()) if config.lookup("state-dir")[1] != "default" else os.getcwd()
 if scheduler == "pbs":
     c.DaskGateway.backend_class = gateway.with_usage(
         __import__("dask_gateway_server.backends.jobqueue.pbs", fromlist=["PBSBackend"]).PBSBackend)
-    c.PBSClusterConfig.queue = os.environ.get("SATCO2_HPC_PARTITION", S["gateway"]["slurm"].get("partition", ""))
-    c.PBSClusterConfig.account = os.environ.get("SATCO2_HPC_ACCOUNT", S["gateway"]["slurm"].get("account", ""))
+    c.PBSClusterConfig.queue = S["gateway"]["slurm"].get("partition", "")
+    c.PBSClusterConfig.account = S["gateway"]["slurm"].get("account", "")
     c.JobQueueClusterConfig.scheduler_cmd = [python, "-m", "dask", "scheduler"]
     c.JobQueueClusterConfig.worker_cmd = [python, "-m", "dask", "worker"]
 else:
-    for key, env in [("partition", "SATCO2_HPC_PARTITION"), ("account", "SATCO2_HPC_ACCOUNT"),
-                     ("qos", "SATCO2_HPC_QOS"), ("python", "SATCO2_HPC_PYTHON")]:
-        if os.environ.get(env):
-            S["gateway"]["slurm"][key] = os.environ[env]
     c.DaskGateway.backend_class = gateway.with_usage(slurm.backend_class())
     slurm.configure(c, S, python=python)
 c.Backend.satco2_usage = {"ledger": f"{state}/usage.jsonl", "settings": S}

@@ -2,7 +2,7 @@
 
 Each module in :data:`AREAS` defines ``register(app: typer.Typer) -> None`` that adds its
 commands or a sub-app (``satco2 catalog list``, ``satco2 ingest``, ``satco2 demo``, ``satco2 run``,
-``satco2 publish``, ``satco2 schedule``, ``satco2 up`` / ``down``, ``satco2 matchup``).
+``satco2 publish``, ``satco2 schedule``, ``satco2 up`` / ``down``, ``satco2 matchup``, ``satco2 config show``).
 
 User-facing errors (:class:`satco2.SatCO2Error`) are printed as one sentence, exit status 2.
 """
@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from . import SatCO2Error, usage
+from . import SatCO2Error, config, usage
 from .analyses import matchups
 from .catalog import cli as catalog_cli
 from .catalog import ingest
@@ -21,7 +21,7 @@ from .hub import cli as hub_cli
 from .runs import cli as runs_cli
 
 #: the area modules whose ``register(app)`` adds their commands, in help order
-AREAS = [catalog_cli, ingest, demo_cli, runs_cli, hub_cli, matchups, usage]
+AREAS = [catalog_cli, ingest, demo_cli, runs_cli, hub_cli, matchups, usage, config]
 
 app = typer.Typer(
     name="satco2",

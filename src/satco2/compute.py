@@ -16,16 +16,15 @@ dashboard link is printed and kept on the client (``client.dashboard_link``).
 """
 from __future__ import annotations
 
-import os
 
-from . import SatCO2Error
+from . import SatCO2Error, config
 
 OPTIONS = ("worker_cores", "worker_memory", "n_workers")
 
 
 def in_hub() -> bool:
     """True inside a hub user's server (or a process with its environment)."""
-    return bool(os.environ.get("JUPYTERHUB_API_TOKEN") and os.environ.get("DASK_GATEWAY__ADDRESS"))
+    return bool(config.env("JUPYTERHUB_API_TOKEN") and config.env("DASK_GATEWAY__ADDRESS"))
 
 
 def _local_bounds() -> dict:
@@ -68,7 +67,7 @@ def _announce(client, link: str):
     executed notebook other hub users can read (the link is a capability to the cluster's
     dashboard: docs/hub.md)."""
     client.satco2_dashboard_link = link
-    if os.environ.get("SATCO2_RUN_DIR"):
+    if config.env("SATCO2_RUN_DIR"):
         print("Dask cluster ready (its dashboard link is not written into the shared report; "
               "client.satco2_dashboard_link has it).")
     else:
@@ -119,7 +118,7 @@ def _gateway_client(options: dict, new: bool):
     client = cluster.get_client()
     link = cluster.dashboard_link
     if link.startswith("/"):
-        link = os.environ.get("SATCO2_HUB_URL", "").rstrip("/") + link
+        link = config.env("SATCO2_HUB_URL", "").rstrip("/") + link
     return _announce(client, link)
 
 
@@ -171,5 +170,5 @@ def get_client(worker_cores: int | None = None, worker_memory: float | None = No
     if in_hub():
         # a scheduled run (SATCO2_NEW_CLUSTER=1) gets a cluster of its own, shut down when it ends,
         # rather than rescaling the owner's interactive one
-        return _gateway_client(options, new or os.environ.get("SATCO2_NEW_CLUSTER") == "1")
+        return _gateway_client(options, new or config.env("SATCO2_NEW_CLUSTER") == "1")
     return _local_client(options)

@@ -33,7 +33,7 @@ import os
 import time
 from pathlib import Path
 
-from . import SatCO2Error, io
+from . import SatCO2Error, config, io
 
 LEDGER_NAME = "usage.jsonl"
 
@@ -44,8 +44,8 @@ class QuotaExceeded(SatCO2Error):
 
 def ledger_path(state_dir: str | os.PathLike | None = None) -> Path:
     """``<state>/usage.jsonl`` (``$SATCO2_USAGE_LEDGER`` overrides)."""
-    if os.environ.get("SATCO2_USAGE_LEDGER"):
-        return Path(os.environ["SATCO2_USAGE_LEDGER"])
+    if config.usage_ledger():
+        return config.usage_ledger()
     if state_dir is None:
         from .config import state_dir as _state_dir
 

@@ -148,8 +148,6 @@ def write_stac(out_dir: Path | None = None) -> Path:
 
 def generate(out_dir: Path | None = None) -> list[Path]:
     """Write the intake and STAC catalogs under ``out_dir`` (default: config.catalog_dir())."""
-    import yaml
-
-    with open(registry.registry_path()) as f:
-        registry.validate(yaml.safe_load(f), f"the product registry {registry.registry_path()}")
+    path = registry.registry_path()
+    registry.validate(config.load_yaml(path, "product registry"), f"the product registry {path}")
     return [write_intake(out_dir), write_stac(out_dir)]

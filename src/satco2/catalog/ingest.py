@@ -29,16 +29,12 @@ Time stamps follow the registry's convention, ``time`` = the start of the period
 (:func:`period_start`): mid-month stamps of a monthly product become the first of the month, noon
 stamps of a daily product midnight. The file's original stamps are kept in its ledger entry
 (``time_original``) and the ``time`` variable says so in its ``comment`` attribute.
-
-For tests, ``SATCO2_INGEST_PAUSE_BEFORE_COMMIT=<seconds>`` sleeps after a step's data are written
-and before its commit (to kill the process at the worst moment).
 """
 from __future__ import annotations
 
 import concurrent.futures as cf
 import hashlib
 import math
-import os
 import shutil
 import time as _time
 import warnings
@@ -289,9 +285,6 @@ class _Mirror:
             vals = ds[name].transpose("time", *[d for d in ds[name].dims if d != "time"]).values
             if not self._write_chunks(g[name], k, vals):
                 g[name][k:k + nt] = vals
-        pause = float(os.environ.get("SATCO2_INGEST_PAUSE_BEFORE_COMMIT", "0") or 0)
-        if pause:
-            _time.sleep(pause)
         # 3. commit: the ledger (one atomic write of the group metadata), then consolidate
         entry = dict(entry, index=[k, k + nt])
         led["files"] = dict(led["files"], **{entry["name"]: entry})

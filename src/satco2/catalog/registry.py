@@ -10,7 +10,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 
 from .. import SatCO2Error, config
 
@@ -102,13 +101,7 @@ def validate(doc: dict, source: str = "the registry") -> None:
 
 @functools.lru_cache(maxsize=4)
 def _load(path: str, mtime: float) -> tuple[Product, ...]:
-    try:
-        with open(path) as f:
-            doc = yaml.safe_load(f)
-    except FileNotFoundError:
-        raise SatCO2Error(f"the product registry {path} does not exist.") from None
-    except yaml.YAMLError as e:
-        raise SatCO2Error(f"the product registry {path} is not valid YAML ({e}).") from None
+    doc = config.load_yaml(path, "product registry")
     check(doc, f"the product registry {path}")
     return tuple(Product(p) for p in doc["products"])
 

@@ -226,13 +226,7 @@ def upstream_cache() -> Path:
     """Folder of downloaded upstream files: ``$SATCO2_UPSTREAM_CACHE``, else the user's own
     ``$XDG_CACHE_HOME/satco2/upstream`` (``~/.cache/satco2/upstream``): per user, because a
     shared folder written by one hub user is not writable by the others."""
-    import os
-
-    env = os.environ.get("SATCO2_UPSTREAM_CACHE")
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "satco2" / "upstream"
+    return config.upstream_cache()
 
 
 class UpstreamSource(Source):

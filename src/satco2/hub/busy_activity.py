@@ -11,8 +11,9 @@ Enabled in single-user servers by ``hub-config/singleuser/jupyter_server_config.
 """
 from __future__ import annotations
 
-import os
 from datetime import datetime, timezone
+
+from .. import config
 
 SETTING = "satco2_busy_kernels_last_activity"
 
@@ -38,7 +39,7 @@ def _load_jupyter_server_extension(serverapp):
     from tornado.ioloop import PeriodicCallback
 
     settings = serverapp.web_app.settings
-    interval = float(os.environ.get("SATCO2_BUSY_ACTIVITY_INTERVAL", "60"))
+    interval = config.get("busy-activity-interval")
 
     def mark():
         if busy_kernels(serverapp.kernel_manager):

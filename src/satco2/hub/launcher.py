@@ -85,7 +85,7 @@ def running_pid(state_dir: Path) -> int | None:
 
 def user_environment(public_url: str, extra: dict | None = None) -> dict:
     """Environment given to user servers and services: absolute project paths and SATCO2_* vars."""
-    env = {k: v for k, v in os.environ.items() if k.startswith("SATCO2_") and k != RUNTIME_ENV}
+    env = {k: v for k, v in config.environ().items() if k.startswith("SATCO2_") and k != RUNTIME_ENV}
     env.update({
         "SATCO2_DEMO_ROOT": str(config.demo_root()),
         "SATCO2_MIRROR_ROOT": str(config.mirror_root()),
@@ -214,7 +214,7 @@ class Hub:
             privileges.prepare(self.state_dir, self.service_state_dir, config.reports_dir(), rt.user_python)
         else:
             self.service_state_dir.mkdir(mode=0o700, exist_ok=True)
-        env = dict(os.environ)
+        env = config.environ()
         env[RUNTIME_ENV] = str(self.state_dir / "runtime.json")
         env["CONFIGPROXY_AUTH_TOKEN"] = rt.secret("proxy_auth_token")
         cmd = [str(rt.venv_bin / "jupyterhub"), "-f", str(rt.hub_config_dir / "jupyterhub_config.py")]
@@ -481,7 +481,7 @@ def _publish_examples_in_background(hub: "Hub") -> subprocess.Popen:
     """Run and publish every analysis notebook on the demo data unless already published
     (``satco2 publish --examples``), in the background so the hub is usable at once."""
     log_path = hub.state_dir / "publish-examples.log"
-    env = {**os.environ, **hub.runtime.env, "SATCO2_STATE_DIR": str(hub.state_dir)}
+    env = {**config.environ(), **hub.runtime.env, "SATCO2_STATE_DIR": str(hub.state_dir)}
     cmd = [str(Path(sys.executable).parent / "satco2"), "publish", "--examples"]
     preexec = None
     if hub.root_mode:  # the example runs belong to the service account (author "examples"), never root

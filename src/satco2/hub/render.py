@@ -17,6 +17,7 @@ import sys
 
 import yaml
 
+from .. import config
 from . import settings as _settings
 
 VALUES_FILE = _settings.HUB_CONFIG_DIR / "k8s" / "values.yaml"
@@ -108,7 +109,7 @@ def render(settings: dict) -> str:
 
 def main(argv: list[str]) -> int:
     # the committed file renders the committed settings, without environment overrides
-    text = render(_settings.validate(yaml.safe_load(_settings.SETTINGS_FILE.read_text())))
+    text = render(_settings.validate(config.load_yaml(_settings.SETTINGS_FILE, "hub settings file")))
     if "--check" in argv:
         if not VALUES_FILE.exists() or VALUES_FILE.read_text() != text:
             print(f"{VALUES_FILE} is stale: run `python -m satco2.hub.render`.", file=sys.stderr)

@@ -11,7 +11,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .. import SatCO2Error
+from .. import SatCO2Error, config
 from . import state as _state
 
 ENV = "SATCO2_HUB_RUNTIME"
@@ -60,7 +60,7 @@ class Runtime:
 
 def load(path: str | os.PathLike | None = None) -> Runtime:
     """Read the runtime file named by ``path`` or ``$SATCO2_HUB_RUNTIME``."""
-    path = path or os.environ.get(ENV)
+    path = path or config.env(ENV)
     if not path:
         raise SatCO2Error(f"{ENV} is not set: start the hub with `satco2 up`.")
     try:

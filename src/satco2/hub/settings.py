@@ -1,30 +1,28 @@
 """Hub settings: ``hub-config/settings.yaml``, validated against ``hub-config/settings.schema.json``.
 
 One source for the local deployment, the Kubernetes values and the HPC gateway configuration.
-``SATCO2_HUB_SETTINGS`` points at another settings file; ``SATCO2_HUB_PORT``/``SATCO2_HUB_IP``
-override ``hub.port``/``hub.ip`` and ``SATCO2_HUB_ROOT_MODE`` (0/1) overrides ``hub.isolation``.
+The file in use and the keys the environment overrides are settings of :mod:`satco2.config`
+(``hub-settings``: ``SATCO2_HUB_SETTINGS``; ``hub-port``: ``SATCO2_HUB_PORT`` over ``hub.port``;
+``hub-ip``, ``hub-isolation``, ``scheduler-*``, ``dashboards-*``, ``hpc-*``: see
+``satco2 config show``).
 """
 from __future__ import annotations
 
-import copy
 import json
 import os
 from pathlib import Path
 
-import yaml
+from .. import SatCO2Error, config
+from ..config import HUB_CONFIG_DIR
 
-from .. import SatCO2Error
-from ..config import REPO_ROOT
-
-HUB_CONFIG_DIR = REPO_ROOT / "hub-config"
 SETTINGS_FILE = HUB_CONFIG_DIR / "settings.yaml"
 SCHEMA_FILE = HUB_CONFIG_DIR / "settings.schema.json"
 
 
 def settings_path() -> Path:
-    """The settings file in use (``$SATCO2_HUB_SETTINGS`` or ``hub-config/settings.yaml``)."""
-    env = os.environ.get("SATCO2_HUB_SETTINGS")
-    return Path(env) if env else SETTINGS_FILE
+    """The settings file in use (setting ``hub-settings``: ``hub-config/settings.yaml`` unless
+    ``SATCO2_HUB_SETTINGS`` names another)."""
+    return config.hub_settings_file()
 
 
 def _schema() -> dict:
@@ -75,31 +73,11 @@ def load(path: str | os.PathLike | None = None, overrides: dict | None = None) -
     Returns a plain dict (the YAML's structure).
     """
     path = Path(path) if path else settings_path()
-    try:
-        with open(path) as f:
-            settings = yaml.safe_load(f)
-    except FileNotFoundError:
-        raise SatCO2Error(f"the hub settings file {path} does not exist.") from None
-    except yaml.YAMLError as e:
-        raise SatCO2Error(f"the hub settings file {path} is not valid YAML ({e.__class__.__name__}).") from None
+    settings = config.load_yaml(path, "hub settings file")
     if not isinstance(settings, dict):
         raise SatCO2Error(f"the hub settings file {path} must hold a mapping.")
-    settings = copy.deepcopy(settings)
-    hub = settings.setdefault("hub", {})
-    if os.environ.get("SATCO2_HUB_PORT"):
-        try:
-            hub["port"] = int(os.environ["SATCO2_HUB_PORT"])
-        except ValueError:
-            raise SatCO2Error(
-                f"SATCO2_HUB_PORT must be an integer port, got {os.environ['SATCO2_HUB_PORT']!r}."
-            ) from None
-    if os.environ.get("SATCO2_HUB_IP"):
-        hub["ip"] = os.environ["SATCO2_HUB_IP"]
-    mode = os.environ.get("SATCO2_HUB_ROOT_MODE")
-    if mode:
-        if mode not in ("0", "1"):
-            raise SatCO2Error(f"SATCO2_HUB_ROOT_MODE must be 0 or 1, got {mode!r}.")
-        hub["isolation"] = "root" if mode == "1" else "single-account"
+    settings.setdefault("hub", {})
+    _merge(settings, config.hub_overrides())
     if overrides:
         _merge(settings, overrides)
     return validate(settings, source=str(path))

@@ -15,24 +15,22 @@ beside it.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-from .. import SatCO2Error, io
-from ..config import reports_dir
+from .. import SatCO2Error, config, io
 
 INPUTS_FILE = "inputs.json"
 
 
 def in_run() -> bool:
     """True inside a ``satco2 run`` execution."""
-    return bool(os.environ.get("SATCO2_RUN_DIR"))
+    return bool(config.env("SATCO2_RUN_DIR"))
 
 
 def output_dir() -> Path:
     """Folder for the run's data products (the report folder itself); created if missing."""
-    d = os.environ.get("SATCO2_RUN_DIR")
+    d = config.env("SATCO2_RUN_DIR")
     if d:
         p = Path(d)
         p.mkdir(parents=True, exist_ok=True)
@@ -40,7 +38,7 @@ def output_dir() -> Path:
     from .. import safeio
     from .reports import ensure_notebook_dir
 
-    p = ensure_notebook_dir("_interactive") / safeio.check_name(os.environ.get("SATCO2_RUN_NOTEBOOK", "interactive"))
+    p = ensure_notebook_dir("_interactive") / safeio.check_name(config.env("SATCO2_RUN_NOTEBOOK", "interactive"))
     p.mkdir(exist_ok=True)
     if p.is_symlink() or not p.is_dir():
         raise SatCO2Error(f"{p} is not a folder of yours; remove it.")
@@ -50,8 +48,8 @@ def output_dir() -> Path:
 def run_info() -> dict:
     """``{run_id, notebook, dir, interactive}`` of the current run."""
     return {
-        "run_id": os.environ.get("SATCO2_RUN_ID"),
-        "notebook": os.environ.get("SATCO2_RUN_NOTEBOOK"),
+        "run_id": config.env("SATCO2_RUN_ID"),
+        "notebook": config.env("SATCO2_RUN_NOTEBOOK"),
         "dir": str(output_dir()),
         "interactive": not in_run(),
     }

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import yaml
 
-from .. import SatCO2Error, __version__, io
+from .. import SatCO2Error, __version__, config, io
 from ..config import REPO_ROOT
 from . import params as _params
 from . import reports
@@ -204,7 +204,7 @@ def run(notebook: str | os.PathLike, params: dict | None = None, *, user: str | 
     if timeout:
         cmd += ["--execution-timeout", str(int(timeout))]
     kenv = {
-        **os.environ,
+        **config.environ(),
         **(env or {}),
         "SATCO2_RUN_DIR": str(tmp),
         "SATCO2_RUN_ID": run_id,

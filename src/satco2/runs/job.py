@@ -20,7 +20,7 @@ import pwd
 import sys
 from pathlib import Path
 
-from .. import SatCO2Error
+from .. import SatCO2Error, config
 
 #: environment the service may hand to a run (besides ``SATCO2_*`` and ``DASK_GATEWAY__*``)
 PASSED_ENV = {"JUPYTERHUB_API_TOKEN", "JUPYTERHUB_API_URL"}
@@ -43,14 +43,13 @@ def _notebook(spec: dict) -> Path:
 def run_spec(spec: dict) -> int:
     from .execute import run
 
-    for k, v in (spec.get("env") or {}).items():
-        if k in PASSED_ENV or k.startswith(("SATCO2_", "DASK_GATEWAY__")):
-            os.environ[k] = str(v)
+    config.set_env({k: str(v) for k, v in (spec.get("env") or {}).items()
+                    if k in PASSED_ENV or k.startswith(("SATCO2_", "DASK_GATEWAY__"))})
     owner = str(spec["owner"])
-    os.environ["JUPYTERHUB_USER"] = owner
+    config.set_env({"JUPYTERHUB_USER": owner})
     result = {"report": None, "status": "error", "error": None}
     try:
-        if os.environ.get("SATCO2_ISOLATION") == "root" and pwd.getpwuid(os.geteuid()).pw_name != owner:
+        if config.isolation() == "root" and pwd.getpwuid(os.geteuid()).pw_name != owner:
             raise SatCO2Error(f"a scheduled run of {owner} must run as that account.")
         os.chdir(os.path.expanduser("~"))
         rep = run(_notebook(spec), spec.get("params") or {}, user=owner, check=False)

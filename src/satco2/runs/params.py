@@ -55,7 +55,7 @@ from typing import Any
 
 import yaml
 
-from .. import SatCO2Error, catalog
+from .. import SatCO2Error, catalog, config
 from ..catalog import registry
 from ..config import REPO_ROOT
 from ..science import regions
@@ -91,8 +91,7 @@ SPEC_KEYS = {
 def notebooks_dir() -> Path:
     """Folder of the notebooks and their ``.params.yaml`` schemas (``$SATCO2_NOTEBOOKS_DIR`` or
     ``notebooks/`` in the repository)."""
-    env = os.environ.get("SATCO2_NOTEBOOKS_DIR")
-    return Path(env) if env else REPO_ROOT / "notebooks"
+    return config.notebooks_dir()
 
 
 def _schema_path(name: str | os.PathLike) -> tuple[str, Path]:
@@ -330,11 +329,10 @@ def _check_schema_file(data: Any, path: str) -> None:
 
 
 def _load_schema(path: str, mtime: float) -> dict:
-    with open(path) as fh:
-        try:
-            data = yaml.safe_load(fh)
-        except yaml.YAMLError as e:
-            raise ParameterError(f"the parameter schema {path} is not valid YAML ({e.__class__.__name__}).") from None
+    try:
+        data = config.load_yaml(path, "parameter schema")
+    except SatCO2Error as e:
+        raise ParameterError(str(e)) from None
     _check_schema_file(data, path)
     params = data.get("parameters") or {}
     for pname, spec in params.items():

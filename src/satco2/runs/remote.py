@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .. import SatCO2Error
+from .. import SatCO2Error, config
 
 
 def _writable(path: Path) -> bool:
@@ -28,8 +28,8 @@ def service_url(service: str) -> str | None:
     write the services' state folder; None when the registries are to be written directly."""
     from ..config import service_state_dir
 
-    hub = os.environ.get("SATCO2_HUB_URL")
-    if not hub or not os.environ.get("JUPYTERHUB_API_TOKEN") or _writable(service_state_dir()):
+    hub = config.env("SATCO2_HUB_URL")
+    if not hub or not config.env("JUPYTERHUB_API_TOKEN") or _writable(service_state_dir()):
         return None
     return f"{hub.rstrip('/')}/services/{service}/"
 
@@ -38,11 +38,11 @@ def call(service: str, method: str, path: str, payload: dict | None = None, time
     """``method`` ``<hub>/services/<service>/<path>`` with the server's hub token; the JSON reply."""
     import requests
 
-    base = service_url(service) or f"{os.environ.get('SATCO2_HUB_URL', '').rstrip('/')}/services/{service}/"
+    base = service_url(service) or f"{config.env('SATCO2_HUB_URL', '').rstrip('/')}/services/{service}/"
     url = base + path.lstrip("/")
     try:
         r = requests.request(method, url, json=payload, timeout=timeout, allow_redirects=False,
-                             headers={"Authorization": f"token {os.environ.get('JUPYTERHUB_API_TOKEN', '')}"})
+                             headers={"Authorization": f"token {config.env('JUPYTERHUB_API_TOKEN', '')}"})
     except requests.RequestException as e:
         raise SatCO2Error(f"the hub's {service} service did not answer at {url} ({type(e).__name__}).") from None
     try:

@@ -27,7 +27,7 @@ import secrets
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .. import SatCO2Error, safeio
+from .. import SatCO2Error, config, safeio
 from ..config import isolation, reports_dir
 
 RUN_ID_RE = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
@@ -53,7 +53,7 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 
 def current_user() -> str:
     """The hub user this process acts for: ``$JUPYTERHUB_USER`` in a hub server, else the OS user."""
-    return os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+    return config.env("JUPYTERHUB_USER") or getpass.getuser()
 
 
 def check_user(user: str) -> str:

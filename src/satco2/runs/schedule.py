@@ -20,13 +20,12 @@ run, executed as the owner's own account, finds and validates it (see
 from __future__ import annotations
 
 import getpass
-import os
 import re
 import secrets
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from .. import SatCO2Error, io
+from .. import SatCO2Error, config, io
 from ..config import service_state_dir
 from . import params as _params
 from . import reports
@@ -72,17 +71,10 @@ def schedules_file():
 
 def limits() -> dict:
     """``{"max_schedules_per_user", "min_interval_seconds"}``: the ``scheduler`` section of the hub
-    settings, as the hub handed it to its scheduler service (``SATCO2_SCHEDULER_MAX_PER_USER``,
-    ``SATCO2_SCHEDULER_MIN_INTERVAL``), else as the settings file says."""
-    from .. import config
-    from ..hub import settings
-
-    out = dict(settings.load()["scheduler"])
-    for key, name in (("max_schedules_per_user", "scheduler-max-per-user"),
-                      ("min_interval_seconds", "scheduler-min-interval")):
-        if config.get(name) not in (None, ""):
-            out[key] = int(config.get(name))
-    return out
+    settings (settings ``scheduler-max-per-user``, ``scheduler-min-interval``: as the hub handed
+    them to its scheduler service, else as the settings file says)."""
+    return {"max_schedules_per_user": config.get("scheduler-max-per-user"),
+            "min_interval_seconds": config.get("scheduler-min-interval")}
 
 
 def interval_seconds(every: str) -> float:
@@ -121,7 +113,7 @@ def add(notebook: str, params: dict | None = None, every: str = "daily", *, owne
                           f"{lim['min_interval_seconds']} s.")
     if params is not None and not isinstance(params, dict):
         raise SatCO2Error("schedule parameters must be a mapping of names to values.")
-    owner = owner or os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+    owner = owner or config.env("JUPYTERHUB_USER") or getpass.getuser()
     if home_notebook(notebook):  # the owner's own file: validated by the run, as the owner
         nb_name, nb_path, values = Path(notebook).stem, str(notebook), dict(params or {})
     else:

@@ -39,9 +39,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 import xarray as xr
-import yaml
 
-from .. import SatCO2Error, SatCO2Warning, ValidityWarning
+from .. import SatCO2Error, SatCO2Warning, ValidityWarning, config
 from ..config import catalog_dir
 
 #: Mannino et al. 2008 Table (MODIS-Aqua), a_g(lambda0) from Rrs490/Rrs551: lambda0 -> (a, b, c)
@@ -258,10 +257,7 @@ def algorithms_file() -> Path:
 
 def load_config(path: str | Path | None = None) -> dict:
     path = Path(path) if path else algorithms_file()
-    try:
-        return yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as e:
-        raise SatCO2Error(f"cannot read the DOC algorithm configuration {path}: {e}") from None
+    return config.load_yaml(path, "DOC algorithm configuration")
 
 
 def fit_linear(df: pd.DataFrame) -> dict:

@@ -98,7 +98,7 @@ def load_config(region_or_path: str | Path = "ecs", **overrides) -> MesaaConfig:
         have = sorted(x.stem for x in config_dir().glob("*.yaml"))
         raise SatCO2Error(f"no MeSAA configuration {str(region_or_path)!r}; available: {have}")
     try:
-        doc = yaml.safe_load(p.read_text())
+        doc = config.load_yaml(p, "MeSAA configuration")
         prov: dict[str, Any] = {}
         em, bio, val = doc["end_members"], doc["bio"], doc.get("validity", {})
         kw = {}

@@ -24,9 +24,8 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-import yaml
 
-from .. import SatCO2Error
+from .. import SatCO2Error, config
 from ..config import catalog_dir
 
 SUBSTITUTE = True  # the whole parameter set is a substitute (see module docstring)
@@ -36,10 +35,7 @@ def load_params(path: str | Path | None = None) -> dict:
     """Profile-model parameters (``catalogs/doc/profiles.yaml``) as plain values plus
     ``substitute`` (list of names whose value is not from the source paper)."""
     path = Path(path) if path else catalog_dir() / "doc" / "profiles.yaml"
-    try:
-        raw = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as e:
-        raise SatCO2Error(f"cannot read the profile-model parameters {path}: {e}") from None
+    raw = config.load_yaml(path, "profile-model parameters file")
     flat, subs = {}, []
     for group, entries in raw.items():
         for name, spec in entries.items():

@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import shapely
 import xarray as xr
-import yaml
 
 from .. import SatCO2Error, config
 from ..cf import coord_name
@@ -57,25 +56,19 @@ _USER: dict[str, Region] = {}
 
 
 def _registry_path() -> Path:
-    env = os.environ.get("SATCO2_REGIONS")
-    return Path(env) if env else config.catalog_dir() / "regions.yaml"
-
-
-@lru_cache(maxsize=4)
-def _load_registry(path: str, mtime: float) -> dict:
-    with open(path) as f:
-        doc = yaml.safe_load(f) or {}
-    regs = doc.get("regions") or {}
-    if not isinstance(regs, dict):
-        raise SatCO2Error(f"the region registry {path} has no 'regions' mapping")
-    return regs
+    return config.regions_file()
 
 
 def _entries() -> dict:
+    """The ``regions`` mapping of the region registry (``catalogs/regions.yaml``): the one reader
+    of that file."""
     p = _registry_path()
     if not p.is_file():
         raise SatCO2Error(f"the region registry {p} is missing")
-    return _load_registry(str(p), p.stat().st_mtime)
+    regs = (config.load_yaml(p, "region registry") or {}).get("regions") or {}
+    if not isinstance(regs, dict):
+        raise SatCO2Error(f"the region registry {p} has no 'regions' mapping")
+    return regs
 
 
 @lru_cache(maxsize=16)

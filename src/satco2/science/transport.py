@@ -33,9 +33,8 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-import yaml
 
-from .. import SatCO2Error
+from .. import SatCO2Error, config
 from ..cf import coord_name
 from ..config import catalog_dir
 
@@ -262,10 +261,7 @@ class Section:
 def load_sections(path: str | Path | None = None) -> dict[str, Section]:
     """Sections defined in ``catalogs/doc/sections.yaml`` (or ``path``)."""
     path = Path(path) if path else catalog_dir() / "doc" / "sections.yaml"
-    try:
-        raw = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as e:
-        raise SatCO2Error(f"cannot read the sections file {path}: {e}") from None
+    raw = config.load_yaml(path, "sections file")
     return {name: Section.from_dict(name, d) for name, d in (raw.get("sections") or {}).items()}
 
 
@@ -605,4 +601,4 @@ def to_grid(da: xr.DataArray, lat, lon) -> xr.DataArray:
 def load_boxes(path: str | Path | None = None) -> dict:
     """Boxes (``polygon``, ``max_bottom_depth``) of ``catalogs/doc/sections.yaml``."""
     path = Path(path) if path else catalog_dir() / "doc" / "sections.yaml"
-    return (yaml.safe_load(Path(path).read_text()) or {}).get("boxes") or {}
+    return (config.load_yaml(path, "sections file") or {}).get("boxes") or {}

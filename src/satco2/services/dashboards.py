@@ -61,7 +61,7 @@ from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuth
 from tornado import httputil, web
 from tornado.httputil import url_concat
 
-from .. import SatCO2Error, io
+from .. import SatCO2Error, config, io
 from ..config import service_state_dir
 from ..runs import publish, reports
 
@@ -131,7 +131,7 @@ class LoginHandler(web.RequestHandler):
     """``<prefix>/login?next=<path>``: start the hub OAuth flow, coming back to ``next``."""
 
     def get(self):
-        prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/dashboards/")
+        prefix = config.env("JUPYTERHUB_SERVICE_PREFIX", "/services/dashboards/")
         nxt = self.get_argument("next", prefix)
         if not nxt.startswith(prefix.rstrip("/")):
             nxt = prefix
@@ -215,7 +215,7 @@ def fragment(template: str, **values) -> str:
 def render(template: str, **values) -> str:
     """A page from ``services/templates`` (:func:`fragment` with the pages' common values)."""
     values.setdefault("catalog", True)
-    values.setdefault("hub_base", os.environ.get("JUPYTERHUB_BASE_URL", "/"))
+    values.setdefault("hub_base", config.env("JUPYTERHUB_BASE_URL", "/"))
     values.setdefault("user", None)
     return fragment(template, **values)
 
@@ -287,7 +287,7 @@ async def _publish_as(user: str, args: list[str]) -> tuple[int, list[str]]:
     the offline snapshot does not block the server; returns (exit status, output lines)."""
     import asyncio
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
+    env = {k: v for k, v in config.environ().items() if not k.startswith("JUPYTERHUB_")}
     env["JUPYTERHUB_USER"] = user
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "satco2.cli", "publish", *args, env=env,
@@ -436,9 +436,7 @@ class LiveAdmission:
 
 def _viewer_limits() -> tuple[int, int]:
     """``(max_live_sessions, session_idle_seconds)`` as the hub handed them to the service."""
-    from .. import config
-
-    return (int(config.get("dashboards-max-live") or 4), int(config.get("dashboards-idle-seconds") or 60))
+    return (config.get("dashboards-max-live"), config.get("dashboards-idle-seconds"))
 
 
 _ADMISSION: LiveAdmission | None = None
@@ -561,7 +559,7 @@ def _cookie_secret() -> str:
 
 def _origins() -> list[str]:
     out = []
-    for u in [os.environ.get("SATCO2_HUB_URL", ""), os.environ.get("JUPYTERHUB_PUBLIC_URL", "")]:
+    for u in [config.env("SATCO2_HUB_URL", ""), config.env("JUPYTERHUB_PUBLIC_URL", "")]:
         if u:
             netloc = urlparse(u).netloc
             if netloc:
@@ -569,11 +567,9 @@ def _origins() -> list[str]:
                 host, _, port = netloc.partition(":")
                 if host == "127.0.0.1" and port:
                     out.append(f"localhost:{port}")
-    out += [o.strip() for o in os.environ.get("SATCO2_DASHBOARDS_ORIGINS", "").split(",") if o.strip()]
+    out += [o.strip() for o in str(config.get("dashboards-origins")).split(",") if o.strip()]
     if not out:
-        from ..config import get
-
-        port = get("hub-port", 8000)
+        port = config.get("hub-port")
         out = [f"127.0.0.1:{port}", f"localhost:{port}"]
     return out
 
@@ -609,10 +605,10 @@ def make_server(port: int | None = None):
     import panel as pn
     from panel.io.server import get_server
 
-    if not os.environ.get("JUPYTERHUB_API_TOKEN"):
+    if not config.env("JUPYTERHUB_API_TOKEN"):
         raise SatCO2Error("the dashboards service must be started by the hub (JUPYTERHUB_API_TOKEN is not set).")
-    url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
-    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/dashboards/")
+    url = urlparse(config.env("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
+    prefix = config.env("JUPYTERHUB_SERVICE_PREFIX", "/services/dashboards/")
     hub_auth()  # configure the singleton from the environment now: errors surface at start
     _guard_component_handler()
     pn.extension()
@@ -671,11 +667,11 @@ def main() -> None:
 
     logging.basicConfig(level=logging.WARNING, format="[dashboards %(asctime)s %(levelname)s] %(message)s")
     log.setLevel(logging.INFO)
-    if not os.environ.get("JUPYTERHUB_API_TOKEN"):
+    if not config.env("JUPYTERHUB_API_TOKEN"):
         print("error: the dashboards service must be started by the hub (JUPYTERHUB_API_TOKEN is not set).",
               file=sys.stderr)
         sys.exit(2)
-    url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
+    url = urlparse(config.env("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
 
     class Starting(web.RequestHandler):
         def get(self, *args):
@@ -701,8 +697,8 @@ def main() -> None:
         server.start()
         switch.app = server._tornado
         state["server"] = server
-        log.info("serving published dashboards on %s at %s", os.environ.get("JUPYTERHUB_SERVICE_URL"),
-                 os.environ.get("JUPYTERHUB_SERVICE_PREFIX"))
+        log.info("serving published dashboards on %s at %s", config.env("JUPYTERHUB_SERVICE_URL"),
+                 config.env("JUPYTERHUB_SERVICE_PREFIX"))
 
     def stop(signum, frame):  # the hub stops services with SIGINT, the supervisor sends SIGTERM
         log.info("signal %s: stopping", signum)

@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
+from .. import config
 from ..config import isolation, service_state_dir
 from ..runs import reports, schedule
 
@@ -43,14 +43,14 @@ log = logging.getLogger("satco2.services.scheduler")
 
 
 #: lifetime of the token a scheduled run computes with (revoked when the run ends)
-JOB_TOKEN_SECONDS = int(os.environ.get("SATCO2_JOB_TOKEN_SECONDS", str(12 * 3600)))
+JOB_TOKEN_SECONDS = config.get("job-token-seconds")
 
 
 def _hub_api(method: str, path: str, **kwargs):
     import requests
 
-    r = requests.request(method, os.environ["JUPYTERHUB_API_URL"].rstrip("/") + "/" + path,
-                         headers={"Authorization": f"token {os.environ['JUPYTERHUB_API_TOKEN']}"},
+    r = requests.request(method, config.env("JUPYTERHUB_API_URL").rstrip("/") + "/" + path,
+                         headers={"Authorization": f"token {config.env('JUPYTERHUB_API_TOKEN')}"},
                          timeout=30, **kwargs)
     r.raise_for_status()
     return r.json() if r.content else None
@@ -60,7 +60,7 @@ def owner_token(owner: str, schedule_id: str) -> tuple[str, str] | None:
     """Inside the hub, a new API token of ``owner`` that may only reach the Dask Gateway (expiring
     after :data:`JOB_TOKEN_SECONDS`), so that the run's cluster is the owner's, within the owner's
     limits: ``(token, token id)``; None outside the hub. Raises on a hub API error."""
-    if not all(os.environ.get(k) for k in ("JUPYTERHUB_API_URL", "JUPYTERHUB_API_TOKEN", "DASK_GATEWAY__ADDRESS")):
+    if not all(config.env(k) for k in ("JUPYTERHUB_API_URL", "JUPYTERHUB_API_TOKEN", "DASK_GATEWAY__ADDRESS")):
         return None
     data = _hub_api("POST", f"users/{owner}/tokens", json={
         "note": f"satco2 scheduled run {schedule_id}", "expires_in": JOB_TOKEN_SECONDS,
@@ -121,7 +121,7 @@ class Scheduler:
             report = None
         schedule.record_result(s["id"], report, status)
         if status == "ok" and s.get("publish"):
-            env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
+            env = {k: v for k, v in config.environ().items() if not k.startswith("JUPYTERHUB_")}
             env["JUPYTERHUB_USER"] = s["owner"]  # the author: the schedule's owner
             with open(logs_dir() / f"{s['id']}.log", "a") as out:
                 self.publishing[s["id"]] = subprocess.Popen(
@@ -141,7 +141,7 @@ class Scheduler:
         """The job's environment: none of the service's hub credentials; inside the hub a token of
         the schedule's owner for the gateway (or, if none can be had, no gateway: a local cluster,
         said in the job's log)."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
+        env = {k: v for k, v in config.environ().items() if not k.startswith("JUPYTERHUB_")}
         try:
             tok = owner_token(s["owner"], s["id"])
         except Exception as e:  # noqa: BLE001 - the run still happens, on a local cluster
@@ -243,7 +243,7 @@ def _web_app():
                 raise web.HTTPError(404 if "no schedule" in str(e) else 403, str(e)) from None
             self.reply({"removed": schedule_id})
 
-    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/scheduler/")
+    prefix = config.env("JUPYTERHUB_SERVICE_PREFIX", "/services/scheduler/")
     return web.Application(
         [(prefix, ListHandler), (prefix + "api/schedules", SchedulesAPIHandler),
          (prefix + r"api/schedules/([^/]+)", ScheduleAPIHandler),
@@ -257,11 +257,11 @@ def main() -> None:
 
     logging.basicConfig(level=logging.WARNING, format="[scheduler %(asctime)s %(levelname)s] %(message)s")
     log.setLevel(logging.INFO)
-    tick = float(os.environ.get("SATCO2_SCHEDULER_TICK", "15"))
+    tick = config.get("scheduler-tick")
     sched = Scheduler()
     loop = IOLoop.current()
-    if os.environ.get("JUPYTERHUB_SERVICE_URL") and os.environ.get("JUPYTERHUB_API_TOKEN"):
-        url = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
+    if config.env("JUPYTERHUB_SERVICE_URL") and config.env("JUPYTERHUB_API_TOKEN"):
+        url = urlparse(config.env("JUPYTERHUB_SERVICE_URL"))
         _web_app().listen(url.port, address=url.hostname)
 
     def safe_tick():

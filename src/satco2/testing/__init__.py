@@ -10,16 +10,14 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from pathlib import Path
 
-from ..config import REPO_ROOT
+from .. import config
 
 
 def shared_data() -> Path:
     """Folder of the real public sample files (see its PROVENANCE.md)."""
-    env = os.environ.get("SATCO2_SHARED_DATA")
-    p = Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+    p = config.shared_data()
     if not p.is_dir():
         raise FileNotFoundError(
             f"the shared sample data folder {p} is missing; set SATCO2_SHARED_DATA to its path"
@@ -83,20 +81,11 @@ def chromium_page(**page_options):
 def env_vars(**values):
     """Set the environment variables ``values`` (``None`` removes one) for the block; every one is
     restored (or removed) afterwards."""
-    old = {k: os.environ.get(k) for k in values}
+    old = config.set_env(values)
     try:
-        for k, v in values.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = str(v)
         yield
     finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        config.set_env(old)
 
 
 @contextlib.contextmanager

@@ -37,7 +37,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .. import SatCO2Error
+from .. import SatCO2Error, config
 
 DAEMONS = {"munged": "munge", "slurmctld": "slurmctld", "slurmd": "slurmd"}
 CLIENTS = ("sbatch", "squeue", "scancel", "sinfo", "scontrol", "srun")
@@ -330,7 +330,7 @@ def temp_gateway(slurm: TempSlurm, workdir, overrides: dict, python: str, passwo
     ledger = workdir / "usage.jsonl"
     conf = workdir / "dask_gateway_config.py"
     conf.write_text(GATEWAY_CONFIG.format(http_port=http_port, tcp_port=tcp_port, ledger=ledger, python=python))
-    env = {**os.environ, "SATCO2_TEST_OVERRIDES": json.dumps(overrides), "SATCO2_TEST_PASSWORD": password}
+    env = {**config.environ(), "SATCO2_TEST_OVERRIDES": json.dumps(overrides), "SATCO2_TEST_PASSWORD": password}
     log = open(workdir / "gateway.log", "wb")
     proc = subprocess.Popen([str(Path(sys.executable).parent / "dask-gateway-server"), "-f", str(conf)],
                             stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir, start_new_session=True)
