@@ -17,7 +17,7 @@ import sys
 
 import yaml
 
-from .. import config
+from .. import config, io
 from . import settings as _settings
 
 VALUES_FILE = _settings.HUB_CONFIG_DIR / "k8s" / "values.yaml"
@@ -115,9 +115,7 @@ def main(argv: list[str]) -> int:
             print(f"{VALUES_FILE} is stale: run `python -m satco2.hub.render`.", file=sys.stderr)
             return 1
         return 0
-    tmp = VALUES_FILE.with_suffix(".tmp")
-    tmp.write_text(text)
-    tmp.replace(VALUES_FILE)
+    io.write_text(VALUES_FILE, text)
     print(f"wrote {VALUES_FILE}")
     return 0
 
