@@ -16,7 +16,7 @@ import xarray as xr
 
 from satco2 import SatCO2Error, catalog
 from satco2.catalog.ingest import ingest
-from satco2.catalog.store import read_ledger
+from satco2.catalog.store import LEDGER, read_ledger
 
 SEAWIFS = ["S20080012008031.L3m_MO_CHL_chlor_a_9km.nc", "S20092742009304.L3m_MO_CHL_chlor_a_9km.nc"]
 MODIS = {
