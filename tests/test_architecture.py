@@ -18,18 +18,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 PKG = REPO / "src" / "satco2"
 
-#: imports that break the contracts until the rest of issue 15 lands (workflows out of science,
-#: compute/runs no longer reading hub settings, science without test helpers); the strict test
-#: below ignores exactly these, so any other broken edge fails now
-PENDING = {
-    "layers": [
-        "satco2.compute -> satco2.hub.settings",
-        "satco2.runs.schedule -> satco2.hub.settings",
-    ],
-    "no-testing": [],
-}
-
-
 def _lint(config: Path, contract: str) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).with_name("lint-imports")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
@@ -37,27 +25,9 @@ def _lint(config: Path, contract: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
 
 
-@pytest.mark.parametrize("contract", [
-    pytest.param(c, marks=pytest.mark.xfail(strict=False, reason="needs the rest of issue 15: " + "; ".join(edges)))
-    for c, edges in PENDING.items()
-])
+@pytest.mark.parametrize("contract", ["layers", "no-testing"])
 def test_import_contracts(contract):
     r = _lint(REPO / ".importlinter", contract)
-    assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-2000:]
-
-
-@pytest.mark.parametrize("contract", ["layers", "no-testing"])
-def test_no_new_broken_import(contract, tmp_path):
-    """The contracts hold but for the PENDING imports: an import added against the layers fails now."""
-    cfg = configparser.ConfigParser()
-    cfg.read(REPO / ".importlinter")
-    section = f"importlinter:contract:{contract}"
-    cfg[section]["ignore_imports"] = "\n" + "\n".join(PENDING[contract])
-    cfg[section]["unmatched_ignore_imports_alerting"] = "none"  # a pending edge may be gone already
-    path = tmp_path / "importlinter.ini"
-    with open(path, "w") as fh:
-        cfg.write(fh)
-    r = _lint(path, contract)
     assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-2000:]
 
 
@@ -65,7 +35,7 @@ def test_layers_contract_has_the_documented_picture():
     cfg = configparser.ConfigParser()
     cfg.read(REPO / ".importlinter")
     layers = [line.strip() for line in cfg["importlinter:contract:layers"]["layers"].splitlines() if line.strip()]
-    assert layers[:10] == ["testing", "cli", "hub", "services", "runs", "dashboards", "analyses",
+    assert layers[:11] == ["testing", "cli", "compute", "hub", "services", "runs", "dashboards", "analyses",
                            "demo", "catalog", "science"]
     assert layers[-1] == "config"
     doc = (REPO / "docs" / "developers.md").read_text()
@@ -187,19 +157,16 @@ def test_measurements_see_what_they_count():
     assert not _environment_reads(quiet) and not _renames(quiet)
 
 
-@pytest.mark.xfail(strict=False, reason="issue 15: at most 5 function-local cross-area imports")
 def test_few_function_local_cross_area_imports():
     found = function_local_cross_area_imports()
     assert len(found) <= 5, f"{len(found)} function-local cross-area imports:\n" + "\n".join(found)
 
 
-@pytest.mark.xfail(strict=False, reason="issue 15: at most 5 environment reads outside satco2.config")
 def test_few_environment_reads_outside_config():
     found = environment_reads_outside_config()
     assert len(found) <= 5, f"{len(found)} environment reads outside satco2.config:\n" + "\n".join(found)
 
 
-@pytest.mark.xfail(strict=False, reason="issue 15: os.replace/os.rename in at most 2 files")
 def test_renames_in_few_files():
     found = files_renaming()
     assert len(found) <= 2, f"{len(found)} files call os.replace/os.rename:\n" + "\n".join(found)

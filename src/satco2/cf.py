@@ -36,18 +36,6 @@ NAMES: dict[str, tuple[str, ...]] = {
     "time": ("time", "t"),
 }
 
-#: the criteria of the hand-written lookup this module replaced, still read by
-#: ``science.validation.read_netcdf_trajectory`` (whose owner switches it to ``find(ds, kind,
-#: variables=True)``); delete with that change
-CRITERIA: dict[str, dict] = {
-    "latitude": {"standard_name": "latitude", "units": ("degrees_north", "degree_north"),
-                 "axis": "Y", "names": NAMES["latitude"]},
-    "longitude": {"standard_name": "longitude", "units": ("degrees_east", "degree_east"),
-                  "axis": "X", "names": NAMES["longitude"]},
-    "depth": {"standard_name": "depth", "units": (), "axis": "Z", "names": NAMES["depth"]},
-    "time": {"standard_name": "time", "units": (), "axis": "T", "names": NAMES["time"]},
-}
-
 
 def _first(obj, names: Iterable, among, one_d: bool) -> str | None:
     names = set(names)

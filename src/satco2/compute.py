@@ -18,6 +18,7 @@ from __future__ import annotations
 
 
 from . import SatCO2Error, config
+from .hub import settings as hub_settings
 
 OPTIONS = ("worker_cores", "worker_memory", "n_workers")
 
@@ -29,9 +30,7 @@ def in_hub() -> bool:
 
 def _local_bounds() -> dict:
     """Option bounds from the hub settings (the same numbers the gateway enforces)."""
-    from .hub.settings import load
-
-    return load()["gateway"]["cluster_options"]
+    return hub_settings.load()["gateway"]["cluster_options"]
 
 
 def check_options(options: dict, bounds: dict) -> dict:

@@ -47,9 +47,7 @@ def ledger_path(state_dir: str | os.PathLike | None = None) -> Path:
     if config.usage_ledger():
         return config.usage_ledger()
     if state_dir is None:
-        from .config import state_dir as _state_dir
-
-        state_dir = _state_dir()
+        state_dir = config.state_dir()
     return Path(state_dir) / LEDGER_NAME
 
 

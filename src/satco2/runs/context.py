@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .. import SatCO2Error, config, io
+from .. import SatCO2Error, config, io, safeio
 
 INPUTS_FILE = "inputs.json"
 
@@ -35,8 +35,7 @@ def output_dir() -> Path:
         p = Path(d)
         p.mkdir(parents=True, exist_ok=True)
         return p
-    from .. import safeio
-    from .reports import ensure_notebook_dir
+    from .reports import ensure_notebook_dir  # runs.reports is not needed by a notebook's own run
 
     p = ensure_notebook_dir("_interactive") / safeio.check_name(config.env("SATCO2_RUN_NOTEBOOK", "interactive"))
     p.mkdir(exist_ok=True)

@@ -94,9 +94,7 @@ def git_commit() -> str | None:
 
 def _demo_manifest() -> dict | None:
     try:
-        from ..config import demo_root
-
-        return json.loads((demo_root() / "MANIFEST.json").read_text())
+        return json.loads((config.demo_root() / "MANIFEST.json").read_text())
     except (OSError, ValueError):
         return None
 

@@ -26,10 +26,8 @@ def _writable(path: Path) -> bool:
 def service_url(service: str) -> str | None:
     """``<hub>/services/<service>/`` when this process runs in a hub user's server and cannot
     write the services' state folder; None when the registries are to be written directly."""
-    from ..config import service_state_dir
-
     hub = config.env("SATCO2_HUB_URL")
-    if not hub or not config.env("JUPYTERHUB_API_TOKEN") or _writable(service_state_dir()):
+    if not hub or not config.env("JUPYTERHUB_API_TOKEN") or _writable(config.service_state_dir()):
         return None
     return f"{hub.rstrip('/')}/services/{service}/"
 

@@ -40,8 +40,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .. import SatCO2Error, SatCO2Warning, ValidityWarning, config
+from .. import SatCO2Error, SatCO2Warning, config
 from ..config import catalog_dir
+from . import validity
 
 #: Mannino et al. 2008 Table (MODIS-Aqua), a_g(lambda0) from Rrs490/Rrs551: lambda0 -> (a, b, c)
 M08_COEFFS = {443: (0.4363, 2.221, 13.126), 412: (0.4553, 2.345, 8.045), 355: (0.4934, 2.731, 3.512)}
@@ -183,12 +184,6 @@ def surface_matchups(df: pd.DataFrame, max_depth: float = 10.0) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- kernels
 
-def _valid(values, lo, hi, name):
-    v = np.asarray(values, float)
-    if np.any((v < lo) | (v > hi)):
-        warnings.warn(f"{name} evaluated outside its validated range {lo}-{hi}", ValidityWarning, stacklevel=3)
-
-
 def ag_M08(rrs490, rrs551, wavelength: int = 443):
     """CDOM absorption a_g(wavelength) (m-1) from Rrs490/Rrs551 (sr-1), Mannino et al. 2008 (JGR
     113, doi:10.1029/2007JC004493), MODIS-Aqua coefficients (a, b, c) of :data:`M08_COEFFS`.
@@ -218,8 +213,7 @@ def doc_GOCAD_MLR2(ag380, sss, check: bool = True):
     c0, c1, c2 = GOCAD_MLR2
     out = c0 + c1 * np.asarray(ag380, float) + c2 * np.asarray(sss, float)
     if check:
-        fin = out[np.isfinite(out)]
-        _valid(fin, *GOCAD_MLR2_RANGE, "GOCAD MLR2 DOC")
+        validity.check("doc_GOCAD_MLR2", "DOC", out, *GOCAD_MLR2_RANGE, units="umol L-1", stacklevel=2)
     return out
 
 
@@ -235,18 +229,13 @@ def doc_linear(ag443, a: float, b: float, domain=None, name: str = "linear_ag443
 
 
 def check_domain(values, domain, what: str, units: str = "") -> int:
-    """Warn (:class:`satco2.ValidityWarning`) when finite ``values`` fall outside ``domain`` =
-    (lo, hi), the range a configuration was fitted on; returns the number outside."""
-    lo, hi = float(domain[0]), float(domain[1])
-    v = np.asarray(values, float)
-    v = v[np.isfinite(v)]
-    out = (v < lo) | (v > hi)
-    n = int(out.sum())
-    if n:
-        warnings.warn(f"{what} has {n} of {v.size} value(s) outside the calibration range {lo:g}-{hi:g} {units} "
-                      f"(min {v.min():.4g}, max {v.max():.4g}): the fitted relation is extrapolated there",
-                      ValidityWarning, stacklevel=3)
-    return n
+    """Warn (:class:`satco2.ValidityWarning`, :func:`satco2.science.validity.check`) when finite
+    ``values`` fall outside ``domain`` = (lo, hi), the range a configuration was fitted on; returns
+    the number outside."""
+    source, _, name = what.rpartition(": ")  # "<algorithm>: <input>"
+    return validity.check(source or "DOC algorithm", name, values, float(domain[0]), float(domain[1]),
+                          range_name="calibration range", units=units,
+                          note="the fitted relation is extrapolated there", stacklevel=2)
 
 
 # ----------------------------------------------------------------------------- calibration

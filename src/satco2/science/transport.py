@@ -35,6 +35,7 @@ import numpy as np
 import xarray as xr
 
 from .. import SatCO2Error, config
+from .. import cf
 from ..cf import coord_name
 from ..config import catalog_dir
 
@@ -120,10 +121,7 @@ class Grid:
             e = np.concatenate([[0.0], 0.5 * (z[1:] + z[:-1]), [z[-1] + 0.5 * (z[-1] - z[-2])]])
             zb = np.stack([e[:-1], e[1:]], axis=1)
         if bottom is None:
-            for v in ds.data_vars.values():
-                if v.attrs.get("standard_name") == "sea_floor_depth_below_geoid":
-                    bottom = v
-                    break
+            bottom = cf.by_standard_name(ds, ["sea_floor_depth_below_geoid"])
         if bottom is not None:
             b = np.asarray(bottom.transpose(lat, lon).values if set(bottom.dims) == {lat, lon} else bottom, dtype=float)
             bb = np.where(np.isfinite(b), b, 0.0)

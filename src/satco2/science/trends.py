@@ -41,6 +41,7 @@ import os
 import numpy as np
 
 from .. import SatCO2Error, io
+from .. import cf
 from ..cf import coord_name
 
 __all__ = [
@@ -73,11 +74,10 @@ def decimal_year(time) -> np.ndarray:
 
 
 def _time_coord(da: xr.DataArray) -> str:
-    """The name of the time dimension: CF ``axis: T`` / ``standard_name: time``, else ``time``."""
-    for name in da.dims:
-        c = da.coords.get(name)
-        if c is not None and (c.attrs.get("axis") == "T" or c.attrs.get("standard_name") == "time"):
-            return name
+    """The name of the time dimension (:func:`satco2.cf.find`), else a datetime coordinate."""
+    name = cf.find(da, "time", among=da.dims)
+    if name is not None:
+        return name
     for name in da.dims:
         if name in da.coords and np.issubdtype(da[name].dtype, np.datetime64):
             return name

@@ -36,7 +36,8 @@ import numpy as np
 import pandas as pd
 
 from .. import SatCO2Error
-from ..cf import CRITERIA, coord_name
+from .. import cf
+from ..cf import coord_name
 from .gas_exchange import fco2_to_pco2
 
 MISSING = -999.0
@@ -516,18 +517,12 @@ def read_netcdf_trajectory(path, quantity: str = "pco2sw") -> pd.DataFrame:
         raise _err(path, f"it could not be opened as NetCDF ({type(e).__name__}: {e})") from None
     with ds:
         def pick(kind):
-            crit = CRITERIA[kind]
-            for n, v in ds.variables.items():
-                if v.attrs.get("standard_name") == crit["standard_name"]:
-                    return n
-            for n, v in ds.variables.items():
-                if crit["units"] and v.attrs.get("units") in crit["units"]:
-                    return n
-            for n in ds.variables:
-                if str(n).lower() in crit["names"] + tuple(COLUMN_ALIASES.get(kind[:3], ())):
-                    return n
-            raise _err(path, f"no {kind} variable (looked for CF standard_name {crit['standard_name']!r}, "
-                             f"units and the names {', '.join(crit['names'])})")
+            n = cf.find(ds, kind, variables=True) or next(
+                (n for n in ds.variables if str(n).lower() in COLUMN_ALIASES.get(kind[:3], ())), None)
+            if n is None:
+                raise _err(path, f"no {kind} variable (looked for CF standard_name {kind!r}, "
+                                 f"units and the names {', '.join(cf.NAMES[kind])})")
+            return n
 
         tn, la, lo = pick("time"), pick("latitude"), pick("longitude")
         shape = ds[tn].shape

@@ -35,7 +35,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .. import config
+from .. import SatCO2Error, config
 from ..config import isolation, service_state_dir
 from ..runs import reports, schedule
 
@@ -196,7 +196,6 @@ class Scheduler:
 def _web_app():
     from tornado import web
 
-    from .. import SatCO2Error
     from .dashboards import BaseHandler, OAuthCallbackHandler, TokenAPIHandler, _cookie_secret
 
     def visible(u):

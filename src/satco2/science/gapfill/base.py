@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
-from ... import SatCO2Error
+from ... import SatCO2Error, cf
 
 #: value transforms: name -> (forward, inverse); units of the transformed field in the third slot
 TRANSFORMS = {
@@ -51,24 +51,8 @@ class FillOutput:
 
 def find_axes(da: xr.DataArray) -> tuple[str, str, str]:
     """Names of the (time, lat, lon) dimensions of ``da``, by CF attributes, then common names."""
-    want = {
-        "time": ({"time"}, {"T"}, {"time", "t"}),
-        "lat": ({"latitude"}, {"Y"}, {"lat", "latitude", "y"}),
-        "lon": ({"longitude"}, {"X"}, {"lon", "longitude", "x"}),
-    }
-    found = {}
-    for key, (std, axis, names) in want.items():
-        for d in da.dims:
-            c = da.coords.get(d)
-            attrs = c.attrs if c is not None else {}
-            if attrs.get("standard_name") in std or attrs.get("axis") in axis:
-                found[key] = d
-                break
-        else:
-            for d in da.dims:
-                if str(d).lower() in names:
-                    found[key] = d
-                    break
+    found = {key: d for key, kind in (("time", "time"), ("lat", "latitude"), ("lon", "longitude"))
+             if (d := cf.find(da, kind, among=da.dims)) is not None}
     missing = [k for k in ("time", "lat", "lon") if k not in found]
     if missing or da.ndim != 3:
         raise SatCO2Error(
