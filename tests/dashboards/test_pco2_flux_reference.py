@@ -94,3 +94,17 @@ def test_missing_products_are_listed_not_fatal(tmp_path, run):
     assert all("satco2 demo" in v for v in missing.values())
     view = dash.dashboard(products, summary, references=refs, reference_missing=missing)
     assert type(view.get_root()).__name__ == "Column"
+
+
+@pytest.mark.browser
+def test_comparison_offline_in_browser(root, run, artifacts):
+    """Served on loopback and opened in chromium, the dashboard with its comparison panels
+    requests nothing from another host and shows the comparison heading (screenshot kept)."""
+    from satco2.testing.dashboards import browse
+
+    products, summary = run
+    refs, missing = dash.load_comparison(products, summary, root=root)
+    shot = artifacts / "pco2_flux_reference_comparison.png"
+    assert browse(lambda: dash.dashboard(products, summary, references=refs, reference_missing=missing),
+                  shot, wait_text="Reference carbon products", size=(1300, 1000)) == []
+    assert shot.stat().st_size > 50_000

@@ -27,6 +27,8 @@ def test_opens_with_registry_variables_and_units(root, pid):
     for name, meta in p.variables.items():
         assert name in ds, name
         assert ds[name].attrs["units"] == meta["units"], name
+        if "standard_name" in meta:
+            assert ds[name].attrs["standard_name"] == meta["standard_name"], name
     assert float(ds.lat.min()) >= 28.0 and float(ds.lon.max()) <= 124.0
     assert int(ds[next(iter(p.variables))].notnull().sum()) > 0
 
