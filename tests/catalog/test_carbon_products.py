@@ -112,3 +112,20 @@ def test_somffn_climatology_fill_and_lon(tmp_path):
     assert int(out.spco2.isnull().sum()) == 12 and float(out.spco2.max()) == 380.0
     assert pd.DatetimeIndex(out.time.values).day.tolist() == [1] * 12
     assert pd.DatetimeIndex(out.time_original.values)[0] == t[0]
+
+
+def test_seaflux_file_ingests_into_a_mirror_and_opens(tmp_path):
+    """`satco2 ingest extra-fgco2-seaflux-1deg <file>`: the ensemble dims survive the mirror."""
+    from satco2.catalog import ingest
+
+    prods, winds = ["CMEMS_FFNN", "CSIR_ML6"], ["CCMP2", "ERA5"]
+    vals = np.random.default_rng(0).normal(size=(2, 2, 3, 2, 3)).astype("f4")
+    ds = xr.Dataset({"fgco2": (("product", "wind", "time", "lat", "lon"), vals, {"units": "mol m-2 yr-1"})},
+                    coords={"product": prods, "wind": winds, "lat": [29.5, 30.5], "lon": [122.5, 123.5, 124.5]})
+    ds = ds.assign_coords(time=_time_var())
+    f = tmp_path / "SeaFlux_v2021.04_fgco2_all_winds_products.nc"
+    ds.to_netcdf(f)
+    ingest.ingest("extra-fgco2-seaflux-1deg", [f], root=str(tmp_path / "mirror"))
+    out = catalog.open("extra-fgco2-seaflux-1deg", source="mirror", root=str(tmp_path / "mirror")).load()
+    assert list(out["product"].values) == prods and list(out.wind.values) == winds
+    np.testing.assert_array_equal(out.fgco2.transpose("product", "wind", "time", "lat", "lon").values, vals)
