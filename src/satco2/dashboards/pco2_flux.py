@@ -179,8 +179,10 @@ class PCO2FluxDashboard(param.Parameterized):
         regions = [str(x) for x in self.summary.region.values]
         return r if r in regions else regions[0]
 
+    @param.depends("k_param")
     def reference_views(self):
-        """The run vs the reference carbon products (time series, budget bars) and the flux uncertainty."""
+        """The run vs the reference carbon products (time series, budget bars) and the flux
+        uncertainty; the run's flux and budget are those of the chosen ``k_param``."""
         import panel as pn
 
         from . import reference_panels as rp
@@ -228,7 +230,7 @@ class PCO2FluxDashboard(param.Parameterized):
         return pn.Column(
             pn.pane.Markdown(head), pn.Row(slider, k, region), self._maps, self._budgets,
             pn.Row(pn.panel(self.validation_scatter()), pn.pane.Markdown(self.stats_markdown())),
-            self.reference_views(),
+            self.reference_views,
         )
 
 
