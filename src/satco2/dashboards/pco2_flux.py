@@ -201,8 +201,8 @@ class PCO2FluxDashboard(param.Parameterized):
                 + (f"\n\nNot shown:{note}" if note else ""))
         return pn.Column(
             pn.pane.Markdown(head),
-            pn.Row(pn.panel(rp.timeseries(pco2, self.references, "pco2", "Sea-surface pCO2: run vs reference products")),
-                   pn.panel(rp.timeseries(flux, self.references, "flux", "Air-sea CO2 flux: run vs reference products (+ = to air)"))),
+            pn.panel(rp.timeseries(pco2, self.references, "pco2", "Sea-surface pCO2: run vs reference products")),
+            pn.panel(rp.timeseries(flux, self.references, "flux", "Air-sea CO2 flux: run vs reference products (+ = to air)")),
             pn.Row(pn.panel(rp.budget_bars(table)), pn.pane.Markdown(rp.uncertainty_markdown(self.uncertainty))),
         )
 

@@ -105,7 +105,7 @@ def _hv():
 COLOURS = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"]
 
 
-def timeseries(run: pd.Series, refs: xr.Dataset | None, quantity: str, title: str, width: int = 560):
+def timeseries(run: pd.Series, refs: xr.Dataset | None, quantity: str, title: str, width: int = 820):
     """The run's regional series (black) and each reference product (its band shaded)."""
     hv = _hv()
     from .maps import empty, wrap_title
@@ -129,7 +129,7 @@ def timeseries(run: pd.Series, refs: xr.Dataset | None, quantity: str, title: st
                            label="this run").opts(color="black", line_width=3))
     return hv.Overlay(layers).opts(
         title=wrap_title(title, width - 70), ylabel=f"{quantity if quantity != 'pco2' else 'pCO2'} ({UNITS[quantity]})",
-        xlabel="month", width=width, height=320, legend_position="right", shared_axes=False)
+        xlabel="month", width=width, height=320, legend_position="right", xrotation=30, shared_axes=False)
 
 
 def budget_table(run_budget: float, run_low: float, run_high: float, refs: xr.Dataset | None) -> pd.DataFrame:
