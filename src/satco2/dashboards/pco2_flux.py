@@ -8,7 +8,10 @@
   parameterizations (W14, W92, N00, H06) as an uncertainty band;
 - the annual budget (Tg C yr-1) per region and year, with the parameterization spread as error bars;
 - the validation scatter (in-situ vs product pCO2, with the 1:1 line) and its statistics
-  (N, mean bias, RMSE, R²) when the run had an observation file.
+  (N, mean bias, RMSE, R²) when the run had an observation file;
+- the comparison with the reference carbon products (:mod:`satco2.dashboards.reference_panels`):
+  regional pCO2 and flux time series of the run vs each product with its spread, budget bars,
+  and the flux uncertainty (mean ± σ per source) when the run wrote one.
 
 :func:`from_report` rebuilds it from a report folder (the files written by
 :func:`satco2.analyses.pco2_flux.run_analysis`).
@@ -59,7 +62,10 @@ class PCO2FluxDashboard(param.Parameterized):
     region = param.Selector(default=None, objects=[], doc="region of the seasonal cycle")
 
     def __init__(self, products: xr.Dataset, summary: xr.Dataset, matchups: pd.DataFrame | None = None,
-                 stats: dict | None = None, **params):
+                 stats: dict | None = None, references: xr.Dataset | None = None,
+                 reference_missing: dict | None = None, uncertainty: dict | None = None, **params):
+        self.references, self.reference_missing = references, reference_missing or {}
+        self.uncertainty = uncertainty
         self.products = products
         self.summary = summary
         self.matchups = matchups
@@ -164,6 +170,42 @@ class PCO2FluxDashboard(param.Parameterized):
                 lines.append(f"| {k} (µatm) | {s['n']} | {f['mean_bias']} | {f['rmse']} | {f['r2']} |")
         return "\n".join(lines)
 
+    def run_region(self) -> str:
+        """The run's own region (its parameters), else the summary's first region."""
+        try:
+            r = json.loads(self.products.attrs.get("parameters", "{}")).get("region")
+        except ValueError:
+            r = None
+        regions = [str(x) for x in self.summary.region.values]
+        return r if r in regions else regions[0]
+
+    @param.depends("k_param")
+    def reference_views(self):
+        """The run vs the reference carbon products (time series, budget bars) and the flux
+        uncertainty; the run's flux and budget are those of the chosen ``k_param``."""
+        import panel as pn
+
+        from . import reference_panels as rp
+
+        s = self.summary.sel(region=self.run_region())
+        months = pd.DatetimeIndex(s.time.values)
+        pco2 = pd.Series(s.pco2sw_mean.values, index=months)
+        flux = pd.Series(s.flux_mean.sel(k_param=self.k_param).values, index=months)
+        b = s.budget.mean("time")
+        table = rp.budget_table(float(b.sel(k_param=self.k_param)), float(b.min()), float(b.max()), self.references)
+        note = "".join(f"\n- {k}: {v}" for k, v in self.reference_missing.items())
+        head = (f"### Reference carbon products, {self.run_region()}\n"
+                "Regional means over the run's region; bands: SeaFlux min..max over products × winds, "
+                "±1σ of CMEMS-LSCE and OceanSODA-ETHZ; the SOM-FFN climatology by month of year; "
+                "run bar: the gas-transfer spread."
+                + (f"\n\nNot shown:{note}" if note else ""))
+        return pn.Column(
+            pn.pane.Markdown(head),
+            pn.panel(rp.timeseries(pco2, self.references, "pco2", "Sea-surface pCO2: run vs reference products")),
+            pn.panel(rp.timeseries(flux, self.references, "flux", "Air-sea CO2 flux: run vs reference products (+ = to air)")),
+            pn.Row(pn.panel(rp.budget_bars(table)), pn.pane.Markdown(rp.uncertainty_markdown(self.uncertainty))),
+        )
+
     @param.depends("month")
     def _maps(self):
         import panel as pn
@@ -188,14 +230,35 @@ class PCO2FluxDashboard(param.Parameterized):
         return pn.Column(
             pn.pane.Markdown(head), pn.Row(slider, k, region), self._maps, self._budgets,
             pn.Row(pn.panel(self.validation_scatter()), pn.pane.Markdown(self.stats_markdown())),
+            self.reference_views,
         )
 
 
-def dashboard(products: xr.Dataset, summary: xr.Dataset, matchups=None, stats=None):
-    """The Panel dashboard of a run's products and summary."""
+def dashboard(products: xr.Dataset, summary: xr.Dataset, matchups=None, stats=None, references=None,
+              reference_missing=None, uncertainty=None):
+    """The Panel dashboard of a run's products and summary (and reference comparison)."""
     import panel as pn
 
-    return pn.panel(PCO2FluxDashboard(products, summary, matchups, stats))
+    return pn.panel(PCO2FluxDashboard(products, summary, matchups, stats, references=references,
+                                      reference_missing=reference_missing, uncertainty=uncertainty))
+
+
+UNCERTAINTY_FILE = "pco2_flux_uncertainty.json"
+
+
+def load_comparison(products: xr.Dataset, summary: xr.Dataset, root=None):
+    """(references, missing) for a run: :func:`reference_panels.load_references` over the run's
+    region, months and source (its ``parameters`` attribute)."""
+    from . import reference_panels as rp
+
+    try:
+        par = json.loads(products.attrs.get("parameters", "{}"))
+    except ValueError:
+        par = {}
+    region = par.get("region") or str(summary.region.values[0])
+    source = par.get("source", "demo")
+    return rp.load_references(summary.time.values, lambda da: carbon.region_weights(region, da),
+                              carbon.region_bbox(region), source=source, root=root)
 
 
 def load_report(report_dir):
@@ -215,5 +278,11 @@ def load_report(report_dir):
 
 
 def from_report(report_dir):
-    """Rebuild the dashboard from a report folder of ``notebooks/pco2_flux.ipynb``."""
-    return dashboard(*load_report(report_dir))
+    """Rebuild the dashboard from a report folder of ``notebooks/pco2_flux.ipynb`` (with the
+    reference products of the run's source and its ``pco2_flux_uncertainty.json`` if any)."""
+    products, summary, matchups, stats = load_report(report_dir)
+    refs, missing = load_comparison(products, summary)
+    u = Path(report_dir) / UNCERTAINTY_FILE
+    unc = json.loads(u.read_text()) if u.exists() else None
+    return dashboard(products, summary, matchups, stats, references=refs, reference_missing=missing,
+                     uncertainty=unc)

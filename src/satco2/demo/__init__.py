@@ -53,6 +53,7 @@ GENERATORS: "OrderedDict[str, str]" = OrderedDict(
         ("ecs_surface", "satco2.demo.ecs_surface"),
         ("ecs_ocean", "satco2.demo.ecs_ocean"),
         ("eurasia", "satco2.demo.eurasia"),
+        ("reference", "satco2.demo.reference"),
         ("sample", "satco2.demo.sample"),
     ]
 )

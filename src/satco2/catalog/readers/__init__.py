@@ -21,6 +21,8 @@ READERS: dict[str, str] = {
     "rss_bytemap": "satco2.catalog.readers.rss_bytemap:RSSBytemapReader",
     "point_csv": "satco2.catalog.readers.point_csv:PointCSVReader",
     "ocean_model": "satco2.catalog.readers.ocean_model:OceanModelReader",
+    "seaflux": "satco2.catalog.readers.carbon_products:SeaFluxReader",
+    "carbon_grid": "satco2.catalog.readers.carbon_products:CarbonGridReader",
 }
 
 #: formats listed in the registry that have no reader yet: name -> why / what to do instead
