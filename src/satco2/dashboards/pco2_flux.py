@@ -28,6 +28,8 @@ import xarray as xr
 
 from .. import SatCO2Error
 from ..analyses import pco2_flux
+from ..science import air_sea_flux, regions
+from . import reference_panels as rp
 
 TITLE = "MeSAA pCO2 and air-sea CO2 flux"
 MAP_STYLE = {
@@ -185,8 +187,6 @@ class PCO2FluxDashboard(param.Parameterized):
         uncertainty; the run's flux and budget are those of the chosen ``k_param``."""
         import panel as pn
 
-        from . import reference_panels as rp
-
         s = self.summary.sel(region=self.run_region())
         months = pd.DatetimeIndex(s.time.values)
         pco2 = pd.Series(s.pco2sw_mean.values, index=months)
@@ -249,16 +249,14 @@ UNCERTAINTY_FILE = "pco2_flux_uncertainty.json"
 def load_comparison(products: xr.Dataset, summary: xr.Dataset, root=None):
     """(references, missing) for a run: :func:`reference_panels.load_references` over the run's
     region, months and source (its ``parameters`` attribute)."""
-    from . import reference_panels as rp
-
     try:
         par = json.loads(products.attrs.get("parameters", "{}"))
     except ValueError:
         par = {}
     region = par.get("region") or str(summary.region.values[0])
     source = par.get("source", "demo")
-    return rp.load_references(summary.time.values, lambda da: carbon.region_weights(region, da),
-                              carbon.region_bbox(region), source=source, root=root)
+    return rp.load_references(summary.time.values, lambda da: air_sea_flux.region_weights(region, da),
+                              tuple(map(float, regions.bbox(region))), source=source, root=root)
 
 
 def load_report(report_dir):
