@@ -3,6 +3,7 @@
 and the others still appear; the offline snapshots are built afterwards and waited for."""
 from __future__ import annotations
 
+import itertools
 import shutil
 from datetime import datetime
 
@@ -66,7 +67,7 @@ def test_publish_examples_publishes_each_notebook(examples_dir):
             st = reports.info(d)
             spans.append((datetime.fromisoformat(st["started"]), datetime.fromisoformat(st["finished"])))
     spans.sort()
-    assert any(b[0] < a[1] for a, b in zip(spans, spans[1:])), spans
+    assert any(b[0] < a[1] for a, b in itertools.pairwise(spans)), spans
     # a second call finds them all published and runs nothing of them (the failed one is tried again)
     msgs.clear()
     assert publish.publish_examples(log=msgs.append, jobs=2) == []
