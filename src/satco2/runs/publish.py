@@ -30,6 +30,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -352,31 +353,67 @@ def unpublish(slug: str) -> None:
         del data["entries"][slug]
 
 
-def publish_examples(notebooks: list[str] | None = None, log=print) -> list[dict]:
+#: the order in which ``publish --examples`` starts the notebooks: the flagship first (the dashboard
+#: a new user looks for), then the longest runs, so that two at a time finish soonest; the others
+#: follow alphabetically
+EXAMPLES_FIRST = ("pco2_flux", "chl_gapfill", "marginal_sea_trends")
+
+
+def example_order(names) -> list[str]:
+    """``names`` in the order :func:`publish_examples` starts them (:data:`EXAMPLES_FIRST`, then the rest)."""
+    first = [n for n in EXAMPLES_FIRST if n in names]
+    return first + sorted(n for n in names if n not in first)
+
+
+def publish_examples(notebooks: list[str] | None = None, log=print, jobs: int = 2) -> list[dict]:
     """Run every notebook in ``notebooks/`` with its defaults and publish it as a follow-latest
     dashboard, skipping notebooks that already have a published dashboard (``satco2 publish
     --examples``, started in the background by ``satco2 up``). A failing notebook is reported and
-    skipped. Returns the entries published."""
+    skipped. Returns the entries published (in the order they were published).
+
+    ``jobs`` notebooks run at a time (each in its own papermill kernel), in :func:`example_order`;
+    each dashboard is published (live) as soon as its run has succeeded. The offline snapshots are
+    built afterwards, ``jobs`` at a time, so they do not slow the runs; this waits for them (so
+    stopping the publisher, as ``satco2 down`` does, stops them too)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
     from . import params
     from .execute import run
 
-    names = notebooks or sorted(p.name[: -len(".params.yaml")] for p in params.notebooks_dir().glob("*.params.yaml"))
+    names = notebooks or [p.name[: -len(".params.yaml")] for p in params.notebooks_dir().glob("*.params.yaml")]
     have = {e["notebook"] for e in _raw().values() if e.get("author") == reports.EXAMPLES_AUTHOR}
-    out = []
-    for nb in names:
+    todo = []
+    for nb in example_order(names):
         if nb in have:
             log(f"{nb}: already published, skipped")
-            continue
+        else:
+            todo.append(nb)
+    out: list[dict] = []
+    build_lock = threading.Lock()  # dashboards are built (Bokeh documents) one at a time in this process
+
+    def one(nb: str) -> None:
         try:
             if reports.latest(nb, user=reports.EXAMPLES_AUTHOR) is None:
                 log(f"{nb}: running with its default parameters ...")
                 run(nb, {}, user=reports.EXAMPLES_AUTHOR)
-            out.append(publish(follow_latest=nb, author=reports.EXAMPLES_AUTHOR, slug=nb.lower(),
-                               make_snapshot="background"))
-            log(f"{nb}: published at /services/dashboards/d/{out[-1]['slug']}")
+            with build_lock:
+                entry = publish(follow_latest=nb, author=reports.EXAMPLES_AUTHOR, slug=nb.lower(),
+                                make_snapshot=False)
+                out.append(entry)
+            log(f"{nb}: published at /services/dashboards/d/{entry['slug']}")
         except SatCO2Error as e:
             log(f"{nb}: not published: {e}")
-    for p in BUILDERS:  # the offline snapshots: children of this process until they are written
+
+    with ThreadPoolExecutor(max(1, jobs), thread_name_prefix="example") as pool:
+        list(pool.map(one, todo))
+    for e in out:  # the offline snapshots: children of this process until they are written
+        if snapshot_state(e["report_dir"]) in ("ready", "building"):
+            continue
+        while sum(p.poll() is None for p in BUILDERS) >= max(1, jobs):
+            time.sleep(0.5)
+        start_snapshot(e["report_dir"])
+    for p in BUILDERS:
         p.wait()
     return out
 
