@@ -26,9 +26,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ... import SatCO2Error
+from ... import SatCO2Error, cf
 from .base import Reader, finish, normalise_units
-from .netcdf_grid import _LAT, _LON, _find
 
 #: the six pCO2 products of the SeaFlux ensemble (Fay et al. 2021, Table 1)
 SEAFLUX_PRODUCTS = ("CMEMS_FFNN", "CSIR_ML6", "JENA_MLS", "JMA_MLR", "MPI_SOMFFN", "NIES_FNN")
@@ -75,8 +74,8 @@ def _open(p) -> xr.Dataset:
 
 
 def _standard_grid(src: xr.Dataset, da: xr.DataArray, p, name: str) -> xr.DataArray:
-    lat = _find(src, "latitude", "Y", _LAT)
-    lon = _find(src, "longitude", "X", _LON)
+    lat = cf.find(src, "latitude", among=da.dims)
+    lon = cf.find(src, "longitude", among=da.dims)
     if lat is None or lon is None:
         raise SatCO2Error(f"file {p.name} has no latitude/longitude coordinates.")
     if "time" not in da.dims:
@@ -92,80 +91,84 @@ def _finish_time(ds: xr.Dataset) -> xr.Dataset:
     return ds
 
 
-class SeaFluxReader(Reader):
+def _on_grid(vals: np.ndarray, da: xr.DataArray) -> xr.DataArray:
+    """``vals`` (the converted values of ``da``, dims time, lat, lon) with ``da``'s coordinates."""
+    return xr.DataArray(vals, dims=da.dims, coords={
+        "time": da["time"].values, "lat": da["lat"].values.astype(np.float64),
+        "lon": da["lon"].values.astype(np.float64)})
+
+
+class _GriddedCarbonReader(Reader):
+    """One file, one Dataset: each variable of the product read by :meth:`variable`, months put
+    on their first day (:func:`_finish_time`)."""
+
+    def open_file(self, path, product) -> xr.Dataset:
+        p = self.check_file(path)
+        src = _open(p)
+        with src:
+            ds = _finish_time(xr.Dataset({name: self.variable(src, p, product, name, meta)
+                                          for name, meta in product.variables.items()}))
+            extra = {"source_title": str(src.attrs["title"])} if "title" in src.attrs else {}
+        return finish(ds, product, p, extra)
+
+    def variable(self, src: xr.Dataset, p, product, name: str, meta: dict) -> xr.DataArray:
+        raise NotImplementedError
+
+
+class SeaFluxReader(_GriddedCarbonReader):
     name = "seaflux"
     format = "SeaFlux ensemble NetCDF (Fay et al. 2021)"
 
-    def open_file(self, path, product) -> xr.Dataset:
-        p = self.check_file(path)
-        src = _open(p)
-        with src:
-            out = {}
-            for name, meta in product.variables.items():
-                if name == "fgco2":
-                    if "fgco2" not in src.variables:
-                        raise SatCO2Error(f"file {p.name} has no variable fgco2 needed by product {product.id} "
-                                          f"(it has {', '.join(map(str, src.data_vars))}).")
-                    da = src["fgco2"]
-                    missing = {"product", "wind"} - set(da.dims)
-                    if missing:
-                        raise SatCO2Error(f"file {p.name}: fgco2 has no {' or '.join(sorted(missing))} dimension "
-                                          f"(dims {da.dims}); is it a SeaFlux all_winds_products file?")
-                    da = _standard_grid(src, da, p, "fgco2").transpose("product", "wind", "time", "lat", "lon")
-                    vals = carbon_convert(da.values.astype(np.float32), da.attrs.get("units", ""), meta["units"], p.name, "fgco2")
-                    out[name] = xr.DataArray(vals, dims=da.dims, coords={
-                        "product": np.array([str(v) for v in da["product"].values], dtype=object),
-                        "wind": np.array([str(v) for v in da["wind"].values], dtype=object),
-                        "time": da["time"].values, "lat": da["lat"].values.astype(np.float64),
-                        "lon": da["lon"].values.astype(np.float64)})
-                elif name == "spco2":
-                    present = [n for n in SEAFLUX_PRODUCTS if n in src.data_vars]
-                    if not present:
-                        raise SatCO2Error(f"file {p.name} has none of the SeaFlux pCO2 products "
-                                          f"({', '.join(SEAFLUX_PRODUCTS)}); is it a SeaFlux spco2 file?")
-                    layers = []
-                    for n in present:
-                        da = _standard_grid(src, src[n], p, n).transpose("time", "lat", "lon")
-                        vals = carbon_convert(da.values.astype(np.float32), da.attrs.get("units", ""), meta["units"], p.name, n)
-                        layers.append(xr.DataArray(vals, dims=da.dims, coords={
-                            "time": da["time"].values, "lat": da["lat"].values.astype(np.float64),
-                            "lon": da["lon"].values.astype(np.float64)}))
-                    out[name] = xr.concat(layers, dim=pd.Index(np.array(present, dtype=object), name="product"))
-                else:
-                    raise SatCO2Error(f"the seaflux reader reads fgco2 or spco2, not {name} of {product.id}.")
-            ds = _finish_time(xr.Dataset(out))
-            extra = {"source_title": str(src.attrs["title"])} if "title" in src.attrs else {}
-        return finish(ds, product, p, extra)
+    def variable(self, src, p, product, name, meta):
+        if name == "fgco2":
+            if "fgco2" not in src.variables:
+                raise SatCO2Error(f"file {p.name} has no variable fgco2 needed by product {product.id} "
+                                  f"(it has {', '.join(map(str, src.data_vars))}).")
+            da = src["fgco2"]
+            missing = {"product", "wind"} - set(da.dims)
+            if missing:
+                raise SatCO2Error(f"file {p.name}: fgco2 has no {' or '.join(sorted(missing))} dimension "
+                                  f"(dims {da.dims}); is it a SeaFlux all_winds_products file?")
+            da = _standard_grid(src, da, p, "fgco2").transpose("product", "wind", "time", "lat", "lon")
+            vals = carbon_convert(da.values.astype(np.float32), da.attrs.get("units", ""), meta["units"], p.name, "fgco2")
+            return xr.DataArray(vals, dims=da.dims, coords={
+                "product": np.array([str(v) for v in da["product"].values], dtype=object),
+                "wind": np.array([str(v) for v in da["wind"].values], dtype=object),
+                "time": da["time"].values, "lat": da["lat"].values.astype(np.float64),
+                "lon": da["lon"].values.astype(np.float64)})
+        elif name == "spco2":
+            present = [n for n in SEAFLUX_PRODUCTS if n in src.data_vars]
+            if not present:
+                raise SatCO2Error(f"file {p.name} has none of the SeaFlux pCO2 products "
+                                  f"({', '.join(SEAFLUX_PRODUCTS)}); is it a SeaFlux spco2 file?")
+            layers = []
+            for n in present:
+                da = _standard_grid(src, src[n], p, n).transpose("time", "lat", "lon")
+                vals = carbon_convert(da.values.astype(np.float32), da.attrs.get("units", ""), meta["units"], p.name, n)
+                layers.append(_on_grid(vals, da))
+            return xr.concat(layers, dim=pd.Index(np.array(present, dtype=object), name="product"))
+        else:
+            raise SatCO2Error(f"the seaflux reader reads fgco2 or spco2, not {name} of {product.id}.")
 
 
-class CarbonGridReader(Reader):
+class CarbonGridReader(_GriddedCarbonReader):
     name = "carbon_grid"
     format = "CF gridded NetCDF of surface carbonate variables"
 
-    def open_file(self, path, product) -> xr.Dataset:
-        p = self.check_file(path)
-        src = _open(p)
-        with src:
-            out = {}
-            for name, meta in product.variables.items():
-                s = meta.get("source_name", name)
-                if s not in src.variables:
-                    raise SatCO2Error(f"file {p.name} has no variable {s} needed by product {product.id} "
-                                      f"(it has {', '.join(map(str, src.data_vars))}).")
-                da = src[s]
-                for d in list(da.dims):  # a singleton depth level
-                    if da.sizes[d] == 1 and d not in ("time",):
-                        da = da.isel({d: 0}, drop=True)
-                da = _standard_grid(src, da, p, s)
-                if set(da.dims) != {"time", "lat", "lon"}:
-                    raise SatCO2Error(f"file {p.name}: variable {s} has unexpected dimensions {da.dims}.")
-                da = da.transpose("time", "lat", "lon")
-                vals = da.values.astype(np.float32)
-                vals[vals <= -999] = np.nan
-                vals = carbon_convert(vals, da.attrs.get("units", ""), meta["units"], p.name, s)
-                out[name] = xr.DataArray(vals, dims=da.dims, coords={
-                    "time": da["time"].values, "lat": da["lat"].values.astype(np.float64),
-                    "lon": da["lon"].values.astype(np.float64)})
-            ds = _finish_time(xr.Dataset(out))
-            extra = {"source_title": str(src.attrs["title"])} if "title" in src.attrs else {}
-        return finish(ds, product, p, extra)
+    def variable(self, src, p, product, name, meta):
+        s = meta.get("source_name", name)
+        if s not in src.variables:
+            raise SatCO2Error(f"file {p.name} has no variable {s} needed by product {product.id} "
+                              f"(it has {', '.join(map(str, src.data_vars))}).")
+        da = src[s]
+        for d in list(da.dims):  # a singleton depth level
+            if da.sizes[d] == 1 and d not in ("time",):
+                da = da.isel({d: 0}, drop=True)
+        da = _standard_grid(src, da, p, s)
+        if set(da.dims) != {"time", "lat", "lon"}:
+            raise SatCO2Error(f"file {p.name}: variable {s} has unexpected dimensions {da.dims}.")
+        da = da.transpose("time", "lat", "lon")
+        vals = da.values.astype(np.float32)
+        vals[vals <= -999] = np.nan
+        vals = carbon_convert(vals, da.attrs.get("units", ""), meta["units"], p.name, s)
+        return _on_grid(vals, da)
