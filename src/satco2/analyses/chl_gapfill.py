@@ -13,7 +13,6 @@ products to the report folder:
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -78,7 +77,8 @@ def run_analysis(region: str, start: str, end: str, out_dir, method: str = "dine
         da, {m: (lambda m=m: METHODS[m](**{**opts(m), "out_dir": None} if m == "learned" else opts(m)))
              for m in names},
         rates=rate_list, protocol=protocol, seed=seed, return_fields=True)
-    metrics.to_csv(out_dir / "metrics.csv", index=False)
+    with io.atomic_path(out_dir / "metrics.csv") as tmp:
+        metrics.to_csv(tmp, index=False)
     # the fields at the chosen missing rate, for the maps
     for m in names:
         f = fields[(m, float(missing_rate))]
@@ -88,7 +88,8 @@ def run_analysis(region: str, start: str, end: str, out_dir, method: str = "dine
     imps = imputations_of(filled, n=n_samples, seed=seed)
     obs = np.log10(da.values)
     skill = forecast_skill(imps, times, obs, issue, years=horizon)
-    skill.to_csv(out_dir / "skill.csv", index=False)
+    with io.atomic_path(out_dir / "skill.csv") as tmp:
+        skill.to_csv(tmp, index=False)
     n_lead = min(12 * horizon, times.size - issue - 1)
     fc = forecast(imps[:, : issue + 1], times[: issue + 1], n_lead, "damped_anomaly")
     dims = ("time", "lat", "lon")
@@ -104,6 +105,6 @@ def run_analysis(region: str, start: str, end: str, out_dir, method: str = "dine
             "rates": rate_list, "protocol": protocol, "horizon_years": horizon, "train_end": train_end,
             "train_steps": train_steps, "n_samples": n_samples, "source": source,
             "diagnostics": {k: v for k, v in filled.attrs.items()}}
-    (out_dir / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
+    io.write_json(out_dir / "meta.json", meta, indent=1)
     return {"filled": filled, "metrics": metrics, "skill": skill, "forecast": fds, "inputs": inputs,
             "meta": meta}

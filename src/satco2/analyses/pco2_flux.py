@@ -183,7 +183,8 @@ def run_analysis(region: str, start: str, end: str, out_dir, k_param: str = "W14
     stats = None
     if obs is not None:
         m = matchups_all(ds, obs)
-        m.to_csv(out_dir / MATCHUPS_FILE, index=False)
+        with io.atomic_path(out_dir / MATCHUPS_FILE) as tmp:
+            m.to_csv(tmp, index=False)
         stats = {"pco2sw": validation.statistics(m["obs_pco2sw"], m["model_pco2sw"]),
                  "obs_file": str(obs_file), "format": obs.attrs.get("format"),
                  "n_observations": int(len(obs))}

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import SatCO2Error
+from .. import SatCO2Error, io
 from ..science import radiative_transfer as rt
 
 CASES_FILE = "rt_cases.csv"
@@ -160,9 +160,10 @@ def load_average() -> list[float]:
 def write_products(out_dir, cases: pd.DataFrame, groups: pd.DataFrame, meta: dict) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    cases.to_csv(out / CASES_FILE, index=False)
-    groups.to_csv(out / GROUPS_FILE, index=False)
-    (out / META_FILE).write_text(json.dumps(meta, indent=2))
+    for table, name in ((cases, CASES_FILE), (groups, GROUPS_FILE)):
+        with io.atomic_path(out / name) as tmp:
+            table.to_csv(tmp, index=False)
+    io.write_json(out / META_FILE, meta)
     return out
 
 

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from .. import SatCO2Error, config
+from .. import SatCO2Error, config, io
 from . import validity
 
 # ----------------------------------------------------------------------------------------------
@@ -573,8 +573,5 @@ def write_config(fit: MatchupFit, path, title: str | None = None) -> Path:
         "validity": {k: {"value": list(v), "citation": f"range of the match-ups the configuration was fitted on ({fit.source})"}
                      for k, v in c.validity.items()},
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("# MeSAA configuration fitted to a user's match-ups by satco2.science.mesaa.fit_matchups.\n"
-                    + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
-    return path
+    return io.write_text(path, "# MeSAA configuration fitted to a user's match-ups by satco2.science.mesaa.fit_matchups.\n"
+                        + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
