@@ -17,7 +17,10 @@ def nbdir(tmp_path, monkeypatch) -> Path:
 
 def _write_schema(d: Path, name: str, parameters: dict, **extra) -> Path:
     p = d / f"{name}.params.yaml"
-    p.write_text(yaml.safe_dump({"title": extra.get("title", name), "parameters": parameters}, sort_keys=False))
+    doc = {"title": extra.get("title", name), "parameters": parameters}
+    if "example" in extra:
+        doc["example"] = extra["example"]
+    p.write_text(yaml.safe_dump(doc, sort_keys=False))
     return p
 
 

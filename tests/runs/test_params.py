@@ -120,6 +120,23 @@ def test_unknown_notebook_and_bad_schema(nbdir, write_schema):
         params.declared("bare")
 
 
+def test_example_parameters(nbdir, write_schema):
+    """``example:`` (what the published example runs with) names declared parameters only."""
+    write_schema(nbdir, "ex", {"x": {"type": "int", "default": 300}}, example={"x": 10})
+    assert params.example("ex") == {"x": 10} and params.defaults("ex") == {"x": 300}
+    write_schema(nbdir, "noex", {"x": {"type": "int", "default": 300}})
+    assert params.example("noex") == {}
+    write_schema(nbdir, "badex", {"x": {"type": "int", "default": 300}}, example={"steps": 10})
+    with pytest.raises(ParameterError, match=r"the example of .* sets undeclared parameter\(s\) \['steps'\]"):
+        params.example("badex")
+
+
+def test_every_shipped_example_is_valid():
+    for nb in params.notebooks_dir().glob("*.params.yaml"):
+        name = nb.name[: -len(".params.yaml")]
+        params.validate(name, params.example(name))
+
+
 def test_as_period():
     lo, hi = params.as_period("2010-02")
     assert (lo.day, hi.month, hi.day) == (1, 2, 28)

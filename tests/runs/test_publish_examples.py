@@ -29,6 +29,8 @@ def examples_dir(tmp_path_factory):
     for name in [*NAMES, "broken"]:
         shutil.copy(src / "example.ipynb", nbs / f"{name}.ipynb")
         s = {**schema, "dashboard": "satco2.dashboards.example"}
+        if name == "example_b":  # its example runs with lighter values than its defaults
+            s["example"] = {"n_months": 2}
         if name == "broken":  # raises mid-run with its defaults
             s["parameters"] = {**schema["parameters"], "fail": {**schema["parameters"]["fail"], "default": True}}
         (nbs / f"{name}.params.yaml").write_text(yaml.safe_dump(s, sort_keys=False))
@@ -55,6 +57,8 @@ def test_publish_examples_publishes_each_notebook(examples_dir):
         assert run is not None and e["author"] == "examples" and e["follow_latest"], e
         assert e["run_id"] == run.name and e["notebook"] == name
         assert f"{name}: published at /services/dashboards/d/{name}" in msgs
+        # with its example parameters over the defaults
+        assert reports.info(run)["parameters"]["n_months"] == (2 if name == "example_b" else 3)
         # the offline snapshot was built after the runs, and publish_examples waited for it
         assert publish.snapshot_state(run) == "ready", (name, publish.snapshot_state(run))
     # the failing notebook is reported in one line and published nothing

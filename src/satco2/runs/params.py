@@ -295,7 +295,8 @@ def schema_file_schema() -> dict:
     return {
         "type": "object",
         "properties": {"title": {"type": "string"}, "description": {"type": "string"},
-                       "parameters": {"type": ["object", "null"], "additionalProperties": spec}},
+                       "parameters": {"type": ["object", "null"], "additionalProperties": spec},
+                       "example": {"type": ["object", "null"]}},
     }
 
 
@@ -340,6 +341,11 @@ def _load_schema(path: str, mtime: float) -> dict:
             raise ParameterError(f"parameter '{pname}' in {path} must come after undeclared parameter {spec['after']!r}.")
         if isinstance(spec.get("coverage_of"), str):
             spec["coverage_of"] = [spec["coverage_of"]]
+    example = data.get("example") or {}
+    unknown = sorted(set(example) - set(params))
+    if unknown:
+        raise ParameterError(f"the example of {path} sets undeclared parameter(s) {unknown}.")
+    data["example"] = example
     data.setdefault("title", Path(path).name[: -len(".params.yaml")])
     data.setdefault("description", "")
     data["parameters"] = params
@@ -361,6 +367,13 @@ def schema(name: str | os.PathLike) -> dict:
 def declared(name: str | os.PathLike) -> dict[str, dict]:
     """The declared parameters ``{name: spec}`` of a notebook, in schema order."""
     return schema(name)["parameters"]
+
+
+def example(name: str | os.PathLike) -> dict[str, Any]:
+    """The parameters the published example of a notebook runs with (``example:`` in its
+    ``.params.yaml``, over the defaults): lighter settings so that the example dashboards appear
+    within minutes of the first ``make up``; validated like any run's parameters."""
+    return dict(schema(name)["example"])
 
 
 def defaults(name: str | os.PathLike) -> dict[str, Any]:

@@ -366,8 +366,9 @@ def example_order(names) -> list[str]:
 
 
 def publish_examples(notebooks: list[str] | None = None, log=print, jobs: int = 2) -> list[dict]:
-    """Run every notebook in ``notebooks/`` with its defaults and publish it as a follow-latest
-    dashboard, skipping notebooks that already have a published dashboard (``satco2 publish
+    """Run every notebook in ``notebooks/`` with its example parameters (:func:`params.example`:
+    the defaults, with the lighter values of the ``example:`` mapping of its ``.params.yaml``) and
+    publish it as a follow-latest dashboard, skipping notebooks that already have a published dashboard (``satco2 publish
     --examples``, started in the background by ``satco2 up``). A failing notebook is reported and
     skipped. Returns the entries published (in the order they were published).
 
@@ -395,8 +396,9 @@ def publish_examples(notebooks: list[str] | None = None, log=print, jobs: int = 
     def one(nb: str) -> None:
         try:
             if reports.latest(nb, user=reports.EXAMPLES_AUTHOR) is None:
-                log(f"{nb}: running with its default parameters ...")
-                run(nb, {}, user=reports.EXAMPLES_AUTHOR)
+                values = params.example(nb)
+                log(f"{nb}: running with its example parameters {values or '(the defaults)'} ...")
+                run(nb, values, user=reports.EXAMPLES_AUTHOR)
             with build_lock:
                 entry = publish(follow_latest=nb, author=reports.EXAMPLES_AUTHOR, slug=nb.lower(),
                                 make_snapshot=False)
