@@ -97,3 +97,27 @@ def test_ensemble_on_the_demo_store(demo_store, config_with_uncertainties):
     direct = air_sea_flux.regional_summary(ds, air_sea_flux.region_weights("changjiang_estuary", ds)).budget
     assert float(b.sel(wind="ccmp", draw=0, k_param="W14")[0]) == pytest.approx(
         float(direct.sel(k_param="W14").mean("time")), rel=1e-9)
+
+
+@pytest.mark.slow
+def test_a_pco2_flux_run_writes_its_budget_uncertainty(demo_store, tmp_path, config_with_uncertainties):
+    """run_analysis writes pco2_flux_uncertainty.json: with the shipped ecs configuration (no
+    stated end-member 1-sigma) the ensemble is the four gas-transfer parameterizations of the
+    run's own regional summary; with stated 1-sigma the end members are drawn and contribute."""
+    import json
+
+    out = tmp_path / "run"
+    out.mkdir()
+    res = pco2_flux.run_analysis("changjiang_estuary", "2010-07", "2010-08", out)
+    unc = json.loads((out / pco2_flux.UNCERTAINTY_FILE).read_text())
+    k = res["summary"].budget.sel(region="changjiang_estuary").mean("time").values
+    assert unc["n_members"] == 4 and unc["end_member_draws"] == 1
+    assert unc["mean"] == pytest.approx(float(np.mean(k)), rel=1e-6)
+    assert unc["sigma"] == pytest.approx(float(np.std(k)), rel=1e-6)
+    assert unc["contributions"]["k_param"]["share"] == pytest.approx(1.0)
+    assert unc["levels"]["wind"] == ["ccmp"] and unc["region"] == "changjiang_estuary"
+    # stated end-member uncertainties: drawn and recomputed (3 draws x 4 k)
+    inputs = pco2_flux.open_inputs(bbox=regions.bbox("changjiang_estuary"), time=("2010-07", "2010-08"))
+    u2 = pco2_flux.budget_uncertainty(None, inputs, config_with_uncertainties, "changjiang_estuary", "ccmp",
+                                      n_draws=3)
+    assert u2["n_members"] == 12 and u2["contributions"]["draw"]["variance"] > 0

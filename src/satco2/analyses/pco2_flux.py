@@ -23,7 +23,7 @@ import xarray as xr
 from .. import SatCO2Error, __version__, catalog, io
 from ..config import REPO_ROOT
 from ..science import gas_exchange as ge
-from ..science import mesaa, regions, validation
+from ..science import flux_uncertainty, mesaa, regions, validation
 from ..science.air_sea_flux import compute_products, region_weights, regional_summary
 
 INPUTS: dict[str, tuple[str, str]] = {
@@ -108,6 +108,7 @@ PRODUCTS_FILE = "pco2_flux.zarr"
 SUMMARY_FILE = "pco2_flux_summary.zarr"
 MATCHUPS_FILE = "pco2_flux_matchups.csv"
 STATS_FILE = "pco2_flux_validation.json"
+UNCERTAINTY_FILE = "pco2_flux_uncertainty.json"
 
 
 def summary_regions(region: str, bbox, tolerance: float = 0.5) -> list[str]:
@@ -129,7 +130,8 @@ def summary_regions(region: str, bbox, tolerance: float = 0.5) -> list[str]:
 
 def run_analysis(region: str, start: str, end: str, out_dir, k_param: str = "W14",
                  wind_product: str = "ccmp", mesaa_config: str = "ecs", resolution: float = 0.0,
-                 source: str = "demo", obs_file: str = "", fit_bio: bool = False) -> dict:
+                 source: str = "demo", obs_file: str = "", fit_bio: bool = False,
+                 uncertainty_draws: int = 16) -> dict:
     """What ``notebooks/pco2_flux.ipynb`` runs: open the inputs for ``region`` and ``start``..``end``,
     write the products (``pco2_flux.zarr``), the regional summaries (``region`` and the named
     regions inside it, see :func:`summary_regions`) for every gas-transfer parameterization
@@ -139,7 +141,9 @@ def run_analysis(region: str, start: str, end: str, out_dir, k_param: str = "W14
     (:func:`mesaa.fit_bio_term` on in-situ pCO2 minus the mixing term against the product's Chl
     at the match-ups; Chen et al. 2017 tuned the bio term locally the same way) and the products
     are computed with them (recorded in the attributes and in the statistics' ``bio_fit``).
-    Returns ``{"products", "summary", "inputs", "stats"}`` (opened Datasets, input records, stats).
+    The uncertainty of the region's budget (``pco2_flux_uncertainty.json``,
+    :func:`budget_uncertainty`) is written too. Returns ``{"products", "summary", "inputs",
+    "stats", "uncertainty"}`` (opened Datasets, input records, stats, the decomposition).
     """
     out_dir = Path(out_dir)
     bbox = tuple(map(float, regions.bbox(region)))
@@ -193,9 +197,34 @@ def run_analysis(region: str, start: str, end: str, out_dir, k_param: str = "W14
         if "obs_pco2air" in m:
             stats["pco2air"] = validation.statistics(m["obs_pco2air"], m["model_pco2air"])
         io.write_json(out_dir / STATS_FILE, io.json_safe(stats), allow_nan=False)
+    unc = budget_uncertainty(summary.sel(region=region) if region in summary.region else None, inputs, cfg,
+                             region, wind_product, uncertainty_draws, resolution)
+    io.write_json(out_dir / UNCERTAINTY_FILE, io.json_safe(unc), allow_nan=False)
     records = [{"id": da.attrs.get("product_id", INPUTS[r][0]), "source": source,
                 "synthetic": str(da.attrs.get("synthetic", ""))} for r, da in inputs.items()]
-    return {"products": ds, "summary": summary, "inputs": records, "stats": stats}
+    return {"products": ds, "summary": summary, "inputs": records, "stats": stats, "uncertainty": unc}
+
+
+def budget_uncertainty(summary: xr.Dataset | None, inputs: dict, cfg, region: str, wind_product: str,
+                       n_draws: int = 16, resolution: float = 0.0) -> dict:
+    """Mean ± σ of the region's period-mean budget and each source's share
+    (:func:`satco2.science.flux_uncertainty.decompose`) over what this run can vary: the four
+    gas-transfer parameterizations, and Monte Carlo draws of the MeSAA end members where the
+    configuration states their 1σ (:func:`~satco2.science.flux_uncertainty.draw_configs`; the run's
+    one wind product and one xCO2 record are single levels). Without stated end-member
+    uncertainties the ensemble is the four parameterizations of ``summary`` (no recomputation)."""
+    draws = flux_uncertainty.draw_configs(cfg, n=n_draws, seed=0)
+    xco2 = inputs["xco2"].attrs.get("product_id", INPUTS["xco2"][0])
+    if len(draws) == 1 and summary is not None:
+        b = (summary.budget.mean("time").expand_dims(wind=[wind_product], xco2=[xco2], draw=[0])
+             .transpose("wind", "xco2", "draw", "k_param"))
+    else:
+        b = flux_uncertainty.ensemble_budgets({wind_product: {xco2: inputs}}, draws, region=region,
+                                              resolution=resolution or None)
+    out = flux_uncertainty.decompose(b)
+    out.update(region=region, units="Tg C yr-1", end_member_draws=len(draws),
+               levels={d: [str(v) for v in b[d].values] for d in ("wind", "xco2", "k_param")})
+    return out
 
 
 def matchups_all(ds: xr.Dataset, obs: pd.DataFrame) -> pd.DataFrame:

@@ -243,7 +243,7 @@ def dashboard(products: xr.Dataset, summary: xr.Dataset, matchups=None, stats=No
                                       reference_missing=reference_missing, uncertainty=uncertainty))
 
 
-UNCERTAINTY_FILE = "pco2_flux_uncertainty.json"
+UNCERTAINTY_FILE = pco2_flux.UNCERTAINTY_FILE
 
 
 def load_comparison(products: xr.Dataset, summary: xr.Dataset, root=None):

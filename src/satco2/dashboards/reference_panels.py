@@ -169,4 +169,9 @@ def uncertainty_markdown(unc: dict | None) -> str:
         lines.append(f"| {k} | {c['sigma']:.2g} | {100 * c['share']:.1f} % |")
     if "interactions" in unc and unc.get("variance"):
         lines.append(f"| interactions | – | {100 * unc['interactions'] / unc['variance']:.1f} % |")
+    single = [f"{k} ({', '.join(v)})" for k, v in unc.get("levels", {}).items() if len(v) == 1]
+    if unc.get("end_member_draws") == 1:
+        single.append("MeSAA end members (the configuration states no 1σ)")
+    if single:
+        lines += ["", "One level only in this run, so no spread from: " + "; ".join(single) + "."]
     return "\n".join(lines)
