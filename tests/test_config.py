@@ -16,7 +16,9 @@ from satco2.hub import settings as hub_settings
 
 
 def _show(*args, env=None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SATCO2_HUB")} | (env or {})
+    """`satco2 config show` with no SATCO2_* variable but ``env`` (other tests' session fixtures,
+    e.g. the services' fast scheduler tick, must not leak into the sources shown)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SATCO2_")} | (env or {})
     return subprocess.run([sys.executable, "-m", "satco2", "config", "show", *args],
                           capture_output=True, text=True, env=env)
 
@@ -73,6 +75,7 @@ def test_config_yaml_overrides_defaults(tmp_path, monkeypatch):
     site.write_text("satco2:\n  scheduler-tick: 3\n  demo-root: /srv/demo\n")
     monkeypatch.setattr(config, "CONFIG_FILE", site)
     monkeypatch.delenv("SATCO2_DEMO_ROOT", raising=False)
+    monkeypatch.delenv("SATCO2_SCHEDULER_TICK", raising=False)  # set by the services' session fixture
     assert config.lookup("scheduler-tick") == (3.0, "config.yaml")
     assert config.demo_root() == Path("/srv/demo")
     monkeypatch.setenv("SATCO2_DEMO_ROOT", str(tmp_path))
