@@ -191,7 +191,7 @@ def test_publish_examples_skips_published_notebooks(good):
     msgs = []
     assert publish.get("ex")["author"] == "tester"  # a user's dashboard of the notebook is not an example
     out = publish.publish_examples(["example"], log=msgs.append)  # no run by "examples" yet: one now
-    assert msgs[-2:] == ["example: running with its default parameters ...",
+    assert msgs[-2:] == ["example: running with its example parameters (the defaults) ...",
                          "example: published at /services/dashboards/d/example"]
     assert [e["slug"] for e in out] == ["example"] and out[0]["follow_latest"]
     ex = reports.latest("example", user="examples")
