@@ -107,3 +107,24 @@ def test_publish_refuses_bad_input(state):
     assert publish.published() == []
     with pytest.raises(SatCO2Error, match="no published dashboard named 'zz'"):
         publish.unpublish("zz")
+
+
+@pytest.mark.parametrize("claim", ["/etc", "/tmp/elsewhere/alice/example/r1", 42, "", "{reports}/bob/example/r1"])
+def test_scheduler_records_error_when_job_names_a_report_it_cannot_own(state, claim):
+    """A job's last log line is only a claim (the job runs as the owner): a report outside the reports
+    tree, of another user or not a path is recorded as an error, not raised, and nothing is published."""
+    import json as _json
+
+    from satco2.services import scheduler
+
+    s = schedule.add("example", {"n_months": "4"}, "hourly", owner="alice", publish="ex")
+    if isinstance(claim, str):
+        claim = claim.format(reports=reports.reports_dir())
+    logs = scheduler.logs_dir()
+    logs.mkdir(parents=True, exist_ok=True)
+    (logs / f"{s['id']}.log").write_text("running\n" + _json.dumps({"report": claim}) + "\n")
+    sched = scheduler.Scheduler()
+    sched._finished(schedule.get(s["id"]), 0)
+    got = schedule.get(s["id"])
+    assert got["last_status"] == "error" and got["runs"] == 1
+    assert sched.publishing == {}

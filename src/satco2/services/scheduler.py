@@ -111,14 +111,22 @@ class Scheduler:
                 return data if isinstance(data, dict) else {}
         return {}
 
+    @staticmethod
+    def _trusted_report(s: dict, report) -> str | None:
+        """The run folder a job named, if it is a trusted run of the schedule's owner; else None
+        (the job runs as the owner, so its log line is only a claim: a path outside the reports
+        tree, another user's run or a non-string is not believed and the result is an error)."""
+        if not isinstance(report, str) or not report:
+            return None
+        try:
+            owner = reports.run_parts(report)[0]
+        except SatCO2Error:
+            return None
+        return report if owner == s["owner"] and reports.trusted(report) else None
+
     def _finished(self, s: dict, rc: int) -> None:
-        res = self._result(s["id"])
-        report = res.get("report")
-        status = "error"
-        if report and reports.run_parts(report)[0] == s["owner"] and reports.trusted(report):
-            status = reports.info(Path(report))["status"]
-        else:
-            report = None
+        report = self._trusted_report(s, self._result(s["id"]).get("report"))
+        status = reports.info(Path(report))["status"] if report else "error"
         schedule.record_result(s["id"], report, status)
         if status == "ok" and s.get("publish"):
             env = {k: v for k, v in config.environ().items() if not k.startswith("JUPYTERHUB_")}
