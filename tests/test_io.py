@@ -350,3 +350,19 @@ def test_json_safe_makes_strict_json():
     assert safe == {"a": 1.5, "b": [None, None, 3], "c": [True, None, "x"]}
     assert type(safe["b"][2]) is int and type(safe["a"]) is float
     json.dumps(safe, allow_nan=False)
+
+
+def test_remove_tree_never_follows_a_link_and_leaves_no_half(tmp_path):
+    target = tmp_path / "precious"
+    target.mkdir()
+    (target / "keep").write_text("x")
+    link = tmp_path / "copy"
+    link.symlink_to(target)
+    io.remove_tree(link)  # the link goes, what it points to stays
+    assert not link.exists() and (target / "keep").read_text() == "x"
+    tree = tmp_path / "tree"
+    (tree / "a" / "b").mkdir(parents=True)
+    (tree / "a" / "b" / "f").write_text("y")
+    io.remove_tree(tree)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["precious"]
+    io.remove_tree(tree)  # already gone: not an error

@@ -356,6 +356,28 @@ def atomic_dir(path: str | os.PathLike, *, mode: int | None = None, replace: boo
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def remove_tree(path: str | os.PathLike) -> None:
+    """Remove the folder ``path`` so that no reader ever sees it half-removed: it is first renamed
+    to a temporary name beside it (gone from ``path`` in one step), then deleted. Links are not
+    followed (a link at ``path`` is removed itself); a missing ``path`` is not an error."""
+    path = Path(path)
+    if path.is_symlink() or not path.exists():
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        return
+    for _ in range(100):
+        aside = Path(tempfile.mktemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX + ".old"))
+        try:
+            _rename_noreplace(path, aside)
+        except FileNotFoundError:
+            return  # removed by someone else meanwhile
+        except FileExistsError:
+            continue  # the drawn name appeared meanwhile: draw another
+        shutil.rmtree(aside, ignore_errors=True)
+        return
+    raise OSError(errno.EBUSY, "could not find a free temporary name", str(path))
+
+
 def move_into_place(src: str | os.PathLike, dest: str | os.PathLike, *, replace: bool = True) -> Path:
     """Rename the finished folder ``src`` (same file system) to ``dest`` with the folder semantics
     of the module doc (``replace=False``: :class:`FileExistsError` if ``dest`` exists, ``src``

@@ -128,3 +128,39 @@ def test_scheduler_records_error_when_job_names_a_report_it_cannot_own(state, cl
     got = schedule.get(s["id"])
     assert got["last_status"] == "error" and got["runs"] == 1
     assert sched.publishing == {}
+
+
+def test_superseded_run_copies_are_pruned(state, tmp_path, monkeypatch):
+    """The services copy every run they show (verified_copy); the copies a dashboard no longer shows
+    (earlier runs of a follow-latest dashboard, unpublished dashboards) are removed once older than
+    the grace period, and the one shown is kept."""
+    import os
+    import time
+
+    mods = tmp_path / "mods"
+    mods.mkdir()
+    (mods / "prune_dash.py").write_text(
+        "import panel as pn\n\ndef from_report(d):\n    return pn.pane.Markdown(str(d))\n")
+    monkeypatch.syspath_prepend(str(mods))
+    nbs = tmp_path / "notebooks"
+    nbs.mkdir()
+    (nbs / "nbp.params.yaml").write_text("title: nbp\ndashboard: prune_dash\nparameters: {}\n")
+    monkeypatch.setenv("SATCO2_NOTEBOOKS_DIR", str(nbs))
+    first = _fake_report("nbp", "20260101T000000Z-aaaaaa")
+    e = publish.publish(follow_latest="nbp", make_snapshot=False)
+    user = e["author"]
+    copy1 = publish.copies_dir() / user / "nbp" / first.name
+    assert copy1.is_dir()
+    second = _fake_report("nbp", "20260102T000000Z-bbbbbb")
+    publish.build(second)  # the service shows the new latest run: its copy is made
+    copy2 = publish.copies_dir() / user / "nbp" / second.name
+    assert copy2.is_dir()
+    assert publish.prune_copies() == []  # the superseded copy is young: a viewer may still read it
+    old = time.time() - publish.COPY_GRACE_SECONDS - 60
+    os.utime(copy1, (old, old))
+    os.utime(copy2, (old, old))
+    assert publish.prune_copies() == [copy1]  # the shown one stays however old
+    assert not copy1.exists() and copy2.is_dir() and first.is_dir()  # the user's own run is untouched
+    assert not [f for f in copy1.parent.iterdir() if io.is_temporary(f)]
+    publish.unpublish(e["slug"])  # nothing shows it any more: gone with the publication
+    assert not copy2.exists() and not (publish.copies_dir() / user).exists()

@@ -334,6 +334,10 @@ def publish(run: str | os.PathLike | None = None, *, follow_latest: str | None =
         data["entries"][slug] = entry
     if make_snapshot == "background" and snapshot_state(d) not in ("ready", "building"):
         start_snapshot(d)
+    try:
+        prune_copies()
+    except OSError as e:  # the publication stands; the old copies go next time
+        print(f"warning: could not remove superseded run copies: {e}", file=sys.stderr)
     return _entry_view(entry)
 
 
@@ -351,6 +355,45 @@ def unpublish(slug: str) -> None:
         if slug not in data["entries"]:
             raise SatCO2Error(f"no published dashboard named {slug!r}.")
         del data["entries"][slug]
+    prune_copies()
+
+
+#: a verified copy no published dashboard uses is removed only when it is older than this (seconds):
+#: a viewer's live session may still read the run a follow-latest dashboard showed until its new run
+COPY_GRACE_SECONDS = 24 * 3600
+
+
+def prune_copies(grace_seconds: float = COPY_GRACE_SECONDS) -> list[Path]:
+    """Remove the verified copies (:func:`verified_copy`) that no published dashboard shows any
+    more (an unpublished dashboard, or the earlier runs of a follow-latest one), once they are older
+    than ``grace_seconds`` and no snapshot is being built in them; returns the folders removed.
+    Called by :func:`publish` and :func:`unpublish`, so the services' storage holds the runs that
+    are shown plus at most a day of superseded ones, not every run ever published."""
+    root = copies_dir()
+    if not root.is_dir():
+        return []
+    keep = set()
+    for e in _raw().values():
+        v = _entry_view(e)
+        if v.get("report_dir"):
+            user, nb, rid = Path(v["report_dir"]).parts[-3:]
+            keep.add((user, nb, rid))
+    now = time.time()
+    removed = []
+    for d in sorted(root.glob("*/*/*")):
+        key = d.relative_to(root).parts
+        if key in keep or d.is_symlink() or not d.is_dir():
+            continue
+        if now - d.lstat().st_mtime < grace_seconds or snapshot_state(d) == "building":
+            continue
+        io.remove_tree(d)
+        removed.append(d)
+        for parent in (d.parent, d.parent.parent):
+            try:
+                parent.rmdir()  # only when empty
+            except OSError:
+                break
+    return removed
 
 
 #: the order in which ``publish --examples`` starts the notebooks: the flagship first (the dashboard
