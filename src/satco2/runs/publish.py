@@ -334,10 +334,7 @@ def publish(run: str | os.PathLike | None = None, *, follow_latest: str | None =
         data["entries"][slug] = entry
     if make_snapshot == "background" and snapshot_state(d) not in ("ready", "building"):
         start_snapshot(d)
-    try:
-        prune_copies()
-    except OSError as e:  # the publication stands; the old copies go next time
-        print(f"warning: could not remove superseded run copies: {e}", file=sys.stderr)
+    _prune_quietly()
     return _entry_view(entry)
 
 
@@ -355,12 +352,19 @@ def unpublish(slug: str) -> None:
         if slug not in data["entries"]:
             raise SatCO2Error(f"no published dashboard named {slug!r}.")
         del data["entries"][slug]
-    prune_copies()
+    _prune_quietly()
 
 
 #: a verified copy no published dashboard uses is removed only when it is older than this (seconds):
 #: a viewer's live session may still read the run a follow-latest dashboard showed until its new run
 COPY_GRACE_SECONDS = 24 * 3600
+
+
+def _prune_quietly() -> None:
+    try:
+        prune_copies()
+    except OSError as e:  # the (un)publication stands; the old copies go next time
+        print(f"warning: could not remove superseded run copies: {e}", flush=True)
 
 
 def prune_copies(grace_seconds: float = COPY_GRACE_SECONDS) -> list[Path]:
