@@ -58,6 +58,15 @@ def test_dashboard_from_report(report, tmp_path):
     assert 0 < len(view.selection()) <= n_all and "| ecs |" in view.stats_markdown()
     for piece in (view.obs_map(), view.scatter(), view.residuals_in_time()):
         pn.pane.HoloViews(piece).get_root()  # renders with bokeh
+    # readable residual map: a marker per observation, big enough to see its colour, on a background
+    # that is not the white of a zero residual (seen: one-pixel white dots on white, nothing visible)
+    import holoviews as hv
+    from bokeh.models import Scatter
+
+    fig = hv.render(view.obs_map(), backend="bokeh")
+    marks = [r.glyph for r in fig.renderers if isinstance(getattr(r, "glyph", None), Scatter)]
+    assert marks and all(g.size >= 5 for g in marks)
+    assert fig.background_fill_color not in ("white", "#ffffff", "#fff")
     assert isinstance(dash.from_report(report.dir), pn.viewable.Viewable)
     with pytest.raises(SatCO2Error, match="made by the matchups notebook"):
         dash.from_report(tmp_path)

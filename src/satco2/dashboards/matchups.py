@@ -3,9 +3,10 @@
 :class:`MatchupsDashboard` (state in ``param``, layout in ``__panel__``) shows, for the region
 chosen with a selector (``all`` = every observation; the regions with match-ups otherwise):
 
-- the observations on a map, coloured by the residual (product − observation), rasterized by
-  datashader (millions of points stay fast) under the land and coastlines of
-  :func:`satco2.dashboards.maps.land`;
+- the observations on a map, coloured by the residual (product − observation) on a grey sea (a
+  zero residual is white), one marker each up to :data:`MAX_MARKERS`, above that rasterized by
+  datashader with isolated pixels spread (millions of points stay fast), under the land and
+  coastlines of :func:`satco2.dashboards.maps.land`;
 - the scatter of product against observation (rasterized counts) with the 1:1 line, and the
   statistics (N, mean bias, RMSE, R²) of the region, overall and per month;
 - the residuals in time: every match-up (rasterized) and the monthly mean bias;
@@ -31,6 +32,13 @@ TITLE = "Match-ups: in-situ observations vs a gridded product"
 TABLE = "matchups.csv"
 STATS = TABLE + ".stats.csv"
 SUMMARY = TABLE + ".summary.json"
+#: up to this many observations the residual map draws one marker per observation (OBS_MARKER_SIZE
+#: screen pixels); above it, it rasterizes with datashader and spreads isolated pixels (OBS_SPREAD_PX)
+MAX_MARKERS = 20_000
+OBS_MARKER_SIZE = 6
+OBS_SPREAD_PX = 4
+#: background of the residual map: a mid grey, so that the white of a zero residual stays visible
+SEA_BACKGROUND = "#9aa5ad"
 
 
 def _hv():
@@ -86,7 +94,7 @@ class MatchupsDashboard(param.Parameterized):
     def obs_map(self):
         """Observations coloured by residual, over land and coastlines."""
         import datashader as ds
-        from holoviews.operation.datashader import rasterize
+        from holoviews.operation.datashader import dynspread, rasterize
 
         from . import maps
 
@@ -97,8 +105,17 @@ class MatchupsDashboard(param.Parameterized):
             lon = np.where(lon > 180, lon - 360, lon)
         pts = hv.Points((lon, d.lat.values, d.residual.values), kdims=["x", "y"], vdims=["residual"])
         m = float(np.nanpercentile(np.abs(d.residual), 95)) if len(d) else 1.0
-        r = rasterize(pts, aggregator=ds.mean("residual")).opts(
-            cmap="RdBu_r", clim=(-m or -1.0, m or 1.0), colorbar=True, width=520, height=420,
+        style = dict(cmap="RdBu_r", clim=(-m or -1.0, m or 1.0), colorbar=True, width=520, height=420,
+                     clabel=f"product − observation ({self.units})",
+                     bgcolor=SEA_BACKGROUND)  # the diverging map is white at zero: visible on grey
+        if len(d) <= MAX_MARKERS:
+            # each observation a marker of its own, big enough to read its colour
+            r = pts.opts(color="residual", size=OBS_MARKER_SIZE, line_color=None, **style)
+        else:
+            # millions: rasterized (datashader), each isolated pixel spread up to OBS_SPREAD_PX
+            r = dynspread(rasterize(pts, aggregator=ds.mean("residual")), threshold=0.5,
+                          max_px=OBS_SPREAD_PX).opts(**style)
+        r = r.opts(
             tools=["hover"], xlabel="longitude (°E)", ylabel="latitude (°N)",
             title=f"Residual product − observation ({self.units}), {self.region}")
         if len(d):
