@@ -48,8 +48,8 @@ from tornado.escape import url_escape
 from tornado.httputil import url_concat
 from traitlets import Bool, Float, Integer, Set, Unicode
 
-#: names a hub user may have: those a system account can have (hooks.ensure_system_user)
-USERNAME = re.compile(r"^[a-z][a-z0-9_-]{0,30}$")
+from .hooks import USERNAME  # names a hub user may have (one rule, see hooks)
+
 #: bcrypt hashes only the first 72 bytes of a password and bcrypt>=5 refuses longer ones
 MAX_PASSWORD_BYTES = 72
 

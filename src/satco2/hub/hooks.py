@@ -19,7 +19,9 @@ from ..runs.reports import SERVICE_ACCOUNT  # noqa: F401 - the services' account
 
 #: system group of the accounts this hub created; an existing account outside it is never used
 GROUP = "satco2-users"
-_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,30}$")
+#: names a hub user may have: those a system account can have (:func:`ensure_system_user`); the
+#: login's sign-up (:mod:`satco2.hub.auth`) checks the same rule
+USERNAME = re.compile(r"^[a-z][a-z0-9_-]{0,30}$")
 
 SINGLE_ACCOUNT_BANNER = (
     "Single-account mode: this hub was started by an ordinary (non-root) user, so every hub user's "
@@ -45,7 +47,7 @@ def ensure_system_user(username: str) -> pwd.struct_passwd:
     An existing account is used only if it belongs to ``satco2-users`` (created by this hub), so a
     hub user named like a system account (``root``, ``daemon``, ``www-data``) never gets it.
     """
-    if not _NAME.match(username):
+    if not USERNAME.match(username):
         raise SatCO2Error(f"hub user name {username!r} cannot be a system user name (a-z, 0-9, _ and -).")
     _ensure_group()
     try:
