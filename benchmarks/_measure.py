@@ -58,8 +58,8 @@ def thread_settings() -> str:
         import numba
 
         parts.append(f"numba threads={numba.config.NUMBA_NUM_THREADS}")
-    except Exception:  # noqa: BLE001
-        pass
+    except Exception as e:  # noqa: BLE001 - informative only
+        parts.append(f"numba unavailable ({type(e).__name__})")
     env = [f"{k}={os.environ[k]}" for k in THREAD_VARIABLES if k in os.environ]
     parts.append("env: " + (" ".join(env) if env else "no *_NUM_THREADS set"))
     return "; ".join(parts)

@@ -109,10 +109,10 @@ def run_measured(cmd: list[str], env=None) -> tuple[float, float]:
 # ------------------------------------------------------------------------------------------
 # stages run in their own process (so that wall time and memory are theirs alone)
 def stage_ols_stream(inp: str, out: str, lat_chunk: int) -> None:
-    from satco2.science import trends
+    from satco2.science import trend_stream
 
     # like for like with `cdo trend` (intercept and slope only): no p-values
-    trends.trend_netcdf(inp, out, "x", method="ols", deseason=False,
+    trend_stream.trend_netcdf(inp, out, "x", method="ols", deseason=False,
                         stats=("intercept", "slope_per_step"))
 
 
