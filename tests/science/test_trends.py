@@ -278,6 +278,14 @@ def test_trend_netcdf_streamed_ols_precision_threads_and_stats(tmp_path):
     np.testing.assert_allclose(got.slope.values, full.slope.values, rtol=1e-4, atol=1e-5, equal_nan=True)
     np.testing.assert_allclose(got["mean"].values, full["mean"].values, rtol=1e-6, equal_nan=True)
     assert np.isnan(got.slope.values[:40]).all() and np.isnan(got.slope.values[100]).all()
+    # without p-value, stderr and rvalue the statistics come from a shorter path: the same values
+    cols = ("slope", "intercept", "n", "mean", "slope_pct", "slope_per_step")
+    trends.trend_netcdf(f, tmp_path / "cols.nc", "sst", method="ols", stats=cols)
+    trends.trend_netcdf(f, tmp_path / "all.nc", "sst", method="ols")
+    short, every = xr.open_dataset(tmp_path / "cols.nc"), xr.open_dataset(tmp_path / "all.nc")
+    assert sorted(short.data_vars) == sorted(cols)
+    for name in cols:
+        np.testing.assert_array_equal(short[name].values, every[name].values, err_msg=name)
     with pytest.raises(SatCO2Error, match="not outputs of the method"):
         trends.trend_netcdf(f, tmp_path / "x.nc", "sst", stats=("slope", "tau"))
     assert not (tmp_path / "x.nc").exists()

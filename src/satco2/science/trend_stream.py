@@ -144,7 +144,11 @@ def trend_netcdf(inp, out, variable: str, method: str = "ols", *, deseason: bool
                     acc, shift = _ols_stream_sums(read, nt, ny * nx, t - t0, tstep, need_syy=with_r)
                 for j0 in range(0, ny, rows):
                     j1 = min(ny, j0 + rows)
-                    if streamed:
+                    res = None
+                    if streamed and not with_r:  # slope, intercept, n, mean only: as columns
+                        sl = slice(j0 * nx, j1 * nx)
+                        col = _ols_stream_columns(acc[:, sl], shift[sl], t0, min_count)
+                    elif streamed:
                         sl = slice(j0 * nx, j1 * nx)
                         raw = _ols_stream_finish(acc[:, sl], shift[sl], t0, min_count, with_r)
                         if "p_value" in names:
@@ -160,10 +164,13 @@ def trend_netcdf(inp, out, variable: str, method: str = "ols", *, deseason: bool
                         Y = np.ascontiguousarray(blk.reshape(nt, -1).T)
                         res = m.block(Y, t, month, deseason=deseason, alpha=alpha, min_count=min_count)
                     shape = (j1 - j0, nx)
-                    col = dict(zip(mstats, res.T))
-                    with np.errstate(divide="ignore", invalid="ignore"):
-                        col["slope_pct"] = 100.0 * col["slope"] / np.abs(col["mean"])
-                    col["slope_per_step"] = col["slope"] * step
+                    if res is not None:
+                        col = dict(zip(mstats, res.T))
+                    if "slope_pct" in names:
+                        with np.errstate(divide="ignore", invalid="ignore"):
+                            col["slope_pct"] = 100.0 * col["slope"] / np.abs(col["mean"])
+                    if "slope_per_step" in names:
+                        col["slope_per_step"] = col["slope"] * step
                     for n in names:
                         outs[n][j0:j1, :] = col[n].reshape(shape).astype(np.float32)
 
@@ -238,6 +245,27 @@ def _ols_stream_sums(read, nt: int, npix: int, d: np.ndarray, tstep: int, need_s
             D = np.stack([np.ones_like(dk), dk, dk * dk]).astype(np.float32)
             list(ex.map(lambda ab: part(slab, D, ab[0], ab[1]), zip(bounds[:-1], bounds[1:])))
     return acc, shift
+
+
+def _ols_stream_columns(acc: np.ndarray, shift: np.ndarray, t0: float, min_count: int) -> dict:
+    """Slope, intercept, n and mean (p_value, stderr, rvalue NaN) from the sums of
+    :func:`_ols_stream_sums`, as contiguous columns: the values of :func:`_ols_stream_finish`
+    with ``with_r=False``, in a third of its passes over memory (what ``cdo trend`` computes)."""
+    n, sd, sdd, sy, sdy = acc[:5]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tm, ym = sd / n, sy / n
+        sxx = sdd - n * tm * tm
+        slope = (sdy - n * tm * ym) / sxx
+        mean = ym + shift
+        intercept = mean - slope * (tm + t0)
+    bad = (n < max(min_count, 3)) | ~(sxx > 0.0)
+    nn = n.copy()
+    for a in (slope, intercept, nn):
+        a[bad] = np.nan
+    mean[n == 0] = np.nan
+    nan = np.full(n.shape, np.nan)
+    return {"slope": slope, "intercept": intercept, "n": nn, "mean": mean, "p_value": nan,
+            "stderr": nan, "rvalue": nan}
 
 
 def _ols_stream_finish(acc: np.ndarray, shift: np.ndarray, t0: float, min_count: int,
