@@ -183,6 +183,8 @@ def main(argv=None) -> None:
     ap.add_argument("--pmk-pixels", type=int, default=None, help="pixels of the pymannkendall loop")
     ap.add_argument("--rounds", type=int, default=None,
                     help="interleaved rounds per comparison (default: 3, or 5 under 2 s)")
+    ap.add_argument("--parts", default="1,2,3",
+                    help="which comparisons to run: 1 Theil-Sen/MK, 2 OLS vs cdo, 3 memory (default all)")
     ap.add_argument("--stage", choices=list(STAGES), help=argparse.SUPPRESS)
     ap.add_argument("--inp", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
@@ -205,18 +207,7 @@ def main(argv=None) -> None:
         npix = ny * nx
         print(f"cube: {nt} x {ny} x {nx} float32 SYNTHETIC, {gb:.2f} GB at {cube}", flush=True)
 
-        # 1. Theil-Sen + MK vs pymannkendall loop, interleaved rounds
-        run_measured(py + ["--stage", "tsmk_stream", "--inp", str(cube), "--out", str(tmp / "w.nc")], env)  # warm numba cache
-        block = pmk_block(str(cube), n_pmk)
-        n_pmk = block.shape[1]
-        import pandas as pd
-
-        from satco2.science import trends
-
-        dates = pd.date_range("2003-01-01", periods=nt, freq="MS")
-        years, months = trends.decimal_year(dates), np.asarray(dates.month, np.int64)
-        Y = np.ascontiguousarray(block.T)
-        trends.METHODS["theil_sen_mk"].block(Y, years, months, deseason=False, alpha=0.05, min_count=3)
+        parts = {int(p) for p in a.parts.split(",") if p.strip()}
         peaks = {}
 
         def stage(name):
@@ -225,68 +216,83 @@ def main(argv=None) -> None:
                                                     str(tmp / f"{name}.nc")], env)
             return run
 
-        print("[1] Theil-Sen + Mann-Kendall (interleaved rounds):", flush=True)
-        t1 = _measure.interleaved({
-            "pymannkendall loop": lambda r: pmk_loop(block),
-            "satco2 kernel, same pixels": lambda r: trends.METHODS["theil_sen_mk"].block(
-                Y, years, months, deseason=False, alpha=0.05, min_count=3),
-            "tsmk_stream": stage("tsmk_stream"), "tsmk": stage("tsmk")}, a.rounds)
-        _measure.report(t1)
-        ref = n_pmk / t1["pymannkendall loop"].best
-        same = n_pmk / t1["satco2 kernel, same pixels"].best
-        print(f"[1] pymannkendall.original_test loop: {ref:,.0f} pixels/s (best of {len(t1['tsmk'].wall)} "
-              f"interleaved loops over {n_pmk} pixels, spread {t1['pymannkendall loop'].spread()}; "
-              f"extrapolated: {npix / ref / 3600:.1f} h for the cube); satco2's kernel on the same "
-              f"{n_pmk} pixels in this process: {same:,.0f} pixels/s ({same / ref:.0f}x, numba threads)")
-        for stage_, what in (("tsmk_stream", "trend_netcdf (streamed file to file)"),
-                             ("tsmk", "trend() via xarray.apply_ufunc + dask")):
-            dt = t1[stage_].best
-            ours = npix / dt
-            print(f"    satco2 Theil-Sen + Mann-Kendall per pixel, {what}, end to end (read, compute, "
-                  f"write): {ours:,.0f} pixels/s ({dt:.1f} s best, spread {t1[stage_].spread()}, peak "
-                  f"{peaks[stage_]:.2f} GB, {os.cpu_count()} cores); "
-                  f"ratio to pymannkendall = {ours / ref:.0f}x (target >= 300x)", flush=True)
+        # 1. Theil-Sen + MK vs pymannkendall loop, interleaved rounds
+        if 1 in parts:
+            run_measured(py + ["--stage", "tsmk_stream", "--inp", str(cube), "--out", str(tmp / "w.nc")], env)  # warm numba cache
+            block = pmk_block(str(cube), n_pmk)
+            n_pmk = block.shape[1]
+            import pandas as pd
 
-        # 2. OLS vs cdo trend, same file, end to end, interleaved rounds
-        cdo = shutil.which("cdo")
-        sides = {"ols_stream": stage("ols_stream"), "ols": stage("ols")}
-        if cdo:
-            sides["cdo trend"] = lambda r: run_measured(
-                [cdo, "-s", "-O", "trend", str(cube), str(tmp / "cdo_a.nc"), str(tmp / "cdo_b.nc")])
-        print("[2] per-pixel OLS, end to end (interleaved rounds):", flush=True)
-        t2 = _measure.interleaved(sides, a.rounds, children=True)
-        _measure.report(t2)
-        dt_ours, dt_dask = t2["ols_stream"].best, t2["ols"].best
-        print(f"[2] per-pixel OLS, end to end: satco2 trend_netcdf (streamed) {dt_ours:.2f} s; "
-              f"trend() via xarray + dask {dt_dask:.2f} s (best of {len(t2['ols'].wall)})", flush=True)
-        if cdo:
-            import xarray as xr
+            from satco2.science import trends
 
-            dt_cdo = t2["cdo trend"].best
-            b_cdo = xr.open_dataset(tmp / "cdo_b.nc")["x"].squeeze().values
-            b_ours = xr.open_dataset(tmp / "ols_stream.nc")["slope_per_step"].values
-            b_dask = xr.open_dataset(tmp / "ols.nc")["b"].values
-            assert np.allclose(b_ours, b_dask, equal_nan=True, atol=1e-6)
-            ok = np.isfinite(b_cdo) & np.isfinite(b_ours)
-            diff = np.abs(b_cdo[ok] - b_ours[ok]).max() if ok.any() else np.nan
-            print(f"    cdo trend {dt_cdo:.2f} s; ratio cdo / satco2 streamed = {dt_cdo / dt_ours:.2f}x "
-                  f"(target >= 2x; per round {_measure.per_round(t2['cdo trend'], t2['ols_stream'])}), "
-                  f"cdo / satco2 dask = {dt_cdo / dt_dask:.2f}x; "
-                  f"max |slope difference| = {diff:.2e} per step", flush=True)
-        else:
-            print(f"[2] per-pixel OLS trend: satco2 {dt_ours:.2f} s; cdo not installed, no comparison")
+            dates = pd.date_range("2003-01-01", periods=nt, freq="MS")
+            years, months = trends.decimal_year(dates), np.asarray(dates.month, np.int64)
+            Y = np.ascontiguousarray(block.T)
+            trends.METHODS["theil_sen_mk"].block(Y, years, months, deseason=False, alpha=0.05, min_count=3)
+            print("[1] Theil-Sen + Mann-Kendall (interleaved rounds):", flush=True)
+            t1 = _measure.interleaved({
+                "pymannkendall loop": lambda r: pmk_loop(block),
+                "satco2 kernel, same pixels": lambda r: trends.METHODS["theil_sen_mk"].block(
+                    Y, years, months, deseason=False, alpha=0.05, min_count=3),
+                "tsmk_stream": stage("tsmk_stream"), "tsmk": stage("tsmk")}, a.rounds)
+            _measure.report(t1)
+            ref = n_pmk / t1["pymannkendall loop"].best
+            same = n_pmk / t1["satco2 kernel, same pixels"].best
+            print(f"[1] pymannkendall.original_test loop: {ref:,.0f} pixels/s (best of {len(t1['tsmk'].wall)} "
+                  f"interleaved loops over {n_pmk} pixels, spread {t1['pymannkendall loop'].spread()}; "
+                  f"extrapolated: {npix / ref / 3600:.1f} h for the cube); satco2's kernel on the same "
+                  f"{n_pmk} pixels in this process: {same:,.0f} pixels/s ({same / ref:.0f}x, numba threads)")
+            for stage_, what in (("tsmk_stream", "trend_netcdf (streamed file to file)"),
+                                 ("tsmk", "trend() via xarray.apply_ufunc + dask")):
+                dt = t1[stage_].best
+                ours = npix / dt
+                print(f"    satco2 Theil-Sen + Mann-Kendall per pixel, {what}, end to end (read, compute, "
+                      f"write): {ours:,.0f} pixels/s ({dt:.1f} s best, spread {t1[stage_].spread()}, peak "
+                      f"{peaks[stage_]:.2f} GB, {os.cpu_count()} cores); "
+                      f"ratio to pymannkendall = {ours / ref:.0f}x (target >= 300x)", flush=True)
 
-        # 3. out-of-core memory on a cube > 8 GB
-        for f in tmp.glob("*.nc"):
-            f.unlink()
-        bigcube = tmp / "bigcube.nc"
-        gb = make_cube(bigcube, nt, *big)
-        note = "" if gb > 8 else " (SMALL cube: says nothing about out-of-core memory)"
-        for stage_, what in (("ols_stream", "trend_netcdf (streamed)"), ("ols", "trend() xarray + dask")):
-            dt, peak = run_measured(py + ["--stage", stage_, "--inp", str(bigcube), "--out",
-                                          str(tmp / f"big_{stage_}.nc"), "--lat-chunk", "32"], env)
-            print(f"[3] OLS trend, {what}, on a {gb:.2f} GB cube: {dt:.1f} s, peak RSS {peak:.2f} GB "
-                  f"(target < 4 GB on > 8 GB){note}", flush=True)
+        if 2 in parts:
+            # 2. OLS vs cdo trend, same file, end to end, interleaved rounds
+            cdo = shutil.which("cdo")
+            sides = {"ols_stream": stage("ols_stream"), "ols": stage("ols")}
+            if cdo:
+                sides["cdo trend"] = lambda r: run_measured(
+                    [cdo, "-s", "-O", "trend", str(cube), str(tmp / "cdo_a.nc"), str(tmp / "cdo_b.nc")])
+            print("[2] per-pixel OLS, end to end (interleaved rounds):", flush=True)
+            t2 = _measure.interleaved(sides, a.rounds, children=True)
+            _measure.report(t2)
+            dt_ours, dt_dask = t2["ols_stream"].best, t2["ols"].best
+            print(f"[2] per-pixel OLS, end to end: satco2 trend_netcdf (streamed) {dt_ours:.2f} s; "
+                  f"trend() via xarray + dask {dt_dask:.2f} s (best of {len(t2['ols'].wall)})", flush=True)
+            if cdo:
+                import xarray as xr
+
+                dt_cdo = t2["cdo trend"].best
+                b_cdo = xr.open_dataset(tmp / "cdo_b.nc")["x"].squeeze().values
+                b_ours = xr.open_dataset(tmp / "ols_stream.nc")["slope_per_step"].values
+                b_dask = xr.open_dataset(tmp / "ols.nc")["b"].values
+                assert np.allclose(b_ours, b_dask, equal_nan=True, atol=1e-6)
+                ok = np.isfinite(b_cdo) & np.isfinite(b_ours)
+                diff = np.abs(b_cdo[ok] - b_ours[ok]).max() if ok.any() else np.nan
+                print(f"    cdo trend {dt_cdo:.2f} s; ratio cdo / satco2 streamed = {dt_cdo / dt_ours:.2f}x "
+                      f"(target >= 2x; per round {_measure.per_round(t2['cdo trend'], t2['ols_stream'])}), "
+                      f"cdo / satco2 dask = {dt_cdo / dt_dask:.2f}x; "
+                      f"max |slope difference| = {diff:.2e} per step", flush=True)
+            else:
+                print(f"[2] per-pixel OLS trend: satco2 {dt_ours:.2f} s; cdo not installed, no comparison")
+
+        if 3 in parts:
+            # 3. out-of-core memory on a cube > 8 GB
+            for f in tmp.glob("*.nc"):
+                f.unlink()
+            bigcube = tmp / "bigcube.nc"
+            gb = make_cube(bigcube, nt, *big)
+            note = "" if gb > 8 else " (SMALL cube: says nothing about out-of-core memory)"
+            for stage_, what in (("ols_stream", "trend_netcdf (streamed)"), ("ols", "trend() xarray + dask")):
+                dt, peak = run_measured(py + ["--stage", stage_, "--inp", str(bigcube), "--out",
+                                              str(tmp / f"big_{stage_}.nc"), "--lat-chunk", "32"], env)
+                print(f"[3] OLS trend, {what}, on a {gb:.2f} GB cube: {dt:.1f} s, peak RSS {peak:.2f} GB "
+                      f"(target < 4 GB on > 8 GB){note}", flush=True)
         _measure.conditions("end")
     finally:
         if not a.keep:
