@@ -26,9 +26,13 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 
 
 def cpu_seconds(children: bool = False) -> float:
-    """User + system CPU seconds of this process (and of its waited-for children if asked)."""
-    r = resource.getrusage(resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
+    """User + system CPU seconds of this process (plus those of its waited-for children if asked)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    total = r.ru_utime + r.ru_stime
+    if children:
+        c = resource.getrusage(resource.RUSAGE_CHILDREN)
+        total += c.ru_utime + c.ru_stime
+    return total
 
 
 def load_average() -> str:
@@ -108,8 +112,8 @@ def interleaved(sides: dict[str, Callable[[int], object]], rounds: int | None = 
     """Run each callable of ``sides`` once per round, in turn (interleaved), ``rounds`` times.
 
     ``rounds=None``: decided after the first round by :func:`repeats` of the fastest side (>= 3,
-    5 if it took under 2 s). Each callable gets the round number. ``children``: count the CPU
-    time of waited-for child processes instead of this process's (sides that run subprocesses).
+    5 if it took under 2 s). Each callable gets the round number. ``children``: add the CPU
+    time of waited-for child processes to this process's (sides that run subprocesses).
     """
     out = {k: Timings() for k in sides}
     r = 0

@@ -234,7 +234,7 @@ def main(argv=None) -> None:
                 "pymannkendall loop": lambda r: pmk_loop(block),
                 "satco2 kernel, same pixels": lambda r: trends.METHODS["theil_sen_mk"].block(
                     Y, years, months, deseason=False, alpha=0.05, min_count=3),
-                "tsmk_stream": stage("tsmk_stream"), "tsmk": stage("tsmk")}, a.rounds)
+                "tsmk_stream": stage("tsmk_stream"), "tsmk": stage("tsmk")}, a.rounds, children=True)
             _measure.report(t1)
             ref = n_pmk / t1["pymannkendall loop"].best
             same = n_pmk / t1["satco2 kernel, same pixels"].best
