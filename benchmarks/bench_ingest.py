@@ -6,7 +6,8 @@ layout, float32 chlor_a-like field, zlib level 4, ~40 % fill) at the real MODIS 
 time, the ratio (target >= 2x) and input MB/s of the ingest and of two references (the
 researcher's one-liner with defaults: zarr chunks = the NetCDF chunks 256 x 512, zstd; and the
 same one-liner with the mirror's chunks and blosc lz4 codec), in interleaved rounds (best and
-spread), and the disk's raw sequential read speed (``dd iflag=direct`` of a file of the same size
+spread; ``benchmarks._measure``: >= 3 rounds, 5 under 2 s; load average and thread
+settings printed at the start and the end), and the disk's raw sequential read speed (``dd iflag=direct`` of a file of the same size
 written in the same run, so the page cache does not flatter it). The input files sit in the
 page cache for every path alike (they were just written or read).
 
@@ -85,8 +86,10 @@ def _reference(files, out: Path, matched: bool) -> None:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--small", action="store_true", help="3 files at 1/4 of the 4 km grid")
+    ap.add_argument("--nlat", type=int, default=None, help="rows of the grid (default 4320; --small 1080)")
     ap.add_argument("--gb", type=float, default=1.0, help="total size of the input files (full run)")
-    ap.add_argument("--repeat", type=int, default=2, help="timed rounds (best and spread are printed)")
+    ap.add_argument("--repeat", type=int, default=None,
+                    help="timed interleaved rounds (default: 3, or 5 if a round takes under 2 s)")
     ap.add_argument("--dir", default=None, help="work folder (default: a temporary folder)")
     ap.add_argument("--inputs", default=None,
                     help="keep the input files in this folder and reuse them in later runs")
@@ -98,11 +101,14 @@ def main(argv=None) -> None:
     warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
     warnings.filterwarnings("ignore", message=".*specified chunks separate the stored chunks.*")
 
+    from benchmarks import _measure
     from satco2.catalog.ingest import SPATIAL_CHUNK, ingest
+
+    _measure.conditions("start")
 
     work = Path(tempfile.mkdtemp(prefix="satco2-bench-ingest-", dir=args.dir))
     try:
-        nlat = 1080 if args.small else 4320
+        nlat = args.nlat or (1080 if args.small else 4320)
         src = Path(args.inputs) / f"l3m-{nlat}" if args.inputs else work / "src"
         src.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
@@ -130,25 +136,20 @@ def main(argv=None) -> None:
         shutil.rmtree(work / "warm")
         shutil.rmtree(work / "warm.zarr")
 
-        import resource
-
-        def cpu():
-            r = resource.getrusage(resource.RUSAGE_SELF)
-            return r.ru_utime + r.ru_stime
-
-        times: dict[str, list[float]] = {k: [] for k in runs}
-        cpus: dict[str, list[float]] = {k: [] for k in runs}
-        for r in range(args.repeat):  # interleaved rounds: load from other jobs hits all paths alike
-            for name, fn in runs.items():
+        def timed(name):
+            def run(r):
                 out = work / f"out-{r}"
                 out.mkdir()
-                c0, t0 = cpu(), time.perf_counter()
-                fn(out)
-                times[name].append(time.perf_counter() - t0)
-                cpus[name].append(cpu() - c0)
-                shutil.rmtree(out)
-                print(f"  round {r + 1}: {name:42s} {times[name][-1]:7.1f} s wall {cpus[name][-1]:7.1f} s CPU",
-                      flush=True)
+                try:
+                    runs[name](out)
+                finally:
+                    shutil.rmtree(out)
+            return run
+
+        # interleaved rounds: load from other jobs hits all paths alike
+        res = _measure.interleaved({k: timed(k) for k in runs}, args.repeat)
+        times = {k: v.wall for k, v in res.items()}
+        cpus = {k: v.cpu for k, v in res.items()}
 
         raw = [raw_read_speed(work, min(total, 2 * 2**30)) for _ in range(2)]
         mb = total / 2**20
@@ -164,6 +165,7 @@ def main(argv=None) -> None:
         print(f"disk raw sequential read (dd, O_DIRECT): {max(raw):.0f} MB/s (runs: "
               f"{', '.join(f'{x:.0f}' for x in raw)}); ingest reaches {100 * mb / ours / max(raw):.1f} % of it "
               f"(median of rounds: {mb / statistics.median(times['satco2 ingest']):.0f} MB/s)")
+        _measure.conditions("end")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

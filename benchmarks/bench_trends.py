@@ -3,7 +3,10 @@
 1. Per-pixel Theil–Sen + Mann–Kendall (``satco2.science.trends``, numba kernels under
    ``xr.apply_ufunc`` with dask) against a per-pixel loop of ``pymannkendall.original_test``:
    pixels/s of each. The pymannkendall loop is timed on a SUBSET of pixels and extrapolated
-   (it would take hours on the full cube); the subset size is printed.
+   (it would take hours on the full cube); the subset size is printed, and satco2's kernel is
+   timed on the same pixels too. Every comparison runs its sides in interleaved rounds
+   (``benchmarks._measure``: best of >= 3, 5 under 2 s, spread printed); the load average and
+   thread settings are printed at the start and the end.
 2. Per-pixel OLS trend against Debian's ``cdo trend`` on the SAME NetCDF file, end to end
    (reading the file, computing, writing a NetCDF of intercept and slope); both run as
    subprocesses, wall time measured; the slopes are compared.
@@ -106,10 +109,10 @@ def run_measured(cmd: list[str], env=None) -> tuple[float, float]:
 # ------------------------------------------------------------------------------------------
 # stages run in their own process (so that wall time and memory are theirs alone)
 def stage_ols_stream(inp: str, out: str, lat_chunk: int) -> None:
-    from satco2.science import trends
+    from satco2.science import trend_stream
 
     # like for like with `cdo trend` (intercept and slope only): no p-values
-    trends.trend_netcdf(inp, out, "x", method="ols", deseason=False,
+    trend_stream.trend_netcdf(inp, out, "x", method="ols", deseason=False,
                         stats=("intercept", "slope_per_step"))
 
 
@@ -146,102 +149,151 @@ def stage_tsmk(inp: str, out: str, lat_chunk: int) -> None:
         res[["slope", "p_value", "z"]].to_netcdf(out, engine="netcdf4")
 
 
-def pmk_rate(inp: str, n_pixels: int, repeat: int = 3) -> float:
-    """pixels/s of pymannkendall.original_test looped over ``n_pixels`` pixels of the cube, the
-    best of ``repeat`` loops (its speed varies by tens of percent between loops on a VM)."""
+def pmk_block(inp: str, n_pixels: int) -> np.ndarray:
+    """(time, n_pixels) float64: the pixels of the middle row that the pymannkendall loop and
+    satco2's kernel are both timed on."""
     import netCDF4
-    import pymannkendall as pmk
 
     with netCDF4.Dataset(inp) as nc:
         v = nc["x"]
         ny = v.shape[1]
-        block = np.asarray(v[:, ny // 2, :n_pixels].filled(np.nan), dtype=np.float64)
-    best = np.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for j in range(block.shape[1]):
-            pmk.original_test(block[:, j])
-        best = min(best, time.perf_counter() - t0)
-    return block.shape[1] / best
+        return np.asarray(v[:, ny // 2, :n_pixels].filled(np.nan), dtype=np.float64)
+
+
+def pmk_loop(block: np.ndarray) -> list:
+    import pymannkendall as pmk
+
+    return [pmk.original_test(block[:, j]) for j in range(block.shape[1])]
 
 
 STAGES = {"ols": stage_ols, "tsmk": stage_tsmk, "ols_stream": stage_ols_stream,
           "tsmk_stream": stage_tsmk_stream}
 
 
-def main() -> None:
+def main(argv=None) -> None:
+    from benchmarks import _measure
+
     ap = argparse.ArgumentParser()
     ap.add_argument("--small", action="store_true", help="quick check on small cubes")
     ap.add_argument("--keep", help="folder for the cubes (default: a temporary folder)")
+    ap.add_argument("--shape", type=int, nargs=3, metavar=("NT", "NY", "NX"), default=None,
+                    help="the cube (default 144 1000 1000; --small: 144 100 100)")
+    ap.add_argument("--big", type=int, nargs=2, metavar=("NY", "NX"), default=None,
+                    help="rows and columns of the out-of-core cube (default 4000 3800; --small 300 1000)")
+    ap.add_argument("--pmk-pixels", type=int, default=None, help="pixels of the pymannkendall loop")
+    ap.add_argument("--rounds", type=int, default=None,
+                    help="interleaved rounds per comparison (default: 3, or 5 under 2 s)")
+    ap.add_argument("--parts", default="1,2,3",
+                    help="which comparisons to run: 1 Theil-Sen/MK, 2 OLS vs cdo, 3 memory (default all)")
     ap.add_argument("--stage", choices=list(STAGES), help=argparse.SUPPRESS)
     ap.add_argument("--inp", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     ap.add_argument("--lat-chunk", type=int, default=50, help=argparse.SUPPRESS)
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     if a.stage:
         return STAGES[a.stage](a.inp, a.out, a.lat_chunk)
 
-    nt = 144
-    ny, nx = (100, 100) if a.small else (1000, 1000)
-    big = (300, 1000) if a.small else (4000, 3800)  # full: 144*4000*3800*4 B = 8.75 GB
-    n_pmk = 50 if a.small else 300
+    nt, ny, nx = a.shape or ((144, 100, 100) if a.small else (144, 1000, 1000))
+    big = tuple(a.big or ((300, 1000) if a.small else (4000, 3800)))  # full: 144*4000*3800*4 B = 8.75 GB
+    n_pmk = a.pmk_pixels or (50 if a.small else 300)
     tmp = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="bench_trends_"))
     tmp.mkdir(parents=True, exist_ok=True)
     py = [sys.executable, "-m", "benchmarks.bench_trends"]
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    _measure.conditions("start")
     try:
         cube = tmp / "cube.nc"
         gb = make_cube(cube, nt, ny, nx)
         npix = ny * nx
         print(f"cube: {nt} x {ny} x {nx} float32 SYNTHETIC, {gb:.2f} GB at {cube}", flush=True)
 
-        # 1. Theil-Sen + MK vs pymannkendall loop
-        run_measured(py + ["--stage", "tsmk_stream", "--inp", str(cube), "--out", str(tmp / "w.nc")], env)  # warm numba cache
-        ref = pmk_rate(str(cube), n_pmk)
-        print(f"[1] pymannkendall.original_test loop: {ref:,.0f} pixels/s (best of 3 loops over {n_pmk} pixels, "
-              f"extrapolated: {npix / ref / 3600:.1f} h for the cube)")
-        for stage, what in (("tsmk_stream", "trend_netcdf (streamed file to file)"),
-                            ("tsmk", "trend() via xarray.apply_ufunc + dask")):
-            dt, peak = run_measured(py + ["--stage", stage, "--inp", str(cube), "--out", str(tmp / f"{stage}.nc")], env)
-            ours = npix / dt
-            print(f"    satco2 Theil-Sen + Mann-Kendall per pixel, {what}, end to end (read, compute, "
-                  f"write): {ours:,.0f} pixels/s ({dt:.1f} s, peak {peak:.2f} GB, {os.cpu_count()} cores); "
-                  f"ratio to pymannkendall = {ours / ref:.0f}x (target >= 100x)", flush=True)
+        parts = {int(p) for p in a.parts.split(",") if p.strip()}
+        peaks = {}
 
-        # 2. OLS vs cdo trend, same file, end to end
-        cdo = shutil.which("cdo")
-        dt_dask, _ = run_measured(py + ["--stage", "ols", "--inp", str(cube), "--out", str(tmp / "ols.nc")], env)
-        dt_ours, _ = run_measured(py + ["--stage", "ols_stream", "--inp", str(cube), "--out", str(tmp / "ols_s.nc")], env)
-        print(f"[2] per-pixel OLS, end to end: satco2 trend_netcdf (streamed) {dt_ours:.1f} s; "
-              f"trend() via xarray + dask {dt_dask:.1f} s", flush=True)
-        if cdo:
-            dt_cdo, _ = run_measured([cdo, "-s", "-O", "trend", str(cube), str(tmp / "cdo_a.nc"),
-                                      str(tmp / "cdo_b.nc")])
-            import xarray as xr
+        def stage(name):
+            def run(r):
+                _, peaks[name] = run_measured(py + ["--stage", name, "--inp", str(cube), "--out",
+                                                    str(tmp / f"{name}.nc")], env)
+            return run
 
-            b_cdo = xr.open_dataset(tmp / "cdo_b.nc")["x"].squeeze().values
-            b_ours = xr.open_dataset(tmp / "ols_s.nc")["slope_per_step"].values
-            b_dask = xr.open_dataset(tmp / "ols.nc")["b"].values
-            assert np.allclose(b_ours, b_dask, equal_nan=True, atol=1e-6)
-            ok = np.isfinite(b_cdo) & np.isfinite(b_ours)
-            diff = np.abs(b_cdo[ok] - b_ours[ok]).max() if ok.any() else np.nan
-            print(f"    cdo trend {dt_cdo:.1f} s; ratio cdo / satco2 streamed = {dt_cdo / dt_ours:.2f}x "
-                  f"(target >= 1), cdo / satco2 dask = {dt_cdo / dt_dask:.2f}x; "
-                  f"max |slope difference| = {diff:.2e} per step", flush=True)
-        else:
-            print(f"[2] per-pixel OLS trend: satco2 {dt_ours:.1f} s; cdo not installed, no comparison")
+        # 1. Theil-Sen + MK vs pymannkendall loop, interleaved rounds
+        if 1 in parts:
+            run_measured(py + ["--stage", "tsmk_stream", "--inp", str(cube), "--out", str(tmp / "w.nc")], env)  # warm numba cache
+            block = pmk_block(str(cube), n_pmk)
+            n_pmk = block.shape[1]
+            import pandas as pd
 
-        # 3. out-of-core memory on a cube > 8 GB
-        for f in tmp.glob("*.nc"):
-            f.unlink()
-        bigcube = tmp / "bigcube.nc"
-        gb = make_cube(bigcube, nt, *big)
-        note = "" if gb > 8 else " (SMALL cube: says nothing about out-of-core memory)"
-        for stage, what in (("ols_stream", "trend_netcdf (streamed)"), ("ols", "trend() xarray + dask")):
-            dt, peak = run_measured(py + ["--stage", stage, "--inp", str(bigcube), "--out",
-                                          str(tmp / f"big_{stage}.nc"), "--lat-chunk", "32"], env)
-            print(f"[3] OLS trend, {what}, on a {gb:.2f} GB cube: {dt:.1f} s, peak RSS {peak:.2f} GB "
-                  f"(target < 4 GB on > 8 GB){note}", flush=True)
+            from satco2.science import trends
+
+            dates = pd.date_range("2003-01-01", periods=nt, freq="MS")
+            years, months = trends.decimal_year(dates), np.asarray(dates.month, np.int64)
+            Y = np.ascontiguousarray(block.T)
+            trends.METHODS["theil_sen_mk"].block(Y, years, months, deseason=False, alpha=0.05, min_count=3)
+            print("[1] Theil-Sen + Mann-Kendall (interleaved rounds):", flush=True)
+            t1 = _measure.interleaved({
+                "pymannkendall loop": lambda r: pmk_loop(block),
+                "satco2 kernel, same pixels": lambda r: trends.METHODS["theil_sen_mk"].block(
+                    Y, years, months, deseason=False, alpha=0.05, min_count=3),
+                "tsmk_stream": stage("tsmk_stream"), "tsmk": stage("tsmk")}, a.rounds, children=True)
+            _measure.report(t1)
+            ref = n_pmk / t1["pymannkendall loop"].best
+            same = n_pmk / t1["satco2 kernel, same pixels"].best
+            print(f"[1] pymannkendall.original_test loop: {ref:,.0f} pixels/s (best of {len(t1['tsmk'].wall)} "
+                  f"interleaved loops over {n_pmk} pixels, spread {t1['pymannkendall loop'].spread()}; "
+                  f"extrapolated: {npix / ref / 3600:.1f} h for the cube); satco2's kernel on the same "
+                  f"{n_pmk} pixels in this process: {same:,.0f} pixels/s ({same / ref:.0f}x, numba threads)")
+            for stage_, what in (("tsmk_stream", "trend_netcdf (streamed file to file)"),
+                                 ("tsmk", "trend() via xarray.apply_ufunc + dask")):
+                dt = t1[stage_].best
+                ours = npix / dt
+                print(f"    satco2 Theil-Sen + Mann-Kendall per pixel, {what}, end to end (read, compute, "
+                      f"write): {ours:,.0f} pixels/s ({dt:.1f} s best, spread {t1[stage_].spread()}, peak "
+                      f"{peaks[stage_]:.2f} GB, {os.cpu_count()} cores); "
+                      f"ratio to pymannkendall = {ours / ref:.0f}x (target >= 300x)", flush=True)
+
+        if 2 in parts:
+            # 2. OLS vs cdo trend, same file, end to end, interleaved rounds
+            cdo = shutil.which("cdo")
+            sides = {"ols_stream": stage("ols_stream"), "ols": stage("ols")}
+            if cdo:
+                sides["cdo trend"] = lambda r: run_measured(
+                    [cdo, "-s", "-O", "trend", str(cube), str(tmp / "cdo_a.nc"), str(tmp / "cdo_b.nc")])
+            print("[2] per-pixel OLS, end to end (interleaved rounds):", flush=True)
+            t2 = _measure.interleaved(sides, a.rounds, children=True)
+            _measure.report(t2)
+            dt_ours, dt_dask = t2["ols_stream"].best, t2["ols"].best
+            print(f"[2] per-pixel OLS, end to end: satco2 trend_netcdf (streamed) {dt_ours:.2f} s; "
+                  f"trend() via xarray + dask {dt_dask:.2f} s (best of {len(t2['ols'].wall)})", flush=True)
+            if cdo:
+                import xarray as xr
+
+                dt_cdo = t2["cdo trend"].best
+                b_cdo = xr.open_dataset(tmp / "cdo_b.nc")["x"].squeeze().values
+                b_ours = xr.open_dataset(tmp / "ols_stream.nc")["slope_per_step"].values
+                b_dask = xr.open_dataset(tmp / "ols.nc")["b"].values
+                assert np.allclose(b_ours, b_dask, equal_nan=True, atol=1e-6)
+                ok = np.isfinite(b_cdo) & np.isfinite(b_ours)
+                diff = np.abs(b_cdo[ok] - b_ours[ok]).max() if ok.any() else np.nan
+                print(f"    cdo trend {dt_cdo:.2f} s; ratio cdo / satco2 streamed = {dt_cdo / dt_ours:.2f}x "
+                      f"(target >= 2x; per round {_measure.per_round(t2['cdo trend'], t2['ols_stream'])}), "
+                      f"cdo / satco2 dask = {dt_cdo / dt_dask:.2f}x; "
+                      f"max |slope difference| = {diff:.2e} per step", flush=True)
+            else:
+                print(f"[2] per-pixel OLS trend: satco2 {dt_ours:.2f} s; cdo not installed, no comparison")
+
+        if 3 in parts:
+            # 3. out-of-core memory on a cube > 8 GB
+            for f in tmp.glob("*.nc"):
+                f.unlink()
+            bigcube = tmp / "bigcube.nc"
+            gb = make_cube(bigcube, nt, *big)
+            note = "" if gb > 8 else " (SMALL cube: says nothing about out-of-core memory)"
+            for stage_, what in (("ols_stream", "trend_netcdf (streamed)"), ("ols", "trend() xarray + dask")):
+                dt, peak = run_measured(py + ["--stage", stage_, "--inp", str(bigcube), "--out",
+                                              str(tmp / f"big_{stage_}.nc"), "--lat-chunk", "32"], env)
+                print(f"[3] OLS trend, {what}, on a {gb:.2f} GB cube: {dt:.1f} s, peak RSS {peak:.2f} GB "
+                      f"(target < 4 GB on > 8 GB){note}", flush=True)
+        _measure.conditions("end")
     finally:
         if not a.keep:
             shutil.rmtree(tmp, ignore_errors=True)

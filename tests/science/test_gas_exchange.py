@@ -178,3 +178,33 @@ def test_fused_kernels_equal_reference_functions():
         ge.flux_fast(np.array([20.0]), np.array([35.0]), np.array([30.0]), np.array([1.0]))
     with pytest.raises(satco2.SatCO2Error):
         ge.flux_fast(t, s, u, dp, "XX")
+
+
+def test_flux_from_pco2_polynomial_path_equals_exact_kernel_over_the_validity_ranges():
+    """flux_from_pco2_fast evaluates exp/log as polynomials inside the validity ranges: equal to
+    the exact fused kernel (libm exp/log) over the whole ranges and their corners, with inputs
+    broadcast as xarray hands them (xCO2 per time step), in float64 and float32; outside the
+    ranges it warns and uses the exact kernel."""
+    rng = np.random.default_rng(11)
+    n = 20000
+    t, s, u = rng.uniform(-1, 40, n), rng.uniform(0, 40, n), rng.uniform(0, 25, n)
+    t[:4], s[:4] = [-1, 40, -1, 40], [0, 0, 40, 40]
+    psw, x, p = rng.uniform(100, 1000, n), rng.uniform(300, 450, n), rng.uniform(9e4, 1.05e5, n)
+    q, l, scref = ge.K_COEFFICIENTS["W14"]
+    exact = ge._kernels()[3](t, s, u, psw, x, p, q, l, scref)
+    size = np.abs(ge._kernels()[3](t, s, u, psw, 0 * x, p, q, l, scref))  # the k K0 pCO2sw term
+    assert np.max(np.abs(ge.flux_from_pco2_fast(t, s, u, psw, x, p) - exact) / size) < 1e-13
+    T = rng.uniform(5, 30, (3, 4, 5))
+    X = np.array([380.0, 390.0, 400.0])[:, None, None]
+    args = (T, 0 * T + 35, 0 * T + 7, 0 * T + 400, X, 0 * T + 101325)
+    ref = ge._kernels()[3](*args, q, l, scref)
+    got = ge.flux_from_pco2_fast(*args)
+    assert got.shape == (3, 4, 5) and np.abs(got - ref).max() < 1e-12
+    got32 = ge.flux_from_pco2_fast(*(a.astype(np.float32) for a in args))
+    assert got32.dtype == np.float32
+    np.testing.assert_allclose(got32, ref, rtol=1e-5)
+    with pytest.warns(satco2.ValidityWarning, match="t_C"):
+        out = ge.flux_from_pco2_fast(np.array([45.0, 20.0]), np.array([35.0, 35.0]), np.array([5.0, 5.0]),
+                                     np.array([400.0, 400.0]), 390.0, 101325.0)
+    np.testing.assert_allclose(out, ge._kernels()[3](np.array([45.0, 20.0]), 35.0, 5.0, 400.0, 390.0,
+                                                     101325.0, q, l, scref), rtol=1e-15)

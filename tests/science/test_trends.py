@@ -278,6 +278,14 @@ def test_trend_netcdf_streamed_ols_precision_threads_and_stats(tmp_path):
     np.testing.assert_allclose(got.slope.values, full.slope.values, rtol=1e-4, atol=1e-5, equal_nan=True)
     np.testing.assert_allclose(got["mean"].values, full["mean"].values, rtol=1e-6, equal_nan=True)
     assert np.isnan(got.slope.values[:40]).all() and np.isnan(got.slope.values[100]).all()
+    # without p-value, stderr and rvalue the statistics come from a shorter path: the same values
+    cols = ("slope", "intercept", "n", "mean", "slope_pct", "slope_per_step")
+    trends.trend_netcdf(f, tmp_path / "cols.nc", "sst", method="ols", stats=cols)
+    trends.trend_netcdf(f, tmp_path / "all.nc", "sst", method="ols")
+    short, every = xr.open_dataset(tmp_path / "cols.nc"), xr.open_dataset(tmp_path / "all.nc")
+    assert sorted(short.data_vars) == sorted(cols)
+    for name in cols:
+        np.testing.assert_array_equal(short[name].values, every[name].values, err_msg=name)
     with pytest.raises(SatCO2Error, match="not outputs of the method"):
         trends.trend_netcdf(f, tmp_path / "x.nc", "sst", stats=("slope", "tau"))
     assert not (tmp_path / "x.nc").exists()
@@ -388,3 +396,29 @@ def test_trend_hamed_rao_on_a_monthly_cube_with_gaps_equals_pymannkendall():
     n_ref = int((ref < 0.05).sum())
     assert n_ref >= 10
     assert abs(int(tim["significant"].sum()) - n_ref) <= max(2, n_ref // 10)
+
+
+def test_streamed_ols_loads_neither_xarray_nor_numba(tmp_path):
+    """trend_netcdf's streamed OLS (the `cdo trend` counterpart) runs in a process that imports
+    numpy and netCDF4 only: xarray, pandas, cf_xarray and numba cost it ~1 s of start-up."""
+    import subprocess
+    import sys
+
+    import netCDF4
+
+    path = tmp_path / "c.nc"
+    with netCDF4.Dataset(path, "w") as nc:
+        for d, n in (("time", 6), ("lat", 2), ("lon", 3)):
+            nc.createDimension(d, n)
+        t = nc.createVariable("time", "f8", ("time",))
+        t.units = "days since 2003-01-01"
+        t[:] = [0, 31, 59, 90, 120, 151]
+        nc.createVariable("x", "f4", ("time", "lat", "lon"))[:] = np.arange(36, dtype=np.float32).reshape(6, 2, 3)
+    code = ("import sys; from satco2.science import trend_stream; "
+            f"trend_stream.trend_netcdf({str(path)!r}, {str(tmp_path / 'o.nc')!r}, 'x', "
+            "stats=('intercept', 'slope_per_step')); "
+            "print(sorted(m for m in ('xarray', 'pandas', 'cf_xarray', 'numba', 'dask') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    with netCDF4.Dataset(tmp_path / "o.nc") as nc:
+        np.testing.assert_allclose(nc["slope_per_step"][:], 6.0, rtol=0.05)  # +6 per step, months of unequal length

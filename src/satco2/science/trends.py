@@ -36,13 +36,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-import os
-
 import numpy as np
 
-from .. import SatCO2Error, io
+from .. import SatCO2Error
 from .. import cf
 from ..cf import coord_name
+from .trend_stream import _ATTRS, OLS_STATS, OLS_TITLE, trend_netcdf
 
 __all__ = [
     "METHODS", "decimal_year", "deseasonalize", "select_period", "regional_mean", "trend",
@@ -177,8 +176,7 @@ _COMMON = ("slope", "intercept", "p_value", "n", "mean")
 _MK_STATS = _COMMON + ("z", "tau", "s", "var_s", "hr_factor")
 
 METHODS: dict[str, Method] = {
-    "ols": Method("ordinary least squares + t-test", "ols_block", _finish_ols,
-                  _COMMON + ("stderr", "rvalue")),
+    "ols": Method(OLS_TITLE, "ols_block", _finish_ols, OLS_STATS),
     "theil_sen_mk": Method("Theil-Sen slope + Mann-Kendall test (tie-corrected)",
                            "theil_sen_mk_block", _finish_mk, _MK_STATS,
                            {"hamed_rao": False, "hr_index": False, "z_crit": None}),
@@ -192,20 +190,6 @@ METHODS: dict[str, Method] = {
                                     {"hamed_rao": True, "hr_index": True, "z_crit": None}),
 }
 
-_ATTRS = {
-    "slope": ("{units} yr-1", "trend slope"),
-    "intercept": ("{units}", "intercept at t = 0 (decimal year 0)"),
-    "p_value": ("1", "two-sided p-value of a zero trend"),
-    "n": ("1", "number of valid values"),
-    "mean": ("{units}", "mean of the valid values over the period"),
-    "stderr": ("{units} yr-1", "standard error of the OLS slope"),
-    "rvalue": ("1", "Pearson correlation with time"),
-    "z": ("1", "Mann-Kendall normal score"),
-    "tau": ("1", "Kendall tau"),
-    "s": ("1", "Mann-Kendall S"),
-    "var_s": ("1", "variance of S"),
-    "hr_factor": ("1", "Hamed-Rao variance factor n/n*"),
-}
 
 
 def trend(da: xr.DataArray, method: str = "theil_sen_mk", *, deseason: bool = True,
@@ -306,226 +290,3 @@ def fitted_line(series: xr.DataArray, result: xr.Dataset, dim: str | None = None
     dim = dim or _time_coord(series)
     t = xr.DataArray(decimal_year(series[dim].values), dims=dim, coords={dim: series[dim]})
     return result["intercept"] + result["slope"] * t
-
-
-# --------------------------------------------------------------------------------------------
-# file to file, streamed (like `cdo trend`): no xarray/dask, bounded memory
-def _decimal_years_cf(values, units: str, calendar: str = "standard") -> np.ndarray:
-    import calendar as _cal
-
-    import cftime
-
-    out, months = [], []
-    for d in cftime.num2date(values, units, calendar=calendar):
-        dim = _cal.monthrange(d.year, d.month)[1] if calendar in ("standard", "gregorian",
-                                                                 "proleptic_gregorian") else 30
-        out.append(d.year + (d.month - 1 + (d.day - 1 + d.hour / 24.0) / dim) / 12.0)
-        months.append(d.month)
-    return np.asarray(out, dtype=np.float64), np.asarray(months, dtype=np.int64)
-
-def trend_netcdf(inp, out, variable: str, method: str = "ols", *, deseason: bool = False,
-                 alpha: float = 0.05, min_count: int = 3, block_bytes: float = 64e6,
-                 stats=None) -> None:
-    """Per-pixel trend of ``variable`` (dims time, y, x) from NetCDF file ``inp`` into NetCDF
-    ``out`` in bounded memory (out-of-core), without xarray/dask: the file-to-file counterpart
-    of ``cdo trend``.
-
-    ``stats``: the outputs to write, among the method's statistics (:data:`METHODS`) plus
-    ``slope_pct`` (% of the mean per year) and ``slope_per_step`` (per time step, as cdo writes
-    ``b``); default all. All are float32, written to a temporary name renamed at the end.
-
-    OLS without deseasonalization streams the file in its own order, whole time slabs of about
-    ``block_bytes``, accumulating per-pixel sums with BLAS (:func:`_ols_stream_sums`, 48 bytes
-    per pixel) - no numba, and the t-distribution only when ``p_value`` is asked for (``cdo
-    trend`` computes neither). Every other case reads blocks of rows and runs the method's kernel
-    as :func:`trend` does.
-    """
-    import netCDF4
-
-    if method not in METHODS:
-        raise SatCO2Error(f"unknown trend method {method!r}; choose one of {sorted(METHODS)}")
-    m = METHODS[method]
-    extra = ("slope_pct", "slope_per_step")
-    names = list(m.stats) + list(extra) if stats is None else list(stats)
-    unknown = [n for n in names if n not in m.stats and n not in extra]
-    if unknown or not names:
-        raise SatCO2Error(f"the statistics {unknown or names!r} are not outputs of the method {method!r}; "
-                          f"choose among {list(m.stats) + list(extra)}")
-    with io.atomic_path(out, suffix=".nc") as tmp:  # a failed or killed run leaves no partial file
-        with netCDF4.Dataset(inp) as src:
-            if variable not in src.variables:
-                raise SatCO2Error(f"the file {inp} has no variable {variable!r}")
-            v = src[variable]
-            if v.ndim != 3:
-                raise SatCO2Error(f"the variable {variable!r} in {inp} must have 3 dimensions (time, y, x)")
-            tdim, ydim, xdim = v.dimensions
-            tv = src[tdim]
-            t, month = _decimal_years_cf(tv[:], tv.units, getattr(tv, "calendar", "standard"))
-            nt, ny, nx = v.shape
-            step = float(np.median(np.diff(t))) if nt > 1 else 1.0
-            rows = max(1, int(block_bytes // (nt * nx * 4)))
-            # CF decoding by hand (one pass less than netCDF4's masked arrays): fill -> NaN, then
-            # scale_factor / add_offset
-            v.set_auto_maskandscale(False)
-            fill = getattr(v, "_FillValue", None)
-            fill = None if fill is None or (np.issubdtype(np.asarray(fill).dtype, np.floating) and np.isnan(fill)) else fill
-            scale, offset = getattr(v, "scale_factor", None), getattr(v, "add_offset", None)
-
-            def read(*key):
-                raw = np.asarray(v[key])
-                a = raw if raw.dtype.kind == "f" and scale is None and offset is None else raw.astype(np.float32)
-                if scale is not None:
-                    a *= np.float32(scale)
-                if offset is not None:
-                    a += np.float32(offset)
-                if fill is not None:
-                    a[raw == fill] = np.nan
-                return a
-
-            with netCDF4.Dataset(tmp, "w", format="NETCDF4") as dst:
-                dst.createDimension(ydim, ny)
-                dst.createDimension(xdim, nx)
-                for c in (ydim, xdim):
-                    if c in src.variables:
-                        cv = dst.createVariable(c, src[c].dtype, (c,))
-                        cv.setncatts({k: src[c].getncattr(k) for k in src[c].ncattrs()})
-                        cv[:] = src[c][:]
-                outs = {n: dst.createVariable(n, "f4", (ydim, xdim), fill_value=np.float32(np.nan))
-                        for n in names}
-                units = getattr(v, "units", "1")
-                for n in names:
-                    if n in _ATTRS:
-                        u, ln = _ATTRS[n]
-                        outs[n].units, outs[n].long_name = u.format(units=units), ln
-                if "slope_pct" in outs:
-                    outs["slope_pct"].units = "% yr-1"
-                if "slope_per_step" in outs:
-                    outs["slope_per_step"].units = f"{units} per time step"
-                dst.setncatts({"method": method, "method_title": m.title, "source_file": str(inp),
-                               "variable": variable, "deseasonalized": int(bool(deseason)),
-                               "alpha": float(alpha)})
-                streamed = method == "ols" and not deseason
-                if streamed:
-                    t0 = float(t.mean())
-                    tstep = max(1, int(block_bytes // (ny * nx * 4)))
-                    with_r = bool({"p_value", "stderr", "rvalue"} & set(names))
-                    acc, shift = _ols_stream_sums(read, nt, ny * nx, t - t0, tstep, need_syy=with_r)
-                for j0 in range(0, ny, rows):
-                    j1 = min(ny, j0 + rows)
-                    if streamed:
-                        sl = slice(j0 * nx, j1 * nx)
-                        raw = _ols_stream_finish(acc[:, sl], shift[sl], t0, min_count, with_r)
-                        if "p_value" in names:
-                            res = _finish_ols(raw, alpha)
-                        else:  # slope, intercept, p (not asked for), n, mean, stderr, r
-                            res = raw[:, [0, 1, 2, 3, 6, 4, 5]]
-                            res[:, 2] = np.nan
-                            res[:, 3] += 2.0
-                    else:
-                        blk = read(slice(None), slice(j0, j1), slice(None))
-                        Y = np.ascontiguousarray(blk.reshape(nt, -1).T)
-                        res = m.block(Y, t, month, deseason=deseason, alpha=alpha, min_count=min_count)
-                    shape = (j1 - j0, nx)
-                    col = dict(zip(m.stats, res.T))
-                    with np.errstate(divide="ignore", invalid="ignore"):
-                        col["slope_pct"] = 100.0 * col["slope"] / np.abs(col["mean"])
-                    col["slope_per_step"] = col["slope"] * step
-                    for n in names:
-                        outs[n][j0:j1, :] = col[n].reshape(shape).astype(np.float32)
-
-
-def _ols_stream_sums(read, nt: int, npix: int, d: np.ndarray, tstep: int, need_syy: bool = True,
-                     nthreads: int | None = None):
-    """Per-pixel OLS sums over a (time, y, x) variable read in whole time slabs (file order).
-
-    ``read(slice)`` returns the slab ``(k, y, x)`` with NaN for missing; ``d`` = time - t0.
-    Returns ``(acc, shift)``: ``acc`` (6, pixels) float64 holds n, sum d, sum d^2, sum y',
-    sum d*y', sum y'^2 (the last only if ``need_syy``), with y' = y - shift, ``shift`` being each
-    pixel's first valid value (the "shifted data" algorithm for sums of squares, so values such as
-    SST in kelvin lose no precision). Within a slab (``tstep`` steps) the sums are float32
-    BLAS products, across slabs float64; NaN is skipped. Pixels are split over ``nthreads``
-    threads (numpy and BLAS release the GIL; BLAS itself is held at one thread meanwhile).
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    from threadpoolctl import threadpool_limits
-
-    if nthreads is None:
-        nthreads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    nthreads = max(1, min(int(nthreads), npix // 65536))
-    bounds = np.linspace(0, npix, nthreads + 1).astype(int)
-    acc = np.zeros((6, npix))
-    shift = np.zeros(npix, np.float32)
-    done = np.zeros(npix, bool)  # pixels whose shift is set
-
-    def part(slab, D, a, b):
-        s = slab[:, a:b]
-        s -= shift[a:b]
-        ok = np.isfinite(s)
-        anyv = ok.any(axis=0)
-        # pixels valid for the first time: their sums are still zero, so their shift (their first
-        # valid value) can be set now and applied to this slab
-        new = anyv & ~done[a:b]
-        if new.any():
-            first = np.take_along_axis(s, ok.argmax(axis=0)[None], axis=0)[0]
-            first = np.where(new, first, np.float32(0))
-            shift[a:b] += first
-            done[a:b] |= new
-            s -= first
-        np.copyto(s, np.float32(0), where=~ok)
-        # the sums of 1, d, d^2 over the valid steps: constants for pixels valid at every step
-        # of the slab, zero for pixels valid at none; a product only for the others (clouds)
-        full = ok.all(axis=0)
-        acc[0:3, a:b] += np.outer(D.sum(axis=1, dtype=np.float64), full)
-        mixed = np.flatnonzero(~full & anyv)
-        if mixed.size:
-            acc[0:3, a + mixed] += D @ ok[:, mixed].astype(np.float32)
-        acc[3:5, a:b] += D[:2] @ s
-        if need_syy:
-            acc[5, a:b] += np.einsum("ij,ij->j", s, s)
-
-    def load(k0):
-        slab = np.ascontiguousarray(read(slice(k0, k0 + tstep)), dtype=np.float32)
-        return slab.reshape(slab.shape[0], npix)
-
-    # the next slab is read (netCDF4 releases the GIL) while this one is summed
-    with ThreadPoolExecutor(nthreads) as ex, ThreadPoolExecutor(1) as reader, \
-            threadpool_limits(1 if nthreads > 1 else None):
-        nxt = reader.submit(load, 0)
-        for k0 in range(0, nt, tstep):
-            slab = nxt.result()
-            if k0 + tstep < nt:
-                nxt = reader.submit(load, k0 + tstep)
-            dk = d[k0:k0 + tstep]
-            D = np.stack([np.ones_like(dk), dk, dk * dk]).astype(np.float32)
-            list(ex.map(lambda ab: part(slab, D, ab[0], ab[1]), zip(bounds[:-1], bounds[1:])))
-    return acc, shift
-
-
-def _ols_stream_finish(acc: np.ndarray, shift: np.ndarray, t0: float, min_count: int,
-                       with_r: bool = True) -> np.ndarray:
-    """Raw OLS statistics (pixels, 7) in the layout of ``ols_block`` (slope, intercept,
-    t-statistic, degrees of freedom, stderr, rvalue, mean) from the sums of
-    :func:`_ols_stream_sums` (the normal equations of least squares, as ``scipy.stats.linregress``).
-    ``with_r=False`` leaves the t-statistic, stderr and rvalue NaN (their sum of y^2 was not
-    accumulated)."""
-    n, sd, sdd, sy, sdy, syy = acc
-    with np.errstate(invalid="ignore", divide="ignore"):
-        tm, ym = sd / n, sy / n
-        sxx = sdd - n * tm * tm
-        sxy = sdy - n * tm * ym
-        syy = np.maximum(syy - n * ym * ym, 0.0)
-        slope = sxy / sxx
-        mean = ym + shift
-        df = n - 2.0
-        raw = np.full((n.size, 7), np.nan)
-        raw[:, 0], raw[:, 1], raw[:, 3], raw[:, 6] = slope, mean - slope * (tm + t0), df, mean
-        if with_r:
-            r = np.where(syy > 0.0, np.clip(sxy / np.sqrt(sxx * syy), -1.0, 1.0), 0.0)
-            raw[:, 2] = np.where(np.abs(r) == 1.0, np.copysign(np.inf, r),
-                                 r * np.sqrt(df / ((1.0 - r) * (1.0 + r))))
-            raw[:, 4] = np.sqrt(np.maximum(0.0, 1.0 - r * r) * syy / sxx / df)
-            raw[:, 5] = r
-    raw[(n < max(min_count, 3)) | ~(sxx > 0.0), :6] = np.nan
-    raw[n == 0, 6] = np.nan
-    return raw
