@@ -20,8 +20,11 @@ no per-point search of the grid), the observations are grouped by the product's 
 one task per touched chunk reads that chunk (plus a halo of its neighbours when the window needs
 it) and extracts all its observations' windows at once
 (:func:`satco2.science.validation.window_values`). The tasks run with whatever Dask scheduler is
-active: the user's gateway cluster from :func:`satco2.compute.get_client`, else threads. Each
-chunk of the product is read once per piece of observations, whatever the number of points in it.
+active: the user's gateway cluster from :func:`satco2.compute.get_client`, else threads. The
+pieces of one file share a :class:`ChunkCache` (decoded chunks, least recently used out, a
+quarter of the physical memory by default), so a chunk is read once per file while it fits, and
+as many pieces as workers are matched at once (:func:`match_pieces`: the point-wise numpy work
+runs in threads beside the chunk tasks).
 Statistics are accumulated as streaming sums per (region, month)
 (:func:`satco2.science.validation.moments`), so they never need the whole table in memory.
 
@@ -292,7 +295,7 @@ def _distances(out, k, i, j, olat, olon, ot, glat, glon, gtmid):
 
 
 def extract(da: xr.DataArray, k, i, j, k_lo, k_hi, half_t: int, half_px: int, stat: str,
-            geo=None, cache: ChunkCache | None = None):
+            geo=None, cache: ChunkCache | None = None, scheduler=None):
     """Window values of observations at pixel positions ``k, i, j`` of ``da`` (dims time, lat,
     lon), one task per touched Dask chunk (with its halo of neighbouring chunks). Returns the
     dict of :func:`satco2.science.validation.window_values`, in the observations' order; with
@@ -355,7 +358,7 @@ def extract(da: xr.DataArray, k, i, j, k_lo, k_hi, half_t: int, half_px: int, st
         tasks.append(dask.delayed(_extract, pure=False)(
             pieces, origin, ks[s:e], is_[s:e], js[s:e], None if los is None else los[s:e],
             None if his is None else his[s:e], half_t, half_px, stat, g))
-    results = dask.compute(*tasks)
+    results = dask.compute(*tasks, scheduler=scheduler)
     out = {"value": np.full(n, np.nan), "n_valid": np.zeros(n, np.int32),
            "n_window": np.zeros(n, np.int32), "dk": np.zeros(n, np.int32),
            "di": np.zeros(n, np.int32), "dj": np.zeros(n, np.int32)}
@@ -381,7 +384,7 @@ def extract(da: xr.DataArray, k, i, j, k_lo, k_hi, half_t: int, half_px: int, st
 
 def match(obs: pd.DataFrame, da: xr.DataArray, quantity: str, window_days: float = 0.0,
           window_pixels: int = 0, stat: str = "nearest", grid: Grid | None = None,
-          cache: ChunkCache | None = None) -> pd.DataFrame:
+          cache: ChunkCache | None = None, scheduler=None) -> pd.DataFrame:
     """Match one table of observations (``time, lat, lon`` and the column ``quantity``) with
     ``da`` (a lazy DataArray with time, lat and lon; ascending lat/lon). Returns the observations
     with ``model`` (the matched value), ``pixel_time, pixel_lat, pixel_lon``, ``dt_days``,
@@ -402,7 +405,8 @@ def match(obs: pd.DataFrame, da: xr.DataArray, quantity: str, window_days: float
     geo = (np.asarray(obs["lat"].values, float)[sel], loc["lon_w"][sel], loc["t_ns"][sel],
            grid.lat, grid.lon, grid.t_mid)
     res = extract(da, loc["k"][sel], loc["i"][sel], loc["j"][sel], loc["k_lo"][sel],
-                  loc["k_hi"][sel], half_t, int(window_pixels), stat, geo=geo, cache=cache)
+                  loc["k_hi"][sel], half_t, int(window_pixels), stat, geo=geo, cache=cache,
+                  scheduler=scheduler)
     kk, ii, jj = loc["k"], loc["i"], loc["j"]
     if all_in:
         model, n_valid, n_window = res["value"], res["n_valid"], res["n_window"]
@@ -467,9 +471,15 @@ def match_pieces(pieces, da: xr.DataArray, quantity: str, window_days: float = 0
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
+    import dask
+    import dask.threaded
+
     grid = grid or Grid.of(da)
     workers = workers or piece_workers()
     args = (da, quantity, window_days, window_pixels, stat)
+    # on the local threaded scheduler the pieces are the parallelism: each piece's chunk tasks
+    # run in its own thread (no pool of pools); a distributed cluster still gets every task
+    inner = "sync" if dask.base.get_scheduler() in (None, dask.threaded.get) else None
     if workers <= 1:
         for piece in pieces:
             yield match(piece, *args, grid=grid, cache=cache)
@@ -478,7 +488,7 @@ def match_pieces(pieces, da: xr.DataArray, quantity: str, window_days: float = 0
         pending: deque = deque()
         try:
             for piece in pieces:
-                pending.append(ex.submit(match, piece, *args, grid=grid, cache=cache))
+                pending.append(ex.submit(match, piece, *args, grid=grid, cache=cache, scheduler=inner))
                 if len(pending) >= workers:
                     yield pending.popleft().result()
             while pending:
