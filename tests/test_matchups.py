@@ -238,6 +238,51 @@ def test_only_touched_chunks_are_read():
     assert sorted(set(touched)) == [(0, 0, 0), (0, 0, 10), (0, 10, 0), (0, 10, 10)]
 
 
+def test_pieces_of_a_file_read_each_chunk_once(tmp_path):
+    """The pieces of one observation file share a ChunkCache: a chunk several pieces touch is
+    read (computed) once, not once per piece; with a zero budget it is read once per piece; the
+    values are the same either way, and a shared cache across match() calls behaves alike."""
+    reads = []
+
+    def block(block_info=None):
+        loc = block_info[None]["array-location"]
+        reads.append((loc[0][0], loc[1][0], loc[2][0]))
+        t0 = loc[0][0]
+        return np.fromfunction(lambda k, i, j: t0 + k + 0.01 * i + 0.0001 * j, block_info[None]["chunk-shape"])
+
+    data = dsa.map_blocks(block, chunks=((5, 5), (10, 10, 10), (10, 10, 10)), dtype=float)
+    da = xr.DataArray(data, dims=("time", "lat", "lon"), name="value",
+                      coords={"time": pd.date_range("2012-01-01", periods=10, freq="D"),
+                              "lat": np.arange(30) * 0.1, "lon": np.arange(30) * 0.1})
+    rng = np.random.default_rng(7)
+    n = 200
+    obs = pd.DataFrame({"time": pd.Timestamp("2012-01-01") + pd.to_timedelta(rng.uniform(0, 10, n), unit="D"),
+                        "lat": rng.uniform(0, 2.9, n), "lon": rng.uniform(0, 2.9, n), "value": 1.0})
+    f = tmp_path / "obs.csv"
+    obs.to_csv(f, index=False)
+    with dask.config.set(scheduler="threads", num_workers=2):
+        one = mu.match_file(f, da, regions=[], cache_bytes=0)  # one piece: every chunk once
+        touched = sorted(set(reads))
+        assert sorted(reads) == touched and len(touched) == 18
+        reads.clear()
+        many = mu.match_file(f, da, regions=[], chunksize=40)  # 5 pieces, one shared cache
+        assert sorted(reads) == touched
+        reads.clear()
+        again = mu.match_file(f, da, regions=[], chunksize=40, cache_bytes=0)  # no cache: per piece
+        assert len(reads) > 2 * len(touched) and sorted(set(reads)) == touched
+        reads.clear()
+        cache = mu.ChunkCache()
+        parts = [mu.match(obs.iloc[s:s + 50], da, "value", cache=cache) for s in range(0, n, 50)]
+        assert sorted(reads) == touched and cache.reads == len(touched)
+        cache.clear()
+    for r in (many, again):
+        np.testing.assert_array_equal(one.table.model_value.values, r.table.model_value.values)
+    np.testing.assert_array_equal(one.table.model_value.values, pd.concat(parts).model.values)
+    i, j = np.floor(obs.lat / 0.1 + 0.5), np.floor(obs.lon / 0.1 + 0.5)  # cells; the value is chunk-local
+    want = (obs.time - pd.Timestamp("2012-01-01")).dt.days + 0.01 * (i % 10) + 0.0001 * (j % 10)
+    np.testing.assert_allclose(one.table.model_value.values, want.values)
+
+
 def test_streamed_pieces_equal_one_piece(tmp_path):
     """Out of core: a long CSV read in pieces of 37 rows gives the table and statistics of one
     read (streamed sums = statistics of all pairs)."""

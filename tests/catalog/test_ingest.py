@@ -322,3 +322,33 @@ def test_ingest_real_l4_cube_whose_variable_is_CHL(shared_data, tmp_path):
         ref = np.ma.filled(nc.variables["CHL"][:].astype(np.float32), np.nan)[:, ::-1, :]
     np.testing.assert_array_equal(ds["chlor_a"].values, ref)
     assert str(ds.time.values[0])[:10] == "1997-09-01" and ds["chlor_a"].attrs["units"] == "mg m-3"
+
+
+def test_ingest_mauna_loa_record(shared_data, tmp_path):
+    """The second xCO2 record (extra-xco2-noaa-mlo): the real GML Mauna Loa table, missing-month
+    flags (-9.99 st.dev) do not drop the interpolated averages."""
+    f = shared_data / "atmospheric_co2" / "co2_mm_mlo.txt"
+    ingest("extra-xco2-noaa-mlo", [f], root=str(tmp_path), progress=False)
+    ds = catalog.open("extra-xco2-noaa-mlo", source="mirror", root=str(tmp_path))
+    rows = [line.split() for line in f.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    assert ds.sizes["time"] == len(rows) and str(ds.time.values[0])[:7] == "1958-03"
+    np.testing.assert_allclose(ds.xco2.values, [float(r[3]) for r in rows], rtol=1e-6)
+
+
+def test_ingest_era5_file_of_the_new_cds(tmp_path):
+    """An ERA5 monthly 10-m wind file as the new CDS writes it (dimension valid_time, latitude
+    descending, longitude 0-360, si10 in 'm s**-1'): ingested as extra-ssw-era5-25km with time,
+    ascending lat and -180..180 lon. The values are a TEST pattern, not ERA5's."""
+    t = np.array(["2010-07-01", "2010-08-01"], "datetime64[ns]")
+    lat, lon = np.arange(90.0, -90.01, -30.0), np.arange(0.0, 359.9, 45.0)
+    si10 = (5.0 + np.arange(t.size)[:, None, None] + lat[None, :, None] / 100
+            + lon[None, None, :] / 1000).astype("float32")
+    src = xr.Dataset({"si10": (("valid_time", "latitude", "longitude"), si10, {"units": "m s**-1"})},
+                     coords={"valid_time": t, "latitude": lat, "longitude": lon})
+    f = tmp_path / "era5_si10_2010.nc"
+    src.to_netcdf(f)
+    ingest("extra-ssw-era5-25km", [f], root=str(tmp_path / "m"), progress=False)
+    ds = catalog.open("extra-ssw-era5-25km", source="mirror", root=str(tmp_path / "m"))
+    assert ds.sizes["time"] == 2 and (np.diff(ds.lat.values) > 0).all() and ds.lon.values.max() < 180
+    v = float(ds.wind_speed.sel(time="2010-08-01", lat=30.0, lon=-90.0))
+    assert v == pytest.approx(5.0 + 1 + 0.3 + 270 / 1000, rel=1e-6)

@@ -75,12 +75,16 @@ def test_dashboard_builds_with_comparison_and_uncertainty(root, run):
     unc = {"mean": -0.56, "sigma": 0.32, "variance": 0.1024, "n_members": 64,
            "contributions": {"draw": {"variance": 0.096, "sigma": 0.31, "share": 0.94},
                              "k_param": {"variance": 0.0024, "sigma": 0.05, "share": 0.023}},
-           "interactions": 0.0015}
+           "interactions": 0.0015, "end_member_draws": 16,
+           "levels": {"wind": ["ccmp", "era5"], "xco2": ["noaa-gml"], "k_param": ["W14", "W92", "N00", "H06"]},
+           "unavailable": {"windsat": "not in the demo footprint ecs"}}
     view = dash.dashboard(products, summary, references=refs, reference_missing=missing, uncertainty=unc)
     assert type(view.get_root()).__name__ == "Column"
     board = dash.PCO2FluxDashboard(products, summary, references=refs, uncertainty=unc)
     md = rp.uncertainty_markdown(unc)
-    assert "-0.56 ± 0.32 Tg C yr⁻¹" in md and "| draw | 0.31 | 94.0 % |" in md
+    assert "-0.56 ± 0.32 Tg C yr⁻¹" in md and "| MeSAA end members | 16 draws | 0.31 | 94.0 % |" in md
+    assert "| gas-transfer parameterization | W14, W92, N00, H06 | 0.05 | 2.3 % |" in md
+    assert "no spread from: xCO2 record (noaa-gml)." in md and "windsat: not in the demo footprint ecs" in md
     assert "did not write an ensemble" in rp.uncertainty_markdown(None)
     assert board.run_region() == REGION
     check_maps(view, region_bbox(REGION))

@@ -101,9 +101,11 @@ def test_ensemble_on_the_demo_store(demo_store, config_with_uncertainties):
 
 @pytest.mark.slow
 def test_a_pco2_flux_run_writes_its_budget_uncertainty(demo_store, tmp_path, config_with_uncertainties):
-    """run_analysis writes pco2_flux_uncertainty.json: with the shipped ecs configuration (no
-    stated end-member 1-sigma) the ensemble is the four gas-transfer parameterizations of the
-    run's own regional summary; with stated 1-sigma the end members are drawn and contribute."""
+    """run_analysis writes pco2_flux_uncertainty.json over parameterization x wind product x xCO2
+    record: the demo holds two winds for the region (CCMP and the ERA5 stand-in; WindSat is not in
+    its ECS footprint, so it is listed as unavailable) and two xCO2 records (NOAA GML marine surface
+    and Mauna Loa). The run's own member equals its regional summary; Mauna Loa's higher xCO2
+    lowers the budget (more uptake); every source that varies contributes."""
     import json
 
     out = tmp_path / "run"
@@ -111,13 +113,49 @@ def test_a_pco2_flux_run_writes_its_budget_uncertainty(demo_store, tmp_path, con
     res = pco2_flux.run_analysis("changjiang_estuary", "2010-07", "2010-08", out)
     unc = json.loads((out / pco2_flux.UNCERTAINTY_FILE).read_text())
     k = res["summary"].budget.sel(region="changjiang_estuary").mean("time").values
-    assert unc["n_members"] == 4 and unc["end_member_draws"] == 1
-    assert unc["mean"] == pytest.approx(float(np.mean(k)), rel=1e-6)
-    assert unc["sigma"] == pytest.approx(float(np.std(k)), rel=1e-6)
-    assert unc["contributions"]["k_param"]["share"] == pytest.approx(1.0)
-    assert unc["levels"]["wind"] == ["ccmp"] and unc["region"] == "changjiang_estuary"
-    # stated end-member uncertainties: drawn and recomputed (3 draws x 4 k)
+    assert unc["n_members"] == 16 and unc["end_member_draws"] == 1 and unc["region"] == "changjiang_estuary"
+    assert unc["levels"]["wind"] == ["ccmp", "era5"] and unc["levels"]["xco2"] == ["noaa-gml", "noaa-mlo"]
+    assert unc["products"]["wind"]["era5"] == "extra-ssw-era5-25km"
+    assert "windsat" in unc["unavailable"] and "global-ssw-windsat-25km" in unc["unavailable"]["windsat"]
+    b = xr.DataArray(np.array(unc["budgets"]["values"]), dims=unc["budgets"]["dims"],
+                     coords={d: unc["levels"][d] for d in ("wind", "xco2", "k_param")})
+    np.testing.assert_allclose(b.sel(wind="ccmp", xco2="noaa-gml", draw=0).values, k, rtol=1e-6)
+    assert (b.sel(xco2="noaa-mlo") < b.sel(xco2="noaa-gml")).all()
+    c = unc["contributions"]
+    assert c["k_param"]["variance"] > 0 and c["wind"]["variance"] > 0 and c["xco2"]["variance"] > 0
+    assert c["draw"]["variance"] == 0.0
+    assert unc["mean"] == pytest.approx(float(b.mean()), rel=1e-9)
+    assert sum(v["variance"] for v in c.values()) + unc["interactions"] == pytest.approx(unc["variance"])
+    # one wind and one record asked for: the four parameterizations of the run's summary
     inputs = pco2_flux.open_inputs(bbox=regions.bbox("changjiang_estuary"), time=("2010-07", "2010-08"))
+    u1 = pco2_flux.budget_uncertainty(res["summary"].sel(region="changjiang_estuary"), inputs,
+                                      mesaa.load_config("ecs"), "changjiang_estuary", "ccmp",
+                                      bbox=regions.bbox("changjiang_estuary"), time=("2010-07", "2010-08"),
+                                      winds=["ccmp"], xco2_records=["noaa-gml"])
+    assert u1["n_members"] == 4 and u1["sigma"] == pytest.approx(float(np.std(k)), rel=1e-6)
+    assert u1["contributions"]["k_param"]["share"] == pytest.approx(1.0)
+    # stated end-member uncertainties: drawn and recomputed (3 draws x 4 k)
     u2 = pco2_flux.budget_uncertainty(None, inputs, config_with_uncertainties, "changjiang_estuary", "ccmp",
                                       n_draws=3)
     assert u2["n_members"] == 12 and u2["contributions"]["draw"]["variance"] > 0
+
+
+@pytest.mark.slow
+def test_members_are_computed_on_the_runs_grid(demo_store):
+    """With ``resolution`` a run regrids onto the region's box (``bbox``); the ensemble members do
+    the same, so its own member equals the run's budget even when the inputs extend beyond the box
+    (before, the members were regridded over the inputs' extent: another grid)."""
+    region, period = "changjiang_estuary", ("2010-07", "2010-07")
+    bbox = regions.bbox(region)
+    wider = (bbox[0] - 0.5, bbox[1] - 0.5, bbox[2] + 0.5, bbox[3] + 0.5)
+    inputs = pco2_flux.open_inputs(bbox=wider, time=period)
+    cfg = mesaa.load_config("ecs")
+    ds = air_sea_flux.compute_products(inputs, mesaa_config=cfg, resolution=0.3, bbox=bbox)
+    k = air_sea_flux.regional_summary(ds, air_sea_flux.region_weights(region, ds)).budget.mean("time").values
+    unc = pco2_flux.budget_uncertainty(None, inputs, cfg, region, "ccmp", resolution=0.3, bbox=bbox,
+                                       time=period, winds=["ccmp"], xco2_records=["noaa-gml", "noaa-mlo"])
+    assert unc["levels"]["xco2"] == ["noaa-gml", "noaa-mlo"] and unc["n_members"] == 8
+    b = np.array(unc["budgets"]["values"])  # (wind, xco2, draw, k_param)
+    np.testing.assert_allclose(b[0, 0, 0], k, rtol=1e-6)
+    with pytest.raises(satco2.SatCO2Error, match="unknown xCO2 record 'mlo'"):
+        pco2_flux.budget_uncertainty(None, inputs, cfg, region, "ccmp", bbox=bbox, time=period, xco2_records=["mlo"])

@@ -20,8 +20,11 @@ no per-point search of the grid), the observations are grouped by the product's 
 one task per touched chunk reads that chunk (plus a halo of its neighbours when the window needs
 it) and extracts all its observations' windows at once
 (:func:`satco2.science.validation.window_values`). The tasks run with whatever Dask scheduler is
-active: the user's gateway cluster from :func:`satco2.compute.get_client`, else threads. Each
-chunk of the product is read once per piece of observations, whatever the number of points in it.
+active: the user's gateway cluster from :func:`satco2.compute.get_client`, else threads. The
+pieces of one file share a :class:`ChunkCache` (decoded chunks, least recently used out, a
+quarter of the physical memory by default), so a chunk is read once per file while it fits, and
+as many pieces as workers are matched at once (:func:`match_pieces`: the point-wise numpy work
+runs in threads beside the chunk tasks).
 Statistics are accumulated as streaming sums per (region, month)
 (:func:`satco2.science.validation.moments`), so they never need the whole table in memory.
 
@@ -50,6 +53,9 @@ Semantics:
 from __future__ import annotations
 
 import os
+import threading
+import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -175,6 +181,85 @@ class Grid:
 # chunk-grouped extraction
 
 
+def default_cache_bytes() -> int:
+    """A quarter of the machine's physical memory: the default budget of a :class:`ChunkCache`."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 4)
+    except (ValueError, OSError, AttributeError):
+        return 2**30
+
+
+class ChunkCache:
+    """Decoded chunks of a product, kept between the pieces of one observation file (least
+    recently used first out, at most ``max_bytes``), so that a chunk that the pieces share is read
+    and decompressed once, not once per piece. It lives in the process that runs the chunk tasks
+    (the calling process with the threaded scheduler; each worker of a distributed cluster keeps
+    its own, found by the cache's id when the tasks arrive); ``clear()`` empties this process's."""
+
+    _stores: dict = {}
+    _lock = threading.Lock()
+
+    def __init__(self, max_bytes: int | None = None, _id: str | None = None):
+        self.max_bytes = default_cache_bytes() if max_bytes is None else int(max_bytes)
+        self.id = _id or uuid.uuid4().hex
+
+    def __reduce__(self):  # to a worker: the id and budget, not the blocks
+        return (ChunkCache, (self.max_bytes, self.id))
+
+    def _store(self):
+        with ChunkCache._lock:
+            return ChunkCache._stores.setdefault(self.id, {"blocks": OrderedDict(), "bytes": 0,
+                                                          "lock": threading.Lock(), "reads": 0,
+                                                          "loading": {}})
+
+    def get(self, key, load):
+        """The block ``key``, from the cache or ``load()`` (once: a concurrent request for the
+        same block waits for the first one's read)."""
+        s = self._store()
+        with s["lock"]:
+            if key in s["blocks"]:
+                s["blocks"].move_to_end(key)
+                return s["blocks"][key]
+            loading = s["loading"].setdefault(key, threading.Lock())
+        with loading:
+            with s["lock"]:
+                if key in s["blocks"]:
+                    return s["blocks"][key]
+            block = np.asarray(load())
+            with s["lock"]:
+                s["reads"] += 1
+                s["loading"].pop(key, None)
+                if block.nbytes <= self.max_bytes:
+                    s["blocks"][key] = block
+                    s["bytes"] += block.nbytes
+                    while s["bytes"] > self.max_bytes:
+                        _, old = s["blocks"].popitem(last=False)
+                        s["bytes"] -= old.nbytes
+        return block
+
+    @property
+    def reads(self) -> int:
+        """How many chunks were read (decoded) in this process, cache misses."""
+        return self._store()["reads"]
+
+    def clear(self) -> None:
+        with ChunkCache._lock:
+            ChunkCache._stores.pop(self.id, None)
+
+
+class _Block:
+    """A chunk's Delayed, wrapped so that dask does not load it before the task asks the cache."""
+
+    __slots__ = ("delayed",)
+
+    def __init__(self, delayed):
+        self.delayed = delayed
+
+
+def _load_block(cache: ChunkCache, key, block: _Block) -> np.ndarray:
+    return cache.get(key, lambda: block.delayed.compute(scheduler="sync"))
+
+
 def _chunk_bounds(chunks) -> list[np.ndarray]:
     return [np.concatenate([[0], np.cumsum(c)]) for c in chunks]
 
@@ -210,12 +295,13 @@ def _distances(out, k, i, j, olat, olon, ot, glat, glon, gtmid):
 
 
 def extract(da: xr.DataArray, k, i, j, k_lo, k_hi, half_t: int, half_px: int, stat: str,
-            geo=None):
+            geo=None, cache: ChunkCache | None = None, scheduler=None):
     """Window values of observations at pixel positions ``k, i, j`` of ``da`` (dims time, lat,
     lon), one task per touched Dask chunk (with its halo of neighbouring chunks). Returns the
     dict of :func:`satco2.science.validation.window_values`, in the observations' order; with
     ``geo = (obs lat, obs lon, obs time ns, grid lat, grid lon, grid period centres ns)`` also
-    ``dist_km`` and ``dt_days`` of the pixel used."""
+    ``dist_km`` and ``dt_days`` of the pixel used. With a :class:`ChunkCache` the chunks are
+    read through it (once for all the pieces that share it)."""
     import dask
 
     n = len(k)
@@ -237,6 +323,17 @@ def extract(da: xr.DataArray, k, i, j, k_lo, k_hi, half_t: int, half_px: int, st
     starts = np.flatnonzero(np.r_[True, skey[1:] != skey[:-1]])
     ends = np.r_[starts[1:], n]
     blocks = data.to_delayed()
+    loads: dict = {}
+
+    def block(a, b, d):
+        if cache is None:
+            return blocks[a, b, d]
+        if (a, b, d) not in loads:
+            loads[a, b, d] = dask.delayed(_load_block, pure=True)(
+                cache, (data.name, a, b, d), _Block(blocks[a, b, d]),
+                dask_key_name=f"matchup-chunk-{cache.id}-{data.name}-{a}-{b}-{d}")
+        return loads[a, b, d]
+
     halo = (half_t, half_px, half_px)
     # one gather into chunk order; each task then gets contiguous slices (views)
     ks, is_, js = k[order], i[order], j[order]
@@ -253,15 +350,15 @@ def extract(da: xr.DataArray, k, i, j, k_lo, k_hi, half_t: int, half_px: int, st
                                  side="right") - 1
             rng.append(range(lo, hi + 1))
         if all(len(r) == 1 for r in rng):
-            pieces = blocks[c]
+            pieces = block(*c)
         else:
-            pieces = [[[blocks[a, b, d] for d in rng[2]] for b in rng[1]] for a in rng[0]]
+            pieces = [[[block(a, b, d) for d in rng[2]] for b in rng[1]] for a in rng[0]]
         origin = (int(bounds[0][rng[0][0]]), int(bounds[1][rng[1][0]]), int(bounds[2][rng[2][0]]))
         g = None if gs is None else (gs[0][s:e], gs[1][s:e], gs[2][s:e], *geo[3:])
         tasks.append(dask.delayed(_extract, pure=False)(
             pieces, origin, ks[s:e], is_[s:e], js[s:e], None if los is None else los[s:e],
             None if his is None else his[s:e], half_t, half_px, stat, g))
-    results = dask.compute(*tasks)
+    results = dask.compute(*tasks, scheduler=scheduler)
     out = {"value": np.full(n, np.nan), "n_valid": np.zeros(n, np.int32),
            "n_window": np.zeros(n, np.int32), "dk": np.zeros(n, np.int32),
            "di": np.zeros(n, np.int32), "dj": np.zeros(n, np.int32)}
@@ -286,7 +383,8 @@ def extract(da: xr.DataArray, k, i, j, k_lo, k_hi, half_t: int, half_px: int, st
 
 
 def match(obs: pd.DataFrame, da: xr.DataArray, quantity: str, window_days: float = 0.0,
-          window_pixels: int = 0, stat: str = "nearest", grid: Grid | None = None) -> pd.DataFrame:
+          window_pixels: int = 0, stat: str = "nearest", grid: Grid | None = None,
+          cache: ChunkCache | None = None, scheduler=None) -> pd.DataFrame:
     """Match one table of observations (``time, lat, lon`` and the column ``quantity``) with
     ``da`` (a lazy DataArray with time, lat and lon; ascending lat/lon). Returns the observations
     with ``model`` (the matched value), ``pixel_time, pixel_lat, pixel_lon``, ``dt_days``,
@@ -307,7 +405,8 @@ def match(obs: pd.DataFrame, da: xr.DataArray, quantity: str, window_days: float
     geo = (np.asarray(obs["lat"].values, float)[sel], loc["lon_w"][sel], loc["t_ns"][sel],
            grid.lat, grid.lon, grid.t_mid)
     res = extract(da, loc["k"][sel], loc["i"][sel], loc["j"][sel], loc["k_lo"][sel],
-                  loc["k_hi"][sel], half_t, int(window_pixels), stat, geo=geo)
+                  loc["k_hi"][sel], half_t, int(window_pixels), stat, geo=geo, cache=cache,
+                  scheduler=scheduler)
     kk, ii, jj = loc["k"], loc["i"], loc["j"]
     if all_in:
         model, n_valid, n_window = res["value"], res["n_valid"], res["n_window"]
@@ -350,6 +449,53 @@ def match(obs: pd.DataFrame, da: xr.DataArray, quantity: str, window_days: float
                 dt_days=dt, dist_km=dist, n_valid=n_valid, n_window=n_window,
                 flag=pd.Categorical.from_codes(code, FLAGS))
     return pd.DataFrame(cols, copy=False)
+
+
+def piece_workers() -> int:
+    """How many pieces :func:`match_pieces` matches at once: dask's ``num_workers`` when set,
+    else the number of CPUs."""
+    import dask
+
+    n = dask.config.get("num_workers", None)
+    return max(1, int(n)) if n else max(1, os.cpu_count() or 1)
+
+
+def match_pieces(pieces, da: xr.DataArray, quantity: str, window_days: float = 0.0,
+                 window_pixels: int = 0, stat: str = "nearest", grid: Grid | None = None,
+                 cache: ChunkCache | None = None, workers: int | None = None):
+    """:func:`match` of every piece of observations, yielded in the pieces' order. ``workers``
+    pieces (default :func:`piece_workers`) are matched at once in threads: the point-wise work
+    (pixel search, grouping by chunk, gathers; numpy, without the GIL) of one piece runs beside
+    another's, and beside the reading of the next piece. At most ``workers`` + 1 pieces are in
+    memory. Give them one ``cache`` so that the chunks they share are read once."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    import dask
+    import dask.threaded
+
+    grid = grid or Grid.of(da)
+    workers = workers or piece_workers()
+    args = (da, quantity, window_days, window_pixels, stat)
+    # on the local threaded scheduler the pieces are the parallelism: each piece's chunk tasks
+    # run in its own thread (no pool of pools); a distributed cluster still gets every task
+    inner = "sync" if dask.base.get_scheduler() in (None, dask.threaded.get) else None
+    if workers <= 1:
+        for piece in pieces:
+            yield match(piece, *args, grid=grid, cache=cache)
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="satco2-matchup") as ex:
+        pending: deque = deque()
+        try:
+            for piece in pieces:
+                pending.append(ex.submit(match, piece, *args, grid=grid, cache=cache, scheduler=inner))
+                if len(pending) >= workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for f in pending:
+                f.cancel()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -541,7 +687,7 @@ def match_file(obs_file, product, source: str = "demo", variable: str | None = N
                obs_variable: str | None = None, times=None, window_days: float = 0.0,
                window_pixels: int = 0, stat: str = "nearest", out=None, regions=None,
                format: str | None = None, chunksize: int = DEFAULT_CHUNKSIZE,
-               keep_table: bool = True) -> MatchupResult:
+               keep_table: bool = True, cache_bytes: int | None = None) -> MatchupResult:
     """Match every observation of ``obs_file`` with ``product`` (module docstring).
 
     ``variable``: the product's variable (default: its only one); ``obs_variable``: the
@@ -551,6 +697,8 @@ def match_file(obs_file, product, source: str = "demo", variable: str | None = N
     ``catalogs/regions.yaml`` that holds match-ups; ``[]`` none); ``out``: the CSV written with
     every observation (``.parquet`` also works), beside it ``<out>.stats.csv`` and
     ``<out>.summary.json``. ``keep_table=False`` keeps memory bounded (the table is only written).
+    ``cache_bytes``: the budget of the :class:`ChunkCache` the pieces share (default a quarter of
+    the physical memory, :func:`default_cache_bytes`; 0 reads every chunk again for every piece).
     """
     obs_file = Path(obs_file)
     fmt = format or V.detect_format(obs_file)
@@ -587,9 +735,10 @@ def match_file(obs_file, product, source: str = "demo", variable: str | None = N
     kept = []
     writer = _Writer(Path(out)) if out else None
     obs_col = f"obs_{q}"
+    cache = ChunkCache(cache_bytes)
     try:
-        for piece in _chain(first, pieces):
-            m = match(piece, da, q_col, window_days, window_pixels, stat, grid=grid)
+        for m in match_pieces(_chain(first, pieces), da, q_col, window_days, window_pixels, stat,
+                              grid=grid, cache=cache):
             m = m.rename(columns={q_col: obs_col, "model": f"model_{da.name}"})
             counts["observations"] += len(m)
             for f, c in m["flag"].value_counts().items():
@@ -611,6 +760,8 @@ def match_file(obs_file, product, source: str = "demo", variable: str | None = N
         if writer:
             writer.abort()
         raise
+    finally:
+        cache.clear()
     if writer:
         writer.close()
     stats = acc.table()

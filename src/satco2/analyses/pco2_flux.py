@@ -36,19 +36,24 @@ INPUTS: dict[str, tuple[str, str]] = {
 }
 """Input role -> (product id, variable name), the defaults of :func:`open_inputs`."""
 
-WIND_PRODUCTS = {"ccmp": "global-ssw-ccmp-25km", "windsat": "global-ssw-windsat-25km"}
-"""Wind product choices (name -> product id); both provide ``wind_speed`` (m s-1, 10 m)."""
+WIND_PRODUCTS = {"ccmp": "global-ssw-ccmp-25km", "windsat": "global-ssw-windsat-25km",
+                 "era5": "extra-ssw-era5-25km"}
+"""Wind product choices (name -> product id); all provide ``wind_speed`` (m s-1, 10 m)."""
+
+XCO2_RECORDS = {"noaa-gml": "extra-xco2-noaa-gml", "noaa-mlo": "extra-xco2-noaa-mlo"}
+"""Atmospheric xCO2 records (name -> product id), all with ``xco2`` (ppm); the first is the
+products' own, the others are levels of the flux uncertainty ensemble."""
 
 # ----------------------------------------------------------------------------------------------
 # inputs
 
 
 def open_inputs(bbox=None, time=None, source: str = "demo", wind_product: str = "ccmp",
-                products: dict[str, str] | None = None) -> dict[str, xr.DataArray]:
+                products: dict[str, str] | None = None, roles=None) -> dict[str, xr.DataArray]:
     """Open every input lazily with :func:`satco2.catalog.open`; returns role -> DataArray.
 
     bbox: (lon_min, lat_min, lon_max, lat_max) degrees; time: (start, end) strings;
-    products: optional role -> product id overrides.
+    products: optional role -> product id overrides; roles: open only these roles.
     """
     if wind_product not in WIND_PRODUCTS:
         raise SatCO2Error(f"unknown wind product {wind_product!r}; choose one of {', '.join(WIND_PRODUCTS)}")
@@ -57,6 +62,8 @@ def open_inputs(bbox=None, time=None, source: str = "demo", wind_product: str = 
     ids.update(products or {})
     out = {}
     for role, pid in ids.items():
+        if roles is not None and role not in roles:
+            continue
         ds = catalog.open(pid, source=source, bbox=bbox, time=time)
         var = INPUTS[role][1]
         if var not in ds:
@@ -131,7 +138,7 @@ def summary_regions(region: str, bbox, tolerance: float = 0.5) -> list[str]:
 def run_analysis(region: str, start: str, end: str, out_dir, k_param: str = "W14",
                  wind_product: str = "ccmp", mesaa_config: str = "ecs", resolution: float = 0.0,
                  source: str = "demo", obs_file: str = "", fit_bio: bool = False,
-                 uncertainty_draws: int = 16) -> dict:
+                 uncertainty_draws: int = 16, uncertainty_winds=None, uncertainty_xco2=None) -> dict:
     """What ``notebooks/pco2_flux.ipynb`` runs: open the inputs for ``region`` and ``start``..``end``,
     write the products (``pco2_flux.zarr``), the regional summaries (``region`` and the named
     regions inside it, see :func:`summary_regions`) for every gas-transfer parameterization
@@ -142,7 +149,9 @@ def run_analysis(region: str, start: str, end: str, out_dir, k_param: str = "W14
     at the match-ups; Chen et al. 2017 tuned the bio term locally the same way) and the products
     are computed with them (recorded in the attributes and in the statistics' ``bio_fit``).
     The uncertainty of the region's budget (``pco2_flux_uncertainty.json``,
-    :func:`budget_uncertainty`) is written too. Returns ``{"products", "summary", "inputs",
+    :func:`budget_uncertainty`: parameterizations × the wind products ``uncertainty_winds`` ×
+    the xCO2 records ``uncertainty_xco2`` (default: all those the source holds for the region and
+    period) × ``uncertainty_draws`` end-member draws) is written too. Returns ``{"products", "summary", "inputs",
     "stats", "uncertainty"}`` (opened Datasets, input records, stats, the decomposition).
     """
     out_dir = Path(out_dir)
@@ -198,7 +207,9 @@ def run_analysis(region: str, start: str, end: str, out_dir, k_param: str = "W14
             stats["pco2air"] = validation.statistics(m["obs_pco2air"], m["model_pco2air"])
         io.write_json(out_dir / STATS_FILE, io.json_safe(stats), allow_nan=False)
     unc = budget_uncertainty(summary.sel(region=region) if region in summary.region else None, inputs, cfg,
-                             region, wind_product, uncertainty_draws, resolution)
+                             region, wind_product, uncertainty_draws, resolution, bbox=bbox,
+                             time=(start, end), source=source, winds=uncertainty_winds,
+                             xco2_records=uncertainty_xco2)
     io.write_json(out_dir / UNCERTAINTY_FILE, io.json_safe(unc), allow_nan=False)
     records = [{"id": da.attrs.get("product_id", INPUTS[r][0]), "source": source,
                 "synthetic": str(da.attrs.get("synthetic", ""))} for r, da in inputs.items()]
@@ -206,25 +217,77 @@ def run_analysis(region: str, start: str, end: str, out_dir, k_param: str = "W14
 
 
 def budget_uncertainty(summary: xr.Dataset | None, inputs: dict, cfg, region: str, wind_product: str,
-                       n_draws: int = 16, resolution: float = 0.0) -> dict:
+                       n_draws: int = 16, resolution: float = 0.0, *, bbox=None, time=None,
+                       source: str = "demo", winds=None, xco2_records=None) -> dict:
     """Mean ± σ of the region's period-mean budget and each source's share
-    (:func:`satco2.science.flux_uncertainty.decompose`) over what this run can vary: the four
-    gas-transfer parameterizations, and Monte Carlo draws of the MeSAA end members where the
-    configuration states their 1σ (:func:`~satco2.science.flux_uncertainty.draw_configs`; the run's
-    one wind product and one xCO2 record are single levels). Without stated end-member
-    uncertainties the ensemble is the four parameterizations of ``summary`` (no recomputation)."""
+    (:func:`satco2.science.flux_uncertainty.decompose`) over gas-transfer parameterization × wind
+    product × atmospheric xCO2 record × MeSAA end-member draws.
+
+    - ``k_param``: the four parameterizations (always);
+    - ``wind``: ``wind_product`` (the run's) and the other names in ``winds`` (default: every
+      :data:`WIND_PRODUCTS` entry), each opened with :func:`open_inputs` from ``source`` for
+      ``bbox`` and ``time``; a product the source does not hold there, or not for every month of
+      the run, is left out and listed under ``unavailable`` with the reason;
+    - ``xco2``: the run's record and the others of ``xco2_records`` (default every
+      :data:`XCO2_RECORDS` entry), the same way;
+    - ``draw``: ``n_draws`` Monte Carlo draws of the end members where the configuration states
+      their 1σ (:func:`~satco2.science.flux_uncertainty.draw_configs`).
+
+    Without ``bbox``/``time`` only the given ``inputs`` are used (one wind, one xCO2 level). The
+    members are computed like the run's products: with ``resolution`` on the run's grid
+    (``bbox``). When every source but ``k_param`` has one level, the four parameterizations of
+    ``summary`` are used (no recomputation)."""
     draws = flux_uncertainty.draw_configs(cfg, n=n_draws, seed=0)
-    xco2 = inputs["xco2"].attrs.get("product_id", INPUTS["xco2"][0])
-    if len(draws) == 1 and summary is not None:
-        b = (summary.budget.mean("time").expand_dims(wind=[wind_product], xco2=[xco2], draw=[0])
+    run_pid = inputs["xco2"].attrs.get("product_id", INPUTS["xco2"][0])
+    run_xco2 = next((n for n, pid in XCO2_RECORDS.items() if pid == run_pid), run_pid)
+    wind_inputs = {wind_product: inputs["wind"]}
+    xco2_inputs = {run_xco2: inputs["xco2"]}
+    unavailable: dict[str, str] = {}
+    if bbox is not None and time is not None:
+        n_time = inputs["sst"].sizes["time"]
+        for name in (winds if winds is not None else list(WIND_PRODUCTS)):
+            if name not in wind_inputs:
+                _open_level(wind_inputs, unavailable, name, n_time, "wind", bbox=bbox, time=time,
+                            source=source, wind_product=name, roles=("wind",))
+        for name in (xco2_records if xco2_records is not None else list(XCO2_RECORDS)):
+            if name not in xco2_inputs:
+                if name not in XCO2_RECORDS:
+                    raise SatCO2Error(f"unknown xCO2 record {name!r}; choose among {', '.join(XCO2_RECORDS)}")
+                _open_level(xco2_inputs, unavailable, name, n_time, "xco2", bbox=bbox, time=time,
+                            source=source, products={"xco2": XCO2_RECORDS[name]}, roles=("xco2",))
+    if len(draws) == 1 and len(wind_inputs) == 1 and len(xco2_inputs) == 1 and summary is not None:
+        b = (summary.budget.mean("time").expand_dims(wind=[wind_product], xco2=[run_xco2], draw=[0])
              .transpose("wind", "xco2", "draw", "k_param"))
     else:
-        b = flux_uncertainty.ensemble_budgets({wind_product: {xco2: inputs}}, draws, region=region,
-                                              resolution=resolution or None)
+        crossed = {w: {x: {**inputs, "wind": wda, "xco2": xda} for x, xda in xco2_inputs.items()}
+                   for w, wda in wind_inputs.items()}
+        b = flux_uncertainty.ensemble_budgets(crossed, draws, region=region, resolution=resolution or None,
+                                              bbox=bbox if resolution else None)
     out = flux_uncertainty.decompose(b)
     out.update(region=region, units="Tg C yr-1", end_member_draws=len(draws),
-               levels={d: [str(v) for v in b[d].values] for d in ("wind", "xco2", "k_param")})
+               levels={d: [str(v) for v in b[d].values] for d in ("wind", "xco2", "k_param")},
+               products={"wind": {w: str(wind_inputs[w].attrs.get("product_id", WIND_PRODUCTS.get(w, w)))
+                                  for w in wind_inputs},
+                         "xco2": {x: str(xco2_inputs[x].attrs.get("product_id", XCO2_RECORDS.get(x, x)))
+                                  for x in xco2_inputs}},
+               unavailable=unavailable,
+               budgets={"dims": list(b.dims), "values": b.values.tolist()})
     return out
+
+
+def _open_level(into: dict, unavailable: dict, name: str, n_time: int, role: str, **open_kw) -> None:
+    """Open one more level (a wind product, an xCO2 record) of the uncertainty ensemble into
+    ``into``, or say in ``unavailable`` why the source cannot give it for the whole run."""
+    try:
+        da = open_inputs(**open_kw)[role]
+    except SatCO2Error as e:
+        unavailable[name] = str(e)
+        return
+    if da.sizes.get("time", 0) != n_time:
+        unavailable[name] = (f"{da.attrs.get('product_id', name)} covers {da.sizes.get('time', 0)} of the "
+                             f"run's {n_time} months in this source")
+        return
+    into[name] = da
 
 
 def matchups_all(ds: xr.Dataset, obs: pd.DataFrame) -> pd.DataFrame:

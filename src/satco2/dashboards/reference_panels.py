@@ -157,21 +157,32 @@ def budget_bars(table: pd.DataFrame, width: int = 520):
 
 
 def uncertainty_markdown(unc: dict | None) -> str:
-    """The flux budget as mean ± σ and the share of each source (a :func:`flux_uncertainty.decompose`
-    dict, as written by a run into ``pco2_flux_uncertainty.json``)."""
+    """The flux budget as mean ± σ and the share of each source with its levels (a
+    :func:`flux_uncertainty.decompose` dict, as written by a run into ``pco2_flux_uncertainty.json``),
+    and the levels the run's source could not give."""
     if not unc:
         return ("**Flux uncertainty:** this run did not write an ensemble (`pco2_flux_uncertainty.json`); "
                 "the budget bars show the spread of the gas-transfer parameterizations only.")
+    names = {"k_param": "gas-transfer parameterization", "wind": "wind product", "xco2": "xCO2 record",
+             "draw": "MeSAA end members"}
+    levels = dict(unc.get("levels", {}))
+    if unc.get("end_member_draws", 1) > 1:
+        levels["draw"] = [f"{unc['end_member_draws']} draws"]
     lines = [f"**Flux budget: {unc['mean']:.3g} ± {unc['sigma']:.2g} Tg C yr⁻¹** "
              f"({unc.get('n_members', '?')} members)", "",
-             "| source | σ (Tg C yr⁻¹) | share of variance |", "| --- | ---: | ---: |"]
+             "| source | levels | σ (Tg C yr⁻¹) | share of variance |", "| --- | --- | ---: | ---: |"]
     for k, c in unc.get("contributions", {}).items():
-        lines.append(f"| {k} | {c['sigma']:.2g} | {100 * c['share']:.1f} % |")
+        lines.append(f"| {names.get(k, k)} | {', '.join(levels.get(k, [])) or '–'} | {c['sigma']:.2g} | "
+                     f"{100 * c['share']:.1f} % |")
     if "interactions" in unc and unc.get("variance"):
-        lines.append(f"| interactions | – | {100 * unc['interactions'] / unc['variance']:.1f} % |")
-    single = [f"{k} ({', '.join(v)})" for k, v in unc.get("levels", {}).items() if len(v) == 1]
+        lines.append(f"| interactions | – | – | {100 * unc['interactions'] / unc['variance']:.1f} % |")
+    single = [f"{names.get(k, k)} ({', '.join(v)})" for k, v in unc.get("levels", {}).items() if len(v) == 1]
     if unc.get("end_member_draws") == 1:
         single.append("MeSAA end members (the configuration states no 1σ)")
     if single:
         lines += ["", "One level only in this run, so no spread from: " + "; ".join(single) + "."]
+    missing = unc.get("unavailable") or {}
+    if missing:
+        lines += ["", "Left out (the run's source does not hold them for its region and period): "
+                  + "; ".join(f"{k}: {v}" for k, v in missing.items())]
     return "\n".join(lines)

@@ -1,8 +1,9 @@
 """Demo generator ``ecs_surface``: synthetic East China Sea surface fields with a known CO2 flux.
 
-Products (footprint ``ecs``, monthly 2000-2014): SST, SSS, 10-m wind, chlorophyll with cloud gaps,
-PAR, atmospheric xCO2 (the REAL NOAA GML global marine-surface record, shipped in
-``satco2/data/co2_mm_gl.txt``) and sea-level pressure. The truth ``truth/flux`` is computed here,
+Products (footprint ``ecs``, monthly 2000-2014): SST, SSS, 10-m wind (two products: CCMP and a
+SYNTHETIC ERA5 stand-in), chlorophyll with cloud gaps, PAR, atmospheric xCO2 (two REAL NOAA GML
+records shipped in ``satco2/data``: the global marine-surface mean ``co2_mm_gl.txt`` and Mauna
+Loa ``co2_mm_mlo.txt``) and sea-level pressure. The truth ``truth/flux`` is computed here,
 on the generator side, with plain numpy (and the exact PyCO2SYS solve for the mixing term) so
 that analysis code can be checked against it. See :data:`SIGNALS`.
 """
@@ -20,13 +21,16 @@ from ..science import mesaa
 from . import fields
 
 FOOTPRINT = "ecs"
-VERSION = 1
+VERSION = 2  # 2: the ERA5 wind stand-in and the Mauna Loa xCO2 record
 PRODUCTS = (
     "global-sst-oisst-25km", "global-sss-smos-25km", "global-ssw-ccmp-25km",
     "global-chl-modis-aqua-4km", "global-par-modis-aqua-4km", "extra-xco2-noaa-gml",
-    "extra-slp-ncep-reanalysis",
+    "extra-slp-ncep-reanalysis", "extra-ssw-era5-25km", "extra-xco2-noaa-mlo",
 )
 XCO2_FILE = Path(__file__).resolve().parent.parent / "data" / "co2_mm_gl.txt"
+XCO2_MLO_FILE = Path(__file__).resolve().parent.parent / "data" / "co2_mm_mlo.txt"
+#: the ERA5 stand-in: ERA5_SCALE x the CCMP wind + ERA5_OFFSET + its own smooth anomalies (sd, m s-1)
+ERA5_SCALE, ERA5_OFFSET, ERA5_ANOMALY_SD = 0.92, 0.3, 0.4
 MOUTH = (121.9, 31.4)  # Changjiang mouth, lon/lat degrees
 MESAA_REGION = "ecs"
 #: standard deviation (dex = log10 units) of the demo chlorophyll's log-normal pixel noise
@@ -34,7 +38,7 @@ CHL_PIXEL_NOISE_DEX = 0.15
 K_PARAM = "W14"
 
 SIGNALS = """
-All fields are **synthetic** except xCO2 (see below). Grid: footprint `ecs` (117-131 E, 21-35 N,
+All fields are **synthetic** except the two xCO2 records (see below). Grid: footprint `ecs` (117-131 E, 21-35 N,
 0.1 deg at scale 1), monthly 2000-01..2014-12; land (Natural Earth 1:50m) is NaN for ocean fields.
 
 - **SST** (`global-sst-oisst-25km`, degC): annual mean 27.5 - 0.6 (lat - 21), seasonal amplitude
@@ -52,10 +56,18 @@ All fields are **synthetic** except xCO2 (see below). Grid: footprint `ecs` (117
 - **PAR** (einstein m-2 d-1): 25-55 with season and latitude, +-10 % noise.
 - **Wind** (`global-ssw-ccmp-25km`, U10, m s-1): 6.5 + 1.8 cos(season, max in January) (winter
   monsoon), +0.8 offshore, 0.6 m/s smooth anomalies; clipped to 2-14.
+- **Second wind** (`extra-ssw-era5-25km`, U10, m s-1, a SYNTHETIC stand-in for ERA5 monthly
+  means): 0.92 x the CCMP wind + 0.3, plus its own 0.4 m/s smooth anomalies (independent of
+  CCMP's); clipped to 2-14. The 8 % lower slope and the offset are demo choices that make the two
+  winds differ by a few tenths of m/s, not a measured ERA5 - CCMP difference. The truth uses CCMP.
 - **SLP** (Pa): 101300 + 900 cos(season, max in January) + 300 (lat - 28)/7 in winter,
   60 Pa smooth anomalies.
 - **xCO2** (`extra-xco2-noaa-gml`, ppm): REAL NOAA GML global marine-surface monthly means
   (Dlugokencky & Tans, NOAA/GML, `co2_mm_gl.txt`, see its PROVENANCE.md), broadcast over the grid.
+  **Second xCO2** (`extra-xco2-noaa-mlo`, ppm): REAL Mauna Loa monthly means (NOAA GML and SIO,
+  `co2_mm_mlo.txt`, see its PROVENANCE.md), broadcast the same way; over 2000-2014 it lies on average 1.05 ppm above the marine-surface
+  mean (monthly differences -1.2 to +3.7 ppm: the seasonal cycles differ). The truth uses the
+  marine-surface record.
 - **Injected flux field (truth)** `truth/flux.zarr`: `pco2sw` = MeSAA with the default ECS
   configuration (catalogs/mesaa/ecs.yaml) applied to the *cloud-free* SST, SSS and Chl,
   the mixing term solved exactly per pixel with PyCO2SYS; `pco2air` = xCO2 (SLP - pH2O)
@@ -169,11 +181,15 @@ def build(scale: int = 1, seed: int = 0) -> dict[str, xr.Dataset]:
     wind = np.clip(6.5 + 1.8 * winter + 0.8 * (1 - shelf) + anomalies("wind", 0.6), 2.0, 14.0)
     slp = (101300 + 900 * winter + 300 * (LAT - 28) / 7 * np.maximum(winter, 0)
            + anomalies("slp", 60.0))
-    rec = read_noaa_monthly()
-    xco2_t = rec.reindex(pd.DatetimeIndex(time.values)).values
-    if np.isnan(xco2_t).any():
-        raise ValueError("the NOAA GML record does not cover the ecs footprint's period")
-    xco2 = np.broadcast_to(xco2_t[:, None, None], (nt, ny, nx))
+    era5 = np.clip(ERA5_SCALE * wind + ERA5_OFFSET + anomalies("wind_era5", ERA5_ANOMALY_SD), 2.0, 14.0)
+
+    def record(path):
+        x = read_noaa_monthly(path).reindex(pd.DatetimeIndex(time.values)).values
+        if np.isnan(x).any():
+            raise ValueError(f"the NOAA GML record {path.name} does not cover the ecs footprint's period")
+        return np.broadcast_to(x[:, None, None], (nt, ny, nx))
+
+    xco2, xco2_mlo = record(XCO2_FILE), record(XCO2_MLO_FILE)
 
     ocean = ~land
     sst, sss, chl, chl_true, par = (np.where(ocean, a, np.nan) for a in (sst, sss, chl, chl_true, par))
@@ -203,6 +219,8 @@ def build(scale: int = 1, seed: int = 0) -> dict[str, xr.Dataset]:
         "global-sst-oisst-25km": product("sst", sst, "Sea surface temperature"),
         "global-sss-smos-25km": product("sss", sss, "Sea surface salinity"),
         "global-ssw-ccmp-25km": product("wind_speed", wind, "10-m wind speed"),
+        "extra-ssw-era5-25km": product("wind_speed", era5, "10-m wind speed, ERA5 stand-in (0.92 x CCMP "
+                                        "+ 0.3 + own anomalies)"),
         "global-chl-modis-aqua-4km": product("chlor_a", chl, "Chlorophyll-a with cloud gaps"),
         "global-par-modis-aqua-4km": product("par", par, "PAR"),
         "extra-slp-ncep-reanalysis": product("slp", slp, "Sea-level pressure"),
@@ -212,6 +230,11 @@ def build(scale: int = 1, seed: int = 0) -> dict[str, xr.Dataset]:
                      references="Dlugokencky, E. and Tans, P., NOAA/GML (gml.noaa.gov/ccgg/trends/)",
                      source="satco2/data/co2_mm_gl.txt (see co2_mm_gl.PROVENANCE.md)")
     out["extra-xco2-noaa-gml"] = xds
+    mds = product("xco2", xco2_mlo, "Atmospheric CO2 (REAL NOAA GML Mauna Loa monthly means)")
+    mds.attrs.update(synthetic="no: values are the NOAA GML Mauna Loa record, broadcast over the grid",
+                     references="NOAA GML and Scripps (C. D. Keeling), gml.noaa.gov/ccgg/trends/",
+                     source="satco2/data/co2_mm_mlo.txt (see co2_mm_mlo.PROVENANCE.md)")
+    out["extra-xco2-noaa-mlo"] = mds
     uatm = {"units": "uatm"}
     truth = xr.Dataset(
         {

@@ -103,14 +103,16 @@ def draw_configs(cfg, n: int, seed: int = 0, sigmas: dict[str, float] | None = N
 
 
 def ensemble_budgets(inputs: dict, configs: list, region: str | None = None,
-                     resolution: float | None = None) -> xr.DataArray:
+                     resolution: float | None = None, bbox=None) -> xr.DataArray:
     """Period-mean regional budget (Tg C yr-1, + = source) of every member.
 
     ``inputs``: ``{wind name: {xco2 name: role -> DataArray}}`` (the inputs of
     :func:`satco2.science.air_sea_flux.compute_products`; put :func:`rms_wind` in ``"wind"`` where
     finer winds exist); ``configs``: MeSAA configurations (:func:`draw_configs`); ``region``:
     a region name (its cell fractions, :func:`satco2.science.air_sea_flux.region_weights`; None:
-    every cell). Returns a DataArray
+    every cell); ``resolution``, ``bbox``: the output grid, as in
+    :func:`~satco2.science.air_sea_flux.compute_products` (give the run's, so that the members
+    are computed on its grid). Returns a DataArray
     with dims ``wind, xco2, draw, k_param``."""
     winds = list(inputs)
     xco2s = list(next(iter(inputs.values())))
@@ -120,7 +122,8 @@ def ensemble_budgets(inputs: dict, configs: list, region: str | None = None,
             if x not in inputs[w]:
                 raise SatCO2Error(f"the ensemble inputs of wind {w!r} have no xCO2 source {x!r}")
             for d, cfg in enumerate(configs):
-                ds = air_sea_flux.compute_products(inputs[w][x], mesaa_config=cfg, resolution=resolution)
+                ds = air_sea_flux.compute_products(inputs[w][x], mesaa_config=cfg, resolution=resolution,
+                                                  bbox=bbox)
                 wt = air_sea_flux.region_weights(region, ds) if region else None
                 s = air_sea_flux.regional_summary(ds, wt).budget.mean("time").compute()
                 if out is None:

@@ -1,4 +1,5 @@
-"""CF gridded NetCDF files (NOAA OISST/ERSST, RSS CCMP/SMAP, CATDS SMOS, OC-CCI, GHRSST, NCEP).
+"""CF gridded NetCDF files (NOAA OISST/ERSST, RSS CCMP/SMAP, CATDS SMOS, OC-CCI, GHRSST, NCEP,
+ERA5 from the Copernicus CDS, whose ``valid_time`` dimension is read as ``time``).
 
 Read with xarray (CF decoding of scale/offset, fill values and time). The product's variables
 are found by their ``source_name``; latitude/longitude by :func:`satco2.cf.find`
@@ -27,6 +28,8 @@ class NetCDFGridReader(Reader):
                 raise SatCO2Error(f"file {p.name} is a CSV file, not NetCDF; read a point time series "
                                   "with the point_csv reader (satco2 ingest --reader point_csv).") from None
             raise SatCO2Error(f"file {p.name} is not a readable NetCDF file ({e}).") from None
+        if "time" not in src.dims and "valid_time" in src.dims:  # the new CDS's ERA5 files
+            src = src.rename({"valid_time": "time"})
         with src:
             lat = cf.find(src, "latitude", among=src.dims)
             lon = cf.find(src, "longitude", among=src.dims)
