@@ -23,8 +23,10 @@ def test_usage_page_escapes_ledger_text(tmp_path, monkeypatch):
     usage.record(ledger, "start", "worker", "carol", "c/w", cores=2, memory_gib=1)
     monkeypatch.setenv("SATCO2_USAGE_LEDGER", str(ledger))
     monkeypatch.setenv("SATCO2_USAGE_SETTINGS", '{"quotas": {"default": {"max_concurrent_cores": 4}}}')
-    page = svc.render("usage.html", title="Usage per user", base="/s/", user={"name": "admin"},
+    page = svc.render("usage.html", title="Usage per user", base="/s/", user={"name": "root", "admin": True},
                       **usage_page.page_values())
+    assert '<a href="/s/usage">usage</a>' in page  # admins find the page in the header
+    assert "/s/usage" not in svc.render("message.html", title="t", message="m", base="/s/", user={"name": "u"})
     assert "<script>" not in page and 'data-user="&lt;script&gt;alert(1)&lt;/script&gt;"' in page
     assert page.count('class="user-row"') == 2
     assert "<td>4 (50 %)</td>" in page  # carol holds 2 of her 4 cores at once

@@ -72,12 +72,12 @@ def test_the_hub_records_a_users_server_and_the_quota_counts_it(world):
         assert f"<td>2</td>" in row and f'<td class="failed">{QUOTA} (100 %)</td>' in row  # at the limit
     finally:
         cluster.shutdown()
-        cluster.close()
-        gw.close()
         del cluster, gw
         import gc
 
-        gc.collect()  # dask-gateway's __del__ needs its loop: collect while it runs
+        # dask-gateway's __del__ closes the clients, which needs their loops: collect while they run
+        # (closing first and collecting later makes __del__ fail on the stopped loop)
+        gc.collect()
     hub.stop_server(USER)
     assert [e["ev"] for e in _mine(ledger) if e["kind"] == "server"] == ["start", "stop"]
     summary = usage.summarize(usage.read(ledger))[USER]
