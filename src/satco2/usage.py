@@ -2,12 +2,15 @@
 
 The record is written by the hub side only — the Dask Gateway process (root in root mode, the
 gateway's service account on HPC) and the hub's spawner hooks — never by user code: an
-append-only ledger ``<state>/usage.jsonl`` (mode 0600), one JSON object per line::
+append-only ledger ``<state>/usage.jsonl`` (mode 0600; in root mode 0640 with the services' group,
+so the dashboards service can show it to hub admins), one JSON object per line::
 
     {"t": 1764700000.0, "ev": "start", "kind": "worker", "user": "alice",
      "id": "<cluster>/<worker>", "cores": 1, "memory_gib": 1.0}
     {"t": ..., "ev": "stop", "kind": "worker", "user": "alice", "id": "<cluster>/<worker>"}
-    {"t": ..., "ev": "boot", "kind": "gateway"}          # a (re)start of the recording process
+    {"t": ..., "ev": "start", "kind": "server", "user": "alice", "id": "alice", "cores": 1,
+     "memory_gib": 2.0}                                  # recorded by the hub
+    {"t": ..., "ev": "boot", "kind": "gateway"}          # a (re)start of the gateway
 
 ``kind`` is ``server`` (a user's JupyterLab server), ``scheduler`` or ``worker`` (a gateway
 cluster's processes or batch jobs). An interval is charged from its ``start`` (for batch jobs:
