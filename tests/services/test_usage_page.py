@@ -75,9 +75,7 @@ def test_the_hub_records_a_users_server_and_the_quota_counts_it(world):
         del cluster, gw
         import gc
 
-        # dask-gateway's __del__ closes the clients, which needs their loops: collect while they run
-        # (closing first and collecting later makes __del__ fail on the stopped loop)
-        gc.collect()
+        gc.collect()  # dask-gateway's __del__ closes the clients: collect them within this test
     hub.stop_server(USER)
     assert [e["ev"] for e in _mine(ledger) if e["kind"] == "server"] == ["start", "stop"]
     summary = usage.summarize(usage.read(ledger))[USER]
