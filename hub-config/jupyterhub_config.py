@@ -4,6 +4,7 @@ Declarative: every value comes from hub-config/settings.yaml through the runtime
 `satco2 up` writes for each start (satco2.hub.runtime); Python appears only as small named snippets
 from satco2.hub.hooks. Read hub-config/README.md for the why of each choice.
 """
+import json
 import os
 from pathlib import Path
 
@@ -57,14 +58,17 @@ c.SatCO2Authenticator.reserved_usernames = {  # the project's author names and t
 c.JupyterHub.template_paths = [str(rt.hub_config_dir / "templates")]
 
 # --- single-user servers --------------------------------------------------------------------------
+# The hub records each server's start and stop in the usage ledger, beside the gateway's clusters
+# (satco2.usage; hub admins see it at /services/dashboards/usage).
+ledger = f"{state}/usage.jsonl"
 if rt.root_mode:
     c.JupyterHub.spawner_class = "localprocess"  # each hub user runs as its own system user
-    c.Spawner.pre_spawn_hook = hooks.pre_spawn_root
+    c.Spawner.pre_spawn_hook, c.Spawner.post_stop_hook = hooks.server_usage(ledger, S, hooks.pre_spawn_root)
     c.LocalProcessSpawner.notebook_dir = "~"
 else:
     c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"  # one OS account
     c.SimpleLocalProcessSpawner.home_dir_template = f"{state}/users/{{username}}"
-    c.Spawner.pre_spawn_hook = hooks.pre_spawn_single
+    c.Spawner.pre_spawn_hook, c.Spawner.post_stop_hook = hooks.server_usage(ledger, S, hooks.pre_spawn_single)
     c.JupyterHub.template_vars = {"announcement": hooks.single_account_banner()}
     if os.geteuid() == 0:  # single-account mode started by root: servers run as root too
         c.Spawner.args = ["--allow-root"]
@@ -152,7 +156,10 @@ for name, module in rt.services.items():
                             "SATCO2_SCHEDULER_MIN_INTERVAL": str(S["scheduler"]["min_interval_seconds"])}
                            if name == "scheduler" else {}),
                         **({"SATCO2_DASHBOARDS_MAX_LIVE": str(S["viewers"]["max_live_sessions"]),
-                            "SATCO2_DASHBOARDS_IDLE_SECONDS": str(S["viewers"]["session_idle_seconds"])}
+                            "SATCO2_DASHBOARDS_IDLE_SECONDS": str(S["viewers"]["session_idle_seconds"]),
+                            # the admins' usage page: the ledger and the quotas of this start
+                            "SATCO2_USAGE_LEDGER": ledger,
+                            "SATCO2_USAGE_SETTINGS": json.dumps(S.get("usage") or {})}
                            if name == "dashboards" else {})},
         "cwd": svc_state,
         **({"user": hooks.SERVICE_ACCOUNT} if rt.root_mode else {}),

@@ -114,6 +114,9 @@ SETTINGS: list[Setting] = [
             "downloaded upstream files; empty: $XDG_CACHE_HOME/satco2/upstream (per user)"),
     Setting("usage-ledger", "", "SATCO2_USAGE_LEDGER",
             "compute usage ledger; empty: <state-dir>/usage.jsonl"),
+    Setting("usage-settings", "", "SATCO2_USAGE_SETTINGS",
+            "JSON of the hub settings' usage section (quotas), handed by the hub to its services; "
+            "empty: read from the hub settings file"),
     Setting("shared-data", "", "SATCO2_SHARED_DATA",
             "real sample files for tests and benchmarks; empty: ../shared/data beside the repository"),
     Setting("hub-settings", "hub-config/settings.yaml", "SATCO2_HUB_SETTINGS",

@@ -2,28 +2,43 @@
 
 The record is written by the hub side only — the Dask Gateway process (root in root mode, the
 gateway's service account on HPC) and the hub's spawner hooks — never by user code: an
-append-only ledger ``<state>/usage.jsonl`` (mode 0600), one JSON object per line::
+append-only ledger ``<state>/usage.jsonl`` (mode 0600; in root mode 0640 with the services' group,
+so the dashboards service can show it to hub admins), one JSON object per line::
 
     {"t": 1764700000.0, "ev": "start", "kind": "worker", "user": "alice",
      "id": "<cluster>/<worker>", "cores": 1, "memory_gib": 1.0}
     {"t": ..., "ev": "stop", "kind": "worker", "user": "alice", "id": "<cluster>/<worker>"}
-    {"t": ..., "ev": "boot", "kind": "gateway"}          # a (re)start of the recording process
+    {"t": ..., "ev": "start", "kind": "server", "user": "alice", "id": "alice", "cores": 1,
+     "memory_gib": 2.0}                                  # recorded by the hub
+    {"t": ..., "ev": "boot", "kind": "gateway"}          # a (re)start of the gateway
 
 ``kind`` is ``server`` (a user's JupyterLab server), ``scheduler`` or ``worker`` (a gateway
 cluster's processes or batch jobs). An interval is charged from its ``start`` (for batch jobs:
-submission, when the cores are requested from the batch system) to its ``stop``; an interval left
-open by a crash ends at the next ``boot`` of the same kind of recorder (``gateway`` for clusters,
-``hub`` for servers), or now while that recorder is still running.
+submission, when the cores are requested from the batch system; for a server: the spawn request)
+to its ``stop``.
+
+Who records what:
+
+- gateway clusters: the gateway's backend (:func:`satco2.hub.gateway.with_usage`); a gateway
+  interval left open by a crash ends at the gateway's next ``boot``, or now while it still runs;
+- user servers: the hub's spawner hooks (:mod:`satco2.hub.hooks`, ``pre_spawn_hook`` and
+  ``post_stop_hook``), charged the size the hub gives every server (``usage.server_cores``,
+  ``usage.server_memory_gib``). JupyterHub runs ``post_stop_hook`` for every stop: by the user,
+  the idle culler, a server that died (the hub's poll), the hub's own shutdown, and a server that
+  died while the hub was down (at the hub's next start). So a server interval ends only at its
+  ``stop``; a hub restart does not close it, because JupyterHub resumes a server still running.
 
 Quotas (``usage.quotas`` in ``hub-config/settings.yaml``, a default and per-user overrides):
 
-- ``max_concurrent_cores``: cores of all the user's gateway clusters (schedulers + workers) at once,
-  checked when a cluster is created and when it is scaled;
-- ``monthly_core_hours`` (optional): gateway core-hours in the current calendar month (UTC),
-  checked when a cluster is created and when it is scaled up.
+- ``max_concurrent_cores``: cores the user holds at once, the running server(s) and all gateway
+  clusters (schedulers + workers), checked when a cluster is created and when it is scaled up;
+- ``monthly_core_hours`` (optional): core-hours of the current calendar month (UTC), servers and
+  clusters, checked when a cluster is created and when it is scaled up.
 
-A refusal is a :class:`QuotaExceeded` (a :class:`satco2.SatCO2Error`) with one sentence.
-``satco2 usage [--json] [--month YYYY-MM]`` prints the per-user totals.
+A server is never refused (it is the user's way to their files; the idle culler bounds it): the
+quotas limit the clusters a user may add on top. A refusal is a :class:`QuotaExceeded` (a
+:class:`satco2.SatCO2Error`) with one sentence. ``satco2 usage [--json] [--month YYYY-MM]``
+prints the per-user totals; hub admins see them with the quotas at ``/services/dashboards/usage``.
 """
 from __future__ import annotations
 
@@ -82,7 +97,8 @@ def read(path: str | os.PathLike) -> list[dict]:
     return out
 
 
-RECORDER = {"server": "hub", "scheduler": "gateway", "worker": "gateway"}
+#: the ``boot`` that closes an interval of each kind left open (servers: none, see the module doc)
+RECORDER = {"scheduler": "gateway", "worker": "gateway"}
 
 
 def intervals(events: list[dict], now: float | None = None) -> list[dict]:
@@ -124,7 +140,8 @@ def month_bounds(month: str | None = None, now: float | None = None) -> tuple[fl
 def summarize(events: list[dict], start: float | None = None, end: float | None = None,
               now: float | None = None) -> dict:
     """Per user: core-hours and memory-hours (GiB-hours) of ``servers`` and ``clusters`` in
-    ``[start, end)`` (default: everything), and the cores in use now (``cores_now``)."""
+    ``[start, end)`` (default: everything), and the cores held now, servers and clusters
+    (``cores_now``)."""
     now = time.time() if now is None else now
     start = float("-inf") if start is None else start
     end = float("inf") if end is None else end
@@ -137,26 +154,36 @@ def summarize(events: list[dict], start: float | None = None, end: float | None 
         part = u["servers" if iv["kind"] == "server" else "clusters"]
         part["core_hours"] += iv["cores"] * hours
         part["memory_gib_hours"] += iv["memory_gib"] * hours
-        if iv["kind"] != "server" and iv["end"] >= now and iv["start"] <= now:
+        if iv["end"] >= now and iv["start"] <= now:
             u["cores_now"] += iv["cores"]
     for u in users.values():
         u["total"] = {k: u["servers"][k] + u["clusters"][k] for k in ("core_hours", "memory_gib_hours")}
     return users
 
 
-def user_quota(settings: dict, user: str) -> dict:
-    """``usage.quotas.users[user]`` or ``usage.quotas.default`` (no usage section: no quota)."""
-    quotas = (settings.get("usage") or {}).get("quotas") or {}
-    q = dict((quotas.get("users") or {}).get(user) or quotas.get("default") or {})
+def _quota(q: dict | None) -> dict:
+    q = dict(q or {})
     q.setdefault("max_concurrent_cores", None)
     q.setdefault("monthly_core_hours", None)
     return q
 
 
+def default_quota(settings: dict) -> dict:
+    """``usage.quotas.default`` (no usage section: no quota)."""
+    return _quota(((settings.get("usage") or {}).get("quotas") or {}).get("default"))
+
+
+def user_quota(settings: dict, user: str) -> dict:
+    """``usage.quotas.users[user]`` or ``usage.quotas.default`` (no usage section: no quota)."""
+    quotas = (settings.get("usage") or {}).get("quotas") or {}
+    return _quota((quotas.get("users") or {}).get(user) or quotas.get("default"))
+
+
 def check_quota(settings: dict, user: str, cores_after: float, cores_before: float = 0.0,
                 month_core_hours: float = 0.0) -> None:
     """Raise :class:`QuotaExceeded` when ``user`` may not go from ``cores_before`` to
-    ``cores_after`` concurrent gateway cores, having used ``month_core_hours`` this month.
+    ``cores_after`` cores held at once (server and clusters), having used ``month_core_hours``
+    (servers and clusters) this month.
 
     Scaling down (``cores_after <= cores_before``) is always allowed.
     """
@@ -166,18 +193,67 @@ def check_quota(settings: dict, user: str, cores_after: float, cores_before: flo
     limit = q["max_concurrent_cores"]
     if limit is not None and cores_after > limit:
         raise QuotaExceeded(
-            f"refused: {user}'s clusters would use {cores_after:g} cores at once and the quota is "
-            f"{limit:g} (usage.quotas max_concurrent_cores; {cores_before:g} in use now).")
+            f"refused: {user}'s server and clusters would use {cores_after:g} cores at once and the "
+            f"quota is {limit:g} (usage.quotas max_concurrent_cores; {cores_before:g} in use now).")
     monthly = q["monthly_core_hours"]
     if monthly is not None and month_core_hours >= monthly:
         raise QuotaExceeded(
-            f"refused: {user} has used {month_core_hours:.2f} of {monthly:g} cluster core-hours this "
-            f"month (usage.quotas monthly_core_hours).")
+            f"refused: {user} has used {month_core_hours:.2f} of {monthly:g} core-hours this month "
+            f"(servers and clusters; usage.quotas monthly_core_hours).")
 
 
-def month_cluster_core_hours(events: list[dict], user: str, now: float | None = None) -> float:
+def core_hours_this_month(events: list[dict], user: str, now: float | None = None) -> float:
+    """``user``'s core-hours of the current calendar month (UTC), servers and clusters."""
     start, end = month_bounds(now=now)
-    return summarize(events, start, end, now).get(user, {}).get("clusters", {}).get("core_hours", 0.0)
+    return summarize(events, start, end, now).get(user, {}).get("total", {}).get("core_hours", 0.0)
+
+
+def running_cores(events: list[dict], user: str, kinds=("server",), now: float | None = None) -> float:
+    """Cores of ``user``'s intervals of ``kinds`` open now (default: the running servers)."""
+    now = time.time() if now is None else now
+    return sum(iv["cores"] for iv in intervals(events, now)
+               if iv["user"] == user and iv["kind"] in kinds and iv["start"] <= now <= iv["end"])
+
+
+def server_id(user: str, server_name: str = "") -> str:
+    """The ledger id of a user's server: ``alice`` (default server) or ``alice/<name>``."""
+    return f"{user}/{server_name}" if server_name else user
+
+
+def usage_settings() -> dict:
+    """``{"usage": ...}`` of the running hub: the JSON the hub hands its services
+    (``SATCO2_USAGE_SETTINGS``), else the hub settings file's ``usage`` section."""
+    text = config.get("usage-settings")
+    if text:
+        try:
+            return {"usage": json.loads(text)}
+        except ValueError:
+            raise SatCO2Error("SATCO2_USAGE_SETTINGS must be the JSON of the hub settings' usage section.") from None
+    doc = config.load_yaml(config.hub_settings_file(), "hub settings file", default={}) or {}
+    return {"usage": doc.get("usage") or {}}
+
+
+def overview(events: list[dict], settings: dict, now: float | None = None) -> list[dict]:
+    """One row per user for the admins' page: this month's and all-time ``summarize`` figures, the
+    user's quotas, and how close the user is to each (``cores_fraction``: cores held now over
+    ``max_concurrent_cores``; ``month_fraction``: this month's core-hours over
+    ``monthly_core_hours``; None without that quota). Sorted by the user name."""
+    now = time.time() if now is None else now
+    start, end = month_bounds(now=now)
+    month, total = summarize(events, start, end, now), summarize(events, now=now)
+    rows = []
+    for user in sorted(total):
+        q = user_quota(settings, user)
+        used = month[user]["total"]["core_hours"] if user in month else 0.0
+        rows.append({
+            "user": user, "month": month.get(user), "all_time": total[user],
+            "cores_now": total[user]["cores_now"], "quota": q,
+            "cores_fraction": (total[user]["cores_now"] / q["max_concurrent_cores"]
+                               if q["max_concurrent_cores"] else None),
+            "month_core_hours": used,
+            "month_fraction": used / q["monthly_core_hours"] if q["monthly_core_hours"] else None,
+        })
+    return rows
 
 
 # --- command line ---------------------------------------------------------------------------------

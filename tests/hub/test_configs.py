@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -251,6 +252,59 @@ def test_k8s_values_are_generated_from_settings_and_match_the_schema():
     broken = dict(values, jupyterhub=dict(jh, cul={"enabled": True}))
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, schema)
+
+
+#: the charts' own schemas and default values, vendored (tests/data/k8s_charts/PROVENANCE.md)
+CHARTS = {"jupyterhub": "jupyterhub-4.4.0", "dask-gateway": "dask-gateway-2026.3.0"}
+CHART_DATA = Path(__file__).resolve().parents[1] / "data" / "k8s_charts"
+
+
+def _helm_coalesce(defaults: dict, values: dict) -> dict:
+    """The chart's defaults with ``values`` over them as Helm merges them before it validates
+    against ``values.schema.json``: maps merge key by key, anything else replaces, null removes."""
+    out = dict(defaults)
+    for key, value in values.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _helm_coalesce(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _chart(name: str):
+    import hashlib
+
+    import jsonschema
+
+    provenance = (CHART_DATA / "PROVENANCE.md").read_text()
+    for suffix in ("values.schema.yaml", "values.yaml"):  # the files are the released ones, unchanged
+        data = (CHART_DATA / f"{name}.{suffix}").read_bytes()
+        assert f"`{name}.{suffix}`: sha256 `{hashlib.sha256(data).hexdigest()}`" in provenance, suffix
+    schema = yaml.safe_load((CHART_DATA / f"{name}.values.schema.yaml").read_text())
+    defaults = yaml.safe_load((CHART_DATA / f"{name}.values.yaml").read_text())
+    return jsonschema.Draft7Validator(schema), defaults  # both charts declare draft-07
+
+
+@pytest.mark.parametrize("key", list(CHARTS))
+def test_k8s_values_validate_against_the_charts_own_schemas(key):
+    """What `helm install` checks before rendering: our values over the chart's defaults against
+    the chart's values.schema (zero-to-jupyterhub 4.4.0; dask-gateway 2026.3.0)."""
+    validator, defaults = _chart(CHARTS[key])
+    assert not list(validator.iter_errors(defaults))  # the released defaults are valid on their own
+    ours = yaml.safe_load(render.VALUES_FILE.read_text())[key]
+    errors = [f"{'.'.join(map(str, e.absolute_path))}: {e.message}"
+              for e in validator.iter_errors(_helm_coalesce(defaults, ours))]
+    assert not errors, errors
+    # the check can fail: a misspelt key and a wrong value of a key we set are both refused
+    bad_key = {**ours, "singleuser" if key == "jupyterhub" else "gateway": {"defaultUrll": "/lab"}}
+    assert any("defaultUrll" in e.message for e in validator.iter_errors(_helm_coalesce(defaults, bad_key)))
+    if key == "jupyterhub":
+        wrong = {**ours, "singleuser": {**ours["singleuser"], "cpu": {"guarantee": "one core"}}}
+    else:
+        wrong = {**ours, "gateway": {**ours["gateway"], "auth": {"type": "jupyterhb"}}}
+    assert list(validator.iter_errors(_helm_coalesce(defaults, wrong)))
 
 
 # --- service supervisor ------------------------------------------------------------------------

@@ -23,7 +23,7 @@ if _MISSING:
     pytest.skip(_MISSING, allow_module_level=True)
 
 
-def _overrides(slurm):
+def _overrides(slurm, quota=3):
     return {
         "gateway": {
             "backend": "slurm",
@@ -34,8 +34,10 @@ def _overrides(slurm):
                                 "n_workers": {"default": 1, "min": 0, "max": 4}},
             "scheduler_memory_gib": 0.5,
         },
-        # scheduler (1 core) + 2 workers (1 core each) fit; a third worker does not
-        "usage": {"quotas": {"default": {"max_concurrent_cores": 3, "monthly_core_hours": None}}},
+        # scheduler (1 core) + 2 workers (1 core each) fit, a third worker does not; behind the hub
+        # the user's server (1 core, recorded by the hub) counts too: quota=4
+        "usage": {"server_cores": 1,
+                  "quotas": {"default": {"max_concurrent_cores": quota, "monthly_core_hours": None}}},
     }
 
 
@@ -125,7 +127,7 @@ def slurm_hub(tmp_path_factory):
     with tslurm.temp_slurm(cpus=8, memory_mib=8192) as slurm:
         # a worktree's checkout (PYTHONPATH) reaches the hub's services and user servers too
         env = {"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else None
-        with temp_hub(tmp_path_factory.mktemp("slurmhub"), overrides=_overrides(slurm), env=env) as hub:
+        with temp_hub(tmp_path_factory.mktemp("slurmhub"), overrides=_overrides(slurm, quota=4), env=env) as hub:
             yield slurm, hub
 
 
@@ -173,8 +175,9 @@ print(json.dumps({"mean": mean, "uids": uids, "me": os.getuid(), "clusters": nam
         detail = slurm.run("scontrol", "show", "job", slurm.jobs()[0]["id"]).stdout
         assert "TimeLimit=00:20:00" in detail and f"Partition={slurm.partition}" in detail
 
-        # scaling past the quota (1 + 3 cores > 3) is refused with one sentence; nothing is submitted
-        with pytest.raises(Exception, match="quota is 3"):
+        # scaling past the quota (server 1 + scheduler 1 + 3 workers > 4) is refused with one
+        # sentence; nothing is submitted
+        with pytest.raises(Exception, match="would use 5 cores at once and the quota is 4"):
             execute(server, token, "client.cluster.scale(3)", kernel_id=kernel, timeout=60)
         time.sleep(3)
         assert len(slurm.jobs()) == 3
@@ -194,6 +197,8 @@ print(json.dumps({"mean": mean, "uids": uids, "me": os.getuid(), "clusters": nam
     mine = [e for e in events if e.get("user") == user]
     assert sum(e["ev"] == "start" and e["kind"] == "worker" for e in mine) == 2
     assert sum(e["ev"] == "start" and e["kind"] == "scheduler" for e in mine) == 1
-    assert sum(e["ev"] == "stop" for e in mine) == 3
+    assert sum(e["ev"] == "stop" and e["kind"] != "server" for e in mine) == 3
+    # and the hub recorded the user's server, started and stopped
+    assert [e["ev"] for e in mine if e["kind"] == "server"] == ["start", "stop"]
     summary = usage.summarize(events)[user]
     assert summary["clusters"]["core_hours"] > 0 and summary["cores_now"] == 0

@@ -100,7 +100,8 @@ def with_usage(base):
       cluster's config) in the usage ledger, and a ``boot`` at every gateway start
       (:mod:`satco2.usage`): the gateway records, not the user's processes;
     - refuses to create a cluster, or to scale one, beyond the user's quota
-      (``usage.quotas``: ``max_concurrent_cores``, ``monthly_core_hours``) with one sentence;
+      (``usage.quotas``: ``max_concurrent_cores``, ``monthly_core_hours``; both count the user's
+      running server too, as the hub recorded it in the same ledger) with one sentence;
       adaptive scaling is capped at the quota instead (the scheduler asks, nobody to answer).
 
     Configured by one trait, ``satco2_usage = {"ledger": path, "settings": {...}}`` (the hub
@@ -163,18 +164,22 @@ def with_usage(base):
                 self._record("stop", "worker", worker.cluster.username, f"{worker.cluster.name}/{worker.name}")
 
         # --- quotas -------------------------------------------------------------------------
-        def _user_cores(self, username, but=None):
-            """Cores the user's active clusters hold or asked for (``but`` one cluster)."""
-            total = 0.0
+        def _events(self):
+            ledger = self.satco2_usage.get("ledger")
+            return _usage.read(ledger) if ledger else []
+
+        def _user_cores(self, username, but=None, events=None):
+            """Cores the user holds: the running server(s) the hub recorded in the ledger, and the
+            active clusters (held or asked for; ``but`` one cluster)."""
+            total = _usage.running_cores(self._events() if events is None else events, username)
             for cl in self.db.list_clusters(username=username):
                 if cl.name != but:
                     total += _cores(cl.config, max(cl.count, len(cl.active_workers())))
             return total
 
-        def _check(self, username, before, after):
+        def _check(self, username, before, after, events):
             settings = self.satco2_usage.get("settings") or {}
-            ledger = self.satco2_usage.get("ledger")
-            used = _usage.month_cluster_core_hours(_usage.read(ledger), username) if ledger else 0.0
+            used = _usage.core_hours_this_month(events, username)
             try:
                 _usage.check_quota(settings, username, after, before, used)
             except _usage.QuotaExceeded as e:
@@ -183,8 +188,9 @@ def with_usage(base):
 
         async def start_cluster(self, user, cluster_options):
             _, config = await self.process_cluster_options(user, cluster_options)
-            before = self._user_cores(user.name)
-            self._check(user.name, before, before + _cores(config.to_dict(), 0))
+            events = self._events()
+            before = self._user_cores(user.name, events=events)
+            self._check(user.name, before, before + _cores(config.to_dict(), 0), events)
             return await super().start_cluster(user, cluster_options)
 
         async def forward_message_to_scheduler(self, cluster, msg):
@@ -194,10 +200,11 @@ def with_usage(base):
                 limit = db_cluster.config.get("cluster_max_workers")
                 if limit is not None:
                     count = min(count, limit)
-                others = self._user_cores(cluster.username, but=cluster.name)
+                events = self._events()
+                others = self._user_cores(cluster.username, but=cluster.name, events=events)
                 held = max(db_cluster.count, len(db_cluster.active_workers()))
                 self._check(cluster.username, others + _cores(db_cluster.config, held),
-                            others + _cores(db_cluster.config, count))
+                            others + _cores(db_cluster.config, count), events)
             return await super().forward_message_to_scheduler(cluster, msg)
 
         async def on_cluster_heartbeat(self, cluster_name, msg):

@@ -3,6 +3,7 @@
 - :func:`ensure_system_user` - root mode: one system user per hub user, created at first spawn
 - :func:`single_account_banner` - the warning shown on every hub page in single-account mode
 - :func:`copy_notebooks` - a new user finds the analysis notebooks in ``~/notebooks``
+- :func:`server_usage` - the hub records each user server's start and stop in the usage ledger
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .. import SatCO2Error, config, io
+from .. import SatCO2Error, config, io, usage
 from ..runs.reports import SERVICE_ACCOUNT  # noqa: F401 - the services' account (jupyterhub_config)
 
 #: system group of the accounts this hub created; an existing account outside it is never used
@@ -110,3 +111,35 @@ def pre_spawn_single(spawner) -> None:
     home = Path(spawner.home_dir_template.format(username=spawner.user.name))
     home.mkdir(parents=True, exist_ok=True)
     copy_notebooks(home)
+
+
+def server_usage(ledger: str | os.PathLike, settings: dict, pre_spawn=None):
+    """``(pre_spawn_hook, post_stop_hook)`` that record a user server in the usage ledger.
+
+    The hub, not the user's server, writes the record (``satco2.usage``): a ``start`` when the
+    server is requested (after ``pre_spawn``, the mode's own hook, has run) and a ``stop`` from
+    ``post_stop_hook``, which JupyterHub runs for every stop (the user, the idle culler, a server
+    that died, the hub's shutdown, a server that died while the hub was down). A server is charged
+    the size the hub gives each server, ``usage.server_cores`` and ``usage.server_memory_gib``:
+    the same unit as a gateway cluster (cores held times wall time), which the quotas compare.
+    A ledger that cannot be written is logged and never stops a server.
+    """
+    u = settings.get("usage") or {}
+    cores, memory = float(u.get("server_cores", 1)), float(u.get("server_memory_gib", 0))
+
+    def _record(spawner, ev, **size):
+        try:
+            usage.record(ledger, ev, "server", spawner.user.name,
+                         usage.server_id(spawner.user.name, spawner.name or ""), **size)
+        except OSError as e:
+            spawner.log.warning("usage ledger %s: %s", ledger, e)
+
+    def pre_spawn_hook(spawner):
+        if pre_spawn is not None:
+            pre_spawn(spawner)
+        _record(spawner, "start", cores=cores, memory_gib=memory)
+
+    def post_stop_hook(spawner):
+        _record(spawner, "stop")
+
+    return pre_spawn_hook, post_stop_hook

@@ -9,6 +9,9 @@ Who runs as whom (docs/hub.md, "Trust model"):
 - A scheduled run runs as its owner, started by the scheduler through the one sudo rule written
   here: the service account may run ``<python> -m satco2.runs.job`` as a member of
   ``satco2-users``, nothing else and never as root.
+- The usage ledger ``<state>/usage.jsonl`` is written by the hub and the gateway (root) and
+  readable by the services' group (0640, :func:`share_usage_ledger`): the dashboards service shows
+  it to hub admins. Users cannot enter ``<state>`` (0710, group of the service account).
 - ``<reports>`` belongs to root (0755); ``<reports>/<user>`` is made for each user by the hub
   (:func:`ensure_user_reports`, at spawn) and belongs to that user's account; ``<reports>/examples``
   belongs to the service account. So who wrote a run is the owner of the folder it is in.
@@ -78,6 +81,7 @@ def prepare(state_dir: Path, service_state: Path, reports_dir: Path, job_python:
     os.chown(state_dir, 0, svc.pw_gid)
     os.chmod(state_dir, 0o710)
     _own_dir(service_state, svc.pw_uid, svc.pw_gid, 0o700)
+    share_usage_ledger(state_dir / "usage.jsonl", svc.pw_gid)
     for root, dirs, files in os.walk(service_state):  # all of it is the services' (no link followed)
         for name in dirs + files:
             os.chown(os.path.join(root, name), svc.pw_uid, svc.pw_gid, follow_symlinks=False)
@@ -87,6 +91,17 @@ def prepare(state_dir: Path, service_state: Path, reports_dir: Path, job_python:
     _own_dir(reports_dir / EXAMPLES_AUTHOR, svc.pw_uid, svc.pw_gid, 0o755)
     write_sudo_rule(job_python)
     return svc
+
+
+def share_usage_ledger(ledger: Path, gid: int) -> None:
+    """Create the usage ledger (or take the existing one, never through a link) as root's, mode
+    0640, group ``gid``: the hub and the gateway append to it, the services' account reads it."""
+    fd = os.open(ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
+    try:
+        os.fchown(fd, 0, gid)
+        os.fchmod(fd, 0o640)
+    finally:
+        os.close(fd)
 
 
 def _check_reachable(path: Path, what: str, env: str) -> None:

@@ -42,6 +42,7 @@ c.ClusterConfig.cluster_max_memory = "{max_memory}G"
 def k8s_values(settings: dict) -> dict:
     """Helm values (a dict) for a daskhub-style deployment of ``settings``."""
     hub, gw, cull = settings["hub"], settings["gateway"], settings["culling"]["servers"]
+    usage = settings.get("usage") or {}
     # only the gateway: the project services (dashboards, scheduler) are not packaged as images yet,
     # and a role naming a service that does not exist stops JupyterHub
     access = ["access:services!service=dask-gateway"]
@@ -66,6 +67,9 @@ def k8s_values(settings: dict) -> dict:
             },
             "singleuser": {
                 "defaultUrl": hub.get("default_url", "/lab"),
+                # what the usage ledger charges a server for (usage.server_*), guaranteed by Kubernetes
+                "cpu": {"guarantee": float(usage.get("server_cores", 1))},
+                "memory": {"guarantee": f"{float(usage.get('server_memory_gib', 2.0)):g}G"},
                 "startTimeout": hub.get("spawn_timeout", 60),
                 "extraEnv": {
                     "DASK_GATEWAY__AUTH__TYPE": "jupyterhub",

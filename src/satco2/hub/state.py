@@ -16,6 +16,8 @@ Layout of ``config.state_dir()`` (mode 0700; every secret file mode 0600)::
     jupyterhub.pid, proxy.pid  written by JupyterHub and the proxy (made 0600 once the hub is up)
     users/<name>/              home folders in single-account mode
     clusters/                  gateway cluster working directories
+    usage.jsonl                the usage ledger (satco2.usage): appended by the hub and the gateway;
+                               0600, or 0640 with the services' group in root mode (the admins' page)
 """
 from __future__ import annotations
 

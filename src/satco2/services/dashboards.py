@@ -25,6 +25,7 @@ Routes (under ``$JUPYTERHUB_SERVICE_PREFIX``):
 ``/reports/<user>/<nb>/<run>/publish`` the publish button of the reports index (POST, XSRF-checked; own runs)
 ``/api/published``            the published dashboards as JSON
 ``/catalog``                  the catalog browser (``satco2.dashboards.catalog_browser.app()``)
+``/usage``                    per-user usage and quotas, for hub admins only (``satco2.services.usage_page``)
 ``/login``, ``/oauth_callback`` the start and end of the hub OAuth flow
 
 State is on disk only (the published registry and the verified copies of published runs under
@@ -613,6 +614,7 @@ def make_server(port: int | None = None):
     _guard_component_handler()
     pn.extension()
     from ..dashboards import catalog_browser  # a panel app: loaded by this server, not by the scheduler
+    from .usage_page import UsageHandler  # imports this module (its BaseHandler)
 
     apps = {"/live": dashboard_app, "/catalog": catalog_browser.app}
     patterns = [
@@ -627,6 +629,7 @@ def make_server(port: int | None = None):
         (r"/d/([^/]+)", ShortLinkHandler),
         (r"/oauth_callback", OAuthCallbackHandler),
         (r"/login", LoginHandler),
+        (r"/usage/?", UsageHandler),  # hub admins only
     ]
     server = get_server(
         apps, port=url.port if port is None else port, address=url.hostname, websocket_origin=_origins(),
