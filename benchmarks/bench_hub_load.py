@@ -35,6 +35,7 @@ import argparse
 import json
 import os
 import secrets
+import signal
 import sys
 import tempfile
 import threading
@@ -178,6 +179,8 @@ def main(argv=None) -> int:
     ap.add_argument("--root-mode", action="store_true", help="one system account per user (needs root)")
     ap.add_argument("--small", action="store_true", help="one round of 2 users (checks that it runs)")
     a = ap.parse_args(argv)
+    # SIGTERM (a CI timeout, kill PID) ends the run through the cleanup below, not around it
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     rounds = [2] if a.small else [int(v) for v in a.users.split(",")]
     print(f"start: {load()}; {psutil.virtual_memory().available / 1e9:.1f} GB available; "
           f"{'root mode (a system account per user)' if a.root_mode else 'single-account mode'}", flush=True)

@@ -1,7 +1,7 @@
 """Measured scale-out on Dask Gateway workers (issue 16, item 3): one real analysis step on 1 and on
 2 gateway workers, best of N, interleaved, and the scheduler's overhead per task.
 
-    python -m benchmarks.bench_scaleout [--small] [--repeats 3] [--shape 144,750,1000] [--lat-chunk 25]
+    python -m benchmarks.bench_scaleout [--small] [--repeats 3] [--shape 144,500,600] [--lat-chunk 25]
 
 What runs:
 
@@ -34,6 +34,11 @@ hits both). Printed: every run, the best of each, ``speed-up on 2 workers: X``
 - tasks per run, worker busy seconds (sum of task compute times), overhead per task =
   (wall x workers - busy) / tasks (everything that is not computing: scheduling, transfers, idling);
 - the scheduler's CPU seconds per task (``psutil`` on the scheduler process, before/after);
+- worker CPU seconds of each run (``psutil`` in the workers): on a shared machine the wall time
+  says how much CPU the workers got, the CPU seconds what the work costs (pixels and GB per
+  worker CPU second are the rates docs/scaling.md plans with);
+- the I/O side: every chunk read, decoded and averaged over time (``mean``), timed the same way
+  (GB/s decoded and stored, per worker count);
 - a no-op task burst (``--noop`` tasks of ``client.map``) on 2 workers: wall seconds per task and
   scheduler CPU per task, the floor of the per-task cost.
 
@@ -163,6 +168,7 @@ def gateway_server(workdir: Path, env: dict, timeout: float = 90):
 
 
 def _scheduler_cpu() -> float:
+    """CPU seconds (user + system) of the calling process (run on the scheduler or a worker)."""
     import psutil
 
     t = psutil.Process().cpu_times()
@@ -182,26 +188,33 @@ def wait_workers(client, n: int, timeout: float = 120) -> None:
         time.sleep(0.3)
 
 
-def run_step(client, cube: Path, workers: list[str] | None = None) -> dict:
-    """One timed Theil-Sen + Mann-Kendall over the cube on the client's cluster (on ``workers``
-    only, when given)."""
+def run_step(client, cube: Path, workers: list[str] | None = None, step: str = "trend") -> dict:
+    """One timed step over the cube on the client's cluster (on ``workers`` only, when given):
+    ``trend`` (Theil-Sen + Mann-Kendall, slope and p-value gathered) or ``mean`` (read and
+    decode every chunk, mean over time: the I/O side of a pass over a mirror)."""
     import xarray as xr
     from distributed import get_task_stream
 
     from satco2.science import trends
 
     ds = xr.open_zarr(cube)
-    res = trends.trend(ds["x"], method="theil_sen_mk", deseason=True, dtype=np.float32)
-    out = res[["slope", "p_value"]]
+    if step == "trend":
+        res = trends.trend(ds["x"], method="theil_sen_mk", deseason=True, dtype=np.float32)
+        out = res[["slope", "p_value"]]
+    else:
+        out = ds["x"].mean("time").to_dataset(name="slope")
     cpu0 = client.run_on_scheduler(_scheduler_cpu)
+    wcpu0 = client.run(_scheduler_cpu, workers=workers)  # CPU seconds of each worker process
     with get_task_stream(client) as ts:
         t0 = time.perf_counter()
         got = client.compute(out, workers=workers, allow_other_workers=False).result()
         wall = time.perf_counter() - t0
     cpu1 = client.run_on_scheduler(_scheduler_cpu)
+    wcpu1 = client.run(_scheduler_cpu, workers=workers)
     busy = sum(ss["stop"] - ss["start"] for task in ts.data for ss in task["startstops"]
                if ss["action"] == "compute")
     return {"wall": wall, "tasks": len(ts.data), "busy": busy, "sched_cpu": cpu1 - cpu0,
+            "worker_cpu": sum(wcpu1[w] - wcpu0[w] for w in wcpu1),
             "finite": int(np.isfinite(got["slope"].values).sum())}
 
 
@@ -220,11 +233,13 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--small", action="store_true", help="a tiny cube, 1 round (checks that it runs)")
     ap.add_argument("--repeats", type=int, default=3, help="timed rounds (each: 1 worker, then 2)")
-    ap.add_argument("--shape", default="144,750,1000", help="time,lat,lon of the cube")
+    ap.add_argument("--shape", default="144,500,600", help="time,lat,lon of the cube")
     ap.add_argument("--lat-chunk", type=int, default=25, help="latitude rows per chunk (one task each)")
     ap.add_argument("--noop", type=int, default=2000, help="no-op tasks in the overhead burst")
     ap.add_argument("--keep", help="folder for the cube and logs (default: a temporary folder)")
     a = ap.parse_args(argv)
+    # SIGTERM (a CI timeout, kill PID) ends the run through the cleanup below, not around it
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     nt, ny, nx = (48, 40, 100) if a.small else (int(v) for v in a.shape.split(","))
     lat_chunk = 10 if a.small else a.lat_chunk
     repeats = 1 if a.small else a.repeats
@@ -257,15 +272,18 @@ def main(argv=None) -> int:
                     client_scale(client, 2)
                     two = sorted(client.scheduler_info()["workers"])
                     runs: dict[int, list[dict]] = {1: [], 2: []}
+                    reads: dict[int, list[dict]] = {1: [], 2: []}
                     for rnd in range(repeats + 1):
                         for n in ((1, 2) if rnd % 2 else (2, 1)):
-                            r = run_step(client, cube, two[:n])
                             label = "warm-up" if rnd == 0 else f"round {rnd}"
-                            print(f"  {label}: {n} worker(s): {r['wall']:.2f} s, {r['tasks']} tasks, "
-                                  f"busy {r['busy']:.2f} s, scheduler CPU {r['sched_cpu']:.2f} s "
-                                  f"({load()})", flush=True)
-                            if rnd:
-                                runs[n].append(r)
+                            for step, store in (("trend", runs), ("mean", reads)):
+                                r = run_step(client, cube, two[:n], step)
+                                print(f"  {label}: {step}: {n} worker(s): {r['wall']:.2f} s, {r['tasks']} tasks, "
+                                      f"busy {r['busy']:.2f} s, worker CPU {r['worker_cpu']:.2f} s, "
+                                      f"scheduler CPU {r['sched_cpu']:.2f} s "
+                                      f"({load()})", flush=True)
+                                if rnd:
+                                    store[n].append(r)
                     noop = noop_burst(client, n_noop)
                 finally:
                     client.close()
@@ -277,12 +295,20 @@ def main(argv=None) -> int:
         npix = ny * nx
         for n in (1, 2):
             r = best[n]
-            print(f"{n} worker(s): {npix / r['wall']:,.0f} pixels/s, {r['tasks']} tasks, "
+            print(f"{n} worker(s): {npix / r['wall']:,.0f} pixels/s, {npix / r['worker_cpu']:,.0f} pixels per worker "
+                  f"CPU second, {r['finite']} finite slopes, {r['tasks']} tasks, "
                   f"compute {r['busy'] / r['tasks'] * 1e3:.1f} ms/task, overhead per task "
                   f"(wall x workers - busy) / tasks = {(r['wall'] * n - r['busy']) / r['tasks'] * 1e3:.1f} ms "
                   f"({(r['wall'] * n - r['busy']) / (r['wall'] * n) * 100:.1f} % of worker time), "
                   f"scheduler CPU {r['sched_cpu'] / r['tasks'] * 1e3:.2f} ms/task "
                   f"({r['sched_cpu'] / r['wall'] * 100:.1f} % of wall)")
+        disk = sum(f.stat().st_size for f in cube.rglob("*") if f.is_file()) / 1e9
+        for n in (1, 2):
+            r = min(reads[n], key=lambda r: r["wall"])
+            print(f"read + mean over time, {n} worker(s), best of {repeats}: {r['wall']:.2f} s = "
+                  f"{gb / r['wall']:.2f} GB/s decoded ({disk / r['wall']:.2f} GB/s of the {disk:.3f} GB stored), "
+                  f"{gb / r['worker_cpu']:.2f} GB decoded per worker CPU second, "
+                  f"{r['tasks']} tasks, scheduler CPU {r['sched_cpu'] / r['tasks'] * 1e3:.2f} ms/task")
         print(f"no-op burst on 2 workers: {noop['tasks']} tasks in {noop['wall']:.2f} s = "
               f"{noop['wall'] / noop['tasks'] * 1e3:.2f} ms/task wall, scheduler CPU "
               f"{noop['sched_cpu'] / noop['tasks'] * 1e3:.2f} ms/task")
