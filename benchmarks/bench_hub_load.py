@@ -16,6 +16,11 @@ round of N users, every user at once (or spread over ``--ramp`` seconds), each i
    its reply and idle status (includes the kernel's own start-up);
 5. **stop**: ``DELETE /hub/api/users/<name>/server`` until the hub lists no server.
 
+The CPU seconds the hub's whole process tree (hub, proxy, gateway, services, servers, kernels:
+every descendant of this process, reaped ones included) used in the round, per user, and its
+resident memory idle and at the peak (sampled every second) are printed too: on a shared machine
+the wall times say how much CPU the hub got, the CPU seconds what a user costs.
+
 A failed step counts as an error of that step and the user skips to *stop*. Per round it prints,
 per step, the successes, the errors and p50/p95/p99/max seconds (with 10 users p99 is the
 maximum), the round's wall time, the load average before and after, and the distinct error
@@ -154,6 +159,34 @@ def report(n: int, results: list[dict], wall: float) -> float:
     return failed / n
 
 
+def tree_cpu() -> float:
+    """CPU seconds of this process's descendants (the hub, proxy, gateway, services, servers,
+    kernels): live ones' own time plus what their reaped children used."""
+    import psutil
+
+    total = 0.0
+    for p in psutil.Process().children(recursive=True):
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+        except psutil.Error:
+            pass
+    return total
+
+
+def tree_rss() -> float:
+    """Resident memory (GB) of this process's descendants."""
+    import psutil
+
+    total = 0
+    for p in psutil.Process().children(recursive=True):
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total / 1e9
+
+
 def stop_all(hub, users: list[str]) -> None:
     for u in users:
         try:
@@ -214,6 +247,16 @@ def main(argv=None) -> int:
                         time.sleep(a.ramp * i / n)
                     results[i] = simulate(hub, users[i], password, tokens[users[i]], a.timeout)
 
+                idle_rss, peak = tree_rss(), [0.0]
+                done = threading.Event()
+
+                def sample() -> None:
+                    while not done.wait(1.0):
+                        peak[0] = max(peak[0], tree_rss())
+
+                sampler = threading.Thread(target=sample, daemon=True)
+                sampler.start()
+                cpu0 = tree_cpu()
                 t = time.perf_counter()
                 threads = [threading.Thread(target=go, args=(i,), daemon=True) for i in range(n)]
                 for th in threads:
@@ -221,7 +264,13 @@ def main(argv=None) -> int:
                 for th in threads:
                     th.join()
                 wall = time.perf_counter() - t
+                cpu = tree_cpu() - cpu0
+                done.set()
+                sampler.join()
                 rate = report(n, results, wall)
+                print(f"  hub process tree: {cpu:.1f} CPU s in the round = {cpu / n:.2f} CPU s per user "
+                      f"({cpu / wall:.2f} cores on average); resident memory {idle_rss:.2f} GB idle, peak "
+                      f"{peak[0]:.2f} GB = {(peak[0] - idle_rss) / n * 1e3:.0f} MB per user above idle")
                 print(f"  end of round: {load()}", flush=True)
                 stop_all(hub, users[:n])
                 if rate > a.max_errors:

@@ -29,12 +29,17 @@ def _run(module: str, *args: str, timeout: float = 600) -> str:
 
 
 def _left_behind(name: str) -> list[str]:
-    """Command lines of processes still running that a benchmark run named ``name`` started."""
+    """Command lines of running processes that name a benchmark's temporary folder ``name...`` in
+    their command line (the gateway: ``-f <folder>/dask_gateway_config.py``) or environment (the
+    hub and everything it starts: ``SATCO2_HUB_RUNTIME=<folder>/state/...``)."""
     out = []
     for proc in psutil.process_iter(["cmdline"]):
-        cmd = " ".join(proc.info["cmdline"] or [])
-        if name in cmd:
-            out.append(cmd)
+        try:
+            cmd = " ".join(proc.info["cmdline"] or [])
+            if name in cmd or any(name in v for v in proc.environ().values()):
+                out.append(cmd)
+        except psutil.Error:
+            pass
     return out
 
 
@@ -64,4 +69,5 @@ def test_bench_hub_load_small_round_without_errors():
     for step in ("login", "spawn", "kernel", "cell", "stop"):
         assert re.search(rf"^  {step}\s+2\s+0(\s+[\d.]+){{4}}$", out, re.M), (step, out)
     assert "users with an error: 0 of 2" in out, out
+    assert re.search(r"hub process tree: [\d.]+ CPU s in the round = [\d.]+ CPU s per user", out), out
     assert not _left_behind("bench-hub-load-"), "the benchmark left a hub or server running"
