@@ -196,6 +196,40 @@ def stop_all(hub, users: list[str]) -> None:
             pass
 
 
+def run_round(hub, users: list[str], tokens: dict, password: str, ramp: float, timeout: float):
+    """All ``users`` at once (starts spread over ``ramp`` s), one thread each; returns (results,
+    wall s, CPU s of the hub's process tree, its resident GB before, its peak resident GB)."""
+    n = len(users)
+    results: list[dict] = [{} for _ in range(n)]
+
+    def go(i: int) -> None:
+        if ramp:
+            time.sleep(ramp * i / n)
+        results[i] = simulate(hub, users[i], password, tokens[users[i]], timeout)
+
+    idle_rss, peak = tree_rss(), [0.0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(1.0):
+            peak[0] = max(peak[0], tree_rss())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    cpu0 = tree_cpu()
+    t = time.perf_counter()
+    threads = [threading.Thread(target=go, args=(i,), daemon=True) for i in range(n)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    wall = time.perf_counter() - t
+    cpu = tree_cpu() - cpu0
+    done.set()
+    sampler.join()
+    return results, wall, cpu, idle_rss, max(peak[0], idle_rss)
+
+
 def main(argv=None) -> int:
     import psutil
 
@@ -240,37 +274,11 @@ def main(argv=None) -> int:
                     tokens[u] = hub._new_token(hub.login_session(u, password), u)
                     users.append(u)
                 print(f"\n{n} users ready (sign-up + approval, {time.perf_counter() - t:.1f} s); {load()}", flush=True)
-                results: list[dict] = [{} for _ in range(n)]
-
-                def go(i: int) -> None:
-                    if a.ramp:
-                        time.sleep(a.ramp * i / n)
-                    results[i] = simulate(hub, users[i], password, tokens[users[i]], a.timeout)
-
-                idle_rss, peak = tree_rss(), [0.0]
-                done = threading.Event()
-
-                def sample() -> None:
-                    while not done.wait(1.0):
-                        peak[0] = max(peak[0], tree_rss())
-
-                sampler = threading.Thread(target=sample, daemon=True)
-                sampler.start()
-                cpu0 = tree_cpu()
-                t = time.perf_counter()
-                threads = [threading.Thread(target=go, args=(i,), daemon=True) for i in range(n)]
-                for th in threads:
-                    th.start()
-                for th in threads:
-                    th.join()
-                wall = time.perf_counter() - t
-                cpu = tree_cpu() - cpu0
-                done.set()
-                sampler.join()
+                results, wall, cpu, idle_rss, peak = run_round(hub, users[:n], tokens, password, a.ramp, a.timeout)
                 rate = report(n, results, wall)
                 print(f"  hub process tree: {cpu:.1f} CPU s in the round = {cpu / n:.2f} CPU s per user "
                       f"({cpu / wall:.2f} cores on average); resident memory {idle_rss:.2f} GB idle, peak "
-                      f"{peak[0]:.2f} GB = {(peak[0] - idle_rss) / n * 1e3:.0f} MB per user above idle")
+                      f"{peak:.2f} GB = {(peak - idle_rss) / n * 1e3:.0f} MB per user above idle")
                 print(f"  end of round: {load()}", flush=True)
                 stop_all(hub, users[:n])
                 if rate > a.max_errors:

@@ -136,11 +136,10 @@ def gateway_server(workdir: Path, env: dict, timeout: float = 90):
     password = secrets.token_hex(12)
     conf = workdir / "dask_gateway_config.py"
     conf.write_text(GATEWAY_CONFIG.format(http_port=http_port, tcp_port=tcp_port, python=sys.executable, env=env))
-    log = open(workdir / "gateway.log", "wb")
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "dask-gateway-server"), "-f", str(conf)],
-                            stdout=log, stderr=subprocess.STDOUT, cwd=workdir, start_new_session=True,
-                            env={**os.environ, **env, "BENCH_GATEWAY_PASSWORD": password})
-    log.close()
+    with open(workdir / "gateway.log", "wb") as log:
+        proc = subprocess.Popen([str(Path(sys.executable).parent / "dask-gateway-server"), "-f", str(conf)],
+                                stdout=log, stderr=subprocess.STDOUT, cwd=workdir, start_new_session=True,
+                                env={**os.environ, **env, "BENCH_GATEWAY_PASSWORD": password})
     address = f"http://127.0.0.1:{http_port}"
     try:
         deadline = time.monotonic() + timeout
@@ -214,7 +213,8 @@ def run_step(client, cube: Path, workers: list[str] | None = None, step: str = "
     busy = sum(ss["stop"] - ss["start"] for task in ts.data for ss in task["startstops"]
                if ss["action"] == "compute")
     return {"wall": wall, "tasks": len(ts.data), "busy": busy, "sched_cpu": cpu1 - cpu0,
-            "worker_cpu": sum(wcpu1[w] - wcpu0[w] for w in wcpu1),
+            # at least one clock tick (10 ms: psutil's resolution), so a tiny run never divides by 0
+            "worker_cpu": max(0.01, sum(wcpu1[w] - wcpu0[w] for w in wcpu1)),
             "finite": int(np.isfinite(got["slope"].values).sum())}
 
 
@@ -259,35 +259,35 @@ def main(argv=None) -> int:
               f"all lon): {-(-ny // lat_chunk)} chunks of {lat_chunk * nx * nt * 4 / 1e6:.1f} MB", flush=True)
         worker_env = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
                       "PYTHONPATH": os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), str(ROOT)) if p)}
-        with gateway_server(tmp, worker_env) as (address, proxy, password):
-            with dask.config.set({"gateway.address": address, "gateway.proxy-address": proxy,
-                                  "gateway.public-address": address, "gateway.auth.type": "basic",
-                                  "gateway.auth.kwargs": {"password": password}}):
-                t0 = time.perf_counter()
-                client = compute._gateway_client({"worker_cores": 1, "n_workers": 1}, new=True)
-                wait_workers(client, 1)
-                print(f"gateway cluster with 1 worker ready in {time.perf_counter() - t0:.1f} s", flush=True)
-                cluster = client.cluster  # the GatewayCluster get_client() made
-                try:
-                    client_scale(client, 2)
-                    two = sorted(client.scheduler_info()["workers"])
-                    runs: dict[int, list[dict]] = {1: [], 2: []}
-                    reads: dict[int, list[dict]] = {1: [], 2: []}
-                    for rnd in range(repeats + 1):
-                        for n in ((1, 2) if rnd % 2 else (2, 1)):
-                            label = "warm-up" if rnd == 0 else f"round {rnd}"
-                            for step, store in (("trend", runs), ("mean", reads)):
-                                r = run_step(client, cube, two[:n], step)
-                                print(f"  {label}: {step}: {n} worker(s): {r['wall']:.2f} s, {r['tasks']} tasks, "
-                                      f"busy {r['busy']:.2f} s, worker CPU {r['worker_cpu']:.2f} s, "
-                                      f"scheduler CPU {r['sched_cpu']:.2f} s "
-                                      f"({load()})", flush=True)
-                                if rnd:
-                                    store[n].append(r)
-                    noop = noop_burst(client, n_noop)
-                finally:
-                    client.close()
-                    cluster.shutdown()
+        with gateway_server(tmp, worker_env) as (address, proxy, password), \
+                dask.config.set({"gateway.address": address, "gateway.proxy-address": proxy,
+                                 "gateway.public-address": address, "gateway.auth.type": "basic",
+                                 "gateway.auth.kwargs": {"password": password}}):
+            t0 = time.perf_counter()
+            client = compute._gateway_client({"worker_cores": 1, "n_workers": 1}, new=True)
+            wait_workers(client, 1)
+            print(f"gateway cluster with 1 worker ready in {time.perf_counter() - t0:.1f} s", flush=True)
+            cluster = client.cluster  # the GatewayCluster get_client() made
+            try:
+                client_scale(client, 2)
+                two = sorted(client.scheduler_info()["workers"])
+                runs: dict[int, list[dict]] = {1: [], 2: []}
+                reads: dict[int, list[dict]] = {1: [], 2: []}
+                for rnd in range(repeats + 1):
+                    for n in ((1, 2) if rnd % 2 else (2, 1)):
+                        label = "warm-up" if rnd == 0 else f"round {rnd}"
+                        for step, store in (("trend", runs), ("mean", reads)):
+                            r = run_step(client, cube, two[:n], step)
+                            print(f"  {label}: {step}: {n} worker(s): {r['wall']:.2f} s, {r['tasks']} tasks, "
+                                  f"busy {r['busy']:.2f} s, worker CPU {r['worker_cpu']:.2f} s, "
+                                  f"scheduler CPU {r['sched_cpu']:.2f} s "
+                                  f"({load()})", flush=True)
+                            if rnd:
+                                store[n].append(r)
+                noop = noop_burst(client, n_noop)
+            finally:
+                client.close()
+                cluster.shutdown()
         best = {n: min(rs, key=lambda r: r["wall"]) for n, rs in runs.items()}
         print(f"\nbest of {repeats}: 1 worker {best[1]['wall']:.2f} s (median "
               f"{statistics.median(r['wall'] for r in runs[1]):.2f} s), 2 workers {best[2]['wall']:.2f} s "
