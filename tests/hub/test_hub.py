@@ -37,6 +37,7 @@ m = x.mean("lon").sum().compute()
 print("RESULT", float(m), float(np.arange(400 * 300).reshape(400, 300).mean(1).sum()))
 print("WORKERS", len(client.scheduler_info()["workers"]))
 print("USERS", sorted(set(client.run(lambda: __import__("getpass").getuser()).values())))
+print("NUMBA", sorted(set(client.run(lambda: __import__("numba").config.NUMBA_NUM_THREADS).values())))
 from dask_gateway import Gateway
 print("CLUSTERS", [c.name for c in Gateway().list_clusters()])
 """
@@ -100,6 +101,7 @@ def test_gateway_cluster_from_user_kernel(hub):
     got, want = re.search(r"RESULT (\S+) (\S+)", out).groups()
     assert float(got) == pytest.approx(float(want))
     assert "WORKERS 2" in out
+    assert "NUMBA [1]" in out  # a 1-core worker's numba kernels run on one thread, not on every core
     if ROOT:
         assert f"USERS ['{ALICE}']" in out  # scheduler and workers run as alice
     names = re.search(r"CLUSTERS \['([0-9a-f]+)'\]", out).group(1)

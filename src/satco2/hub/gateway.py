@@ -225,18 +225,41 @@ def with_usage(base):
     return UsageBackend
 
 
+#: thread pools a worker's libraries start with one thread per core of the *machine* unless told:
+#: distributed caps the BLAS/OpenMP ones for its own workers' tasks but not numba's (the trend and
+#: flux kernels), so a 1-core gateway worker on a many-core node would run them on every core
+THREAD_VARIABLES = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def with_thread_caps(base):
+    """``base`` (a dask-gateway backend) whose workers' thread pools are sized to the cores the
+    cluster asked for (``worker_cores``; :data:`THREAD_VARIABLES`), not to the node."""
+
+    class ThreadCappedBackend(base):
+        def get_worker_env(self, cluster):
+            env = super().get_worker_env(cluster)
+            n = str(max(1, int(float(cluster.config.get("worker_cores", 1)))))
+            for k in THREAD_VARIABLES:
+                env.setdefault(k, n)
+            return env
+
+    ThreadCappedBackend.__name__ = ThreadCappedBackend.__qualname__ = f"ThreadCapped{base.__name__}"
+    return ThreadCappedBackend
+
+
 def backend_class(settings: dict, root_mode: bool):
-    """The gateway backend class for ``gateway.backend`` (usage recording and quotas included)."""
+    """The gateway backend class for ``gateway.backend`` (usage recording and quotas included,
+    workers' threads capped at their cores)."""
     kind = settings["gateway"].get("backend", "local")
     if kind == "slurm":
         from .slurm import backend_class as slurm_backend
 
-        return with_usage(slurm_backend())
+        return with_usage(with_thread_caps(slurm_backend()))
     if root_mode:
-        return with_usage(_local_backend())
+        return with_usage(with_thread_caps(_local_backend()))
     from dask_gateway_server.backends.local import UnsafeLocalBackend
 
-    return with_usage(UnsafeLocalBackend)
+    return with_usage(with_thread_caps(UnsafeLocalBackend))
 
 
 def __getattr__(name):  # lazy: dask_gateway_server is imported only by the gateway process
