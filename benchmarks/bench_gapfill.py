@@ -178,7 +178,10 @@ def bench_learned(da, rates, steps: int, n_samples: int, reference=None):
 
 
 def bench_real(steps: int, rates, protocols, n_samples: int = 4, cube: str = "seine", members: int = 5,
-               base_runs: int = 4):
+               base_runs: int = 4, learned_at=None):
+    """Every method x rate x protocol on a real cube (module docstring). ``learned_at``: the
+    (protocol, rate) cells where the learned imputer runs (None: all); elsewhere its row is left
+    out (a cheap stand-in fills in, whose row is dropped), on a loaded machine where it is slow."""
     import pandas as pd
 
     from satco2.science.gapfill import DINEOF
@@ -196,13 +199,25 @@ def bench_real(steps: int, rates, protocols, n_samples: int = 4, cube: str = "se
     if steps:
         from satco2.science.gapfill.learned import LearnedImputer
 
-        methods["learned"] = lambda: LearnedImputer(steps=steps, n_samples=n_samples, train_end=train_end,
-                                                    base_members=members, base_runs=base_runs)
+        def learned_for(protocol):
+            calls = iter(rates)  # evaluate_imputation calls each factory once per rate, in order
+
+            def factory():
+                r = next(calls)
+                if learned_at is not None and (protocol, r) not in learned_at:
+                    return Climatology()  # a stand-in: its row is dropped below
+                return LearnedImputer(steps=steps, n_samples=n_samples, train_end=train_end,
+                                      base_members=members, base_runs=base_runs)
+            return factory
     tabs = []
     for p in protocols:
+        if steps:
+            methods["learned"] = learned_for(p)
         t, fields = evaluate_imputation(obs, methods, rates=rates, protocol=p, return_fields=True)
+        if learned_at is not None:
+            t = t[(t.method != "learned") | [(p, r) in learned_at for r in t.rate]]
         for (m, r), ds in fields.items():
-            if m == "learned":
+            if m == "learned" and (learned_at is None or (p, r) in learned_at):
                 t.loc[(t.method == m) & (t.rate == r), "use_net"] = ds.attrs.get("gapfill_use_net", -1)
         tabs.append(t)
         print(t[["protocol", "rate", "method", "mae", "seconds"]].to_string(), flush=True)
@@ -285,6 +300,8 @@ def main(argv=None):
     ap.add_argument("--issue-every", type=int, default=3, help="months between forecast issues (--real)")
     ap.add_argument("--cube", choices=("seine", "direnvmar"), default="seine",
                     help="the real cube of --real fill (direnvmar: gaps from the Bay of Seine CDM masks)")
+    ap.add_argument("--learned-at", default=None,
+                    help="cells where the learned imputer runs, e.g. clouds:0.5,stimp:0.9 (default: all)")
     ap.add_argument("--members", type=int, default=5,
                     help="DINEOF ensemble members (the dineof_ens row and the learned imputer's base)")
     a = ap.parse_args(argv)
@@ -293,7 +310,9 @@ def main(argv=None):
             print("-- 3a. every method x rate on the real cube")
             bench_real(a.steps if a.steps is not None else 200,
                        (0.5,) if a.small else (0.1, 0.3, 0.5, 0.7, 0.9),
-                       ("clouds",) if a.small else ("clouds", "stimp"), cube=a.cube, members=a.members)
+                       ("clouds",) if a.small else ("clouds", "stimp"), cube=a.cube, members=a.members,
+                       learned_at=None if a.learned_at is None else
+                       {(c.split(":")[0], float(c.split(":")[1])) for c in a.learned_at.split(",")})
         if a.real in ("all", "forecast"):
             print("\n-- 3b. forecasts on the real cube")
             bench_real_forecast(a.issue_every)

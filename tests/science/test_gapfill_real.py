@@ -70,7 +70,7 @@ def test_learned_imputer_falls_back_to_dineof_when_it_cannot_beat_it(seine):
     _, obs = seine
     table, fields = evaluate_imputation(
         obs, {"dineof": lambda: DINEOF(nev=12),
-              "learned": lambda: LearnedImputer(steps=2, eval_every=1, n_samples=2, base_runs=2,
+              "learned": lambda: LearnedImputer(steps=2, eval_every=1, n_samples=2, base_runs=2, base_members=1,
                                                 dineof_options={"nev": 12})},
         rates=(0.5,), protocol="clouds", seed=4, return_fields=True)
     d = table.set_index("method")
