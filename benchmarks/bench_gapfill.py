@@ -215,7 +215,7 @@ def bench_real(steps: int, rates, protocols, n_samples: int = 4, cube: str = "se
             methods["learned"] = learned_for(p)
         t, fields = evaluate_imputation(obs, methods, rates=rates, protocol=p, return_fields=True)
         if learned_at is not None:
-            t = t[(t.method != "learned") | [(p, r) in learned_at for r in t.rate]]
+            t = t[(t.method != "learned") | np.array([(p, r) in learned_at for r in t.rate])]
         for (m, r), ds in fields.items():
             if m == "learned" and (learned_at is None or (p, r) in learned_at):
                 t.loc[(t.method == m) & (t.rate == r), "use_net"] = ds.attrs.get("gapfill_use_net", -1)
@@ -302,6 +302,8 @@ def main(argv=None):
                     help="the real cube of --real fill (direnvmar: gaps from the Bay of Seine CDM masks)")
     ap.add_argument("--learned-at", default=None,
                     help="cells where the learned imputer runs, e.g. clouds:0.5,stimp:0.9 (default: all)")
+    ap.add_argument("--protocol", choices=("clouds", "stimp"), default=None,
+                    help="only this protocol (--real fill; default both)")
     ap.add_argument("--members", type=int, default=5,
                     help="DINEOF ensemble members (the dineof_ens row and the learned imputer's base)")
     a = ap.parse_args(argv)
@@ -310,7 +312,7 @@ def main(argv=None):
             print("-- 3a. every method x rate on the real cube")
             bench_real(a.steps if a.steps is not None else 200,
                        (0.5,) if a.small else (0.1, 0.3, 0.5, 0.7, 0.9),
-                       ("clouds",) if a.small else ("clouds", "stimp"), cube=a.cube, members=a.members,
+                       (a.protocol,) if a.protocol else ("clouds",) if a.small else ("clouds", "stimp"), cube=a.cube, members=a.members,
                        learned_at=None if a.learned_at is None else
                        {(c.split(":")[0], float(c.split(":")[1])) for c in a.learned_at.split(",")})
         if a.real in ("all", "forecast"):
