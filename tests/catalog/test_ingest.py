@@ -209,8 +209,8 @@ def test_chunks_written_directly_equal_zarrs_own_encoding(tmp_path):
     import zarr
 
     from satco2.catalog import readers, registry
-    from satco2.testing.writers import write_l3m
     from satco2.catalog.store import zarr_store
+    from satco2.testing.writers import write_l3m
 
     src = tmp_path / "src"
     src.mkdir()
@@ -334,7 +334,7 @@ def test_every_source_applies_the_period_start_rule_of_ingest(shared_data, tmp_p
     site.mkdir()
     files = []
     for i in range(2):  # one month per file, stamped mid-month, as the archive would serve it
-        f, crop = _renamed_crop(shared_data, tmp_path, name=f"crop{i}.nc", var="sst", units="degC")
+        f, _ = _renamed_crop(shared_data, tmp_path, name=f"crop{i}.nc", var="sst", units="degC")
         one = xr.open_dataset(f).isel(time=[i]).load()
         one.to_netcdf(site / f"ersst_{pd.Timestamp(one.time.values[0]):%Y%m}.nc")
         files.append(site / f"ersst_{pd.Timestamp(one.time.values[0]):%Y%m}.nc")

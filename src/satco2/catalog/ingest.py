@@ -48,7 +48,7 @@ import xarray as xr
 
 from .. import SatCO2Error, io
 from . import readers, registry
-from .periods import INSTANT_READERS, PERIOD_FREQ, period_start, to_period_start  # noqa: F401 (re-exported)
+from .periods import INSTANT_READERS, PERIOD_FREQ, period_start, to_period_start  # noqa: F401
 from .store import LEDGER, is_url, local_path, mirror_url, read_ledger, store_exists, zarr_store
 
 TIME_UNITS = "days since 1970-01-01 00:00:00"
