@@ -571,7 +571,7 @@ class DINEOF(GapFiller):
         (seeds ``seed``, ``seed + 1``, ...; bootstrap aggregation, Breiman 1996, Machine Learning
         24:123): each draw picks its own baseline and mode count, and on the real cubes one draw's
         choice varied enough (e.g. 13 to 28 modes) that the mean of 5 fills was 1-21 % closer to the
-        hidden values than one fill at 19 of the 20 (protocol, rate) cells of each real cube and
+        hidden values than one fill at 19 of the 20 (protocol, rate) cells of the two real cubes and
         0.6 % further at one (docs/gapfill.md). The error is the root mean square of the members'
         CV errors, each an estimate for one fill (so an upper bound for their mean)."""
         import copy
