@@ -37,6 +37,11 @@ import time
 
 import numpy as np
 
+from satco2.testing.real_chl import (  # the real cubes, shared with the tests
+    load_real,
+    load_real_cube,
+)
+
 
 def load_cube(small: bool):
     """The cube, its label and the noise-free reference (same units) for the noise floor."""
@@ -172,41 +177,50 @@ def bench_learned(da, rates, steps: int, n_samples: int, reference=None):
     return out
 
 
-SEINE_CHL = "ocean_color/SeineMSP_dataset-oc-glo-bio-multi-l4-chl_4km_monthly-rep_1592571915166.nc"
-SEINE_CDM = "ocean_color/SeineMSP_dataset-oc-glo-opt-multi-l4-cdm443_4km_monthly-rep-v02_1592570192473.nc"
-
-
-def load_real():
-    """(truth, observed): the L4 CHL cube and the same cube where the CDM cube has no value."""
-    import xarray as xr
-
-    from satco2.testing import shared_data
-
-    d = shared_data()
-    with xr.open_dataset(d / SEINE_CHL) as a, xr.open_dataset(d / SEINE_CDM) as b:
-        truth = a["CHL"].load().rename("chl").assign_attrs(units="mg m-3")
-        gaps = ~np.isfinite(b["CDM"].values)
-    return truth, truth.where(~gaps)
-
-
-def bench_real(steps: int, rates, protocols, n_samples: int = 4):
+def bench_real(steps: int, rates, protocols, n_samples: int = 4, cube: str = "seine", members: int = 5,
+               base_runs: int = 4, learned_at=None):
+    """Every method x rate x protocol on a real cube (module docstring). ``learned_at``: the
+    (protocol, rate) cells where the learned imputer runs (None: all); elsewhere its row is left
+    out (a cheap stand-in fills in, whose row is dropped), on a loaded machine where it is slow."""
     import pandas as pd
 
     from satco2.science.gapfill import DINEOF
     from satco2.science.gapfill.climatology import Climatology
     from satco2.science.gapfill.evaluate import evaluate_imputation
 
-    truth, obs = load_real()
+    truth, obs, label, train_end = load_real_cube(cube)
     sea = np.isfinite(truth.values).any(axis=0)
-    print(f"real cube: Bay of Seine L4 CHL {truth.sizes['time']} months x {int(sea.sum())} sea pixels; "
-          f"observed (CDM gaps): {np.isfinite(obs.values[:, sea]).mean():.0%} of sea pixel-months")
+    print(f"real cube: {label}, {truth.sizes['time']} months x {int(sea.sum())} sea pixels; "
+          f"observed: {np.isfinite(obs.values[:, sea]).mean():.0%} of sea pixel-months")
     methods = {"climatology": Climatology, "dineof_fortran": lambda: DINEOF(baseline=None),
                "dineof": lambda: DINEOF()}
+    if members > 1:
+        methods[f"dineof_ens{members}"] = lambda: DINEOF(members=members)
     if steps:
         from satco2.science.gapfill.learned import LearnedImputer
 
-        methods["learned"] = lambda: LearnedImputer(steps=steps, n_samples=n_samples, train_end="2014-12")
-    tabs = [evaluate_imputation(obs, methods, rates=rates, protocol=p, return_fields=False) for p in protocols]
+        def learned_for(protocol):
+            calls = iter(rates)  # evaluate_imputation calls each factory once per rate, in order
+
+            def factory():
+                r = next(calls)
+                if learned_at is not None and (protocol, r) not in learned_at:
+                    return Climatology()  # a stand-in: its row is dropped below
+                return LearnedImputer(steps=steps, n_samples=n_samples, train_end=train_end,
+                                      base_members=members, base_runs=base_runs)
+            return factory
+    tabs = []
+    for p in protocols:
+        if steps:
+            methods["learned"] = learned_for(p)
+        t, fields = evaluate_imputation(obs, methods, rates=rates, protocol=p, return_fields=True)
+        if learned_at is not None:
+            t = t[(t.method != "learned") | np.array([(p, r) in learned_at for r in t.rate])]
+        for (m, r), ds in fields.items():
+            if m == "learned" and (learned_at is None or (p, r) in learned_at):
+                t.loc[(t.method == m) & (t.rate == r), "use_net"] = ds.attrs.get("gapfill_use_net", -1)
+        tabs.append(t)
+        print(t[["protocol", "rate", "method", "mae", "seconds"]].to_string(), flush=True)
     t = pd.concat(tabs)
     rows = []
     for (p, r), g in t.groupby(["protocol", "rate"], sort=False):
@@ -216,12 +230,14 @@ def bench_real(steps: int, rates, protocols, n_samples: int = 4):
             rows.append({"protocol": p, "rate": r, "method": m, "mae": d.loc[m, "mae"],
                          "rmse": d.loc[m, "rmse"], "pcc": d.loc[m, "pcc"], "crps_fair": d.loc[m, "crps_fair"],
                          "vs_best": d.loc[m, "mae"] / ref - 1, "n_excluded": d.loc[m, "n_excluded"],
-                         "seconds": d.loc[m, "seconds"]})
+                         "seconds": d.loc[m, "seconds"],
+                         "use_net": d.loc[m, "use_net"] if "use_net" in d.columns else float("nan")})
     out = pd.DataFrame(rows)
     print("| protocol | rate | method | MAE | RMSE | PCC | fair CRPS | MAE vs best of DINEOF/clim | excluded | s |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in out.itertuples():
-        print(f"| {r.protocol} | {r.rate:.1f} | {r.method} | {r.mae:.4f} | {r.rmse:.4f} | {r.pcc:.3f} | "
+        net = f" (net {'used' if r.use_net == 1 else 'not used'})" if r.method == "learned" else ""
+        print(f"| {r.protocol} | {r.rate:.1f} | {r.method}{net} | {r.mae:.4f} | {r.rmse:.4f} | {r.pcc:.3f} | "
               f"{r.crps_fair:.4f} | {100 * r.vs_best:+.1f} % | {r.n_excluded} | {r.seconds:.1f} |")
     return out
 
@@ -282,13 +298,23 @@ def main(argv=None):
     ap.add_argument("--real", choices=("all", "fill", "forecast"), default=None,
                     help="part 3 only: the real Bay of Seine cube (fill table, forecasts or both)")
     ap.add_argument("--issue-every", type=int, default=3, help="months between forecast issues (--real)")
+    ap.add_argument("--cube", choices=("seine", "direnvmar"), default="seine",
+                    help="the real cube of --real fill (direnvmar: gaps from the Bay of Seine CDM masks)")
+    ap.add_argument("--learned-at", default=None,
+                    help="cells where the learned imputer runs, e.g. clouds:0.5,stimp:0.9 (default: all)")
+    ap.add_argument("--protocol", choices=("clouds", "stimp"), default=None,
+                    help="only this protocol (--real fill; default both)")
+    ap.add_argument("--members", type=int, default=5,
+                    help="DINEOF ensemble members (the dineof_ens row and the learned imputer's base)")
     a = ap.parse_args(argv)
     if a.real:
         if a.real in ("all", "fill"):
             print("-- 3a. every method x rate on the real cube")
-            bench_real(a.steps if a.steps is not None else 300,
+            bench_real(a.steps if a.steps is not None else 200,
                        (0.5,) if a.small else (0.1, 0.3, 0.5, 0.7, 0.9),
-                       ("clouds",) if a.small else ("clouds", "stimp"))
+                       (a.protocol,) if a.protocol else ("clouds",) if a.small else ("clouds", "stimp"), cube=a.cube, members=a.members,
+                       learned_at=None if a.learned_at is None else
+                       {(c.split(":")[0], float(c.split(":")[1])) for c in a.learned_at.split(",")})
         if a.real in ("all", "forecast"):
             print("\n-- 3b. forecasts on the real cube")
             bench_real_forecast(a.issue_every)

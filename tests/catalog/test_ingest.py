@@ -11,6 +11,7 @@ from pathlib import Path
 
 import netCDF4
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -208,8 +209,8 @@ def test_chunks_written_directly_equal_zarrs_own_encoding(tmp_path):
     import zarr
 
     from satco2.catalog import readers, registry
-    from satco2.testing.writers import write_l3m
     from satco2.catalog.store import zarr_store
+    from satco2.testing.writers import write_l3m
 
     src = tmp_path / "src"
     src.mkdir()
@@ -352,3 +353,45 @@ def test_ingest_era5_file_of_the_new_cds(tmp_path):
     assert ds.sizes["time"] == 2 and (np.diff(ds.lat.values) > 0).all() and ds.lon.values.max() < 180
     v = float(ds.wind_speed.sel(time="2010-08-01", lat=30.0, lon=-90.0))
     assert v == pytest.approx(5.0 + 1 + 0.3 + 270 / 1000, rel=1e-6)
+
+
+def test_every_source_applies_the_period_start_rule_of_ingest(shared_data, tmp_path, demo_store):
+    """Issue 20: the upstream source kept a file's mid-month stamps while ``satco2 ingest`` moved
+    them to the period start. One rule (:func:`satco2.catalog.periods.to_period_start`) now runs
+    for every source: upstream (files read by the reader from their URLs) gives the same ``time``
+    as the mirror ingest wrote, with the replaced stamps in the ``time_original`` attribute."""
+    site = tmp_path / "site"
+    site.mkdir()
+    files = []
+    for i in range(2):  # one month per file, stamped mid-month, as the archive would serve it
+        f, _ = _renamed_crop(shared_data, tmp_path, name=f"crop{i}.nc", var="sst", units="degC")
+        one = xr.open_dataset(f).isel(time=[i]).load()
+        one.to_netcdf(site / f"ersst_{pd.Timestamp(one.time.values[0]):%Y%m}.nc")
+        files.append(site / f"ersst_{pd.Timestamp(one.time.values[0]):%Y%m}.nc")
+    pid = "extra-sst-ersst-2deg"
+    ds = catalog.open(pid, source="upstream", time=("2010-01", "2010-02"),
+                      urls={"monthly": str(site) + "/ersst_{start:%Y%m}.nc"}, cache=tmp_path / "cache")
+    assert [str(t)[:10] for t in ds.time.values] == ["2010-01-01", "2010-02-01"]
+    assert ds["time"].attrs["time_original"][0][:10] == "2010-01-15"  # the first file's own stamp
+    assert "time_original" in ds["time"].attrs["comment"]
+    ingest(pid, files, root=str(tmp_path / "m"), progress=False)
+    mirror = catalog.open(pid, source="mirror", root=str(tmp_path / "m"))
+    np.testing.assert_array_equal(mirror.time.values, ds.time.values)
+    np.testing.assert_allclose(mirror["sst"].values, ds["sst"].values)
+    # a selection by the period's first day finds the mid-month step (it did not upstream)
+    assert catalog.open(pid, source="upstream", time=("2010-01-01", "2010-01-01"),
+                        urls={"monthly": str(site) + "/ersst_{start:%Y%m}.nc"},
+                        cache=tmp_path / "cache").sizes["time"] == 1
+    # demo stores are already at period starts: unchanged, no attribute
+    demo = catalog.open(pid, source="demo")
+    assert "time_original" not in demo["time"].attrs
+
+
+def test_period_start_rule_refuses_two_stamps_in_one_period():
+    from satco2.catalog import periods
+
+    ds = xr.Dataset({"sst": ("time", [1.0, 2.0])},
+                    coords={"time": pd.to_datetime(["2010-01-05", "2010-01-20"])})
+    with pytest.raises(SatCO2Error, match=r"^x upstream has two time steps in the same monthly period "
+                                          r"\(2010-01-01\); product extra-sst-ersst-2deg holds one per period\.$"):
+        periods.to_period_start(ds, catalog.get("extra-sst-ersst-2deg"), "x upstream")

@@ -192,3 +192,23 @@ def test_streamed_fit_of_a_dask_cube(tmp_path):
     xr.testing.assert_equal(ds.observed.compute(), lazy.compute())
     with pytest.raises(SatCO2Error, match="read_bytes"):
         DINEOF(store=tmp_path / "x.zarr", read_bytes=0)
+
+
+def test_dineof_ensemble_is_the_mean_of_its_members():
+    """``members`` fills that differ only in their CV draw (seeds seed, seed+1, ...), averaged in
+    log10; the error is the rms of the members' CV errors; the modes of each member are listed."""
+    from satco2.science.gapfill.dineof import DINEOF
+
+    truth = chl_like_cube(nt=48, ny=12, nx=12, seed=3)
+    obs = truth.where(~cloud_masks(truth.shape, cover=0.4, seed=4))
+    ens = DINEOF(nev=8, members=3, seed=7).fit(obs)
+    one = [DINEOF(nev=8, seed=7 + k).fit(obs) for k in range(3)]
+    gaps = ~np.isfinite(obs.values) & np.isfinite(ens.filled.values)
+    mean = np.mean([np.log10(o.filled.values[gaps]) for o in one], axis=0)
+    np.testing.assert_allclose(np.log10(ens.filled.values[gaps]), mean, rtol=0, atol=1e-10)
+    errs = [o.attrs["gapfill_cv_error"] for o in one]
+    assert ens.attrs["gapfill_cv_error"] == pytest.approx(np.sqrt(np.mean(np.square(errs))))
+    assert ens.attrs["gapfill_n_modes_members"] == ",".join(str(o.attrs["gapfill_n_modes"]) for o in one)
+    assert ens.attrs["gapfill_cv_error"] <= ens.attrs["gapfill_cv_error_climatology"]
+    with pytest.raises(SatCO2Error, match="members must be at least 1"):
+        DINEOF(members=0)

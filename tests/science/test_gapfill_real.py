@@ -70,9 +70,45 @@ def test_learned_imputer_falls_back_to_dineof_when_it_cannot_beat_it(seine):
     _, obs = seine
     table, fields = evaluate_imputation(
         obs, {"dineof": lambda: DINEOF(nev=12),
-              "learned": lambda: LearnedImputer(steps=2, eval_every=1, n_samples=2, base_runs=2,
+              "learned": lambda: LearnedImputer(steps=2, eval_every=1, n_samples=2, base_runs=2, base_members=1,
                                                 dineof_options={"nev": 12})},
         rates=(0.5,), protocol="clouds", seed=4, return_fields=True)
     d = table.set_index("method")
     assert d.loc["learned", "mae"] <= 1.02 * d.loc["dineof", "mae"]
     assert "gapfill_use_net" in fields[("learned", 0.5)].attrs
+
+
+@pytest.fixture(scope="module")
+def direnvmar(shared_data):
+    """(truth, observed) of the second real cube (DirEnvMar L4 CHL, 120 months x 13 x 55, gap-free)
+    with the Bay of Seine CDM cube's real gaps of the same months (nearest sea cell)."""
+    from satco2.testing.real_chl import load_real_cube
+
+    truth, obs, _, _ = load_real_cube("direnvmar")
+    sea = np.isfinite(truth.values).any(axis=0)
+    assert truth.shape == (120, 13, 55) and np.isfinite(truth.values[:, sea]).mean() > 0.99
+    frac = np.isfinite(obs.values[:, sea]).mean()
+    assert 0.6 < frac < 0.95  # a real missing pattern, about 80 % left
+    return truth, obs
+
+
+def test_second_real_cube_dineof_safeguard_and_no_nan_score(direnvmar):
+    """On the DirEnvMar cube (its western 30 columns, to stay fast): DINEOF's CV choice is never
+    above the climatology's CV error; its fill (and the ensemble's) scores no worse than the
+    climatology at 50 and 90 % cloud-shaped hiding; no score is NaN whichever way pixels that lost
+    every observation are treated."""
+    _, obs = direnvmar
+    obs = obs.isel(lon=slice(0, 30))
+    ds = DINEOF(nev=10).fit(obs)
+    assert ds.attrs["gapfill_cv_error"] <= ds.attrs["gapfill_cv_error_climatology"]
+    methods = {"climatology": Climatology, "dineof": lambda: DINEOF(nev=10),
+               "dineof_ens": lambda: DINEOF(nev=10, members=2)}
+    for unfilled, rates in (("nearest", (0.5, 0.9)), ("exclude", (0.9,))):
+        table = evaluate_imputation(obs, methods, rates=rates, protocol="clouds", seed=5,
+                                    unfilled=unfilled)
+        assert np.isfinite(table[["mae", "rmse", "bias", "pcc", "crps", "crps_fair"]].values).all()
+        assert (table["n_scored"] > 0).all()
+        for _, g in table.groupby("rate"):
+            d = g.set_index("method")
+            assert d.loc["dineof", "mae"] <= d.loc["climatology", "mae"]
+            assert d.loc["dineof_ens", "mae"] <= d.loc["climatology", "mae"]

@@ -26,7 +26,8 @@ name in the file; the file's ``units`` attribute is then converted to the produc
 K -> degC, :data:`satco2.catalog.readers.base.CONVERSIONS`) or refused in one sentence.
 
 Time stamps follow the registry's convention, ``time`` = the start of the period
-(:func:`period_start`): mid-month stamps of a monthly product become the first of the month, noon
+(:func:`satco2.catalog.periods.period_start`, the rule every source of ``catalog.open``
+applies too): mid-month stamps of a monthly product become the first of the month, noon
 stamps of a daily product midnight. The file's original stamps are kept in its ledger entry
 (``time_original``) and the ``time`` variable says so in its ``comment`` attribute.
 """
@@ -47,6 +48,7 @@ import xarray as xr
 
 from .. import SatCO2Error, io
 from . import readers, registry
+from .periods import INSTANT_READERS, PERIOD_FREQ, period_start, to_period_start  # noqa: F401
 from .store import LEDGER, is_url, local_path, mirror_url, read_ledger, store_exists, zarr_store
 
 TIME_UNITS = "days since 1970-01-01 00:00:00"
@@ -99,63 +101,12 @@ def _encode_time(times) -> np.ndarray:
     return ((t - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)).to_numpy(np.float64)
 
 
-#: registry frequencies with a calendar period start -> pandas period / floor alias
-PERIOD_FREQ = {"monthly": "M", "annual": "Y", "yearly": "Y", "daily": "D", "hourly": "h",
-               "6-hourly": "6h", "8 per day": "3h"}
-#: readers of observations at instants (not periods): their time stamps are left as they are
-INSTANT_READERS = {"point_csv"}
-
-
-def _file_frequency(times: pd.DatetimeIndex, attrs: dict) -> str | None:
-    """The period of a file's time steps from their spacing, else from ``period_end``."""
-    if len(times) > 1:
-        step = pd.Series(times).diff().dropna().median()
-    elif attrs.get("period_end"):
-        step = pd.Timestamp(attrs["period_end"]) - times[0] + pd.Timedelta(days=1)
-    else:
-        return None
-    days = step / pd.Timedelta(days=1)
-    for name, lo, hi in (("hourly", 0.9 / 24, 1.1 / 24), ("daily", 0.9, 1.1), ("monthly", 27.5, 31.5),
-                         ("annual", 364.5, 366.5)):
-        if lo <= days <= hi:
-            return name
-    return None
-
-
-def period_start(times, frequency: str) -> pd.DatetimeIndex:
-    """The start of the period (registry ``frequencies`` name) that holds each time stamp:
-    monthly -> first of the month, annual -> 1 January, daily -> midnight, hourly -> the hour."""
-    t = pd.DatetimeIndex(times)
-    alias = PERIOD_FREQ[frequency]
-    if alias in ("M", "Y"):
-        return pd.DatetimeIndex(t.to_period(alias).start_time).as_unit("ns")
-    return t.floor(alias)
-
-
 def normalise_time(ds: xr.Dataset, product, name: str = "") -> tuple[xr.Dataset, list[str] | None]:
     """``ds`` with its time stamps moved to the start of their period (the registry's
-    convention); returns (ds, original stamps as ISO strings, or None when nothing changed)."""
-    if "time" not in ds.dims:
-        return ds, None
-    times = pd.DatetimeIndex(ds["time"].values)
-    freqs = [f for f in (product.get("frequencies") or []) if f in PERIOD_FREQ]
-    freq = freqs[0] if len(product.get("frequencies") or []) == 1 and freqs else None
-    if freq is None:
-        guess = _file_frequency(times, ds.attrs)
-        freq = guess if guess in freqs else None
-    if freq is None:
-        return ds, None
-    new = period_start(times, freq)
-    if (new == times).all():
-        return ds, None
-    if new.has_duplicates:
-        raise SatCO2Error(f"file {name} has two time steps in the same {freq} period "
-                          f"({new[new.duplicated()][0]:%Y-%m-%d}); product {product.id} holds one per period.")
-    attrs = dict(ds["time"].attrs)
-    ds = ds.assign_coords(time=new.values)
-    ds["time"].attrs = {**attrs, "comment": f"start of the {freq} period; the files' original stamps are in "
-                                            f"the {LEDGER} ledger (time_original)"}
-    return ds, [t.isoformat() for t in times]
+    convention, :func:`satco2.catalog.periods.to_period_start`, the rule every source of
+    ``catalog.open`` applies too); returns (ds, original stamps as ISO strings, or None when
+    nothing changed), which the caller keeps in the ledger."""
+    return to_period_start(ds, product, f"file {name}", where=f"the {LEDGER} ledger (time_original)")
 
 
 def with_variables(product, variables: dict[str, str] | None):

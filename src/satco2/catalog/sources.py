@@ -2,7 +2,9 @@
 
 Every source returns a lazy, dask-chunked, CF Dataset with coordinates ``time`` (when the
 product has one), ``lat`` ascending and ``lon``; ``bbox=(lon_min, lat_min, lon_max, lat_max)``
-and ``time=(start, end)`` select lazily (labels, inclusive).
+and ``time=(start, end)`` select lazily (labels, inclusive). ``time`` is the start of each period
+for every source (:func:`satco2.catalog.periods.to_period_start`, the rule ``satco2 ingest``
+applies; the stamps it replaced are kept in the ``time_original`` attribute of ``time``).
 
 - ``demo``: ``<demo_root>/<footprint>/<id>.zarr`` (layout: :mod:`satco2.catalog.store`); the footprint is chosen from the store's
   manifest: the one given, else among those holding the product the finest whose box contains
@@ -10,7 +12,8 @@ and ``time=(start, end)`` select lazily (labels, inclusive).
 - ``mirror``: ``<mirror_root>/<mirror.path>`` written by ``satco2 ingest`` (local path or fsspec
   URL); only committed time steps are shown.
 - ``upstream``: the archive's files from the registry's URL templates, read by the product's
-  reader, one dask task per file; an unreachable archive raises one sentence.
+  reader, one dask task per file; an unreachable archive raises one sentence. The first file's
+  stamps are read from it; the later files' are their URL periods' starts (not read when opening).
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ import xarray as xr
 from .. import SatCO2Error, config
 from . import readers, registry, store
 from .footprints import FOOTPRINTS
+from .periods import to_period_start
 
 #: held while a reader reads an upstream file in a dask task: concurrent netCDF4-python reads in
 #: two threads crash the process ("NetCDF: HDF error", then a segfault), as netCDF-C and HDF5 are
@@ -115,7 +119,12 @@ def _open_zarr(store, where: str, consolidated=True) -> xr.Dataset:
         raise SatCO2Error(f"cannot open the Zarr store {where} ({type(e).__name__}: {e}).") from None
 
 
-def _tidy(ds: xr.Dataset) -> xr.Dataset:
+def _tidy(ds: xr.Dataset, product, where: str = "") -> xr.Dataset:
+    """Every source's Dataset in the registry's layout: ``time`` at the start of each period
+    (:func:`satco2.catalog.periods.to_period_start`, the rule ``satco2 ingest`` applies; the
+    replaced stamps in the ``time_original`` attribute of ``time``), ascending ``time`` and
+    ``lat``."""
+    ds, _ = to_period_start(ds, product, f"{product.id}{where}")
     if "time" in ds.dims and ds.sizes["time"] > 1:
         t = ds["time"].values
         if np.any(t[1:] < t[:-1]):
@@ -183,7 +192,8 @@ class DemoSource(Source):
         fp = self.choose(product.id, bbox, footprint, root)
         path = store.demo_product_path(root, fp, product.id)
         ds = _open_zarr(path, str(path))
-        return select(_tidy(ds), product.id, bbox, time, f" in the demo footprint {fp}")
+        where = f" in the demo footprint {fp}"
+        return select(_tidy(ds, product, where), product.id, bbox, time, where)
 
 
 class MirrorSource(Source):
@@ -204,7 +214,7 @@ class MirrorSource(Source):
             ds = ds.isel(time=slice(0, n))  # uncommitted steps of an interrupted ingest
         ds.attrs = {k: v for k, v in ds.attrs.items() if k != store.LEDGER}
         ds.attrs["mirror_files"] = len(led["files"])
-        return select(_tidy(ds), product.id, bbox, time, f" in the mirror {loc}")
+        return select(_tidy(ds, product, f" in the mirror {loc}"), product.id, bbox, time, f" in the mirror {loc}")
 
 
 def _periods(freq: str, start: pd.Timestamp, end: pd.Timestamp) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
@@ -312,7 +322,7 @@ class UpstreamSource(Source):
                 parts[i] = part.assign_coords(time=[starts[i]])
         ds = xr.concat(parts, dim="time", combine_attrs="override") if len(parts) > 1 else parts[0]
         ds.attrs["source_urls"] = len(links)
-        return select(_tidy(ds), product.id, bbox, time, " upstream")
+        return select(_tidy(ds, product, " upstream"), product.id, bbox, time, " upstream")
 
     def coverage(self, product, **kw):
         tc = product["time_coverage"]
