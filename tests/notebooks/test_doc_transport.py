@@ -83,7 +83,7 @@ def test_dashboard_in_browser(report, artifacts):
 
     with serve_panel(lambda: dash.from_report(report.dir)) as url, \
             chromium_page(viewport={"width": 1200, "height": 1400}) as page:
-        page.goto(url, timeout=60_000)
+        page.goto(url, timeout=120_000)  # as browse(): the page loads vtk.js (2.5 MB) for the 3-D view
         page.get_by_text("East China Sea DOC transport").first.wait_for(timeout=60_000)
         page.get_by_text("Taiwan Strait (24.6N, Fujian coast to Taiwan)").first.wait_for(timeout=60_000)
         canvas = page.locator("canvas").first
@@ -210,6 +210,10 @@ def test_doc_volume_3d():
 
     vtk = board.doc_3d().select(pn.pane.VTKVolume)
     assert len(vtk) == 1 and vtk[0].object.shape == vol.shape
+    assert len(board.views_4d().select(pn.pane.VTKVolume)) == 1
+    # the notebook inside JupyterLab leaves vtk.js out (inlined there it breaks the output)
+    lab = dash.DocTransportDashboard(products, volume_3d=False).views_4d()
+    assert lab.select(pn.pane.VTKVolume) == [] and "served dashboard" in str(lab.objects[-1].object)
 
 
 def _crop(path, box):

@@ -63,6 +63,7 @@ class DocTransportDashboard(param.Parameterized):
     month = param.Selector(default=None, objects=[], doc="month shown on the map (YYYY-MM)")
     section = param.Selector(default=None, objects=[], doc="section shown in the detail plots")
     arrow_stride = param.Integer(default=4, bounds=(1, 20), doc="plot every n-th current vector")
+    volume_3d = param.Boolean(default=True, doc="show the 3-D DOC volume (vtk.js; see views_4d)")
 
     def __init__(self, data: dict[str, xr.Dataset], **params):
         self.data = data
@@ -200,7 +201,8 @@ class DocTransportDashboard(param.Parameterized):
         (every n-th model cell), ``dz`` metres vertically (nearest model level; NaN on land and
         below the sea floor).
 
-        Returns ``(values[lon, lat, z] with z upward from -top, (lon0, lat0, -top), (dlon, dlat, dz))``."""
+        Returns ``(values[lon, lat, z] (float32) with z upward from -top, (lon0, lat0, -top),
+        (dlon, dlat, dz))``."""
         m = self.data["maps"]
         month = month or self.month
         depth = self.data["faces"].depth.values.astype(float)
@@ -216,7 +218,8 @@ class DocTransportDashboard(param.Parameterized):
         below = z[:, None, None] > np.nan_to_num(sub["sea_floor_depth"].values, nan=-1.0)[None]
         vol = np.where(below, np.nan, vol)
         lon, lat = sub.lon.values.astype(float), sub.lat.values.astype(float)
-        return (np.ascontiguousarray(vol.transpose(2, 1, 0)), (float(lon[0]), float(lat[0]), -top),
+        # float32: half the bytes sent to the browser per month (~0.4 MB at 60 x 60 x 30 cells)
+        return (np.ascontiguousarray(vol.transpose(2, 1, 0), dtype=np.float32), (float(lon[0]), float(lat[0]), -top),
                 (float(lon[1] - lon[0]), float(lat[1] - lat[0]), dz))
 
     def doc_3d(self, top: float = 300.0, exaggeration: float | None = None):
@@ -297,6 +300,12 @@ class DocTransportDashboard(param.Parameterized):
         server) and the 3-D DOC volume (:meth:`doc_3d`, vtk.js in the browser, played over months)."""
         import panel as pn
 
+        if not self.volume_3d:
+            # inlined into a JupyterLab notebook (the hub sets PANEL_INLINE=1), Panel 1.9's vtk.js
+            # bundle fails to parse and takes the whole dashboard output with it
+            return pn.FlexBox(pn.panel(self.param_particles), pn.pane.Markdown(
+                "The 3-D DOC volume is drawn in the served dashboard (`satco2 publish` of this run, "
+                "or `panel serve`), not inside JupyterLab.", width=400))
         return pn.FlexBox(pn.panel(self.param_particles), self.doc_3d())
 
     @param.depends("month")
@@ -320,13 +329,14 @@ class DocTransportDashboard(param.Parameterized):
         return self.along_section()
 
 
-def dashboard(data: dict[str, xr.Dataset]):
-    """The Panel dashboard (a :class:`DocTransportDashboard` viewable)."""
+def dashboard(data: dict[str, xr.Dataset], volume_3d: bool = True):
+    """The Panel dashboard (a :class:`DocTransportDashboard` viewable); ``volume_3d=False`` leaves
+    the vtk.js volume out (the notebook inside JupyterLab)."""
     import panel as pn
 
-    return pn.panel(DocTransportDashboard(data))
+    return pn.panel(DocTransportDashboard(data, volume_3d=volume_3d))
 
 
-def from_report(report_dir):
+def from_report(report_dir, volume_3d: bool = True):
     """Rebuild the dashboard from a report folder of ``notebooks/doc_transport.ipynb``."""
-    return dashboard(_open(report_dir))
+    return dashboard(_open(report_dir), volume_3d=volume_3d)
