@@ -152,9 +152,12 @@ def run_sweep(tasks: list[dict], client=None, repeats: int = 1,
     fastest wall time of each group (the machine may be shared)."""
     rows, groups = [], []
     _warm_up()
-    workers = n_workers(client)
     if client is not None:
+        # a gateway cluster starts its workers after get_client returns: wait for one at least
+        # (the notebook waits for all it asked for)
+        client.wait_for_workers(1, timeout=600)
         client.run(_warm_up)  # on every worker: the first timed task pays no import
+    workers = n_workers(client)
     for (sweep, value), group in _groups(tasks):
         serial = []
         for _ in range(repeats):
@@ -178,6 +181,7 @@ def run_sweep(tasks: list[dict], client=None, repeats: int = 1,
         groups.append(g)
     groups = pd.DataFrame(groups)
     if "parallel_s" in groups:
+        workers = max(workers, n_workers(client))
         groups["workers"] = workers
         groups["speedup"] = groups["serial_s"] / groups["parallel_s"]
         groups["efficiency"] = groups["speedup"] / workers
