@@ -1,7 +1,7 @@
 """The radiative-transfer sweep of ``notebooks/radiative_transfer.ipynb``: the coupled
 ocean-atmosphere case (:func:`satco2.science.radiative_transfer.coupled_case`) over
-NUMMU x AZIORDER x geometry x wavelength, each case one Dask task, timed serially in the kernel and
-in parallel on the user's cluster.
+NUMMU x AZIORDER x geometry x wavelength, timed serially in the kernel and in parallel on the
+user's cluster, where the cases are batched into tasks of about a second.
 
 Two sweeps reproduce the seed platform's two curves:
 
@@ -11,9 +11,14 @@ Two sweeps reproduce the seed platform's two curves:
 - ``aziorder``: run time against the azimuth order at a fixed ``nummu``.
 
 A *group* is one point of a curve: all geometries x wavelengths at that discretisation. Its
-serial time is the wall time of running the group's tasks one after another in this process; its
-parallel time the wall time of ``client.map`` + ``gather`` of the same tasks on the cluster.
-Speed-up = serial / parallel; parallel efficiency = speed-up / workers.
+serial time is the wall time of running the group's cases one after another in this process; its
+parallel time the wall time of ``client.map`` + ``gather`` of the same cases on the cluster,
+batched into tasks (:func:`plan_batches`): one case costs 15-150 ms, about the round trip of one
+Dask task, so a task per case spends as much time in scheduling as in the solver (the first
+benchmark here measured 0.85x on 2 workers). The number of tasks of a point is a multiple of the
+number of workers, sized from the point's measured serial cost to about ``task_seconds`` (1 s)
+each; every case keeps its own timing inside its task. Speed-up = serial / parallel; parallel
+efficiency = speed-up / workers.
 
 Azimuth Fourier modes as separate tasks: PythonicDISORT solves the modes in one internal loop
 and its public API returns only their sum, so the separable unit here is the whole case (a mode
@@ -21,8 +26,9 @@ split would need the solver's private functions). The cost model in ``docs/radia
 shows the time per case is close to linear in the number of modes, which is what a mode split
 would distribute.
 
-Products in the report folder: ``rt_cases.csv`` (one row per task and mode of execution),
-``rt_groups.csv`` (one row per curve point), ``rt_meta.json`` (cluster, solver, machine load).
+Products in the report folder: ``rt_cases.csv`` (one row per case and mode of execution, with its
+task ``batch``), ``rt_groups.csv`` (one row per curve point), ``rt_meta.json`` (cluster, solver,
+machine load, cost model).
 """
 from __future__ import annotations
 
@@ -39,6 +45,8 @@ from .. import SatCO2Error, io
 from ..science import radiative_transfer as rt
 
 CASES_FILE = "rt_cases.csv"
+#: wall time aimed at per parallel task (seconds): well above Dask's per-task round trip
+TASK_SECONDS = 1.0
 GROUPS_FILE = "rt_groups.csv"
 META_FILE = "rt_meta.json"
 
@@ -80,6 +88,44 @@ def run_task(task: dict) -> dict:
             "pid": os.getpid(), "thread": threading.get_ident()}
 
 
+def run_batch(batch: list[dict]) -> list[dict]:
+    """Several cases one after another in one Dask task; each keeps its own timing."""
+    return [run_task(t) for t in batch]
+
+
+def plan_batches(group: list[dict], seconds_per_case: float, workers: int,
+                 task_seconds: float = TASK_SECONDS) -> list[list[dict]]:
+    """Split one curve point's cases into tasks for ``workers`` workers.
+
+    The number of tasks is a multiple of ``workers`` (every worker gets the same share), about
+    ``len(group) * seconds_per_case / task_seconds`` and at most one task per case; cases are dealt
+    out in turn, so each task holds every geometry and wavelength in the same proportion."""
+    if seconds_per_case < 0 or task_seconds <= 0:
+        raise SatCO2Error("a case cost must be >= 0 s and the task target > 0 s.")
+    workers = max(int(workers), 1)
+    total = seconds_per_case * len(group)
+    k = min(len(group), workers * max(1, round(total / (task_seconds * workers))))
+    return [group[i::k] for i in range(k)]
+
+
+def fit_cost_model(cases: pd.DataFrame, column: str = "task_cpu_seconds") -> tuple[float, float]:
+    """Least-squares ``(c0, c1)`` of ``t = c0 + c1 NUMMU^3 (AZIORDER + 1)`` seconds per case
+    over the serial runs (an eigenproblem of size NUMMU per Fourier mode, Stamnes et al. 1988)."""
+    import numpy as np
+
+    s = cases[cases["mode"] == "serial"]
+    x = s["nummu"].astype(float) ** 3 * (s["aziorder"].astype(float) + 1)
+    c1, c0 = np.polyfit(x, s[column].astype(float), 1)
+    return float(c0), float(c1)
+
+
+def _warm_up() -> int:
+    """Imports, caches and one BLAS thread in a worker before anything is timed."""
+    _limit_blas()
+    run_task(dict(nummu=2, aziorder=3, sza=30.0, vza=10.0, raz=90.0, wavelength=443.0, chl=0.3))
+    return os.getpid()
+
+
 def _groups(tasks):
     keys = []
     for t in tasks:
@@ -97,41 +143,48 @@ def _limit_blas():
     return threadpool_limits(1)
 
 
-def run_sweep(tasks: list[dict], client=None, repeats: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run every group serially in this process and, with ``client``, in parallel on the cluster.
+def run_sweep(tasks: list[dict], client=None, repeats: int = 1,
+              task_seconds: float = TASK_SECONDS) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run every group serially in this process and, with ``client``, in parallel on the cluster
+    (cases batched by :func:`plan_batches` from the group's measured serial time).
 
     Returns ``(cases, groups)`` DataFrames (see the module docstring). ``repeats`` > 1 keeps the
     fastest wall time of each group (the machine may be shared)."""
     rows, groups = [], []
-    _limit_blas()
-    run_task(tasks[0])  # warm-up: imports and caches, not timed
+    _warm_up()
     if client is not None:
-        client.gather(client.map(run_task, tasks[:1], pure=False))
+        # a gateway cluster starts its workers after get_client returns: wait for one at least
+        # (the notebook waits for all it asked for)
+        client.wait_for_workers(1, timeout=600)
+        client.run(_warm_up)  # on every worker: the first timed task pays no import
+    workers = n_workers(client)
     for (sweep, value), group in _groups(tasks):
         serial = []
         for _ in range(repeats):
             t0 = time.perf_counter()
             res = [run_task(t) for t in group]
             serial.append(time.perf_counter() - t0)
-        rows += [{**r, "mode": "serial"} for r in res]
+        rows += [{**r, "mode": "serial", "batch": -1} for r in res]
         g = {"sweep": sweep, "value": value, "nummu": group[0]["nummu"],
-             "aziorder": group[0]["aziorder"], "n_tasks": len(group), "serial_s": min(serial),
+             "aziorder": group[0]["aziorder"], "n_cases": len(group), "serial_s": min(serial),
              "serial_cpu_s": sum(r["task_cpu_seconds"] for r in res)}
         if client is not None:
+            batches = plan_batches(group, min(serial) / len(group), workers, task_seconds)
             par = []
             for _ in range(repeats):
                 t0 = time.perf_counter()
-                res = client.gather(client.map(run_task, group, pure=False))
+                out = client.gather(client.map(run_batch, batches, pure=False))
                 par.append(time.perf_counter() - t0)
-            rows += [{**r, "mode": "parallel"} for r in res]
-            g["parallel_s"] = min(par)
+            rows += [{**r, "mode": "parallel", "batch": b} for b, res in enumerate(out) for r in res]
+            g.update(parallel_s=min(par), n_tasks=len(batches),
+                     task_s=max(sum(r["task_seconds"] for r in res) for res in out))
         groups.append(g)
     groups = pd.DataFrame(groups)
     if "parallel_s" in groups:
-        n = n_workers(client)
-        groups["workers"] = n
+        workers = max(workers, n_workers(client))
+        groups["workers"] = workers
         groups["speedup"] = groups["serial_s"] / groups["parallel_s"]
-        groups["efficiency"] = groups["speedup"] / n
+        groups["efficiency"] = groups["speedup"] / workers
     return pd.DataFrame(rows), groups
 
 
@@ -167,10 +220,11 @@ def write_products(out_dir, cases: pd.DataFrame, groups: pd.DataFrame, meta: dic
     return out
 
 
-def run_analysis(out_dir, *, client=None, nummu_list=(2, 4, 6, 8, 12, 16), aziorder_list=(0, 3, 7, 11, 15),
-                 nummu_fixed=8, sza_list=(30.0, 60.0), vza_list=(10.0, 40.0), raz_list=(90.0,),
-                 wavelengths=(443.0, 547.0), chl=0.3, repeats=1) -> dict:
-    """Build the tasks, run the sweep (serially, and on ``client`` when given), write the
+def run_analysis(out_dir, *, client=None, nummu_list=(4, 8, 12, 16, 24, 32), aziorder_list=(0, 7, 15, 23, 31),
+                 nummu_fixed=16, sza_list=(30.0, 60.0), vza_list=(10.0, 40.0), raz_list=(60.0, 120.0),
+                 wavelengths=(412.0, 443.0, 488.0, 547.0, 667.0), chl=0.3, repeats=1,
+                 task_seconds=TASK_SECONDS) -> dict:
+    """Build the cases, run the sweep (serially, and on ``client`` when given), write the
     products; returns ``{"cases", "groups", "meta"}``."""
     import PythonicDISORT
 
@@ -178,11 +232,14 @@ def run_analysis(out_dir, *, client=None, nummu_list=(2, 4, 6, 8, 12, 16), azior
                         wavelengths, chl)
     load0 = load_average()
     t0 = time.perf_counter()
-    cases, groups = run_sweep(tasks, client=client, repeats=repeats)
+    cases, groups = run_sweep(tasks, client=client, repeats=repeats, task_seconds=task_seconds)
+    c0, c1 = fit_cost_model(cases) if cases["nummu"].nunique() > 1 else (float("nan"), float("nan"))
     meta = {
         "solver": "PythonicDISORT", "solver_version": getattr(PythonicDISORT, "__version__", None)
         or _dist_version("pythonicdisort"),
-        "n_tasks": len(tasks), "workers": n_workers(client), "cluster": cluster_kind(client, cases),
+        "n_cases": len(tasks), "n_parallel_tasks": int(groups["n_tasks"].sum()) if "n_tasks" in groups else 0,
+        "task_seconds": task_seconds, "workers": n_workers(client), "cluster": cluster_kind(client, cases),
+        "cost_model_cpu_s": {"c0": c0, "c1": c1, "formula": "c0 + c1 * NUMMU^3 * (AZIORDER + 1)"},
         "dashboard_link": getattr(client, "satco2_dashboard_link", None) if client is not None else None,
         "load_average_before": load0, "load_average_after": load_average(), "cpu_count": os.cpu_count(),
         "machine": platform.machine(), "python": platform.python_version(),

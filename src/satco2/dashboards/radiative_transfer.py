@@ -14,6 +14,8 @@ import pandas as pd
 from ..analyses.radiative_transfer import read_products
 
 TITLE = "Parallel radiative transfer (DISORT): cost and radiances"
+#: every plot stretches to its share of the page width (JupyterLab's notebook area, a browser tab)
+PLOT = dict(responsive=True, min_width=320, height=320)
 
 
 def _hv():
@@ -39,11 +41,21 @@ class RadiativeTransferDashboard:
             curves.append(hv.Curve((g["value"], g["parallel_s"]), xlabel, "run time (s)",
                                    label=f"parallel ({int(g['workers'].iloc[0])} workers)")
                           * hv.Scatter((g["value"], g["parallel_s"])).opts(size=6))
-        fixed = (f"AZIORDER = 2 NUMMU - 1" if sweep == "nummu"
-                 else f"NUMMU = {int(g['nummu'].iloc[0])}")
-        return hv.Overlay(curves).opts(
-            title=f"Run time vs {xlabel} ({fixed}; {int(g['n_tasks'].iloc[0])} cases per point)",
-            logy=True, width=520, height=320, legend_position="top_left", show_grid=True)
+        return hv.Overlay(curves).opts(title=f"Run time vs {xlabel}", logy=True,
+                                       legend_position="top_left", show_grid=True, **PLOT)
+
+    def timing_note(self) -> str:
+        """What one point of the timing curves is (below the plots' short titles)."""
+        g = self.groups
+        cases = int(g["n_cases"].iloc[0]) if "n_cases" in g else int(g["n_tasks"].iloc[0])
+        fixed = int(g[g["sweep"] == "aziorder"]["nummu"].iloc[0]) if (g["sweep"] == "aziorder").any() else None
+        text = (f"Each point: {cases} cases (geometries x wavelengths); NUMMU curve at AZIORDER = 2 NUMMU - 1"
+                + (f", AZIORDER curve at NUMMU = {fixed}" if fixed is not None else ""))
+        if "parallel_s" in g and "n_cases" in g:
+            lo, hi = int(g["n_tasks"].min()), int(g["n_tasks"].max())
+            text += (f"; in parallel {lo if lo == hi else f'{lo}-{hi}'} tasks per point "
+                     "(cases batched from the point's measured serial cost)")
+        return text + "."
 
     def time_vs_nummu(self):
         return self._timing("nummu", "NUMMU")
@@ -64,8 +76,8 @@ class RadiativeTransferDashboard:
                  * hv.Curve((g["value"], g["efficiency"]), label, "speed-up / efficiency",
                             label="parallel efficiency")
                  * hv.HLine(1.0).opts(color="gray", line_dash="dashed"))
-                .opts(title=f"Speed-up and efficiency vs {label}", width=520, height=300,
-                      legend_position="top_left", show_grid=True))
+                .opts(title=f"Speed-up and efficiency vs {label}", legend_position="top_left",
+                      show_grid=True, **PLOT))
         return hv.Layout(plots).cols(2)
 
     def rrs_convergence(self):
@@ -79,7 +91,7 @@ class RadiativeTransferDashboard:
             lab = f"{wl:.0f} nm, sza {sza:.0f}, vza {vza:.0f}"
             rrs.append(hv.Curve((d["nummu"], d["Rrs"]), "NUMMU", "Rrs (sr-1)", label=lab))
             toa.append(hv.Curve((d["nummu"], d["rho_toa"]), "NUMMU", "TOA reflectance", label=lab))
-        opts = dict(width=520, height=320, legend_position="right", show_grid=True)
+        opts = dict(legend_position="bottom_right", show_grid=True, **PLOT)
         return (hv.Overlay(rrs).opts(title="Remote-sensing reflectance vs NUMMU", **opts)
                 + hv.Overlay(toa).opts(title="TOA reflectance vs NUMMU", **opts)).cols(2)
 
@@ -96,8 +108,10 @@ class RadiativeTransferDashboard:
         g = self.groups
         lines = [f"## {html.escape(TITLE)}",
                  f"Solver {html.escape(str(m.get('solver')))} {html.escape(str(m.get('solver_version')))}; "
-                 f"{m.get('n_tasks')} tasks; chlorophyll {m.get('chl')} mg m-3; cluster: "
-                 f"{m.get('workers')} workers, {html.escape(str(m.get('cluster')))}.",
+                 f"{m.get('n_cases', m.get('n_tasks'))} cases (run serially, then in "
+                 f"{m.get('n_parallel_tasks', m.get('n_tasks'))} tasks on the cluster, batched to about "
+                 f"{m.get('task_seconds', 0):.1f} s each where a point has enough work); chlorophyll {m.get('chl')} mg m-3; "
+                 f"cluster: {m.get('workers')} workers, {html.escape(str(m.get('cluster')))}.",
                  f"Load average before/after: {m.get('load_average_before')} / "
                  f"{m.get('load_average_after')} on {m.get('cpu_count')} cores - the machine may be "
                  "shared, so timings are noisy."]
@@ -114,13 +128,23 @@ class RadiativeTransferDashboard:
     def panel(self):
         import panel as pn
 
+        hv = _hv()
+
+        def row(plots):
+            plots = list(plots) if isinstance(plots, (list, hv.Layout)) else [plots]
+            return pn.Row(*[pn.pane.HoloViews(p, sizing_mode="stretch_width") for p in plots],
+                          sizing_mode="stretch_width")
+
         return pn.Column(
-            pn.pane.Markdown(self.summary()),
-            pn.Row(pn.pane.HoloViews(self.time_vs_nummu()), pn.pane.HoloViews(self.time_vs_aziorder())),
-            pn.pane.HoloViews(self.speedup()),
-            pn.pane.HoloViews(self.rrs_convergence()),
+            pn.pane.Markdown(self.summary(), sizing_mode="stretch_width"),
+            pn.pane.Markdown(self.timing_note(), sizing_mode="stretch_width"),
+            row([self.time_vs_nummu(), self.time_vs_aziorder()]),
+            row(self.speedup()),
+            row(self.rrs_convergence()),
             pn.pane.Markdown("### Results at the finest NUMMU"),
-            pn.widgets.Tabulator(self.results_table().round(5), disabled=True, show_index=False),
+            pn.widgets.Tabulator(self.results_table().round(5), disabled=True, show_index=False,
+                                 sizing_mode="stretch_width"),
+            sizing_mode="stretch_width", max_width=1400,
         )
 
 

@@ -142,14 +142,17 @@ def canvases(page, scope: str = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Outpu
     """Every plot in the current notebook's outputs: ``{"w", "h", "box", "colours"}``, where a
     plot's canvas layers (Bokeh draws a plot on a primary canvas under a transparent overlay one,
     at the same place) are merged and ``colours`` is the most any layer has; a blank plot has one
-    or two colours."""
+    or two colours. A WebGL layer (vtk.js's 3-D views) cannot be read from a page script:
+    ``colours`` is -1 (unknown) for the plot it belongs to, whatever its overlay layers hold; check
+    such a plot on a screenshot."""
     loc = page.locator(scope).locator("canvas")
     plots: dict[tuple, dict] = {}
     for i in range(loc.count()):
         c = loc.nth(i).evaluate(_CANVAS_JS)
         key = tuple(c["box"])
         if key in plots:
-            plots[key]["colours"] = max(plots[key]["colours"], c["colours"])
+            old = plots[key]["colours"]
+            plots[key]["colours"] = -1 if -1 in (old, c["colours"]) else max(old, c["colours"])
         else:
             plots[key] = c
     return list(plots.values())
