@@ -93,14 +93,18 @@ def test_user_server_starts_without_the_work_a_login_does_not_need(hub):
     log = hub.hub.log_path.read_text(errors="replace")
     # the spawner returned when the server answered (satco2.hub.spawner), not at JupyterHub's next poll
     assert re.search(rf"{ALICE}\S* answered [0-9.]+ s after its start", log)
-    # hub-config/singleuser/jupyter_server_config.d/satco2-startup.json: no LSP, no notebook shim,
-    # Panel's extension loaded only at its first use
-    assert "satco2.hub.lazy_panel | extension was successfully linked" in log
-    for name in ("jupyter_lsp", "notebook_shim", "panel.io.jupyter_server_extension"):
+    # hub-config/singleuser/jupyter_server_config.d/satco2-startup.json: no LSP, no notebook shim;
+    # dask-labextension's and Panel's extensions loaded after the server answers (satco2.hub.lazy_extensions)
+    assert "satco2.hub.lazy_extensions | extension was successfully linked" in log
+    for name in ("jupyter_lsp", "notebook_shim", "panel.io.jupyter_server_extension", "dask_labextension"):
         assert f"{name} | extension was successfully linked" not in log, name
     assert s.get(f"{server}lsp/status", timeout=30).status_code == 404
+    xsrf = {"X-XSRFToken": s.cookies.get("_xsrf", "")}
+    r = s.get(f"{server}dask/clusters", headers=xsrf, timeout=120)  # the Dask pane's cluster list
+    assert r.status_code == 200 and isinstance(r.json(), list)
+    assert "server extension dask_labextension loaded after the server started" in hub.hub.log_path.read_text(errors="replace")
     r = s.get(f"{server}panel_dist/css/button.css", timeout=120)  # Preview with Panel still works
-    assert r.status_code == 200 and [h.status_code for h in r.history] == [302] and "bk-btn" in r.text
+    assert r.status_code == 200 and [h.status_code for h in r.history] == [307] and "bk-btn" in r.text
     assert s.get(f"{server}panel-preview/static/no-such-file", timeout=30).status_code == 404
     # labconfig/page_config.json and jupyter_lab_config.py: no build check, read-only extension manager
     lab = s.get(f"{server}lab", timeout=60)
