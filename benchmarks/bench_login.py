@@ -1,7 +1,7 @@
 """Login to a usable JupyterLab file list (issue 14): SatCO2 Hub against a plain ``jupyterhub`` +
 ``jupyter-lab``, side by side in one run, loopback only, Debian chromium through Playwright.
 
-    python -m benchmarks.bench_login [--logins 5] [--small] [--no-plain]
+    python -m benchmarks.bench_login [--logins 5] [--small] [--no-plain] [--trace]
 
 What is measured, per login: one browser (its cache kept, its cookies cleared: a user who logged
 out, or whose cookie expired) opens ``/hub/login``, types the
@@ -39,6 +39,37 @@ from pathlib import Path
 import requests
 
 FILE_LIST = ".jp-DirListing-content .jp-DirListing-item"
+LOADS: list[float] = []  # the 1-minute load average after each login (the machine is shared)
+
+
+TRACE = False  # --trace: when each step of a login ended, in seconds after the click on Sign in
+
+#: (name, first request whose URL path matches, "req" when it starts or "done" when it ends)
+_STEPS = [
+    ("login POST", r"/hub/login$", "done"),
+    ("spawn page", r"/hub/spawn-pending/", "done"),
+    ("server ready", r"/hub/api/users/[^/]+/server/progress$", "done"),
+    ("lab HTML", r"/user/[^/]+/lab$", "done"),
+    ("JS started (first API call)", r"/user/[^/]+/api/", "req"),
+    ("lab settings", r"/user/[^/]+/lab/api/settings$", "done"),
+    ("workspace", r"/user/[^/]+/lab/api/workspaces/", "done"),
+    ("file list request", r"/user/[^/]+/api/contents$", "done"),
+]
+
+
+def _trace(page, marks: dict, now) -> None:
+    """Record in ``marks`` when each of :data:`_STEPS` happened (the first time it happens; the
+    last time for the lab settings, whose full listing is the second request)."""
+    from urllib.parse import urlsplit
+
+    def seen(kind, request):
+        path = urlsplit(request.url).path
+        for name, pattern, when in _STEPS:
+            if when == kind and re.search(pattern, path) and (name not in marks or name == "lab settings"):
+                marks[name] = now()
+
+    page.on("request", lambda r: seen("req", r))
+    page.on("requestfinished", lambda r: seen("done", r))
 
 
 def _p90(xs: list[float]) -> float:
@@ -65,12 +96,18 @@ def _login_times(url: str, user: str, password: str, n: int, before=None, log_na
                 page.goto(f"{url}hub/login", timeout=60000)
                 page.fill("input[name=username]", user)
                 page.fill("input[name=password]", password)
+                marks: dict[str, float] = {}
+                if TRACE:
+                    _trace(page, marks, lambda: time.perf_counter() - t0)
                 t0 = time.perf_counter()
                 page.click("input[type=submit], button[type=submit]")
                 page.wait_for_selector(FILE_LIST, state="visible", timeout=180000)
                 dt = time.perf_counter() - t0
                 out.append(dt)
-                print(f"  {log_name} login {i + 1}: {dt:.2f} s", flush=True)
+                LOADS.append(os.getloadavg()[0])
+                print(f"  {log_name} login {i + 1}: {dt:.2f} s (load average {LOADS[-1]:.1f})", flush=True)
+                if TRACE:
+                    print("    " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(marks.items(), key=lambda kv: kv[1])))
                 page.close()
         finally:
             browser.close()
@@ -78,6 +115,9 @@ def _login_times(url: str, user: str, password: str, n: int, before=None, log_na
 
 
 def _report(rows: dict[str, list[float]]) -> None:
+    if LOADS:
+        print(f"\n1-minute load average during the logins: {min(LOADS):.1f}-{max(LOADS):.1f} "
+              f"(median {statistics.median(LOADS):.1f}) on {os.cpu_count()} cores")
     print(f"\n{'hub / kind':<16}{'median s':>10}{'p90 s':>10}   every login (s)")
     for k, xs in rows.items():
         if xs:
@@ -185,7 +225,11 @@ def main(argv=None) -> int:
     ap.add_argument("--logins", type=int, default=5, help="logins per kind (default 5)")
     ap.add_argument("--small", action="store_true", help="3 logins per kind")
     ap.add_argument("--no-plain", action="store_true", help="skip the plain jupyterhub comparison")
+    ap.add_argument("--trace", action="store_true",
+                    help="print when each step of every login ended (login, spawn page, server ready, lab page, ...)")
     a = ap.parse_args(argv)
+    global TRACE
+    TRACE = a.trace
     n = 3 if a.small else a.logins
     rows: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-login-") as d:

@@ -58,15 +58,16 @@ c.SatCO2Authenticator.reserved_usernames = {  # the project's author names and t
 c.JupyterHub.template_paths = [str(rt.hub_config_dir / "templates")]
 
 # --- single-user servers --------------------------------------------------------------------------
+# JupyterHub's local spawners, returning as soon as the server answers (satco2.hub.spawner).
 # The hub records each server's start and stop in the usage ledger, beside the gateway's clusters
 # (satco2.usage; hub admins see it at /services/dashboards/usage).
 ledger = f"{state}/usage.jsonl"
 if rt.root_mode:
-    c.JupyterHub.spawner_class = "localprocess"  # each hub user runs as its own system user
+    c.JupyterHub.spawner_class = "satco2.hub.spawner.LocalProcessSpawner"  # each hub user: own system user
     c.Spawner.pre_spawn_hook, c.Spawner.post_stop_hook = hooks.server_usage(ledger, S, hooks.pre_spawn_root)
     c.LocalProcessSpawner.notebook_dir = "~"
 else:
-    c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"  # one OS account
+    c.JupyterHub.spawner_class = "satco2.hub.spawner.SimpleLocalProcessSpawner"  # one OS account
     c.SimpleLocalProcessSpawner.home_dir_template = f"{state}/users/{{username}}"
     c.Spawner.pre_spawn_hook, c.Spawner.post_stop_hook = hooks.server_usage(ledger, S, hooks.pre_spawn_single)
     c.JupyterHub.template_vars = {"announcement": hooks.single_account_banner()}

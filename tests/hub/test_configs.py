@@ -149,10 +149,16 @@ def test_jupyterhub_and_gateway_configs_load(tmp_path, monkeypatch, root_mode):
         # they read files users write: never as root (root mode: the unprivileged service account)
         assert services[name].get("user") == ("satco2-svc" if root_mode else None)
         assert services[name]["environment"]["SATCO2_ISOLATION"] == ("root" if root_mode else "single")
+    # JupyterHub's local spawners that return once the server answers (satco2.hub.spawner)
+    from traitlets.utils.importstring import import_item
+
+    spawner_class = import_item(c.JupyterHub.spawner_class)
+    assert issubclass(spawner_class, SimpleLocalProcessSpawner if not root_mode else LocalProcessSpawner)
+    assert spawner_class.__mro__[1].__name__ == "ReadyWhenUp"
+    assert spawner_class().ready_poll_interval > 0  # a real trait of a real spawner
     if root_mode:
-        assert c.JupyterHub.spawner_class == "localprocess" and callable(c.Spawner.pre_spawn_hook)
+        assert not issubclass(spawner_class, SimpleLocalProcessSpawner) and callable(c.Spawner.pre_spawn_hook)
     else:
-        assert "SimpleLocalProcessSpawner" in c.JupyterHub.spawner_class
         assert "Single-account mode" in c.JupyterHub.template_vars["announcement"]
 
     g = _load(HUB_CONFIG / "dask_gateway_config.py", rt_file, monkeypatch)

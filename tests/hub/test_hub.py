@@ -87,6 +87,35 @@ def test_signup_needs_approval_then_login_spawns_and_runs_code(hub):
     STATE.update(alice_server=server, alice_token=token, alice_session=s)
 
 
+def test_user_server_starts_without_the_work_a_login_does_not_need(hub):
+    """The measures behind a login under 5 s (docs/hub.md, "Time to a usable JupyterLab"), on the
+    server the hub started for alice: undo one and this fails."""
+    server, s, token = STATE["alice_server"], STATE["alice_session"], STATE["alice_token"]
+    log = hub.hub.log_path.read_text(errors="replace")
+    # the spawner returned when the server answered (satco2.hub.spawner), not at JupyterHub's next poll
+    assert re.search(rf"{ALICE}\S* answered [0-9.]+ s after its start", log)
+    # hub-config/singleuser/jupyter_server_config.d/satco2-startup.json: no LSP, no notebook shim;
+    # dask-labextension's and Panel's extensions loaded after the server answers (satco2.hub.lazy_extensions)
+    assert "satco2.hub.lazy_extensions | extension was successfully linked" in log
+    for name in ("jupyter_lsp", "notebook_shim", "panel.io.jupyter_server_extension", "dask_labextension"):
+        assert f"{name} | extension was successfully linked" not in log, name
+    assert s.get(f"{server}lsp/status", timeout=30).status_code == 404
+    r = s.get(f"{server}dask/clusters", timeout=120)  # the Dask pane's cluster list
+    assert r.status_code == 200 and isinstance(r.json(), list)
+    assert "server extension dask_labextension loaded after the server started" in hub.hub.log_path.read_text(errors="replace")
+    r = s.get(f"{server}panel_dist/css/button.css", timeout=120)  # Preview with Panel still works
+    assert r.status_code == 200 and [h.status_code for h in r.history] == [307] and "bk-btn" in r.text
+    assert s.get(f"{server}panel-preview/static/no-such-file", timeout=30).status_code == 404
+    # labconfig/page_config.json and jupyter_lab_config.py: no build check, read-only extension manager
+    lab = s.get(f"{server}lab", timeout=60)
+    page_config = json.loads(re.search(r'id="jupyter-config-data"[^>]*>\s*(\{.*?\})\s*</script>', lab.text, re.S).group(1))
+    assert page_config["buildCheck"] is False and page_config["buildAvailable"] is False
+    assert "Extension Manager is 'readonly'" in log
+    # the environment (Makefile UNWANTED): jsonschema's slow optional iri check is not installed
+    out = execute(server, token, "import importlib.util as u; print(u.find_spec('rfc3987_syntax'), u.find_spec('jsonschema') is not None)")
+    assert out.split() == ["None", "True"]
+
+
 def _kernel(server: str, token: str) -> str:
     r = requests.post(f"{server}api/kernels", json={"name": "python3"},
                       headers={"Authorization": f"token {token}"}, timeout=60)
