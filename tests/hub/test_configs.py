@@ -174,7 +174,8 @@ def test_jupyterhub_and_gateway_configs_load(tmp_path, monkeypatch, root_mode):
     assert g.ClusterConfig.worker_cmd[-2:] == ["dask", "worker"]
     assert g.ClusterConfig.idle_timeout == rt.settings["gateway"]["idle_timeout"]
     backend = g.DaskGateway.backend_class
-    assert backend.__name__ == ("UsageIsolatedLocalBackend" if root_mode else "UsageUnsafeLocalBackend")
+    assert backend.__name__ == ("UsageThreadCappedIsolatedLocalBackend" if root_mode
+                                else "UsageThreadCappedUnsafeLocalBackend")  # usage, worker threads capped
 
 
 def test_hpc_slurm_config_loads():
