@@ -6,7 +6,10 @@ with a small quota, one ordinary user with a running server, one gateway cluster
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -21,22 +24,32 @@ QUOTA = 2  # cores at once: the server (1) and a cluster's scheduler (1) fit, on
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
+    from satco2.testing import env_vars
     from satco2.testing.hub import temp_hub
 
     # a worktree's checkout (PYTHONPATH) reaches the hub's services and user servers too
     env = {"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else None
     overrides = {"usage": {"server_cores": 1, "server_memory_gib": 2.0,
                            "quotas": {"default": {"max_concurrent_cores": QUOTA, "monthly_core_hours": None}}}}
-    with temp_hub(tmp_path_factory.mktemp("usagehub"), overrides=overrides, env=env) as hub:
-        hub.signup(USER, PASSWORD)
-        hub.approve(USER)
-        session = hub.login_session(USER, PASSWORD)
-        page = hub.url + "services/dashboards/usage"
-        deadline = time.monotonic() + 180  # the dashboards service answers 503 while Panel loads
-        while requests.get(page, allow_redirects=False, timeout=10).status_code != 302:
-            assert time.monotonic() < deadline, "the dashboards service did not start"
-            time.sleep(1)
-        yield {"hub": hub, "session": session, "page": page, "ledger": hub.state_dir / "usage.jsonl"}
+    # reports reachable by the users' and the services' accounts in root mode (pytest's tmp is 0700),
+    # and none of the SATCO2_* folders another module's session fixture may have set for this process
+    shared = Path(tempfile.mkdtemp(prefix="satco2-usage-"))
+    shared.chmod(0o755)
+    try:
+        with env_vars(SATCO2_REPORTS_DIR=shared / "reports", SATCO2_STATE_DIR=None, SATCO2_NOTEBOOKS_DIR=None,
+                      SATCO2_SERVICE_STATE_DIR=None, SATCO2_ISOLATION=None, SATCO2_SCHEDULER_TICK=None), \
+                temp_hub(tmp_path_factory.mktemp("usagehub"), overrides=overrides, env=env) as hub:
+            hub.signup(USER, PASSWORD)
+            hub.approve(USER)
+            session = hub.login_session(USER, PASSWORD)
+            page = hub.url + "services/dashboards/usage"
+            deadline = time.monotonic() + 180  # the dashboards service answers 503 while Panel loads
+            while requests.get(page, allow_redirects=False, timeout=10).status_code != 302:
+                assert time.monotonic() < deadline, "the dashboards service did not start"
+                time.sleep(1)
+            yield {"hub": hub, "session": session, "page": page, "ledger": hub.state_dir / "usage.jsonl"}
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
 
 
 def _mine(ledger):
@@ -69,7 +82,7 @@ def test_the_hub_records_a_users_server_and_the_quota_counts_it(world):
         page = hub.admin_session.get(world["page"], timeout=60)
         assert page.status_code == 200
         row = page.text.split(f'data-user="{USER}"')[1].split("</tr>")[0]
-        assert f"<td>2</td>" in row and f'<td class="failed">{QUOTA} (100 %)</td>' in row  # at the limit
+        assert "<td>2</td>" in row and f'<td class="failed">{QUOTA} (100 %)</td>' in row  # at the limit
     finally:
         cluster.shutdown()
         del cluster, gw
