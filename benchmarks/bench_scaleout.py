@@ -52,9 +52,7 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -88,12 +86,6 @@ c.ClusterConfig.cluster_max_cores = G["limits"]["default"]["cluster_max_cores"]
 c.ClusterConfig.cluster_max_memory = int(G["limits"]["default"]["cluster_max_memory_gib"] * gateway.GiB)
 c.ClusterConfig.environment = {env!r}
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def load() -> str:
@@ -130,40 +122,16 @@ def make_cube(path: Path, nt: int, ny: int, nx: int, lat_chunk: int, seed: int =
 @contextlib.contextmanager
 def gateway_server(workdir: Path, env: dict, timeout: float = 90):
     """A ``dask-gateway-server`` on loopback; yields (address, proxy_address, password)."""
-    import requests
+    from satco2.hub.launcher import free_port
+    from satco2.testing import gateway_process
 
-    http_port, tcp_port = _free_port(), _free_port()
+    http_port, tcp_port = free_port(), free_port()
     password = secrets.token_hex(12)
     conf = workdir / "dask_gateway_config.py"
     conf.write_text(GATEWAY_CONFIG.format(http_port=http_port, tcp_port=tcp_port, python=sys.executable, env=env))
-    with open(workdir / "gateway.log", "wb") as log:
-        proc = subprocess.Popen([str(Path(sys.executable).parent / "dask-gateway-server"), "-f", str(conf)],
-                                stdout=log, stderr=subprocess.STDOUT, cwd=workdir, start_new_session=True,
-                                env={**os.environ, **env, "BENCH_GATEWAY_PASSWORD": password})
-    address = f"http://127.0.0.1:{http_port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"dask-gateway-server exited ({proc.returncode}): "
-                                 f"{(workdir / 'gateway.log').read_text(errors='replace')[-800:]}")
-            try:
-                if requests.get(f"{address}/api/health", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"dask-gateway-server did not answer within {timeout:.0f} s")
-            time.sleep(0.3)
+    env = {**os.environ, **env, "BENCH_GATEWAY_PASSWORD": password}
+    with gateway_process(conf, http_port, env, timeout, what="dask-gateway-server") as address:
         yield address, f"gateway://127.0.0.1:{tcp_port}", password
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)  # stops its clusters (stop_clusters_on_shutdown)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
 
 
 def _scheduler_cpu() -> float:

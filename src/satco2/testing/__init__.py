@@ -6,6 +6,7 @@
 - :func:`serve_panel` - a Panel app served on a free loopback port for a block (browser tests)
 - :func:`launch_chromium` - Debian's chromium through Playwright; :func:`chromium_page` - a page
   of it for a block
+- :func:`gateway_process` - a standalone ``dask-gateway-server`` for a block (Slurm tests, benchmarks)
 """
 from __future__ import annotations
 
@@ -13,6 +14,53 @@ import contextlib
 from pathlib import Path
 
 from .. import config
+
+
+@contextlib.contextmanager
+def gateway_process(conf: Path, http_port: int, env: dict, timeout: float = 60, what: str = "the test gateway"):
+    """Run ``dask-gateway-server -f conf`` in a process group of its own (working folder and
+    ``gateway.log``: ``conf``'s folder, environment exactly ``env``) and yield its HTTP address once
+    ``/api/health`` answers; on leaving, SIGTERM (which stops its clusters when the config sets
+    ``stop_clusters_on_shutdown``), and SIGKILL of the group after 30 s. A gateway that exits or
+    does not answer within ``timeout`` seconds raises one sentence naming ``what``."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    from .. import SatCO2Error
+
+    workdir = Path(conf).parent
+    with open(workdir / "gateway.log", "wb") as log:
+        proc = subprocess.Popen([str(Path(sys.executable).parent / "dask-gateway-server"), "-f", str(conf)],
+                                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir, start_new_session=True)
+    address = f"http://127.0.0.1:{http_port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise SatCO2Error(f"{what} exited with status {proc.returncode}: "
+                                  f"{(workdir / 'gateway.log').read_text(errors='replace')[-800:]}")
+            try:
+                if requests.get(f"{address}/api/health", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise SatCO2Error(f"{what} did not answer within {timeout:.0f} s.")
+            time.sleep(0.3)
+        yield address
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
 
 
 def shared_data() -> Path:

@@ -38,6 +38,8 @@ import time
 from pathlib import Path
 
 from .. import SatCO2Error, config
+from ..hub.launcher import free_port
+from . import gateway_process
 
 DAEMONS = {"munged": "munge", "slurmctld": "slurmctld", "slurmd": "slurmd"}
 CLIENTS = ("sbatch", "squeue", "scancel", "sinfo", "scontrol", "srun")
@@ -63,12 +65,6 @@ def _which(name: str) -> str:
     if not path:
         raise SatCO2Error(available() or f"the command {name} is missing.")
     return path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 SLURM_CONF = """\
@@ -274,7 +270,7 @@ def temp_slurm(cpus: int = 8, memory_mib: int = 8192, partition: str = "satco2",
             (root / sub).chmod(mode)
         _write_key(root / "munge" / "munge.key")
         slurm.conf.write_text(SLURM_CONF.format(
-            root=root, host=socket.gethostname(), node=NODE, ctld_port=_free_port(), slurmd_port=_free_port(),
+            root=root, host=socket.gethostname(), node=NODE, ctld_port=free_port(), slurmd_port=free_port(),
             cpus=cpus, memory_mib=memory_mib, partition=partition, max_time=max_time))
         _wrappers(slurm)
         slurm.start(timeout)
@@ -320,43 +316,16 @@ def temp_gateway(slurm: TempSlurm, workdir, overrides: dict, python: str, passwo
     ``python`` runs schedulers and workers (it must be runnable by the users).
     """
     import json
-    import sys
-
-    import requests
 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    http_port, tcp_port = _free_port(), _free_port()
+    http_port, tcp_port = free_port(), free_port()
     ledger = workdir / "usage.jsonl"
     conf = workdir / "dask_gateway_config.py"
     conf.write_text(GATEWAY_CONFIG.format(http_port=http_port, tcp_port=tcp_port, ledger=ledger, python=python))
     env = {**config.environ(), "SATCO2_TEST_OVERRIDES": json.dumps(overrides), "SATCO2_TEST_PASSWORD": password}
-    log = open(workdir / "gateway.log", "wb")
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "dask-gateway-server"), "-f", str(conf)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir, start_new_session=True)
-    log.close()
-    address = f"http://127.0.0.1:{http_port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise SatCO2Error(f"the test gateway exited with status {proc.returncode}: "
-                                  f"{(workdir / 'gateway.log').read_text(errors='replace')[-800:]}")
-            try:
-                if requests.get(f"{address}/api/health", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise SatCO2Error(f"the test gateway did not answer within {timeout:.0f} s.")
-            time.sleep(0.3)
-        yield address, f"gateway://127.0.0.1:{tcp_port}", ledger
+        with gateway_process(conf, http_port, env, timeout) as address:
+            yield address, f"gateway://127.0.0.1:{tcp_port}", ledger
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)  # stops its clusters (stop_clusters_on_shutdown)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
         slurm.cancel_all()
