@@ -114,7 +114,16 @@ def test_gateway_on_slurm_runs_a_users_cluster_as_that_user(tmp_path, system_use
                 gc.collect()  # dask-gateway's __del__ needs its loop: collect while it runs
             _wait("the user's jobs to leave the queue", lambda: not slurm.jobs(), timeout=90)
             assert len([j for j in _wait("completed jobs", slurm.completed) if j["user"] == user]) >= 3
-            events = [e for e in usage.read(ledger) if e.get("user") == user]
+            # the gateway records a stop after its own reconciliation stopped the job, which can
+            # come after the job left the queue (the workers exit when their scheduler retires them)
+            def user_events():
+                return [e for e in usage.read(ledger) if e.get("user") == user]
+
+            def stopped():
+                return sum(e["ev"] == "stop" for e in user_events()) >= 3
+
+            _wait("the gateway to record the scheduler's and both workers' stops", stopped, timeout=90)
+            events = user_events()
             assert sum(e["ev"] == "start" and e["kind"] == "worker" for e in events) == 2
             assert sum(e["ev"] == "stop" for e in events) == 3
             assert usage.summarize(usage.read(ledger))[user]["clusters"]["core_hours"] > 0
@@ -193,7 +202,12 @@ print(json.dumps({"mean": mean, "uids": uids, "me": os.getuid(), "clusters": nam
         slurm.cancel_all()
 
     # the gateway (not the user) recorded the usage: scheduler + 2 workers, cores from the settings
-    events = usage.read(hub.state_dir / "usage.jsonl")
+    # (its stops come from its own reconciliation, possibly after the jobs left the queue)
+    ledger = hub.state_dir / "usage.jsonl"
+    _wait("the gateway to record the cluster's stops",
+          lambda: sum(e["ev"] == "stop" and e["kind"] != "server" and e.get("user") == user
+                      for e in usage.read(ledger)) >= 3, timeout=90)
+    events = usage.read(ledger)
     mine = [e for e in events if e.get("user") == user]
     assert sum(e["ev"] == "start" and e["kind"] == "worker" for e in mine) == 2
     assert sum(e["ev"] == "start" and e["kind"] == "scheduler" for e in mine) == 1
