@@ -109,6 +109,19 @@ def test_wrong_and_corrupt_files_leave_store_untouched(shared_data, tmp_path):
     corrupt.write_bytes(data[: len(data) // 2])  # truncated download
     with pytest.raises(SatCO2Error, match=r"20220101_20221231.*(corrupt|not a readable)"):
         ingest("global-chl-modis-aqua-4km", [corrupt], root=str(tmp_path), progress=False)
+    # full length, but one compressed chunk damaged (a bit flip in transit): the fast decoder's
+    # inflater rejects it and netCDF4-python names the file in one sentence
+    import h5py
+
+    with h5py.File(good) as h:
+        d = h["chlor_a"]
+        info = d.id.get_chunk_info(d.id.get_num_chunks() // 2)
+    damaged = bytearray(data)
+    damaged[info.byte_offset + info.size // 2: info.byte_offset + info.size // 2 + 64] = bytes(64)
+    bad_chunk = tmp_path / "AQUA_MODIS.20240101_20241231.L3m.YR.CHL.x_chlor_a.nc"
+    bad_chunk.write_bytes(bytes(damaged))
+    with pytest.raises(SatCO2Error, match=r"^file \S*20240101_20241231\S* variable chlor_a cannot be read, the file is corrupt"):
+        ingest("global-chl-modis-aqua-4km", [bad_chunk], root=str(tmp_path), progress=False)
     text = tmp_path / "AQUA_MODIS.20230101_20231231.L3m.YR.CHL.x_chlor_a.nc"
     text.write_text("<html>login required</html>")
     with pytest.raises(SatCO2Error, match=r"20230101_20231231.*not a readable NetCDF"):
