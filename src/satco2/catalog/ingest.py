@@ -36,7 +36,9 @@ from __future__ import annotations
 import concurrent.futures as cf
 import hashlib
 import math
+import os
 import shutil
+import threading
 import time as _time
 import warnings
 from dataclasses import dataclass, field
@@ -148,6 +150,20 @@ class IngestReport:
     n_time: int = 0
     bytes_read: int = 0
     seconds: float = 0.0
+
+
+_WRITE_POOL: cf.ThreadPoolExecutor | None = None
+_WRITE_POOL_LOCK = threading.Lock()
+
+
+def _write_pool() -> cf.ThreadPoolExecutor:
+    """Threads that encode and write mirror chunks (one per core, shared by all ingests)."""
+    global _WRITE_POOL
+    with _WRITE_POOL_LOCK:
+        if _WRITE_POOL is None:
+            _WRITE_POOL = cf.ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1),
+                                                thread_name_prefix="satco2-write")
+        return _WRITE_POOL
 
 
 # --------------------------------------------------------------------------- the ingest
@@ -269,25 +285,39 @@ class _Mirror:
                                 typesize=bl.typesize)
         cshape = md.chunk_grid.chunk_shape
         fill = arr.fill_value
+        nan_fill = bool(np.isnan(fill))
         folder = Path(local_path(self.loc)) / arr.path
         grid = [range(0, n, c) for n, c in zip(vals.shape[1:], cshape[1:])]
-        for t in range(vals.shape[0]):
-            for starts in np.ndindex(*[len(r) for r in grid]):
-                lo = [r[i] for r, i in zip(grid, starts)]
-                sel = tuple(slice(a, a + c) for a, c in zip(lo, cshape[1:]))
-                block = vals[(t,) + sel]
-                if block.shape != tuple(cshape[1:]):  # edge chunk: pad with the fill value
-                    full = np.full(cshape[1:], fill, dtype=vals.dtype)
-                    full[tuple(slice(0, n) for n in block.shape)] = block
-                    block = full
-                key = md.chunk_key_encoding.encode_chunk_key((k + t, *starts))
-                path = folder / key
-                empty = bool(np.isnan(block).all()) if np.isnan(fill) else bool((block == fill).all())
-                if empty:
-                    path.unlink(missing_ok=True)
-                    continue
-                # a chunk beyond the committed length is invisible until the commit: no fsync
-                io.write_bytes(path, codec.encode(np.ascontiguousarray(block)), fsync=False)
+
+        def write(t, starts):
+            lo = [r[i] for r, i in zip(grid, starts)]
+            sel = tuple(slice(a, a + c) for a, c in zip(lo, cshape[1:]))
+            block = vals[(t,) + sel]
+            if block.shape != tuple(cshape[1:]):  # edge chunk: pad with the fill value
+                full = np.full(cshape[1:], fill, dtype=vals.dtype)
+                full[tuple(slice(0, n) for n in block.shape)] = block
+                block = full
+            block = np.ascontiguousarray(block)
+            key = md.chunk_key_encoding.encode_chunk_key((k + t, *starts))
+            path = folder / key
+            first = block.flat[0]  # most chunks hold data in their first value: no full scan
+            empty = ((np.isnan(first) and bool(np.isnan(block).all())) if nan_fill
+                     else (first == fill and bool((block == fill).all())))
+            if empty:
+                path.unlink(missing_ok=True)
+                return
+            # a chunk beyond the committed length is invisible until the commit: no fsync
+            io.write_bytes(path, codec.encode(block), fsync=False)
+
+        # chunks are encoded and written in threads (blosc, numpy and file writes release the
+        # GIL), overlapping the decoding of the next file; all finish before any error is raised
+        pool = _write_pool()
+        futures = [pool.submit(write, t, starts) for t in range(vals.shape[0])
+                   for starts in np.ndindex(*[len(r) for r in grid])]
+        errors = [f.exception() for f in futures]
+        err = next((e for e in errors if e is not None), None)
+        if err is not None:
+            raise err
         return True
 
     def consolidate(self) -> None:
@@ -372,12 +402,17 @@ def ingest(product_id: str, files, root: str | None = None, progress: bool | Non
         todo.append(p)
 
     def load(p: Path):
-        return p, sha256(p), rd.open_file(p, product)
+        digest = hasher.submit(sha256, p)  # hashed while it is decoded (hashlib releases the GIL)
+        try:
+            ds = rd.open_file(p, product)
+        finally:
+            digest = digest.result()
+        return p, digest, ds
 
     bar = tqdm(total=len(todo), desc=f"ingest {product_id}", unit="file", leave=False,
                disable=(not progress) if progress is not None else None)
     # read the next file while the current one is written (reading releases the GIL)
-    with bar, cf.ThreadPoolExecutor(max_workers=1) as pool:
+    with bar, cf.ThreadPoolExecutor(max_workers=1) as pool, cf.ThreadPoolExecutor(max_workers=1) as hasher:
         fut = pool.submit(load, todo[0]) if todo else None
         for i in range(len(todo)):
             p, digest, ds = fut.result()
