@@ -124,6 +124,9 @@ def main(argv=None) -> None:
               f"256 x 512 chunks), {total / 1e9:.2f} GB (ready in {time.perf_counter() - t0:.0f} s)", flush=True)
         print(f"mirror chunks 1 x {nlat // -(-nlat // SPATIAL_CHUNK)} x {2 * nlat // -(-2 * nlat // SPATIAL_CHUNK)}, "
               "blosc lz4 + shuffle; lat flipped to ascending; fill and valid range -> NaN", flush=True)
+        from satco2.catalog.readers.hdf5_chunks import inflater
+
+        print(f"ingest inflates with {inflater()[0]} (the references: netCDF4-python's zlib)", flush=True)
 
         runs = {
             "satco2 ingest": lambda out: ingest("global-chl-modis-aqua-4km", files, root=str(out), progress=False),
