@@ -118,12 +118,13 @@ def _write(ds, path, encoding=None):
 
 
 def ours_flux(inp, pco2sw):
-    from satco2.science import gas_exchange as ge
+    from satco2.science import air_sea_flux
 
-    # float32 in, float32 out: the fused kernel returns the inputs' precision
-    f = xr.apply_ufunc(ge.flux_from_pco2_fast, inp["sst"], inp["sss"], inp["wind"], pco2sw,
-                       inp["xco2"], inp["slp"], kwargs={"k_param": "W14"}, dask="parallelized",
-                       output_dtypes=[np.float32])
+    # float32 out, as written to disk (the xCO2 series is float64, so the kernel computes in
+    # float64 and rounds once); lazy inputs give a lazy result, inputs held in memory (the
+    # in-memory stage's persisted ones) are computed at once on a thread pool
+    f = air_sea_flux.flux_from_pco2(inp["sst"], inp["sss"], inp["wind"], pco2sw, inp["xco2"],
+                                    inp["slp"], k_param="W14", dtype=np.float32)
     return f.rename("flux").to_dataset()
 
 
@@ -200,6 +201,9 @@ def main(argv=None) -> int:
             one = np.ones((1, 1, 1), np.float32)  # compile the numba kernels outside the timings
             for dt in (np.float32, np.float64):
                 ge.flux_from_pco2_fast(*(one.astype(dt) * v for v in (20, 30, 5, 400, 400, 1e5)))
+            ge.flux_from_pco2_fast(*(one.astype(a.dtype) * v for a, v in zip(
+                (inp["sst"], inp["sss"], inp["wind"], pco2sw, inp["xco2"], inp["slp"]),
+                (20, 30, 5, 400, 400, 1e5))), dtype=np.float32)  # the inputs' own dtypes
 
             # disk to disk: the same on-disk inputs, chunks and scheduler; satco2 writes with the
             # mirror's fast codec, seaflux's side as a researcher would (Zarr defaults)

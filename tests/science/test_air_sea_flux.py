@@ -246,3 +246,119 @@ def test_summary_regions_are_the_named_regions_inside():
     assert names[0] == "ecs" and "changjiang_estuary" in names
     assert "pearl_river_estuary" not in names  # 112-116E lies outside 117-131E
     assert pco2_flux.summary_regions("changjiang_estuary", (121.0, 28.0, 124.0, 32.0)) == ["changjiang_estuary"]
+
+
+# --- flux_from_pco2: the in-memory fast path equals the general (lazy dask) path ----------------
+
+
+def _flux_inputs(shape=(5, 13, 11), seed=7, dtype=np.float32):
+    """Realistic random inputs (documented ranges) with NaN land/gap pixels in every field at
+    different places, a whole NaN row, and an xCO2 time series in float64."""
+    rng = np.random.default_rng(seed)
+    nt, ny, nx = shape
+    time = pd.date_range("2015-01-01", periods=nt, freq="MS")
+    coords = {"time": time, "lat": np.linspace(25, 30, ny), "lon": np.linspace(120, 126, nx)}
+
+    def field(name, lo, hi):
+        v = rng.uniform(lo, hi, shape).astype(dtype)
+        v[rng.random(shape) < 0.1] = np.nan
+        v[:, 3, :] = np.nan  # a land row
+        return xr.DataArray(v, dims=("time", "lat", "lon"), coords=coords, name=name,
+                            attrs={"product_id": f"test-{name}"})
+
+    xco2 = xr.DataArray(np.linspace(395.0, 401.0, nt), dims="time", coords={"time": time}, name="xco2")
+    return [field("sst", 5, 30), field("sss", 25, 35), field("wind", 1, 15), field("pco2sw", 300, 480),
+            xco2, field("slp", 99500, 102500)]
+
+
+def _general(args, dtype=None):
+    """The general path: every input a lazy dask array (a task per chunk, chunks that do not
+    divide the grid; ``chunk()`` of numpy alone holds its chunks in memory)."""
+    lazy = [a.chunk({d: {"time": 2, "lat": 5, "lon": 4}[d] for d in a.dims}) for a in args]
+    lazy = [a.copy(data=a.data.map_blocks(np.copy)) for a in lazy]
+    assert not any(asf._persisted_blocks(a.data) for a in lazy)
+    with raise_if_dask_computes():
+        out = asf.flux_from_pco2(*lazy, dtype=dtype)
+    assert out.chunks is not None  # lazy inputs, lazy result
+    return out.compute()
+
+
+def _reference(args):
+    sst, sss, wind, psw, xco2, slp = (a.values.astype(float) for a in args)
+    pa = ge.pco2_air(xco2[:, None, None], slp, sst, sss)
+    return ge.flux_kernel(sst, sss, wind, psw - pa, "W14")
+
+
+@pytest.mark.parametrize("dtype", [None, np.float32, np.float64])
+def test_flux_from_pco2_numpy_path_equals_the_general_path(dtype, monkeypatch):
+    args = _flux_inputs()
+    ref = _general(args, dtype)
+    monkeypatch.setattr(asf, "_SLAB_PX", 37)  # many slabs, edges inside the grid
+    got = asf.flux_from_pco2(*args, dtype=dtype)
+    assert isinstance(got.data, np.ndarray)
+    xr.testing.assert_identical(got, ref)  # values bit for bit, NaNs, dims, coords, attrs
+    assert got.dtype == (np.float64 if dtype is None else dtype)  # xCO2 is float64
+    nan = np.isnan(got.values)
+    assert nan[:, 3, :].all() and 0.2 < nan.mean() < 0.6
+    np.testing.assert_allclose(got.values, _reference(args), rtol=1e-6 if dtype == np.float32 else 1e-12)
+
+
+def test_flux_from_pco2_numpy_path_splits_along_the_first_long_axis(monkeypatch):
+    args = [a.isel(time=slice(0, 1)) for a in _flux_inputs()]  # one month: slabs along lat
+    monkeypatch.setattr(asf, "_SLAB_PX", 20)
+    xr.testing.assert_identical(asf.flux_from_pco2(*args), _general(args))
+
+
+def test_flux_from_pco2_persisted_path_equals_the_general_path():
+    args = _flux_inputs()
+    ref = _general(args, np.float32)
+    # persisted chunks that do not divide the grid; xCO2 in one chunk (unlike the fields), SLP
+    # chunked otherwise than SST (assembled), wind kept as numpy
+    pers = [a.chunk({"time": 2, "lat": 5, "lon": 4}).persist() for a in args[:2]]
+    pers.append(args[2])
+    pers.append(args[3].chunk({"time": 2, "lat": 5, "lon": 4}).persist())
+    pers.append(args[4].chunk().persist())
+    pers.append(args[5].chunk({"time": 3, "lat": 4, "lon": 6}).persist())
+    assert all(asf._persisted_blocks(a.data) is not None for i, a in enumerate(pers) if i != 2)
+    with raise_if_dask_computes():
+        got = asf.flux_from_pco2(*pers, dtype=np.float32)
+    assert isinstance(got.data, np.ndarray)
+    xr.testing.assert_identical(got, ref)
+
+
+def test_flux_from_pco2_out_of_range_inputs_warn_and_match_in_both_paths(monkeypatch):
+    args = _flux_inputs(dtype=np.float64)
+    args[0][1, 2, 2] = 45.0  # SST outside the validity range: warning, exact exp/log kernel
+    with pytest.warns(satco2.ValidityWarning):
+        ref = _general(args)
+    monkeypatch.setattr(asf, "_SLAB_PX", 50)
+    with pytest.warns(satco2.ValidityWarning):
+        got = asf.flux_from_pco2(*args)
+    # the piece holding the bad value uses the exact kernel, the others the polynomial one
+    # (within ~2e-14 relative of it): pieces differ between the paths, so equal to that precision
+    xr.testing.assert_allclose(got, ref, rtol=1e-12, atol=0)
+    assert np.isfinite(got.values[1, 2, 2]) == np.isfinite(ref.values[1, 2, 2])
+    with pytest.warns(satco2.ValidityWarning):
+        exact = _reference(args)
+    np.testing.assert_allclose(got.values, exact, rtol=1e-12)
+
+
+def test_flux_from_pco2_lazy_partly_persisted_inputs_stay_lazy():
+    args = _flux_inputs()
+    mixed = [args[0].chunk({"time": 2}).persist(), *(a.copy(data=a.chunk().data.map_blocks(np.copy))
+                                                      for a in args[1:])]
+    assert asf._persisted_blocks(mixed[0].data) is not None
+    assert asf._persisted_blocks((mixed[0] + 1).data) is None  # a graph on top: not held in memory
+    with raise_if_dask_computes():
+        out = asf.flux_from_pco2(*mixed)
+    xr.testing.assert_identical(out.compute(), asf.flux_from_pco2(*args))
+
+
+def test_flux_from_pco2_bad_input():
+    args = _flux_inputs()
+    with pytest.raises(satco2.SatCO2Error, match="DataArrays"):
+        asf.flux_from_pco2(*args[:5], args[5].values)
+    with pytest.raises(satco2.SatCO2Error, match="float32 or float64"):
+        asf.flux_from_pco2(*args, dtype=np.int32)
+    with pytest.raises(satco2.SatCO2Error):
+        asf.flux_from_pco2(*args, k_param="nope")
