@@ -362,3 +362,96 @@ def test_flux_from_pco2_bad_input():
         asf.flux_from_pco2(*args, dtype=np.int32)
     with pytest.raises(satco2.SatCO2Error):
         asf.flux_from_pco2(*args, k_param="nope")
+
+
+# --- write_flux_from_pco2: Zarr chunks read and written directly = xarray's to_zarr ------------
+
+
+def _zarr_inputs(tmp_path, shape=(3, 13, 11), chunks=(1, 5, 4)):
+    """:func:`_flux_inputs` written to Zarr stores (zstd, zarr's default; chunks that do not divide
+    the grid; pCO2sw NaN over a whole chunk, i.e. a land block), opened lazily as a researcher
+    opens them."""
+    args = _flux_inputs(shape)
+    args[3][:, 5:10, 4:8] = np.nan
+    opened = []
+    for a in args:
+        enc = {a.name: {"chunks": chunks if a.ndim == 3 else (a.size,)}}
+        p = tmp_path / f"{a.name}.zarr"
+        a.to_dataset().to_zarr(p, mode="w", consolidated=True, encoding=enc)
+        opened.append(xr.open_zarr(p)[a.name])
+    return opened
+
+
+def _tree(path):
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def _blosc():
+    from zarr.codecs import BloscCodec
+
+    return {"flux": {"compressors": [BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")]}}
+
+
+@pytest.mark.filterwarnings("ignore:.*[Cc]onsolidated metadata")
+@pytest.mark.parametrize("encoding", [None, "blosc"])
+def test_write_flux_from_pco2_direct_chunks_equal_xarrays_store(tmp_path, monkeypatch, encoding):
+    from satco2.analyses import zarr_direct
+
+    enc = _blosc() if encoding else None
+    args = _zarr_inputs(tmp_path)
+    assert all(zarr_direct.source(a) is not None for a in args)
+    reads = []
+    real_read = zarr_direct.ChunkFiles.read
+    monkeypatch.setattr(zarr_direct.ChunkFiles, "read", lambda self, idx, buf: reads.append(idx) or
+                        real_read(self, idx, buf))
+    out = pco2_flux.write_flux_from_pco2(tmp_path / "direct.zarr", *args, encoding=enc)
+    assert out == tmp_path / "direct.zarr" and len(reads) == 5 * 3 * 3 * 3  # the direct path ran
+    ref = asf.flux_from_pco2(*args, dtype=np.float32).rename("flux").to_dataset()
+    ref.to_zarr(tmp_path / "xarray.zarr", mode="w", consolidated=True, encoding=enc)
+    direct, xarr = _tree(tmp_path / "direct.zarr"), _tree(tmp_path / "xarray.zarr")
+    assert direct == xarr  # the same files, byte for byte: metadata, coordinates, chunks
+    assert not any("flux/c/0/1/1" in k for k in direct)  # the land chunk: not written, as zarr does
+    got = xr.open_zarr(tmp_path / "direct.zarr").flux.values
+    np.testing.assert_allclose(got, _reference([a.load() for a in args]), rtol=1e-6)
+    assert not list(tmp_path.glob(".direct.zarr*"))  # no temporary folder left
+
+
+@pytest.mark.filterwarnings("ignore:.*[Cc]onsolidated metadata")
+def test_write_flux_from_pco2_general_path_when_chunks_cannot_be_read_directly(tmp_path):
+    from satco2.analyses import zarr_direct
+
+    args = _zarr_inputs(tmp_path)
+    sub = [a.isel(time=slice(1, None)) for a in args]  # a selection on top
+    assert zarr_direct.source(sub[0]) is None and zarr_direct.source(args[0] + 0) is None
+    assert zarr_direct.source(args[0].chunk({"lat": 3})) is None  # not chunked as stored
+    pco2_flux.write_flux_from_pco2(tmp_path / "sub.zarr", *sub)
+    ref = asf.flux_from_pco2(*sub, dtype=np.float32).rename("flux").to_dataset()
+    ref.to_zarr(tmp_path / "ref.zarr", mode="w", consolidated=True)
+    assert _tree(tmp_path / "sub.zarr") == _tree(tmp_path / "ref.zarr")
+    mem = [a.load() for a in _zarr_inputs(tmp_path / "m")]  # in memory: computed, then written
+    pco2_flux.write_flux_from_pco2(tmp_path / "mem.zarr", *mem)
+    xr.testing.assert_identical(xr.open_zarr(tmp_path / "mem.zarr").flux.load(),
+                                asf.flux_from_pco2(*mem, dtype=np.float32).rename("flux"))
+
+
+@pytest.mark.filterwarnings("ignore:.*[Cc]onsolidated metadata")
+def test_write_flux_from_pco2_failure_leaves_the_old_store_whole(tmp_path, monkeypatch):
+    args = _zarr_inputs(tmp_path)
+    target = tmp_path / "flux.zarr"
+    pco2_flux.write_flux_from_pco2(target, *args)
+    before = _tree(target)
+    calls = []
+    real = ge.flux_from_pco2_fast
+
+    def failing(*a, **k):
+        calls.append(1)
+        if len(calls) == 4:
+            raise RuntimeError("disk full")
+        return real(*a, **k)
+
+    monkeypatch.setattr(ge, "flux_from_pco2_fast", failing)
+    with pytest.raises(RuntimeError, match="disk full"):
+        pco2_flux.write_flux_from_pco2(target, *args)
+    assert len(calls) >= 4
+    assert _tree(target) == before  # the old store, whole
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".flux.zarr")] == []
