@@ -200,6 +200,14 @@ def test_flux_from_pco2_fast_reads_mixed_precisions_as_they_are_and_writes_dtype
     out = np.empty((4, 6, 7), np.float32)
     assert ge.flux_from_pco2_fast(*f32, x, p, dtype=np.float32, out=out) is out
     np.testing.assert_array_equal(out, got32)
+    # writeable or read-only inputs (xarray hands read-only views): one compiled signature
+    n_sigs = len(ge._poly_kernel().signatures)
+    ro = [a.view() for a in f32]
+    for a in ro:
+        a.flags.writeable = False
+    np.testing.assert_array_equal(ge.flux_from_pco2_fast(*ro, x, p), ref)
+    np.testing.assert_array_equal(ge.flux_from_pco2_fast(*(a[:1] for a in f32), x[:1], p[:1]), ref[:1])
+    assert len(ge._poly_kernel().signatures) == n_sigs
     with pytest.raises(ValueError, match="C-contiguous"):
         ge.flux_from_pco2_fast(*f32, x, p, out=np.empty((4, 6, 7), np.float32))  # float64 result
     with pytest.raises(ValueError, match="float32 or float64"):

@@ -428,8 +428,13 @@ def _as_rows(a, shape, dt=None):
     rows = int(np.prod(shape[:-1])) if shape else 1
     a = a.reshape((1,) * (len(shape) - a.ndim) + a.shape)
     if not shape or a.shape[-1] == m:
-        return np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(rows, m)
-    return np.ascontiguousarray(np.broadcast_to(a, tuple(shape[:-1]) + (1,))).reshape(rows, 1)
+        r = np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(rows, m)
+    else:
+        r = np.ascontiguousarray(np.broadcast_to(a, tuple(shape[:-1]) + (1,))).reshape(rows, 1)
+    # always a read-only view: numba compiles once per dtype, not once more per writeable flag
+    r = r.view()
+    r.flags.writeable = False
+    return r
 
 
 def _kernels():
