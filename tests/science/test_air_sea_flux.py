@@ -275,8 +275,8 @@ def _general(args, dtype=None):
     """The general path: every input a lazy dask array (a task per chunk, chunks that do not
     divide the grid; ``chunk()`` of numpy alone holds its chunks in memory)."""
     lazy = [a.chunk({d: {"time": 2, "lat": 5, "lon": 4}[d] for d in a.dims}) for a in args]
-    lazy = [a.copy(data=a.data.map_blocks(np.copy)) for a in lazy]
-    assert not any(asf._persisted_blocks(a.data) for a in lazy)
+    lazy = [a.copy(data=a.data.map_blocks(np.copy, dtype=a.dtype)) if a.ndim else a for a in lazy]
+    assert not any(asf._persisted_blocks(a.data) for a in lazy if a.ndim)
     with raise_if_dask_computes():
         out = asf.flux_from_pco2(*lazy, dtype=dtype)
     assert out.chunks is not None  # lazy inputs, lazy result
@@ -307,6 +307,18 @@ def test_flux_from_pco2_numpy_path_splits_along_the_first_long_axis(monkeypatch)
     args = [a.isel(time=slice(0, 1)) for a in _flux_inputs()]  # one month: slabs along lat
     monkeypatch.setattr(asf, "_SLAB_PX", 20)
     xr.testing.assert_identical(asf.flux_from_pco2(*args), _general(args))
+
+
+def test_flux_from_pco2_inputs_without_some_dimensions(monkeypatch):
+    """A field without time (a climatological SLP map) and a scalar xCO2: broadcast alike."""
+    args = _flux_inputs()
+    args[5] = args[5].isel(time=0, drop=True)
+    args[4] = args[4].isel(time=0, drop=True)
+    monkeypatch.setattr(asf, "_SLAB_PX", 50)
+    got = asf.flux_from_pco2(*args)
+    xr.testing.assert_identical(got, _general(args))
+    pers = [a.chunk({d: {"time": 2, "lat": 5, "lon": 4}[d] for d in a.dims}).persist() for a in args]
+    xr.testing.assert_identical(asf.flux_from_pco2(*pers), got)
 
 
 def test_flux_from_pco2_persisted_path_equals_the_general_path():

@@ -152,6 +152,8 @@ def _flux_numpy_threaded(sst, sss, wind, pco2sw, xco2, slp, k_param, dtype):
 
     arrs = [np.asarray(a) for a in (sst, sss, wind, pco2sw, xco2, slp)]
     shape = np.broadcast_shapes(*(a.shape for a in arrs))
+    # xarray leaves out missing leading dimensions (numpy broadcasting): put them back as 1s
+    arrs = [a.reshape((1,) * (len(shape) - a.ndim) + a.shape) for a in arrs]
     out = np.empty(shape, dtype)
     axis = next((i for i, n in enumerate(shape) if n > 1), None)
     n_slabs = 1 if axis is None else min(shape[axis], max(_threads(), -(-out.size // _SLAB_PX)))
@@ -161,7 +163,7 @@ def _flux_numpy_threaded(sst, sss, wind, pco2sw, xco2, slp, k_param, dtype):
 
     def slab(i):
         sl = (slice(None),) * axis + (slice(edges[i], edges[i + 1]),)
-        parts = [a[sl] if a.ndim > axis and a.shape[axis] > 1 else a for a in arrs]
+        parts = [a[sl] if a.shape[axis] > 1 else a for a in arrs]
         ge.flux_from_pco2_fast(*parts, k_param=k_param, dtype=dtype, out=out[sl])
 
     with ThreadPoolExecutor(min(_threads(), n_slabs)) as ex:
