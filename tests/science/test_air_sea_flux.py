@@ -246,3 +246,224 @@ def test_summary_regions_are_the_named_regions_inside():
     assert names[0] == "ecs" and "changjiang_estuary" in names
     assert "pearl_river_estuary" not in names  # 112-116E lies outside 117-131E
     assert pco2_flux.summary_regions("changjiang_estuary", (121.0, 28.0, 124.0, 32.0)) == ["changjiang_estuary"]
+
+
+# --- flux_from_pco2: the in-memory fast path equals the general (lazy dask) path ----------------
+
+
+def _flux_inputs(shape=(5, 13, 11), seed=7, dtype=np.float32):
+    """Realistic random inputs (documented ranges) with NaN land/gap pixels in every field at
+    different places, a whole NaN row, and an xCO2 time series in float64."""
+    rng = np.random.default_rng(seed)
+    nt, ny, nx = shape
+    time = pd.date_range("2015-01-01", periods=nt, freq="MS")
+    coords = {"time": time, "lat": np.linspace(25, 30, ny), "lon": np.linspace(120, 126, nx)}
+
+    def field(name, lo, hi):
+        v = rng.uniform(lo, hi, shape).astype(dtype)
+        v[rng.random(shape) < 0.1] = np.nan
+        v[:, 3, :] = np.nan  # a land row
+        return xr.DataArray(v, dims=("time", "lat", "lon"), coords=coords, name=name,
+                            attrs={"product_id": f"test-{name}"})
+
+    xco2 = xr.DataArray(np.linspace(395.0, 401.0, nt), dims="time", coords={"time": time}, name="xco2")
+    return [field("sst", 5, 30), field("sss", 25, 35), field("wind", 1, 15), field("pco2sw", 300, 480),
+            xco2, field("slp", 99500, 102500)]
+
+
+def _general(args, dtype=None):
+    """The general path: every input a lazy dask array (a task per chunk, chunks that do not
+    divide the grid; ``chunk()`` of numpy alone holds its chunks in memory)."""
+    lazy = [a.chunk({d: {"time": 2, "lat": 5, "lon": 4}[d] for d in a.dims}) for a in args]
+    lazy = [a.copy(data=a.data.map_blocks(np.copy, dtype=a.dtype)) if a.ndim else a for a in lazy]
+    assert not any(asf._persisted_blocks(a.data) for a in lazy if a.ndim)
+    with raise_if_dask_computes():
+        out = asf.flux_from_pco2(*lazy, dtype=dtype)
+    assert out.chunks is not None  # lazy inputs, lazy result
+    return out.compute()
+
+
+def _reference(args):
+    sst, sss, wind, psw, xco2, slp = (a.values.astype(float) for a in args)
+    pa = ge.pco2_air(xco2[:, None, None], slp, sst, sss)
+    return ge.flux_kernel(sst, sss, wind, psw - pa, "W14")
+
+
+@pytest.mark.parametrize("dtype", [None, np.float32, np.float64])
+def test_flux_from_pco2_numpy_path_equals_the_general_path(dtype, monkeypatch):
+    args = _flux_inputs()
+    ref = _general(args, dtype)
+    monkeypatch.setattr(asf, "_SLAB_PX", 37)  # many slabs, edges inside the grid
+    got = asf.flux_from_pco2(*args, dtype=dtype)
+    assert isinstance(got.data, np.ndarray)
+    xr.testing.assert_identical(got, ref)  # values bit for bit, NaNs, dims, coords, attrs
+    assert got.dtype == (np.float64 if dtype is None else dtype)  # xCO2 is float64
+    nan = np.isnan(got.values)
+    assert nan[:, 3, :].all() and 0.2 < nan.mean() < 0.6
+    np.testing.assert_allclose(got.values, _reference(args), rtol=1e-6 if dtype == np.float32 else 1e-12)
+
+
+def test_flux_from_pco2_numpy_path_splits_along_the_first_long_axis(monkeypatch):
+    args = [a.isel(time=slice(0, 1)) for a in _flux_inputs()]  # one month: slabs along lat
+    monkeypatch.setattr(asf, "_SLAB_PX", 20)
+    xr.testing.assert_identical(asf.flux_from_pco2(*args), _general(args))
+
+
+def test_flux_from_pco2_inputs_without_some_dimensions(monkeypatch):
+    """A field without time (a climatological SLP map) and a scalar xCO2: broadcast alike."""
+    args = _flux_inputs()
+    args[5] = args[5].isel(time=0, drop=True)
+    args[4] = args[4].isel(time=0, drop=True)
+    monkeypatch.setattr(asf, "_SLAB_PX", 50)
+    got = asf.flux_from_pco2(*args)
+    xr.testing.assert_identical(got, _general(args))
+    pers = [a.chunk({d: {"time": 2, "lat": 5, "lon": 4}[d] for d in a.dims}).persist() for a in args]
+    xr.testing.assert_identical(asf.flux_from_pco2(*pers), got)
+
+
+def test_flux_from_pco2_persisted_path_equals_the_general_path():
+    args = _flux_inputs()
+    ref = _general(args, np.float32)
+    # persisted chunks that do not divide the grid; xCO2 in one chunk (unlike the fields), SLP
+    # chunked otherwise than SST (assembled), wind kept as numpy
+    pers = [a.chunk({"time": 2, "lat": 5, "lon": 4}).persist() for a in args[:2]]
+    pers.append(args[2])
+    pers.append(args[3].chunk({"time": 2, "lat": 5, "lon": 4}).persist())
+    pers.append(args[4].chunk().persist())
+    pers.append(args[5].chunk({"time": 3, "lat": 4, "lon": 6}).persist())
+    assert all(asf._persisted_blocks(a.data) is not None for i, a in enumerate(pers) if i != 2)
+    with raise_if_dask_computes():
+        got = asf.flux_from_pco2(*pers, dtype=np.float32)
+    assert isinstance(got.data, np.ndarray)
+    xr.testing.assert_identical(got, ref)
+
+
+def test_flux_from_pco2_out_of_range_inputs_warn_and_match_in_both_paths(monkeypatch):
+    args = _flux_inputs(dtype=np.float64)
+    args[0][1, 2, 2] = 45.0  # SST outside the validity range: warning, exact exp/log kernel
+    with pytest.warns(satco2.ValidityWarning):
+        ref = _general(args)
+    monkeypatch.setattr(asf, "_SLAB_PX", 50)
+    with pytest.warns(satco2.ValidityWarning):
+        got = asf.flux_from_pco2(*args)
+    # the piece holding the bad value uses the exact kernel, the others the polynomial one
+    # (within ~2e-14 relative of it): pieces differ between the paths, so equal to that precision
+    xr.testing.assert_allclose(got, ref, rtol=1e-12, atol=0)
+    assert np.isfinite(got.values[1, 2, 2]) == np.isfinite(ref.values[1, 2, 2])
+    with pytest.warns(satco2.ValidityWarning):
+        exact = _reference(args)
+    np.testing.assert_allclose(got.values, exact, rtol=1e-12)
+
+
+def test_flux_from_pco2_lazy_partly_persisted_inputs_stay_lazy():
+    args = _flux_inputs()
+    mixed = [args[0].chunk({"time": 2}).persist(), *(a.copy(data=a.chunk().data.map_blocks(np.copy))
+                                                      for a in args[1:])]
+    assert asf._persisted_blocks(mixed[0].data) is not None
+    assert asf._persisted_blocks((mixed[0] + 1).data) is None  # a graph on top: not held in memory
+    with raise_if_dask_computes():
+        out = asf.flux_from_pco2(*mixed)
+    xr.testing.assert_identical(out.compute(), asf.flux_from_pco2(*args))
+
+
+def test_flux_from_pco2_bad_input():
+    args = _flux_inputs()
+    with pytest.raises(satco2.SatCO2Error, match="DataArrays"):
+        asf.flux_from_pco2(*args[:5], args[5].values)
+    with pytest.raises(satco2.SatCO2Error, match="float32 or float64"):
+        asf.flux_from_pco2(*args, dtype=np.int32)
+    with pytest.raises(satco2.SatCO2Error):
+        asf.flux_from_pco2(*args, k_param="nope")
+
+
+# --- write_flux_from_pco2: Zarr chunks read and written directly = xarray's to_zarr ------------
+
+
+def _zarr_inputs(tmp_path, shape=(3, 13, 11), chunks=(1, 5, 4)):
+    """:func:`_flux_inputs` written to Zarr stores (zstd, zarr's default; chunks that do not divide
+    the grid; pCO2sw NaN over a whole chunk, i.e. a land block), opened lazily as a researcher
+    opens them."""
+    args = _flux_inputs(shape)
+    args[3][:, 5:10, 4:8] = np.nan
+    opened = []
+    for a in args:
+        enc = {a.name: {"chunks": chunks if a.ndim == 3 else (a.size,)}}
+        p = tmp_path / f"{a.name}.zarr"
+        a.to_dataset().to_zarr(p, mode="w", consolidated=True, encoding=enc)
+        opened.append(xr.open_zarr(p)[a.name])
+    return opened
+
+
+def _tree(path):
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def _blosc():
+    from zarr.codecs import BloscCodec
+
+    return {"flux": {"compressors": [BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")]}}
+
+
+@pytest.mark.filterwarnings("ignore:.*[Cc]onsolidated metadata")
+@pytest.mark.parametrize("encoding", [None, "blosc"])
+def test_write_flux_from_pco2_direct_chunks_equal_xarrays_store(tmp_path, monkeypatch, encoding):
+    from satco2.analyses import zarr_direct
+
+    enc = _blosc() if encoding else None
+    args = _zarr_inputs(tmp_path)
+    assert all(zarr_direct.source(a) is not None for a in args)
+    reads = []
+    real_read = zarr_direct.ChunkFiles.read
+    monkeypatch.setattr(zarr_direct.ChunkFiles, "read", lambda self, idx, buf: reads.append(idx) or
+                        real_read(self, idx, buf))
+    out = pco2_flux.write_flux_from_pco2(tmp_path / "direct.zarr", *args, encoding=enc)
+    assert out == tmp_path / "direct.zarr" and len(reads) == 5 * 3 * 3 * 3  # the direct path ran
+    ref = asf.flux_from_pco2(*args, dtype=np.float32).rename("flux").to_dataset()
+    ref.to_zarr(tmp_path / "xarray.zarr", mode="w", consolidated=True, encoding=enc)
+    direct, xarr = _tree(tmp_path / "direct.zarr"), _tree(tmp_path / "xarray.zarr")
+    assert direct == xarr  # the same files, byte for byte: metadata, coordinates, chunks
+    assert not any("flux/c/0/1/1" in k for k in direct)  # the land chunk: not written, as zarr does
+    got = xr.open_zarr(tmp_path / "direct.zarr").flux.values
+    np.testing.assert_allclose(got, _reference([a.load() for a in args]), rtol=1e-6)
+    assert not list(tmp_path.glob(".direct.zarr*"))  # no temporary folder left
+
+
+@pytest.mark.filterwarnings("ignore:.*[Cc]onsolidated metadata")
+def test_write_flux_from_pco2_general_path_when_chunks_cannot_be_read_directly(tmp_path):
+    from satco2.analyses import zarr_direct
+
+    args = _zarr_inputs(tmp_path)
+    sub = [a.isel(time=slice(1, None)) for a in args]  # a selection on top
+    assert zarr_direct.source(sub[0]) is None and zarr_direct.source(args[0] + 0) is None
+    assert zarr_direct.source(args[0].chunk({"lat": 3})) is None  # not chunked as stored
+    pco2_flux.write_flux_from_pco2(tmp_path / "sub.zarr", *sub)
+    ref = asf.flux_from_pco2(*sub, dtype=np.float32).rename("flux").to_dataset()
+    ref.to_zarr(tmp_path / "ref.zarr", mode="w", consolidated=True)
+    assert _tree(tmp_path / "sub.zarr") == _tree(tmp_path / "ref.zarr")
+    mem = [a.load() for a in _zarr_inputs(tmp_path / "m")]  # in memory: computed, then written
+    pco2_flux.write_flux_from_pco2(tmp_path / "mem.zarr", *mem)
+    xr.testing.assert_identical(xr.open_zarr(tmp_path / "mem.zarr").flux.load(),
+                                asf.flux_from_pco2(*mem, dtype=np.float32).rename("flux"))
+
+
+@pytest.mark.filterwarnings("ignore:.*[Cc]onsolidated metadata")
+def test_write_flux_from_pco2_failure_leaves_the_old_store_whole(tmp_path, monkeypatch):
+    args = _zarr_inputs(tmp_path)
+    target = tmp_path / "flux.zarr"
+    pco2_flux.write_flux_from_pco2(target, *args)
+    before = _tree(target)
+    calls = []
+    real = ge.flux_from_pco2_fast
+
+    def failing(*a, **k):
+        calls.append(1)
+        if len(calls) == 4:
+            raise RuntimeError("disk full")
+        return real(*a, **k)
+
+    monkeypatch.setattr(ge, "flux_from_pco2_fast", failing)
+    with pytest.raises(RuntimeError, match="disk full"):
+        pco2_flux.write_flux_from_pco2(target, *args)
+    assert len(calls) >= 4
+    assert _tree(target) == before  # the old store, whole
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".flux.zarr")] == []

@@ -180,6 +180,40 @@ def test_fused_kernels_equal_reference_functions():
         ge.flux_fast(t, s, u, dp, "XX")
 
 
+def test_flux_from_pco2_fast_reads_mixed_precisions_as_they_are_and_writes_dtype_or_out():
+    """float32 fields with a float64 xCO2 series (as opened from Zarr) are read without converted
+    copies: the same values as the all-float64 call; ``dtype`` rounds that result once, ``out``
+    receives it."""
+    rng = np.random.default_rng(3)
+    f32 = [rng.uniform(lo, hi, (4, 6, 7)).astype(np.float32)
+           for lo, hi in ((5, 30), (25, 35), (1, 15), (300, 480))]
+    f32[0][1, 2, 3] = np.nan
+    x = np.linspace(390.0, 400.0, 4)[:, None, None]
+    p = rng.uniform(99500, 102500, (4, 6, 7)).astype(np.float32)
+    ref = ge.flux_from_pco2_fast(*(a.astype(np.float64) for a in f32), x, p.astype(np.float64))
+    got = ge.flux_from_pco2_fast(*f32, x, p)
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, ref)
+    got32 = ge.flux_from_pco2_fast(*f32, x, p, dtype=np.float32)
+    assert got32.dtype == np.float32
+    np.testing.assert_array_equal(got32, ref.astype(np.float32))
+    out = np.empty((4, 6, 7), np.float32)
+    assert ge.flux_from_pco2_fast(*f32, x, p, dtype=np.float32, out=out) is out
+    np.testing.assert_array_equal(out, got32)
+    # writeable or read-only inputs (xarray hands read-only views): one compiled signature
+    n_sigs = len(ge._poly_kernel().signatures)
+    ro = [a.view() for a in f32]
+    for a in ro:
+        a.flags.writeable = False
+    np.testing.assert_array_equal(ge.flux_from_pco2_fast(*ro, x, p), ref)
+    np.testing.assert_array_equal(ge.flux_from_pco2_fast(*(a[:1] for a in f32), x[:1], p[:1]), ref[:1])
+    assert len(ge._poly_kernel().signatures) == n_sigs
+    with pytest.raises(ValueError, match="C-contiguous"):
+        ge.flux_from_pco2_fast(*f32, x, p, out=np.empty((4, 6, 7), np.float32))  # float64 result
+    with pytest.raises(ValueError, match="float32 or float64"):
+        ge.flux_from_pco2_fast(*f32, x, p, dtype=np.int16)
+
+
 def test_flux_from_pco2_polynomial_path_equals_exact_kernel_over_the_validity_ranges():
     """flux_from_pco2_fast evaluates exp/log as polynomials inside the validity ranges: equal to
     the exact fused kernel (libm exp/log) over the whole ranges and their corners, with inputs

@@ -14,6 +14,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import subprocess
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +25,9 @@ import xarray as xr
 from .. import SatCO2Error, __version__, catalog, io
 from ..config import REPO_ROOT
 from ..science import gas_exchange as ge
-from ..science import flux_uncertainty, mesaa, regions, validation
+from ..science import air_sea_flux, flux_uncertainty, mesaa, regions, validation
 from ..science.air_sea_flux import compute_products, region_weights, regional_summary
+from . import zarr_direct
 
 INPUTS: dict[str, tuple[str, str]] = {
     "sst": ("global-sst-oisst-25km", "sst"),
@@ -106,6 +109,63 @@ def write_products(ds: xr.Dataset, path, extra_attrs: dict | None = None) -> Pat
         out = out.unify_chunks()
     io.write_zarr(out, path, consolidated=True, zarr_format=3, encoding=enc)
     return path
+
+
+def write_flux_from_pco2(path, sst: xr.DataArray, sss: xr.DataArray, wind: xr.DataArray,
+                         pco2sw: xr.DataArray, xco2: xr.DataArray, slp: xr.DataArray,
+                         k_param: str = "W14", dtype=np.float32, encoding: dict | None = None) -> Path:
+    """Write the flux from seawater pCO2 (:func:`satco2.science.air_sea_flux.flux_from_pco2`, as
+    the variable ``flux``) to the Zarr store ``path`` atomically (:func:`satco2.io.atomic_dir`:
+    nothing half-written on failure, an old store stays whole until replaced); returns the path.
+    ``encoding``: ``to_zarr``'s, for ``flux``/the coordinates (e.g. the mirror's codec).
+
+    The store is xarray's ``to_zarr`` of that DataArray (metadata, coordinates, attributes). When
+    the large inputs are whole variables of local Zarr stores opened with ``xr.open_zarr`` (and
+    chunked as stored, with zstd/blosc or no compression; :mod:`satco2.analyses.zarr_direct`),
+    the flux chunks are computed chunk by chunk on a thread pool of dask's ``num_workers``: the
+    input chunk files decompressed straight into buffers, the kernel, the result compressed and
+    written, without dask or zarr-python's codec pipeline (same values and files as the general
+    path: tests/science/test_air_sea_flux.py). Otherwise dask computes and xarray writes it."""
+    args = (sst, sss, wind, pco2sw, xco2, slp)
+    flux = air_sea_flux.flux_from_pco2(*args, k_param=k_param, dtype=dtype)
+    ds = flux.rename("flux").to_dataset()
+    if flux.chunks is None:  # computed already (inputs held in memory)
+        return io.write_zarr(ds, path, consolidated=True, encoding=encoding)
+    dims = flux.dims
+    big = [a for a in args if a.dims == dims]
+    sources = [zarr_direct.source(a) for a in big]
+    small_ok = all(a.dims == dims or (set(a.dims) < set(dims) and a.size < 1 << 16
+                                      and list(a.dims) == [d for d in dims if d in a.dims]) for a in args)
+    if not small_ok or not big or any(s is None for s in sources) or len({(s.shape, s.chunks) for s in sources}) != 1:
+        return io.write_zarr(ds, path, consolidated=True, encoding=encoding)
+    with io.atomic_dir(path) as tmp:
+        with warnings.catch_warnings():
+            for msg in io._ZARR_NOTICES:
+                warnings.filterwarnings("ignore", message=msg)
+            ds.to_zarr(tmp, mode="w", consolidated=True, encoding=encoding, compute=False)
+        out = zarr_direct.sink(tmp, "flux")
+        if out is None or (out.shape, out.chunks) != (sources[0].shape, sources[0].chunks):
+            ds.to_zarr(tmp, mode="w", consolidated=True, encoding=encoding)  # the general path
+            return Path(path)
+        small = {id(a): a.values.reshape(tuple(a.sizes[d] if d in a.dims else 1 for d in dims))
+                 for a in args if a.dims != dims}
+        src = {id(a): s for a, s in zip(big, sources)}
+
+        def chunk(idx):
+            region = out.region(idx)
+            parts = []
+            for a in args:
+                if id(a) in src:
+                    parts.append(src[id(a)].read(idx, np.empty(out.chunks, src[id(a)].dtype)))
+                else:
+                    v = small[id(a)]
+                    parts.append(v[tuple(r if n > 1 else slice(None) for r, n in zip(region, v.shape))])
+            res = ge.flux_from_pco2_fast(*parts, k_param=k_param, dtype=out.dtype)
+            out.write(idx, res, np.empty(out.chunks, out.dtype))
+
+        with ThreadPoolExecutor(air_sea_flux._threads()) as ex:
+            list(ex.map(chunk, np.ndindex(*out.grid)))  # list(): re-raises the first error
+    return Path(path)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -130,6 +130,157 @@ def _lazy(func, *args, **kwargs):
     return xr.apply_ufunc(func, *args, kwargs=kwargs, dask="parallelized", output_dtypes=[np.float64])
 
 
+def _threads() -> int:
+    """Threads of the in-memory flux path: dask's ``num_workers`` when set, else the usable CPUs."""
+    import os
+
+    import dask
+
+    n = dask.config.get("num_workers", None)
+    return max(1, int(n) if n else len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+               else (os.cpu_count() or 1))
+
+
+_SLAB_PX = 1 << 19  # pixels per slab of the in-memory path (~2 MB of float32 per input)
+
+
+def _flux_numpy_threaded(sst, sss, wind, pco2sw, xco2, slp, k_param, dtype):
+    """:func:`gas_exchange.flux_from_pco2_fast` on broadcast-compatible numpy arrays, in slabs along
+    the first axis longer than 1 (contiguous pieces of the result) run on a thread pool (the kernel
+    holds no GIL); the values are those of one call on the whole arrays."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    arrs = [np.asarray(a) for a in (sst, sss, wind, pco2sw, xco2, slp)]
+    shape = np.broadcast_shapes(*(a.shape for a in arrs))
+    # xarray leaves out missing leading dimensions (numpy broadcasting): put them back as 1s
+    arrs = [a.reshape((1,) * (len(shape) - a.ndim) + a.shape) for a in arrs]
+    out = np.empty(shape, dtype)
+    axis = next((i for i, n in enumerate(shape) if n > 1), None)
+    n_slabs = 1 if axis is None else min(shape[axis], max(_threads(), -(-out.size // _SLAB_PX)))
+    if n_slabs <= 1:
+        return ge.flux_from_pco2_fast(*arrs, k_param=k_param, dtype=dtype, out=out)
+    edges = np.linspace(0, shape[axis], n_slabs + 1).round().astype(int)
+
+    def slab(i):
+        sl = (slice(None),) * axis + (slice(edges[i], edges[i + 1]),)
+        parts = [a[sl] if a.shape[axis] > 1 else a for a in arrs]
+        ge.flux_from_pco2_fast(*parts, k_param=k_param, dtype=dtype, out=out[sl])
+
+    with ThreadPoolExecutor(min(_threads(), n_slabs)) as ex:
+        list(ex.map(slab, range(n_slabs)))  # list(): re-raises the first error
+    return out
+
+
+def _persisted_blocks(data):
+    """The numpy blocks of a dask array whose every chunk is held in memory (``.persist()``), as
+    {block index: ndarray}; None for anything else (a lazy graph, numpy, ...)."""
+    import dask.array as da
+
+    if not isinstance(data, da.Array):
+        return None
+    graph = data.__dask_graph__()
+    if len(graph) != data.npartitions:
+        return None
+    blocks = {}
+    for idx in np.ndindex(*data.numblocks):
+        v = graph.get((data.name, *idx))
+        if not isinstance(v, np.ndarray):
+            return None
+        blocks[idx] = v
+    return blocks
+
+
+def _flux_persisted(args, k_param, dtype):
+    """The flux of in-memory inputs, some of them persisted dask arrays, block by block (the dask
+    chunks) on a thread pool, into one numpy array; None when the inputs' dimension orders or
+    chunks do not line up (then the general path runs)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    dims = list(dict.fromkeys(d for a in args for d in a.dims))
+    sizes = {d: max(a.sizes.get(d, 1) for a in args) for d in dims}
+    if any(list(a.dims) != [d for d in dims if d in a.dims] for a in args):
+        return None  # another dimension order: let xarray transpose (general path)
+    chunks = {}  # the result's chunks: each dimension's as in the first input chunked along it
+    for a in args:
+        if not isinstance(a.data, np.ndarray):
+            for d, c in zip(a.dims, a.data.chunks):
+                if len(c) > 1:
+                    chunks.setdefault(d, c)
+    out_chunks = [chunks.get(d, (sizes[d],)) for d in dims]
+    offsets = [np.concatenate([[0], np.cumsum(c)]) for c in out_chunks]
+    held = []
+    for a in args:
+        if isinstance(a.data, np.ndarray):
+            held.append(None)
+            continue
+        blocks = _persisted_blocks(a.data)
+        if all(a.sizes[d] == 1 or c == tuple(out_chunks[dims.index(d)])
+               for d, c in zip(a.dims, a.data.chunks)):
+            held.append(blocks)
+        else:  # chunked otherwise than the result (e.g. a time series in one chunk): one array
+            def nest(prefix):
+                if len(prefix) == a.ndim:
+                    return blocks[prefix]
+                return [nest(prefix + (i,)) for i in range(a.data.numblocks[len(prefix)])]
+            held.append(np.block(nest(())) if a.ndim else blocks[()])
+    out = np.empty(tuple(sizes[d] for d in dims), dtype)
+
+    def part(i, idx, region):
+        a = args[i]
+        if held[i] is None or isinstance(held[i], np.ndarray):
+            b = (a.data if held[i] is None else held[i])[tuple(region[dims.index(d)] if a.sizes[d] > 1 else slice(None) for d in a.dims)]
+        else:
+            b = held[i][tuple(idx[dims.index(d)] if a.sizes[d] > 1 else 0 for d in a.dims)]
+        return b.reshape(tuple(b.shape[a.dims.index(d)] if d in a.dims else 1 for d in dims))
+
+    def block(idx):
+        region = tuple(slice(o[i], o[i + 1]) for o, i in zip(offsets, idx))
+        parts = [part(i, idx, region) for i in range(len(args))]
+        target = out[region]
+        if target.flags.c_contiguous:
+            ge.flux_from_pco2_fast(*parts, k_param=k_param, dtype=dtype, out=target)
+        else:
+            target[...] = ge.flux_from_pco2_fast(*parts, k_param=k_param, dtype=dtype)
+
+    with ThreadPoolExecutor(_threads()) as ex:
+        list(ex.map(block, np.ndindex(*(len(c) for c in out_chunks))))  # re-raises the first error
+    return out
+
+
+def flux_from_pco2(sst: xr.DataArray, sss: xr.DataArray, wind: xr.DataArray, pco2sw: xr.DataArray,
+                   xco2: xr.DataArray, slp: xr.DataArray, k_param: str = "W14", dtype=None) -> xr.DataArray:
+    """Air-sea CO2 flux (mmol C m-2 d-1, positive sea -> air) straight from seawater pCO2:
+    pCO2air = xCO2 (P - pH2O), F = k K0 (pCO2sw - pCO2air), fused in
+    :func:`gas_exchange.flux_from_pco2_fast` (Weiss 1974 K0, Weiss & Price 1980 pH2O, Wanninkhof
+    2014 Sc and k; the k of ``k_param``).
+
+    Inputs broadcast as in ``xr.apply_ufunc`` (dims, coordinates and the first input's attributes
+    in the result); the result is float32 when every input is, else float64, or ``dtype``. Inputs
+    that are lazy dask arrays give a lazy result (one kernel call per chunk). Inputs all held in
+    memory (numpy-backed, or dask arrays whose chunks are all computed, ``.persist()``) are
+    computed at once without a dask graph into a numpy-backed result, on a thread pool of dask's
+    ``num_workers`` (or the usable CPUs): numpy-backed ones in slabs, persisted ones chunk by
+    chunk. The values are the same either way (tests/science/test_air_sea_flux.py)."""
+    ge.get_k(k_param)
+    args = (sst, sss, wind, pco2sw, xco2, slp)
+    if not all(isinstance(a, xr.DataArray) for a in args):
+        raise SatCO2Error("flux_from_pco2 takes DataArrays for sst, sss, wind, pco2sw, xco2 and slp")
+    if dtype is None:
+        dtype = np.float32 if all(a.dtype == np.float32 for a in args) else np.float64
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise SatCO2Error(f"flux_from_pco2 computes float32 or float64, not {dtype}")
+    kw = {"k_param": k_param, "dtype": dtype}
+    if all(isinstance(a.data, np.ndarray) for a in args):
+        return xr.apply_ufunc(_flux_numpy_threaded, *args, kwargs=kw)
+    if all(isinstance(a.data, np.ndarray) or _persisted_blocks(a.data) is not None for a in args):
+        persisted = _flux_persisted(args, k_param, dtype)
+        if persisted is not None:
+            return xr.apply_ufunc(lambda *_: persisted, *args, dask="allowed")
+    return xr.apply_ufunc(ge.flux_from_pco2_fast, *args, kwargs=kw, dask="parallelized",
+                          output_dtypes=[dtype])
+
+
 def compute_products(inputs: dict[str, xr.DataArray], k_param: str = "W14",
                      mesaa_config: str | mesaa.MesaaConfig = "ecs", resolution: float | None = None,
                      bbox=None, parameters: dict | None = None) -> xr.Dataset:

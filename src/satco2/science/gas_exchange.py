@@ -388,7 +388,8 @@ def _poly_flux_kernel():
 
     @jit
     def rows(t, s, u, psw, x, p, q, l, scref, out, scratch):
-        """Inputs (rows, m) or (rows, 1) (constant along a row: expanded into ``scratch``)."""
+        """Inputs (rows, m) or (rows, 1) (constant along a row: expanded into ``scratch``, a tuple
+        of six (m,) arrays of the inputs' dtypes; inputs may mix float32 and float64)."""
         m = out.shape[1]
         bad = 0
         for k in range(out.shape[0]):
@@ -415,16 +416,25 @@ def _poly_kernel():
     return _POLY
 
 
-def _as_rows(a, shape, dt):
+def _as_rows(a, shape, dt=None):
     """``a`` broadcast to ``shape`` as a C-contiguous (rows, m) array when it varies along the
-    last axis (no copy if it already has the shape), else as (rows, 1)."""
-    a = np.asarray(a, dtype=dt)
+    last axis (no copy if it already has the shape), else as (rows, 1). ``dt``: the dtype (default:
+    float32 and float64 arrays keep theirs, anything else becomes float64)."""
+    a = np.asarray(a)
+    if dt is None:
+        dt = a.dtype if a.dtype in (np.float32, np.float64) else np.float64
+    a = a.astype(dt, copy=False)
     m = shape[-1] if shape else 1
     rows = int(np.prod(shape[:-1])) if shape else 1
     a = a.reshape((1,) * (len(shape) - a.ndim) + a.shape)
     if not shape or a.shape[-1] == m:
-        return np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(rows, m)
-    return np.ascontiguousarray(np.broadcast_to(a, tuple(shape[:-1]) + (1,))).reshape(rows, 1)
+        r = np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(rows, m)
+    else:
+        r = np.ascontiguousarray(np.broadcast_to(a, tuple(shape[:-1]) + (1,))).reshape(rows, 1)
+    # always a read-only view: numba compiles once per dtype, not once more per writeable flag
+    r = r.view()
+    r.flags.writeable = False
+    return r
 
 
 def _kernels():
@@ -456,27 +466,43 @@ def flux_fast(t_C, s, u10, dpco2_uatm, k_param: str = "W14"):
                          np.asarray(dpco2_uatm, float), q, l, scref)
 
 
-def flux_from_pco2_fast(t_C, s, u10, pco2sw_uatm, xco2_ppm, slp_Pa, k_param: str = "W14"):
+def flux_from_pco2_fast(t_C, s, u10, pco2sw_uatm, xco2_ppm, slp_Pa, k_param: str = "W14",
+                        dtype=None, out=None):
     """Flux (mmol C m-2 d-1) straight from seawater pCO2 in one compiled pass:
     pCO2air = xCO2 (P - pH2O) (:func:`pco2_air`), then F = k K0 (pCO2sw - pCO2air)
     (:func:`flux_kernel`). Same formulas and validity ranges; float32 inputs are used without
     copies. One pass (:func:`_poly_flux_kernel`: exp and log as polynomials on the validity
     ranges, the range check counted in the same loop); if any input is outside the ranges, the
-    usual warning and the exact kernel. Used by the benchmark's flux stage; a test checks it
-    against the reference."""
+    usual warning and the exact kernel. The result is float32 when every input is, else float64;
+    float32 and float64 inputs are read as they are (no converted copies; the loop computes in
+    float64 either way). ``dtype`` sets the result's dtype instead (float32 or float64; the
+    float64 values rounded once); ``out``, a C-contiguous array of the broadcast shape, receives
+    the result (and is returned). Used by :func:`satco2.science.air_sea_flux.flux_from_pco2`; a
+    test checks it against the reference."""
     get_k(k_param)
     q, l, scref = K_COEFFICIENTS[k_param]
     arrs = [np.asarray(a) for a in (t_C, s, u10, pco2sw_uatm, xco2_ppm, slp_Pa)]
     dt = np.float32 if all(a.dtype == np.float32 for a in arrs) else np.float64
+    dt = np.dtype(dt if dtype is None else dtype)
+    if dt not in (np.float32, np.float64):
+        raise ValueError(f"flux_from_pco2_fast computes float32 or float64, not {dt}")
     shape = np.broadcast_shapes(*(a.shape for a in arrs))
-    rowsd = [_as_rows(a, shape, dt) for a in arrs]
-    out = np.empty(rowsd[0].shape[:1] + (shape[-1] if shape else 1,), dt)
-    scratch = np.empty((6, out.shape[1]), dt)
-    if _poly_kernel()(*rowsd, q, l, scref, out, scratch) == 0:
-        return out.reshape(shape)
+    rowsd = [_as_rows(a, shape) for a in arrs]
+    if out is None:
+        result = np.empty(shape, dt)
+    else:
+        if out.shape != shape or out.dtype != dt or not out.flags.c_contiguous:
+            raise ValueError(f"out must be a C-contiguous {dt} array of shape {shape}")
+        result = out
+    rows2 = result.reshape(rowsd[0].shape[:1] + (shape[-1] if shape else 1,))
+    scratch = tuple(np.empty(rows2.shape[1] if r.shape[1] == 1 else 0, r.dtype) for r in rowsd)
+    if _poly_kernel()(*rowsd, q, l, scref, rows2, scratch) == 0:
+        return result
     # some input outside the validity ranges: warn, and evaluate exp/log exactly
     _check("flux", _FLUX_RANGES, t_C=t_C, s=s, u10=u10)
-    return _kernels()[3](*(a.astype(dt, copy=False) for a in arrs), q, l, scref)
+    edt = np.float32 if all(a.dtype == np.float32 for a in arrs) else np.float64
+    result[...] = _kernels()[3](*(a.astype(edt, copy=False) for a in arrs), q, l, scref)
+    return result
 
 
 def pco2_air_fast(xco2_ppm, slp_Pa, t_C, s):
