@@ -291,6 +291,57 @@ def test_trend_netcdf_streamed_ols_precision_threads_and_stats(tmp_path):
     assert not (tmp_path / "x.nc").exists()
 
 
+def test_trend_netcdf_streamed_ols_mapped_equals_read(tmp_path):
+    """A contiguous uncompressed variable is summed through the page cache (mmap, pieces of
+    pixels, NaN handling only where a piece has some); a chunked zlib copy of the same values
+    goes through netCDF4's reads: both give the same statistics, equal to
+    scipy.stats.linregress, with clouds (also at the first step), inf, land and several mappings."""
+    from satco2.science import trend_stream
+
+    rng = np.random.default_rng(11)
+    nt, ny, nx = 40, 300, 300  # 90 000 pixels: split over threads, pieces of 16 384
+    time = pd.date_range("2003-01-01", periods=nt, freq="MS")
+    slope = rng.normal(0, 0.05, (ny, nx))
+    y = (285.0 + rng.normal(0, 3, (ny, nx)))[None] + slope[None] * np.arange(nt)[:, None, None] / 12
+    y = (y + rng.normal(0, 0.2, y.shape)).astype(np.float32)
+    y[:, :150][rng.random((nt, 150, nx)) < 0.3] = np.nan  # clouds, at the first step too
+    y[:, :30, :] = np.nan  # land
+    y[:3, 200, :] = np.nan  # first valid value at step 3
+    y[5, 201, ::7] = np.inf  # not a value either
+    y[:, 150:, 10] = np.nan  # a few cloudy pixels in otherwise clear pieces (rows 150-299)
+    y[[4, 17, 33], 150:, 10] = np.array([290.0, 290.5, 290.2], np.float32)[:, None]
+    da = xr.DataArray(y, dims=("time", "lat", "lon"), name="sst", attrs={"units": "K"},
+                      coords={"time": time, "lat": np.arange(ny) * 0.1, "lon": np.arange(nx) * 0.1})
+    flat, packed = tmp_path / "flat.nc", tmp_path / "zlib.nc"
+    da.to_dataset().to_netcdf(flat)
+    da.to_dataset().to_netcdf(packed, encoding={"sst": {"zlib": True, "chunksizes": (nt, 50, 50)}})
+    import netCDF4
+
+    with netCDF4.Dataset(flat) as a, netCDF4.Dataset(packed) as b:
+        assert trend_stream._contiguous_offset(flat, a["sst"], y.shape) is not None
+        assert trend_stream._contiguous_offset(packed, b["sst"], y.shape) is None
+    bb = 4 * 7 * ny * nx  # 7 steps per slab and per mapping: 6 mappings
+    trend_netcdf = trend_stream.trend_netcdf
+    trend_netcdf(flat, tmp_path / "m.nc", "sst", block_bytes=bb)
+    trend_netcdf(packed, tmp_path / "r.nc", "sst", block_bytes=bb)
+    m, r = xr.open_dataset(tmp_path / "m.nc"), xr.open_dataset(tmp_path / "r.nc")
+    for name in ("slope", "intercept", "p_value", "n", "mean", "stderr", "rvalue"):
+        # the count sums differ in rounding (float64 total less the missing steps here, float32
+        # products there): slopes within 1e-7 K/yr (both ~4e-8 from a float64 computation),
+        # intercepts (at year 0) within 2000 times that
+        np.testing.assert_allclose(m[name].values, r[name].values, rtol=1e-6,
+                                   atol=2e-4 if name == "intercept" else 1e-7, equal_nan=True, err_msg=name)
+    assert np.isnan(m.slope.values[:30]).all() and np.isfinite(m.slope.values[30:]).mean() > 0.99
+    t = trends.decimal_year(time.values)
+    for j, i in [(200, 5), (201, 7), (201, 8), (160, 10), (299, 299), (30, 0), (120, 77)]:
+        ok = np.isfinite(y[:, j, i])
+        ref = stats.linregress(t[ok], y[ok, j, i].astype(np.float64))
+        np.testing.assert_allclose(m.slope.values[j, i], ref.slope, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(m.intercept.values[j, i], ref.intercept, rtol=1e-6)
+        np.testing.assert_allclose(m.rvalue.values[j, i], ref.rvalue, rtol=1e-4, atol=1e-5)
+        assert m.n.values[j, i] == ok.sum()
+
+
 @pytest.mark.parametrize("method", ["ols", "theil_sen_mk"])
 def test_trend_netcdf_decodes_packed_integers(tmp_path, method):
     """int16 with scale_factor, add_offset and _FillValue (as OISST and MODIS SST files store
