@@ -320,7 +320,7 @@ def test_trend_netcdf_streamed_ols_mapped_equals_read(tmp_path):
     with netCDF4.Dataset(flat) as a, netCDF4.Dataset(packed) as b:
         assert trend_stream._contiguous_offset(flat, a["sst"], y.shape) is not None
         assert trend_stream._contiguous_offset(packed, b["sst"], y.shape) is None
-    bb = 4 * 7 * ny * nx  # 7 steps per slab and per mapping: 6 mappings
+    bb = 4 * 7 * ny * nx  # float32 sums over slabs of 7 steps
     trend_netcdf = trend_stream.trend_netcdf
     trend_netcdf(flat, tmp_path / "m.nc", "sst", block_bytes=bb)
     trend_netcdf(packed, tmp_path / "r.nc", "sst", block_bytes=bb)
@@ -333,6 +333,14 @@ def test_trend_netcdf_streamed_ols_mapped_equals_read(tmp_path):
                                    atol=2e-4 if name == "intercept" else 1e-7, equal_nan=True, err_msg=name)
     assert np.isnan(m.slope.values[:30]).all() and np.isfinite(m.slope.values[30:]).mean() > 0.99
     t = trends.decimal_year(time.values)
+    # pieces and bands of other sizes, one thread: the same sums
+    with netCDF4.Dataset(flat) as a:
+        where = trend_stream._contiguous_offset(flat, a["sst"], y.shape)
+    args = (flat, *where, nt, ny * nx, t - t.mean(), 7)
+    acc, shift = trend_stream._ols_mapped_sums(*args, nthreads=1, piece=1000, band=3500)
+    ref_acc, ref_shift = trend_stream._ols_mapped_sums(*args)
+    np.testing.assert_array_equal(shift, ref_shift)
+    np.testing.assert_allclose(acc, ref_acc, rtol=1e-7)  # float32 sums of squares in another order
     for j, i in [(200, 5), (201, 7), (201, 8), (160, 10), (299, 299), (30, 0), (120, 77)]:
         ok = np.isfinite(y[:, j, i])
         ref = stats.linregress(t[ok], y[ok, j, i].astype(np.float64))

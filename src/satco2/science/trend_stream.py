@@ -148,7 +148,7 @@ def trend_netcdf(inp, out, variable: str, method: str = "ols", *, deseason: bool
                         mapped = _contiguous_offset(inp, v, (nt, ny, nx))
                     if mapped is not None:  # the bytes as stored: read through the page cache
                         acc, shift = _ols_mapped_sums(inp, *mapped, nt, ny * nx, t - t0, tstep,
-                                                      need_syy=with_r, map_bytes=block_bytes)
+                                                      need_syy=with_r)
                     else:
                         acc, shift = _ols_stream_sums(read, nt, ny * nx, t - t0, tstep, need_syy=with_r)
                 for j0 in range(0, ny, rows):
@@ -291,16 +291,18 @@ def _contiguous_offset(path, var, shape) -> tuple[int, np.dtype] | None:
 
 
 def _ols_mapped_sums(path, offset: int, dtype, nt: int, npix: int, d: np.ndarray, tstep: int,
-                     need_syy: bool = True, nthreads: int | None = None, map_bytes: float = 64e6,
-                     piece: int = 16384):
+                     need_syy: bool = True, nthreads: int | None = None, piece: int = 16384,
+                     band: int = 65536):
     """:func:`_ols_stream_sums` (same sums, same float32 slabs of ``tstep`` steps, same shift)
-    for a variable stored as one contiguous block at ``offset`` of file ``path``: the values are
-    read where the page cache holds them (``mmap``, no copy into fresh memory) and summed in
-    pieces of ``piece`` pixels small enough to stay in the CPU cache, so that the data cross
-    memory once: a piece is shifted into a small buffer, its sums taken with BLAS, and the NaN
-    handling runs only for the pixels that have a missing value in the piece (and for the whole
-    piece in place when they are many). At most about ``map_bytes`` (or one slab) is mapped at
-    a time.
+    for a variable stored as one contiguous block at ``offset`` of file ``path``, read where the
+    page cache holds it (``mmap``: no copy into fresh memory), so that the data cross memory
+    once. Pixels are taken ``piece`` at a time (a size that keeps a piece's slab and its sums in
+    the CPU cache) through every time step: a slab of the piece is shifted into a small buffer,
+    its sums taken with BLAS, and the NaN handling runs only for the pixels with a missing
+    value there (for the whole slab in place when they are many). Once a ``band`` of pixels is
+    done its pages are released from the mapping (``MADV_DONTNEED``; they stay in the page
+    cache): the process holds about ``nthreads * band * nt`` values of the file at a time.
+    Without ``need_syy`` the sums have 5 rows (no sum of y'^2).
     """
     import mmap
     from concurrent.futures import ThreadPoolExecutor
@@ -312,85 +314,93 @@ def _ols_mapped_sums(path, offset: int, dtype, nt: int, npix: int, d: np.ndarray
     nthreads = max(1, min(int(nthreads), npix // 65536))
     bounds = np.linspace(0, npix, nthreads + 1).astype(int)
     item = np.dtype(dtype).itemsize
-    acc = np.zeros((6, npix))
-    shift = np.zeros(npix, np.float32)
-    done = np.zeros(npix, bool)  # pixels whose shift is set
-    # n, sum d, sum d^2 as if every value were valid; the missing ones are subtracted below
+    acc = np.empty((6 if need_syy else 5, npix))
+    shift = np.empty(npix, np.float32)
     Ds = []
     for k0 in range(0, nt, tstep):
         dk = d[k0:k0 + tstep]
         Ds.append(np.stack([np.ones_like(dk), dk, dk * dk]).astype(np.float32))
-        acc[0:3] += Ds[-1].sum(axis=1, dtype=np.float64)[:, None]
-    steps = max(1, int(map_bytes // (npix * item)) // tstep) * tstep  # mapped at a time
+    # n, sum d, sum d^2 as if every value were valid; the missing ones are subtracted below
+    total = np.sum([D.sum(axis=1, dtype=np.float64) for D in Ds], axis=0)
+    page = mmap.PAGESIZE
+    lead = offset % mmap.ALLOCATIONGRANULARITY
+    row = npix * item
 
-    def band(data, k0, a, b):
+    def release(m, a, b):  # the whole pages of pixels a:b at every step
+        for k in range(nt):
+            lo, hi = lead + k * row + a * item, lead + k * row + b * item
+            lo = -(-lo // page) * page
+            hi -= hi % page
+            if hi > lo:
+                m.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+
+    def part(m, data, a, b):
         buf = np.empty((tstep, min(piece, b - a)), np.float32)
         R = np.empty((2, buf.shape[1]), np.float32)
-        for p0 in range(a, b, piece):
-            p1 = min(b, p0 + piece)
-            sh, dn = shift[p0:p1], done[p0:p1]
-            for j in range(0, data.shape[0], tstep):
-                D = Ds[(k0 + j) // tstep]
-                s = np.subtract(data[j:j + D.shape[1], p0:p1], sh, out=buf[:D.shape[1], :p1 - p0])
-                r = np.matmul(D[:2], s, out=R[:, :p1 - p0])
-                q = np.einsum("ij,ij->j", s, s) if need_syy else None
-                # a column sum is finite iff the pixel has no missing value here (NaN and inf
-                # propagate); such pixels need nothing more once their shift is set
-                slow = ~np.isfinite(r[0])
-                slow |= ~dn
-                nslow = np.count_nonzero(slow)
-                if nslow > s.shape[1] // 8:  # many (land, the first slab): the whole piece in place
-                    ok = np.isfinite(s)
-                    if not dn.all():
-                        first = _new_shifts(s, ok, dn)
+        for b0 in range(a, b, band):
+            b1 = min(b, b0 + band)
+            for p0 in range(b0, b1, piece):
+                p1 = min(b1, p0 + piece)
+                sh, av = shift[p0:p1], acc[:, p0:p1]
+                dn = np.isfinite(data[0, p0:p1])  # pixels whose shift is set: valid at the first step
+                np.copyto(sh, np.float32(0))
+                np.copyto(sh, data[0, p0:p1], where=dn, casting="unsafe")
+                av[:3] = total[:, None]
+                av[3:] = 0.0
+                for j, D in enumerate(Ds):
+                    k = j * tstep
+                    s = np.subtract(data[k:k + D.shape[1], p0:p1], sh, out=buf[:D.shape[1], :p1 - p0])
+                    r = np.matmul(D[:2], s, out=R[:, :p1 - p0])
+                    q = np.einsum("ij,ij->j", s, s) if need_syy else None
+                    # a column sum is finite iff the pixel has no missing value here (NaN and inf
+                    # propagate); such pixels need nothing more once their shift is set
+                    slow = ~np.isfinite(r[0])
+                    slow |= ~dn
+                    nslow = np.count_nonzero(slow)
+                    if nslow > s.shape[1] // 8:  # many (land, clouds): the whole slab in place
+                        ok = np.isfinite(s)
+                        if not dn.all():
+                            first = _new_shifts(s, ok, dn)
+                            if first is not None:
+                                sh += first
+                                s -= first
+                        nok = ~ok
+                        np.copyto(s, np.float32(0), where=nok)
+                        av[:3] -= D @ nok.astype(np.float32)
+                        np.matmul(D[:2], s, out=r)
+                        if need_syy:
+                            q = np.einsum("ij,ij->j", s, s)
+                    elif nslow:  # a few: those pixels only
+                        idx = np.flatnonzero(slow)
+                        sub = s[:, idx]
+                        ok = np.isfinite(sub)
+                        dsub = dn[idx]
+                        first = _new_shifts(sub, ok, dsub)
                         if first is not None:
-                            sh += first
-                            s -= first
-                    nok = ~ok
-                    np.copyto(s, np.float32(0), where=nok)
-                    acc[0:3, p0:p1] -= D @ nok.astype(np.float32)
-                    np.matmul(D[:2], s, out=r)
+                            sh[idx] += first
+                            dn[idx] = dsub
+                            sub -= first
+                        nok = ~ok
+                        np.copyto(sub, np.float32(0), where=nok)
+                        av[:3, idx] -= D @ nok.astype(np.float32)
+                        r[:, idx] = D[:2] @ sub
+                        if need_syy:
+                            q[idx] = np.einsum("ij,ij->j", sub, sub)
+                    av[3:5] += r
                     if need_syy:
-                        q = np.einsum("ij,ij->j", s, s)
-                elif nslow:  # a few (clouds): those pixels only
-                    idx = np.flatnonzero(slow)
-                    sub = s[:, idx]
-                    ok = np.isfinite(sub)
-                    dsub = dn[idx]
-                    first = _new_shifts(sub, ok, dsub)
-                    if first is not None:
-                        sh[idx] += first
-                        dn[idx] = dsub
-                        sub -= first
-                    nok = ~ok
-                    np.copyto(sub, np.float32(0), where=nok)
-                    acc[0:3, p0 + idx] -= D @ nok.astype(np.float32)
-                    r[:, idx] = D[:2] @ sub
-                    if need_syy:
-                        q[idx] = np.einsum("ij,ij->j", sub, sub)
-                acc[3, p0:p1] += r[0]
-                acc[4, p0:p1] += r[1]
-                if need_syy:
-                    acc[5, p0:p1] += q
+                        av[5] += q
+            release(m, b0, b1)
 
-    gran = mmap.ALLOCATIONGRANULARITY
-    populate = getattr(mmap, "MAP_POPULATE", 0)
-    with open(path, "rb") as fh, ThreadPoolExecutor(nthreads) as ex, threadpool_limits(1):
-        for k0 in range(0, nt, steps):
-            k1 = min(nt, k0 + steps)
-            start = offset + k0 * npix * item
-            lead = start % gran
-            m = mmap.mmap(fh.fileno(), (k1 - k0) * npix * item + lead, flags=mmap.MAP_SHARED | populate,
-                          prot=mmap.PROT_READ, offset=start - lead)
-            data = np.frombuffer(m, dtype, (k1 - k0) * npix, lead).reshape(k1 - k0, npix)
-            try:
-                if k0 == 0:  # pixels valid at the first step: their shift is that value
-                    np.isfinite(data[0], out=done)
-                    np.copyto(shift, data[0], where=done, casting="unsafe")
-                list(ex.map(lambda ab: band(data, k0, *ab), zip(bounds[:-1], bounds[1:])))
-            finally:
-                data = None  # no view may outlive the mapping
-                m.close()
+    with open(path, "rb") as fh:
+        m = mmap.mmap(fh.fileno(), nt * row + lead, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ,
+                      offset=offset - lead)
+    data = np.frombuffer(m, dtype, nt * npix, lead).reshape(nt, npix)
+    try:
+        with ThreadPoolExecutor(nthreads) as ex, threadpool_limits(1):
+            list(ex.map(lambda ab: part(m, data, *ab), zip(bounds[:-1], bounds[1:])))
+    finally:
+        data = None  # no view may outlive the mapping
+        m.close()
     return acc, shift
 
 
