@@ -321,7 +321,8 @@ def _ols_mapped_sums(path, offset: int, dtype, nt: int, npix: int, d: np.ndarray
         dk = d[k0:k0 + tstep]
         Ds.append(np.stack([np.ones_like(dk), dk, dk * dk]).astype(np.float32))
     # n, sum d, sum d^2 as if every value were valid; the missing ones are subtracted below
-    total = np.sum([D.sum(axis=1, dtype=np.float64) for D in Ds], axis=0)
+    Dsums = [D.sum(axis=1, dtype=np.float64) for D in Ds]
+    total = np.sum(Dsums, axis=0)
     page = mmap.PAGESIZE
     lead = offset % mmap.ALLOCATIONGRANULARITY
     row = npix * item
@@ -359,6 +360,9 @@ def _ols_mapped_sums(path, offset: int, dtype, nt: int, npix: int, d: np.ndarray
                     nslow = np.count_nonzero(slow)
                     if nslow > s.shape[1] // 8:  # many (land, clouds): the whole slab in place
                         ok = np.isfinite(s)
+                        if not dn.any() and not ok.any():  # no value yet, none here (land)
+                            av[:3] -= Dsums[j][:, None]
+                            continue
                         if not dn.all():
                             first = _new_shifts(s, ok, dn)
                             if first is not None:
