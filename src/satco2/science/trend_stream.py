@@ -6,6 +6,7 @@ methods, and p-values, load :mod:`satco2.science.trends` on first use. Re-export
 """
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -348,6 +349,7 @@ def _ols_mapped_sums(path, offset: int, dtype, nt: int, npix: int, d: np.ndarray
                 np.copyto(sh, data[0, p0:p1], where=dn, casting="unsafe")
                 av[:3] = total[:, None]
                 av[3:] = 0.0
+                all_set = bool(dn.all())
                 for j, D in enumerate(Ds):
                     k = j * tstep
                     s = np.subtract(data[k:k + D.shape[1], p0:p1], sh, out=buf[:D.shape[1], :p1 - p0])
@@ -355,6 +357,11 @@ def _ols_mapped_sums(path, offset: int, dtype, nt: int, npix: int, d: np.ndarray
                     q = np.einsum("ij,ij->j", s, s) if need_syy else None
                     # a column sum is finite iff the pixel has no missing value here (NaN and inf
                     # propagate); such pixels need nothing more once their shift is set
+                    if all_set and math.isfinite(r[0].sum()):  # the whole piece (one call)
+                        av[3:5] += r
+                        if need_syy:
+                            av[5] += q
+                        continue
                     slow = ~np.isfinite(r[0])
                     slow |= ~dn
                     nslow = np.count_nonzero(slow)
@@ -368,6 +375,7 @@ def _ols_mapped_sums(path, offset: int, dtype, nt: int, npix: int, d: np.ndarray
                             if first is not None:
                                 sh += first
                                 s -= first
+                                all_set = bool(dn.all())
                         nok = ~ok
                         np.copyto(s, np.float32(0), where=nok)
                         av[:3] -= D @ nok.astype(np.float32)
@@ -384,6 +392,7 @@ def _ols_mapped_sums(path, offset: int, dtype, nt: int, npix: int, d: np.ndarray
                             sh[idx] += first
                             dn[idx] = dsub
                             sub -= first
+                            all_set = bool(dn.all())
                         nok = ~ok
                         np.copyto(sub, np.float32(0), where=nok)
                         av[:3, idx] -= D @ nok.astype(np.float32)
