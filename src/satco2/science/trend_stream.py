@@ -14,6 +14,7 @@ import numpy as np
 from .. import SatCO2Error, io
 
 _SLAB_BYTES = 24e6
+_MAPPED_STEPS = 6  # fewest steps per float32 slab on the page-cache path (the 576 MB benchmark cube's)
 OLS_TITLE = "ordinary least squares + t-test"
 OLS_STATS = ("slope", "intercept", "p_value", "n", "mean", "stderr", "rvalue")
 """The statistics of the ``ols`` method (:data:`satco2.science.trends.METHODS`)."""
@@ -148,8 +149,10 @@ def trend_netcdf(inp, out, variable: str, method: str = "ols", *, deseason: bool
                     if v.dtype.kind == "f" and fill is None and scale is None and offset is None:
                         mapped = _contiguous_offset(inp, v, (nt, ny, nx))
                     if mapped is not None:  # the bytes as stored: read through the page cache
-                        acc, shift = _ols_mapped_sums(inp, *mapped, nt, ny * nx, t - t0, tstep,
-                                                      need_syy=with_r)
+                        # slabs of at least _MAPPED_STEPS: no memory is at stake here, and slabs
+                        # of one step (large grids) would cost a numpy call per step and piece
+                        acc, shift = _ols_mapped_sums(inp, *mapped, nt, ny * nx, t - t0,
+                                                      max(tstep, min(nt, _MAPPED_STEPS)), need_syy=with_r)
                     else:
                         acc, shift = _ols_stream_sums(read, nt, ny * nx, t - t0, tstep, need_syy=with_r)
                 for j0 in range(0, ny, rows):
