@@ -341,6 +341,8 @@ def test_trend_netcdf_streamed_ols_mapped_equals_read(tmp_path):
     acc, shift = trend_stream._ols_mapped_sums(*args, nthreads=1, piece=1000, band=3500)
     ref_acc, ref_shift = trend_stream._ols_mapped_sums(*args)
     np.testing.assert_array_equal(shift, ref_shift)
+    # a block beyond the end of the file cannot be mapped: None, and trend_netcdf reads instead
+    assert trend_stream._ols_mapped_sums(flat, 10**9, np.dtype("f4"), *args[3:]) is None
     np.testing.assert_allclose(acc, ref_acc, rtol=1e-7, atol=1e-5)  # float32 sums in another order
     for j, i in [(200, 5), (201, 7), (201, 8), (160, 10), (299, 299), (30, 0), (35, 123), (120, 77)]:
         ok = np.isfinite(y[:, j, i])

@@ -151,10 +151,11 @@ def trend_netcdf(inp, out, variable: str, method: str = "ols", *, deseason: bool
                     if mapped is not None:  # the bytes as stored: read through the page cache
                         # slabs of at least _MAPPED_STEPS: no memory is at stake here, and slabs
                         # of one step (large grids) would cost a numpy call per step and piece
-                        acc, shift = _ols_mapped_sums(inp, *mapped, nt, ny * nx, t - t0,
-                                                      max(tstep, min(nt, _MAPPED_STEPS)), need_syy=with_r)
-                    else:
-                        acc, shift = _ols_stream_sums(read, nt, ny * nx, t - t0, tstep, need_syy=with_r)
+                        mapped = _ols_mapped_sums(inp, *mapped, nt, ny * nx, t - t0,
+                                                  max(tstep, min(nt, _MAPPED_STEPS)), need_syy=with_r)
+                    if mapped is None:
+                        mapped = _ols_stream_sums(read, nt, ny * nx, t - t0, tstep, need_syy=with_r)
+                    acc, shift = mapped
                 for j0 in range(0, ny, rows):
                     j1 = min(ny, j0 + rows)
                     res = None
@@ -306,7 +307,7 @@ def _ols_mapped_sums(path, offset: int, dtype, nt: int, npix: int, d: np.ndarray
     value there (for the whole slab in place when they are many). Once a ``band`` of pixels is
     done its pages are released from the mapping (``MADV_DONTNEED``; they stay in the page
     cache): the process holds about ``nthreads * band * nt`` values of the file at a time.
-    Without ``need_syy`` the sums have 5 rows (no sum of y'^2).
+    Without ``need_syy`` the sums have 5 rows (no sum of y'^2). None if the file cannot be mapped.
     """
     import mmap
     from concurrent.futures import ThreadPoolExecutor
@@ -407,9 +408,12 @@ def _ols_mapped_sums(path, offset: int, dtype, nt: int, npix: int, d: np.ndarray
                         av[5] += q
             release(m, b0, b1)
 
-    with open(path, "rb") as fh:
-        m = mmap.mmap(fh.fileno(), nt * row + lead, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ,
-                      offset=offset - lead)
+    try:
+        with open(path, "rb") as fh:
+            m = mmap.mmap(fh.fileno(), nt * row + lead, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ,
+                          offset=offset - lead)
+    except (OSError, ValueError):  # a file system without mmap, a file shorter than its header says
+        return None
     data = np.frombuffer(m, dtype, nt * npix, lead).reshape(nt, npix)
     try:
         with ThreadPoolExecutor(nthreads) as ex, threadpool_limits(1):
