@@ -74,9 +74,10 @@ import stat
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
-import filelock
+if TYPE_CHECKING:
+    import filelock
 
 TEMP_SUFFIX = ".tmp"
 #: ``tempfile`` draws 8 characters of ``[a-z0-9_]`` for the random part
@@ -414,6 +415,8 @@ def lock(path: str | os.PathLike, timeout: float = -1) -> filelock.FileLock:
     """An exclusive inter-process lock on the lock file ``path`` (created if missing, kept after):
     ``with io.lock(root / ".lock"): ...``; ``timeout`` seconds (negative: wait forever) before
     :class:`filelock.Timeout`."""
+    import filelock  # on first use: ~15 ms that a process writing one file need not pay
+
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     return filelock.FileLock(path, timeout=timeout)
 

@@ -291,6 +291,125 @@ def test_trend_netcdf_streamed_ols_precision_threads_and_stats(tmp_path):
     assert not (tmp_path / "x.nc").exists()
 
 
+def test_trend_netcdf_streamed_ols_mapped_equals_read(tmp_path):
+    """A contiguous uncompressed variable is summed through the page cache (mmap, pieces of
+    pixels, NaN handling only where a piece has some); a chunked zlib copy of the same values
+    goes through netCDF4's reads: both give the same statistics, equal to
+    scipy.stats.linregress, with clouds (also at the first step), inf, land and several mappings."""
+    from satco2.science import trend_stream
+
+    rng = np.random.default_rng(11)
+    nt, ny, nx = 40, 300, 300  # 90 000 pixels: split over threads, pieces of 16 384
+    time = pd.date_range("2003-01-01", periods=nt, freq="MS")
+    slope = rng.normal(0, 0.05, (ny, nx))
+    y = (285.0 + rng.normal(0, 3, (ny, nx)))[None] + slope[None] * np.arange(nt)[:, None, None] / 12
+    y = (y + rng.normal(0, 0.2, y.shape)).astype(np.float32)
+    y[:, :150][rng.random((nt, 150, nx)) < 0.3] = np.nan  # clouds, at the first step too
+    y[:, :30, :] = np.nan  # land
+    y[:3, 200, :] = np.nan  # first valid value at step 3
+    y[:14, 30:40, :] = np.nan  # no value in the first 2 slabs (like land), then values
+    y[5, 201, ::7] = np.inf  # not a value either
+    y[:, 150:, 10] = np.nan  # a few cloudy pixels in otherwise clear pieces (rows 150-299)
+    y[[4, 17, 33], 150:, 10] = np.array([290.0, 290.5, 290.2], np.float32)[:, None]
+    da = xr.DataArray(y, dims=("time", "lat", "lon"), name="sst", attrs={"units": "K"},
+                      coords={"time": time, "lat": np.arange(ny) * 0.1, "lon": np.arange(nx) * 0.1})
+    flat, packed = tmp_path / "flat.nc", tmp_path / "zlib.nc"
+    da.to_dataset().to_netcdf(flat)
+    da.to_dataset().to_netcdf(packed, encoding={"sst": {"zlib": True, "chunksizes": (nt, 50, 50)}})
+    import netCDF4
+
+    with netCDF4.Dataset(flat) as a, netCDF4.Dataset(packed) as b:
+        assert trend_stream._contiguous_offset(flat, a["sst"], y.shape) is not None
+        assert trend_stream._contiguous_offset(packed, b["sst"], y.shape) is None
+    bb = 4 * 7 * ny * nx  # float32 sums over slabs of 7 steps
+    trend_netcdf = trend_stream.trend_netcdf
+    trend_netcdf(flat, tmp_path / "m.nc", "sst", block_bytes=bb)
+    trend_netcdf(packed, tmp_path / "r.nc", "sst", block_bytes=bb)
+    m, r = xr.open_dataset(tmp_path / "m.nc"), xr.open_dataset(tmp_path / "r.nc")
+    for name in ("slope", "intercept", "p_value", "n", "mean", "stderr", "rvalue"):
+        # the count sums differ in rounding (float64 total less the missing steps here, float32
+        # products there): slopes within 1e-7 K/yr (both ~4e-8 from a float64 computation),
+        # intercepts (at year 0) within 2000 times that
+        np.testing.assert_allclose(m[name].values, r[name].values, rtol=1e-6,
+                                   atol=2e-4 if name == "intercept" else 1e-7, equal_nan=True, err_msg=name)
+    assert np.isnan(m.slope.values[:30]).all() and np.isfinite(m.slope.values[30:]).mean() > 0.99
+    t = trends.decimal_year(time.values)
+    # pieces and bands of other sizes, one thread: the same sums
+    with netCDF4.Dataset(flat) as a:
+        where = trend_stream._contiguous_offset(flat, a["sst"], y.shape)
+    args = (flat, *where, nt, ny * nx, t - t.mean(), 7)
+    acc, shift = trend_stream._ols_mapped_sums(*args, nthreads=1, piece=1000, band=3500)
+    ref_acc, ref_shift = trend_stream._ols_mapped_sums(*args)
+    np.testing.assert_array_equal(shift, ref_shift)
+    # a block beyond the end of the file cannot be mapped: None, and trend_netcdf reads instead
+    assert trend_stream._ols_mapped_sums(flat, 10**9, np.dtype("f4"), *args[3:]) is None
+    np.testing.assert_allclose(acc, ref_acc, rtol=1e-7, atol=1e-5)  # float32 sums in another order
+    for j, i in [(200, 5), (201, 7), (201, 8), (160, 10), (299, 299), (30, 0), (35, 123), (120, 77)]:
+        ok = np.isfinite(y[:, j, i])
+        ref = stats.linregress(t[ok], y[ok, j, i].astype(np.float64))
+        np.testing.assert_allclose(m.slope.values[j, i], ref.slope, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(m.intercept.values[j, i], ref.intercept, rtol=1e-6)
+        np.testing.assert_allclose(m.rvalue.values[j, i], ref.rvalue, rtol=1e-4, atol=1e-5)
+        assert m.n.values[j, i] == ok.sum()
+
+
+@pytest.mark.parametrize("dtype,endian", [("f8", "native"), ("f4", "big")])
+def test_trend_netcdf_streamed_ols_mapped_other_floats(tmp_path, dtype, endian):
+    """float64 and big-endian float32 variables stored contiguous take the page-cache path too
+    and give what the read path gives (float64 values: both as close to a float64 least squares;
+    the page-cache path shifts before rounding to float32, the read path after)."""
+    import netCDF4
+
+    from satco2.science import trend_stream
+
+    rng = np.random.default_rng(5)
+    nt, ny, nx = 30, 60, 70
+    y = 280.0 + rng.normal(0, 0.5, (nt, ny, nx)) + 0.02 * np.arange(nt)[:, None, None]
+    y[rng.random(y.shape) < 0.2] = np.nan
+    y[:, :5] = np.nan
+    f = tmp_path / "in.nc"
+    with netCDF4.Dataset(f, "w") as nc:
+        for d, n in (("time", nt), ("lat", ny), ("lon", nx)):
+            nc.createDimension(d, n)
+        t = nc.createVariable("time", "f8", ("time",))
+        t.units = "days since 2003-01-01"
+        t[:] = np.arange(nt) * 30.5
+        fill = np.array(np.nan, np.dtype(dtype).newbyteorder(">" if endian == "big" else "="))
+        v = nc.createVariable("sst", fill.dtype, ("time", "lat", "lon"), contiguous=True, endian=endian,
+                              fill_value=fill)
+        v[:] = y
+    with netCDF4.Dataset(f) as nc:
+        assert trend_stream._contiguous_offset(f, nc["sst"], y.shape) is not None
+    trend_stream.trend_netcdf(f, tmp_path / "m.nc", "sst")
+    offset = trend_stream._contiguous_offset
+    try:
+        trend_stream._contiguous_offset = lambda *a: None
+        trend_stream.trend_netcdf(f, tmp_path / "r.nc", "sst")
+    finally:
+        trend_stream._contiguous_offset = offset
+    m, r = xr.open_dataset(tmp_path / "m.nc"), xr.open_dataset(tmp_path / "r.nc")
+    if dtype == "f4":
+        for name in ("slope", "intercept", "p_value", "n", "mean"):
+            np.testing.assert_allclose(m[name].values, r[name].values, rtol=1e-6,
+                                       atol=2e-4 if name == "intercept" else 1e-7, equal_nan=True, err_msg=name)
+    else:  # float64 least squares over the valid values, per pixel
+        with netCDF4.Dataset(f) as nc:
+            tt = trend_stream._decimal_years_cf(nc["time"][:], nc["time"].units)[0]
+        ok = np.isfinite(y)
+        ok[:, :5] = True  # land: kept out of the reference (its slope is NaN, tested below)
+        y = np.where(ok & ~np.isfinite(y), 0.0, y)
+        n = ok.sum(axis=0)
+        tm = np.where(ok, tt[:, None, None], 0).sum(axis=0) / n
+        ym = np.where(ok, y, 0).sum(axis=0) / n
+        dt = np.where(ok, tt[:, None, None] - tm, 0)
+        exact = (dt * np.where(ok, y - ym, 0)).sum(axis=0) / (dt * dt).sum(axis=0)
+        err_m = np.nanmax(np.abs(m.slope.values - exact))
+        err_r = np.nanmax(np.abs(r.slope.values - exact))
+        assert err_m < 2e-5 and err_r < 2e-5  # slopes up to 0.8 K/yr: the float32 slab sums
+        np.testing.assert_allclose(m["n"].values[5:], n[5:])
+    assert np.isnan(m.slope.values[:5]).all() and np.isfinite(m.slope.values[5:]).all()
+
+
 @pytest.mark.parametrize("method", ["ols", "theil_sen_mk"])
 def test_trend_netcdf_decodes_packed_integers(tmp_path, method):
     """int16 with scale_factor, add_offset and _FillValue (as OISST and MODIS SST files store

@@ -1,11 +1,12 @@
 """Per-pixel trends file to file, streamed (like ``cdo trend``): :func:`trend_netcdf`.
 
 Imports neither xarray nor dask nor numba (a process that only runs a streamed OLS pays for
-numpy and netCDF4 only, ~0.2 s, instead of ~1 s with xarray, pandas and cf_xarray); the other
+numpy, netCDF4 and h5py only, ~0.2 s, instead of ~1 s with xarray, pandas and cf_xarray); the other
 methods, and p-values, load :mod:`satco2.science.trends` on first use. Re-exported there.
 """
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -13,6 +14,7 @@ import numpy as np
 from .. import SatCO2Error, io
 
 _SLAB_BYTES = 24e6
+_MAPPED_STEPS = 6  # fewest steps per float32 slab on the page-cache path (the 576 MB benchmark cube's)
 OLS_TITLE = "ordinary least squares + t-test"
 OLS_STATS = ("slope", "intercept", "p_value", "n", "mean", "stderr", "rvalue")
 """The statistics of the ``ols`` method (:data:`satco2.science.trends.METHODS`)."""
@@ -58,10 +60,12 @@ def trend_netcdf(inp, out, variable: str, method: str = "ols", *, deseason: bool
     ``b``); default all. All are float32, written to a temporary name renamed at the end.
 
     OLS without deseasonalization streams the file in its own order, whole time slabs of about
-    ``block_bytes``, accumulating per-pixel sums with BLAS (:func:`_ols_stream_sums`, 48 bytes
-    per pixel) - no numba, and the t-distribution only when ``p_value`` is asked for (``cdo
-    trend`` computes neither). Every other case reads blocks of rows and runs the method's kernel
-    as :func:`trend` does.
+    ``block_bytes``, accumulating per-pixel sums with BLAS (48 bytes per pixel) - no numba, and
+    the t-distribution only when ``p_value`` is asked for (``cdo trend`` computes neither). A
+    float variable stored contiguous and uncompressed, without fill value other than NaN, scale
+    or offset (as cdo and most models write), is read in place from the page cache
+    (:func:`_ols_mapped_sums`); any other is read by netCDF4 (:func:`_ols_stream_sums`). Every
+    other case reads blocks of rows and runs the method's kernel as :func:`trend` does.
     """
     import netCDF4
 
@@ -141,7 +145,17 @@ def trend_netcdf(inp, out, variable: str, method: str = "ols", *, deseason: bool
                     # the kernel; forcing reuse cut the system time by 0.4-0.6 s on 576 MB)
                     tstep = max(1, int(min(block_bytes, _SLAB_BYTES) // (ny * nx * 4)))
                     with_r = bool({"p_value", "stderr", "rvalue"} & set(names))
-                    acc, shift = _ols_stream_sums(read, nt, ny * nx, t - t0, tstep, need_syy=with_r)
+                    mapped = None
+                    if v.dtype.kind == "f" and fill is None and scale is None and offset is None:
+                        mapped = _contiguous_offset(inp, v, (nt, ny, nx))
+                    if mapped is not None:  # the bytes as stored: read through the page cache
+                        # slabs of at least _MAPPED_STEPS: no memory is at stake here, and slabs
+                        # of one step (large grids) would cost a numpy call per step and piece
+                        mapped = _ols_mapped_sums(inp, *mapped, nt, ny * nx, t - t0,
+                                                  max(tstep, min(nt, _MAPPED_STEPS)), need_syy=with_r)
+                    if mapped is None:
+                        mapped = _ols_stream_sums(read, nt, ny * nx, t - t0, tstep, need_syy=with_r)
+                    acc, shift = mapped
                 for j0 in range(0, ny, rows):
                     j1 = min(ny, j0 + rows)
                     res = None
@@ -245,6 +259,182 @@ def _ols_stream_sums(read, nt: int, npix: int, d: np.ndarray, tstep: int, need_s
             D = np.stack([np.ones_like(dk), dk, dk * dk]).astype(np.float32)
             list(ex.map(lambda ab: part(slab, D, ab[0], ab[1]), zip(bounds[:-1], bounds[1:])))
     return acc, shift
+
+
+def _contiguous_offset(path, var, shape) -> tuple[int, np.dtype] | None:
+    """``(offset, dtype)`` of the netCDF4 variable ``var`` of file ``path`` when its values lie
+    in the file as one contiguous block of ``shape`` (HDF5 contiguous layout: no chunks, hence
+    no compression or other filter, no external file), else None (also without h5py, or for a
+    netCDF3 file). The offset comes from HDF5 itself (``H5Dget_offset`` through h5py's
+    low-level API); one row read both ways must agree before the block is trusted."""
+    import mmap
+
+    if not hasattr(mmap, "MAP_SHARED"):  # not a POSIX system
+        return None
+    try:
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            ds = f[var.name]
+            dcpl = ds.id.get_create_plist()
+            if (dcpl.get_layout() != h5py.h5d.CONTIGUOUS or dcpl.get_external_count()
+                    or tuple(ds.shape) != tuple(shape) or ds.dtype != var.dtype):
+                return None
+            off = ds.id.get_offset()
+    except Exception:  # not HDF5 (netCDF3), h5py missing or failing: read as netCDF4 does
+        return None
+    if off is None:  # never written: nothing allocated
+        return None
+    dtype = np.dtype(var.dtype)
+    nt, ny, nx = shape
+    with open(path, "rb") as fh:
+        fh.seek(off + ((nt - 1) * ny * nx + (ny - 1) * nx) * dtype.itemsize)
+        row = np.frombuffer(fh.read(nx * dtype.itemsize), dtype)
+    if row.size != nx or not np.array_equal(row, np.asarray(var[nt - 1, ny - 1, :]), equal_nan=True):
+        return None
+    return int(off), dtype
+
+
+def _ols_mapped_sums(path, offset: int, dtype, nt: int, npix: int, d: np.ndarray, tstep: int,
+                     need_syy: bool = True, nthreads: int | None = None, piece: int = 16384,
+                     band: int = 65536):
+    """:func:`_ols_stream_sums` (same sums, same float32 slabs of ``tstep`` steps, same shift)
+    for a variable stored as one contiguous block at ``offset`` of file ``path``, read where the
+    page cache holds it (``mmap``: no copy into fresh memory), so that the data cross memory
+    once. Pixels are taken ``piece`` at a time (a size that keeps a piece's slab and its sums in
+    the CPU cache) through every time step: a slab of the piece is shifted into a small buffer,
+    its sums taken with BLAS, and the NaN handling runs only for the pixels with a missing
+    value there (for the whole slab in place when they are many). Once a ``band`` of pixels is
+    done its pages are released from the mapping (``MADV_DONTNEED``; they stay in the page
+    cache): the process holds about ``nthreads * band * nt`` values of the file at a time.
+    Without ``need_syy`` the sums have 5 rows (no sum of y'^2). None if the file cannot be mapped.
+    """
+    import mmap
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    if nthreads is None:
+        nthreads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    nthreads = max(1, min(int(nthreads), npix // 65536))
+    bounds = np.linspace(0, npix, nthreads + 1).astype(int)
+    item = np.dtype(dtype).itemsize
+    acc = np.empty((6 if need_syy else 5, npix))
+    shift = np.empty(npix, np.float32)
+    Ds = []
+    for k0 in range(0, nt, tstep):
+        dk = d[k0:k0 + tstep]
+        Ds.append(np.stack([np.ones_like(dk), dk, dk * dk]).astype(np.float32))
+    # n, sum d, sum d^2 as if every value were valid; the missing ones are subtracted below
+    Dsums = [D.sum(axis=1, dtype=np.float64) for D in Ds]
+    total = np.sum(Dsums, axis=0)
+    page = mmap.PAGESIZE
+    lead = offset % mmap.ALLOCATIONGRANULARITY
+    row = npix * item
+
+    def release(m, a, b):  # the whole pages of pixels a:b at every step
+        for k in range(nt):
+            lo, hi = lead + k * row + a * item, lead + k * row + b * item
+            lo = -(-lo // page) * page
+            hi -= hi % page
+            if hi > lo:
+                m.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+
+    def part(m, data, a, b):
+        buf = np.empty((tstep, min(piece, b - a)), np.float32)
+        R = np.empty((2, buf.shape[1]), np.float32)
+        for b0 in range(a, b, band):
+            b1 = min(b, b0 + band)
+            for p0 in range(b0, b1, piece):
+                p1 = min(b1, p0 + piece)
+                sh, av = shift[p0:p1], acc[:, p0:p1]
+                dn = np.isfinite(data[0, p0:p1])  # pixels whose shift is set: valid at the first step
+                np.copyto(sh, np.float32(0))
+                np.copyto(sh, data[0, p0:p1], where=dn, casting="unsafe")
+                av[:3] = total[:, None]
+                av[3:] = 0.0
+                all_set = bool(dn.all())
+                for j, D in enumerate(Ds):
+                    k = j * tstep
+                    s = np.subtract(data[k:k + D.shape[1], p0:p1], sh, out=buf[:D.shape[1], :p1 - p0])
+                    r = np.matmul(D[:2], s, out=R[:, :p1 - p0])
+                    q = np.einsum("ij,ij->j", s, s) if need_syy else None
+                    # a column sum is finite iff the pixel has no missing value here (NaN and inf
+                    # propagate); such pixels need nothing more once their shift is set
+                    if all_set and math.isfinite(r[0].sum()):  # the whole piece (one call)
+                        av[3:5] += r
+                        if need_syy:
+                            av[5] += q
+                        continue
+                    slow = ~np.isfinite(r[0])
+                    slow |= ~dn
+                    nslow = np.count_nonzero(slow)
+                    if nslow > s.shape[1] // 8:  # many (land, clouds): the whole slab in place
+                        ok = np.isfinite(s)
+                        if not dn.any() and not ok.any():  # no value yet, none here (land)
+                            av[:3] -= Dsums[j][:, None]
+                            continue
+                        if not dn.all():
+                            first = _new_shifts(s, ok, dn)
+                            if first is not None:
+                                sh += first
+                                s -= first
+                                all_set = bool(dn.all())
+                        nok = ~ok
+                        np.copyto(s, np.float32(0), where=nok)
+                        av[:3] -= D @ nok.astype(np.float32)
+                        np.matmul(D[:2], s, out=r)
+                        if need_syy:
+                            q = np.einsum("ij,ij->j", s, s)
+                    elif nslow:  # a few: those pixels only
+                        idx = np.flatnonzero(slow)
+                        sub = s[:, idx]
+                        ok = np.isfinite(sub)
+                        dsub = dn[idx]
+                        first = _new_shifts(sub, ok, dsub)
+                        if first is not None:
+                            sh[idx] += first
+                            dn[idx] = dsub
+                            sub -= first
+                            all_set = bool(dn.all())
+                        nok = ~ok
+                        np.copyto(sub, np.float32(0), where=nok)
+                        av[:3, idx] -= D @ nok.astype(np.float32)
+                        r[:, idx] = D[:2] @ sub
+                        if need_syy:
+                            q[idx] = np.einsum("ij,ij->j", sub, sub)
+                    av[3:5] += r
+                    if need_syy:
+                        av[5] += q
+            release(m, b0, b1)
+
+    try:
+        with open(path, "rb") as fh:
+            m = mmap.mmap(fh.fileno(), nt * row + lead, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ,
+                          offset=offset - lead)
+    except (OSError, ValueError):  # a file system without mmap, a file shorter than its header says
+        return None
+    data = np.frombuffer(m, dtype, nt * npix, lead).reshape(nt, npix)
+    try:
+        with ThreadPoolExecutor(nthreads) as ex, threadpool_limits(1):
+            list(ex.map(lambda ab: part(m, data, *ab), zip(bounds[:-1], bounds[1:])))
+    finally:
+        data = None  # no view may outlive the mapping
+        m.close()
+    return acc, shift
+
+
+def _new_shifts(s: np.ndarray, ok: np.ndarray, done: np.ndarray):
+    """For the columns of ``s`` (steps, pixels) valid (``ok``) for the first time (not ``done``):
+    their first valid value, to become their shift (their sums are still zero); 0 elsewhere.
+    Marks them in ``done`` (in place); None if there are none."""
+    new = ok.any(axis=0)
+    new &= ~done
+    if not new.any():
+        return None
+    first = np.take_along_axis(s, ok.argmax(axis=0)[None], axis=0)[0]
+    done |= new
+    return np.where(new, first, np.float32(0))
 
 
 def _ols_stream_columns(acc: np.ndarray, shift: np.ndarray, t0: float, min_count: int) -> dict:
