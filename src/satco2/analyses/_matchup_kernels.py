@@ -1,0 +1,70 @@
+"""Numba kernels of :mod:`satco2.analyses.matchups`: one pass over the observations instead of a
+numpy pass per step (compiled on first use, cached on disk, without the GIL).
+
+Each kernel gives exactly what the numpy expression in its docstring gives (tested bitwise in
+``tests/test_matchups.py``); they are plain loops, no formula of their own.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True, nogil=True)
+def cell_positions(x, e):
+    """``np.searchsorted(e, x, side="right") - 1`` for ascending edges ``e`` (NaN sorts after
+    every edge, as in numpy). Regular edges: the cell from arithmetic, checked against its two
+    edges (bisection when the check fails: rounding, irregular or infinite edges)."""
+    n = x.size
+    m = e.size
+    out = np.empty(n, np.int64)
+    f0 = float(e[0])
+    f1 = float(e[m - 1])
+    regular = m >= 3 and np.isfinite(f0) and np.isfinite(f1) and f1 > f0
+    inv = (m - 1) / (f1 - f0) if regular else 0.0
+    for p in range(n):
+        v = x[p]
+        if v != v:  # NaN
+            out[p] = m - 1
+            continue
+        if v < e[0]:
+            out[p] = -1
+            continue
+        if v >= e[m - 1]:
+            out[p] = m - 1
+            continue
+        if regular:
+            g = int((float(v) - f0) * inv)
+            if g > m - 2:
+                g = m - 2
+            if g < 0:
+                g = 0
+            if e[g] <= v and v < e[g + 1]:
+                out[p] = g
+                continue
+        lo, hi = 0, m  # first edge > v, in e[lo:hi]
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if e[mid] <= v:
+                lo = mid + 1
+            else:
+                hi = mid
+        out[p] = lo - 1
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def wrap(x, e0):
+    """``(x - e0) % 360.0 + e0`` (Python's and numpy's floored remainder)."""
+    out = np.empty(x.size)
+    for p in range(x.size):
+        out[p] = (x[p] - e0) % 360.0 + e0
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def gather_into(block, o0, o1, o2, k, i, j, idx, out):
+    """``out[idx] = block[k[idx] - o0, i[idx] - o1, j[idx] - o2]`` in one pass."""
+    for q in range(idx.size):
+        p = idx[q]
+        out[p] = block[k[p] - o0, i[p] - o1, j[p] - o2]
