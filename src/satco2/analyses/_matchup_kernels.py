@@ -58,7 +58,11 @@ def wrap(x, e0):
     """``(x - e0) % 360.0 + e0`` (Python's and numpy's floored remainder)."""
     out = np.empty(x.size)
     for p in range(x.size):
-        out[p] = (x[p] - e0) % 360.0 + e0
+        d = x[p] - e0
+        if 0.0 < d < 360.0:  # already in range: the remainder is d itself
+            out[p] = d + e0
+        else:
+            out[p] = d % 360.0 + e0
     return out
 
 

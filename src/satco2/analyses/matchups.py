@@ -656,10 +656,18 @@ def match_pieces(pieces, da: xr.DataArray, quantity: str, window_days: float = 0
         for piece in pieces:
             yield match(piece, *args, grid=grid, cache=cache)
         return
+    pieces = iter(pieces)
+    first = next(pieces, None)
+    if first is None:
+        return
+    second = next(pieces, None)
+    if second is None:  # one piece: its chunks are the parallelism (threads of the scheduler)
+        yield match(first, *args, grid=grid, cache=cache)
+        return
     with ThreadPoolExecutor(workers, thread_name_prefix="satco2-matchup") as ex:
         pending: deque = deque()
         try:
-            for piece in pieces:
+            for piece in _chain(first, _chain(second, pieces)):
                 pending.append(ex.submit(match, piece, *args, grid=grid, cache=cache, scheduler=inner))
                 if len(pending) >= workers:
                     yield pending.popleft().result()
