@@ -295,10 +295,21 @@ def test_kernels_equal_their_numpy_expressions():
     for e in (regular, irregular, mu._edges(np.array([5.0])), mu._edges(np.array([1.0, 2.0]))):
         lo, hi = (float(e[0]), float(e[-1])) if np.isfinite(e[0]) else (-10.0, 10.0)
         x = np.r_[rng.uniform(lo - 1, hi + 1, 20000), e, e[1:-1] - 1e-12, np.nan, -np.inf, np.inf]
-        np.testing.assert_array_equal(K.cell_positions(x, e), np.searchsorted(e, x, side="right") - 1)
+        pos = np.searchsorted(e, x, side="right") - 1
+        np.testing.assert_array_equal(K.cell_positions(x, e), pos)
+        for last in (True, False):
+            idx, ok = K.cells(x, e, last)
+            np.testing.assert_array_equal(idx, np.clip(pos, 0, e.size - 2))
+            want = (pos >= 0) & (pos < e.size - 1) & np.isfinite(x) | (last & (x == e[-1]))
+            np.testing.assert_array_equal(ok, want)
+            assert ok.any() and not ok.all()
     te = pd.date_range("2020-01-01", periods=366, freq="D").values.astype("datetime64[ns]").view(np.int64)
     t = np.r_[rng.integers(te[0] - 10**14, te[-1] + 10**14, 20000), te, te - 1, np.iinfo(np.int64).min]
-    np.testing.assert_array_equal(K.cell_positions(t, te), np.searchsorted(te, t, side="right") - 1)
+    pos = np.searchsorted(te, t, side="right") - 1
+    np.testing.assert_array_equal(K.cell_positions(t, te), pos)
+    k, in_time = K.cells(t, te, False)
+    np.testing.assert_array_equal(k, np.clip(pos, 0, te.size - 2))
+    np.testing.assert_array_equal(in_time, (pos >= 0) & (pos < te.size - 1) & (t != np.iinfo(np.int64).min))
     lon = np.r_[rng.uniform(-720, 720, 20000), -180.0, 180.0, 0.0, -0.0, 360.0, np.nan]
     for e0 in (-180.0, 0.0, 99.97916666666667):
         np.testing.assert_array_equal(K.wrap(lon, e0), (lon - e0) % 360.0 + e0)

@@ -54,6 +54,25 @@ def cell_positions(x, e):
 
 
 @numba.njit(cache=True, nogil=True)
+def cells(x, e, last_edge_inside):
+    """Cell of each ``x`` between ascending edges ``e`` and whether it lies inside, in one pass:
+    with ``pos = searchsorted(e, x, "right") - 1`` (:func:`cell_positions`), the cell is
+    ``clip(pos, 0, e.size - 2)`` and inside is ``(0 <= pos < e.size - 1) & isfinite(x)``, or
+    also ``x == e[-1]`` when ``last_edge_inside`` (the last edge belongs to the last cell)."""
+    pos = cell_positions(x, e)
+    m = e.size
+    idx = np.empty(x.size, np.int64)
+    ok = np.empty(x.size, np.bool_)
+    last = e[m - 1]
+    for p in range(x.size):
+        q = pos[p]
+        v = x[p]
+        ok[p] = (q >= 0 and q < m - 1 and v - v == 0) or (last_edge_inside and v == last)
+        idx[p] = 0 if q < 0 else (m - 2 if q > m - 2 else q)
+    return idx, ok
+
+
+@numba.njit(cache=True, nogil=True)
 def wrap(x, e0):
     """``(x - e0) % 360.0 + e0`` (Python's and numpy's floored remainder)."""
     out = np.empty(x.size)

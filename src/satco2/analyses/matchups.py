@@ -160,17 +160,12 @@ class Grid:
         t = np.asarray(time).astype("datetime64[ns]").view(np.int64)
         lon_w = self.wrap_lon(lon)
         out = {"lon_w": lon_w, "t_ns": t}
-        inside = np.ones(t.size, bool)
-        for name, x, e in (("i", np.asarray(lat, float), self.lat_edges),
-                           ("j", lon_w, self.lon_edges)):
-            pos = K.cell_positions(np.ascontiguousarray(x), e)  # = searchsorted(e, x, "right") - 1
-            ok = (pos >= 0) & (pos < e.size - 1) & np.isfinite(x)
-            ok |= (x == e[-1])  # the last edge belongs to the last cell
-            out[name] = np.clip(pos, 0, e.size - 2)
-            inside &= ok
-        pos = K.cell_positions(np.ascontiguousarray(t), self.t_edges)
-        in_time = (pos >= 0) & (pos < self.t_edges.size - 1) & (t != np.iinfo(np.int64).min)
-        k = np.clip(pos, 0, self.t_edges.size - 2)
+        # cells: searchsorted(e, x, "right") - 1, clipped; inside its edges (the last edge of
+        # lat/lon belongs to the last cell, a period's end to the next period; NaT is before all)
+        out["i"], inside = K.cells(np.ascontiguousarray(lat, float), self.lat_edges, True)
+        out["j"], ok = K.cells(np.ascontiguousarray(lon_w), self.lon_edges, True)
+        inside &= ok
+        k, in_time = K.cells(np.ascontiguousarray(t), self.t_edges, False)
         out.update(k=k, in_space=inside, in_time=in_time)
         if window_days > 0:
             d = int(window_days * 86400e9)
@@ -178,9 +173,9 @@ class Grid:
             hi = np.searchsorted(self.t_mid, t + d, side="right") - 1
             out["k_lo"] = np.minimum(lo - k, 0)
             out["k_hi"] = np.maximum(hi - k, 0)
-        else:
-            out["k_lo"] = np.zeros_like(k)
-            out["k_hi"] = np.zeros_like(k)
+        else:  # calloc'd zeros: no pass over memory
+            out["k_lo"] = np.zeros(k.shape, k.dtype)
+            out["k_hi"] = np.zeros(k.shape, k.dtype)
         return out
 
 
