@@ -313,6 +313,15 @@ def test_kernels_equal_their_numpy_expressions():
     lon = np.r_[rng.uniform(-720, 720, 20000), -180.0, 180.0, 0.0, -0.0, 360.0, np.nan]
     for e0 in (-180.0, 0.0, 99.97916666666667):
         np.testing.assert_array_equal(K.wrap(lon, e0), (lon - e0) % 360.0 + e0)
+    chunks = ((3, 3, 1), (4, 2, 4, 1), (5, 5))  # irregular, as Dask allows
+    tabs = [np.repeat(np.arange(len(c)), c) for c in chunks]
+    kk, ii, jj = rng.integers(0, 7, 5000), rng.integers(0, 11, 5000), rng.integers(0, 10, 5000)
+    key = (tabs[0][kk] * 4 + tabs[1][ii]) * 2 + tabs[2][jj]
+    order, starts, ends, keys = K.group_by_chunk(kk, ii, jj, *tabs, 4, 2, 3 * 4 * 2)
+    np.testing.assert_array_equal(order, np.argsort(key, kind="stable"))
+    np.testing.assert_array_equal(keys, np.unique(key))
+    np.testing.assert_array_equal(ends - starts, np.bincount(key)[np.unique(key)])
+    assert starts[0] == 0 and ends[-1] == 5000 and (starts[1:] == ends[:-1]).all()
     block = rng.normal(size=(4, 5, 6)).astype("float32")
     k, i, j = rng.integers(10, 14, 50), rng.integers(20, 25, 50), rng.integers(30, 36, 50)
     idx = rng.permutation(50)[:30]

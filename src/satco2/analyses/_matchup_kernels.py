@@ -91,3 +91,40 @@ def gather_into(block, o0, o1, o2, k, i, j, idx, out):
     for q in range(idx.size):
         p = idx[q]
         out[p] = block[k[p] - o0, i[p] - o1, j[p] - o2]
+
+
+@numba.njit(cache=True, nogil=True)
+def group_by_chunk(k, i, j, tk, ti, tj, n1, n2, nkeys):
+    """Observations grouped by chunk: the flat chunk key ``(tk[k] * n1 + ti[i]) * n2 + tj[j]``
+    (``t*``: the chunk of every cell along an axis) and a counting sort of it, the same order as
+    ``np.argsort(key, kind="stable")``. Returns that order and, per touched chunk in key order,
+    its start and end in it and its key."""
+    n = k.size
+    key = np.empty(n, np.int64)
+    counts = np.zeros(nkeys + 1, np.int64)
+    for p in range(n):
+        c = (tk[k[p]] * n1 + ti[i[p]]) * n2 + tj[j[p]]
+        key[p] = c
+        counts[c + 1] += 1
+    ng = 0
+    for c in range(nkeys):
+        if counts[c + 1] > 0:
+            ng += 1
+        counts[c + 1] += counts[c]
+    pos = counts[:nkeys].copy()
+    order = np.empty(n, np.int64)
+    for p in range(n):
+        c = key[p]
+        order[pos[c]] = p
+        pos[c] += 1
+    starts = np.empty(ng, np.int64)
+    ends = np.empty(ng, np.int64)
+    keys = np.empty(ng, np.int64)
+    g = 0
+    for c in range(nkeys):
+        if counts[c + 1] > counts[c]:
+            starts[g] = counts[c]
+            ends[g] = counts[c + 1]
+            keys[g] = c
+            g += 1
+    return order, starts, ends, keys

@@ -485,22 +485,30 @@ def extract(da: xr.DataArray, k, i, j, k_lo, k_hi, half_t: int, half_px: int, st
         if geo is not None:
             _distances(out, k, i, j, *geo)
         return out
+    from . import _matchup_kernels as K
+
     bounds = _chunk_bounds(data.chunks)
     nch = [b.size - 1 for b in bounds]
-    ck, ci, cj = (_chunk_of(b, c, x) for b, c, x in zip(bounds, data.chunks, (k, i, j)))
-    key = (ck * nch[1] + ci) * nch[2] + cj
-    if nch[0] * nch[1] * nch[2] < 2**16:  # numpy sorts 16-bit integers by radix: O(n)
-        key = key.astype(np.uint16)
-    order = np.argsort(key, kind="stable")
-    skey = key[order]
-    starts = np.flatnonzero(np.r_[True, skey[1:] != skey[:-1]])
-    ends = np.r_[starts[1:], n]
+    nkeys = nch[0] * nch[1] * nch[2]
+    if nkeys <= 4 * n + 2**20:  # one counting sort by flat chunk key (numba, two passes)
+        tabs = [np.repeat(np.arange(len(c), dtype=np.int64), c) for c in data.chunks]
+        order, starts, ends, gkey = K.group_by_chunk(
+            np.asarray(k, np.int64), np.asarray(i, np.int64), np.asarray(j, np.int64), *tabs,
+            nch[1], nch[2], nkeys)
+    else:  # more chunks than observations: a stable argsort of the keys
+        ck, ci, cj = (_chunk_of(b, c, x) for b, c, x in zip(bounds, data.chunks, (k, i, j)))
+        key = (ck * nch[1] + ci) * nch[2] + cj
+        order = np.argsort(key, kind="stable")
+        skey = key[order]
+        starts = np.flatnonzero(np.r_[True, skey[1:] != skey[:-1]])
+        ends = np.r_[starts[1:], n]
+        gkey = skey[starts]
+    cks, cis, cjs = gkey // (nch[1] * nch[2]), (gkey // nch[2]) % nch[1], gkey % nch[2]
     blocks = data.to_delayed()
     halo = (half_t, half_px, half_px)
     threads = _local_threads(scheduler)
     if threads:  # threads or sync: no task graph, the chunks' observations in place
-        out = _extract_local(data, blocks, bounds, halo, order, starts, ends,
-                             (ck[order[starts]], ci[order[starts]], cj[order[starts]]),
+        out = _extract_local(data, blocks, bounds, halo, order, starts, ends, (cks, cis, cjs),
                              k, i, j, k_lo, k_hi, stat, cache, min(threads, len(starts)))
         if geo is not None:
             _distances(out, k, i, j, *geo)
@@ -520,7 +528,6 @@ def extract(da: xr.DataArray, k, i, j, k_lo, k_hi, half_t: int, half_px: int, st
     ks, is_, js = k[order], i[order], j[order]
     los, his = (k_lo[order], k_hi[order]) if half_t else (None, None)
     gs = None if geo is None else [np.asarray(a)[order] for a in geo[:3]]
-    cks, cis, cjs = ck[order[starts]], ci[order[starts]], cj[order[starts]]
     tasks = []
     for n_g, (s, e) in enumerate(zip(starts, ends)):
         c = (int(cks[n_g]), int(cis[n_g]), int(cjs[n_g]))
