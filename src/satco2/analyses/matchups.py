@@ -56,6 +56,7 @@ Semantics:
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import uuid
 from collections import OrderedDict
@@ -188,14 +189,13 @@ def memory_limit() -> int:
     gateway cluster's) that worker's ``memory_limit``; else the smallest of the physical memory,
     the process's cgroup limit (``memory.max``, v1 ``memory.limit_in_bytes``), its address-space
     rlimit and JupyterHub's ``MEM_LIMIT`` of the user's server (any that is set)."""
-    try:
-        from distributed import get_worker
-
+    try:  # a worker has imported distributed; elsewhere there is nothing to import it for
+        get_worker = sys.modules["distributed"].get_worker
         w = get_worker()
         lim = getattr(getattr(w, "memory_manager", None), "memory_limit", None) or getattr(w, "memory_limit", None)
         if lim:
             return int(lim)
-    except (ImportError, ValueError, AttributeError):
+    except (KeyError, ValueError, AttributeError):
         pass
     limits = []
     try:
