@@ -9,10 +9,12 @@
 2. The same match-up three ways, each from the on-disk Zarr store and the in-memory points, same
    semantics (nearest time label = the day containing the record, nearest lat/lon cell; every
    point lies inside the cube), results checked equal:
-   - satco2: ``satco2.analyses.matchups.match_pieces`` (pixel positions by binary search on cell
-     edges, points grouped by Zarr/Dask chunk, one task per touched chunk; pieces of 2 M points as
-     ``match_file`` streams them, as many pieces at once as workers), dask threaded scheduler with
-     2 workers; it also computes flags, distances, pixel coordinates and valid counts;
+   - satco2: ``satco2.analyses.matchups.match_pieces`` (pixel positions from the cell edges,
+     points sorted by Zarr/Dask chunk once, each touched chunk decoded once through the chunk
+     cache and its points' values gathered in place; pieces of 2 M points as ``match_file``
+     streams them, as many pieces at once as workers, their threads decoding different chunks),
+     dask threaded scheduler with 2 workers, then 1; it also computes flags, distances, pixel
+     coordinates and valid counts;
    - xarray: vectorised ``da.sel(time=..., lat=..., lon=..., method="nearest")`` on the lazily
      opened store (pointwise indexers on the dask array), same scheduler;
    - DuckDB: the cube exported chunk by chunk to Parquet as (flat grid index, value), then

@@ -283,6 +283,115 @@ def test_pieces_of_a_file_read_each_chunk_once(tmp_path):
     np.testing.assert_allclose(one.table.model_value.values, want.values)
 
 
+def test_kernels_equal_their_numpy_expressions():
+    """The numba kernels give bitwise what the numpy expressions they replace give: cells on
+    regular, irregular, single-cell (infinite edges) and time grids, with values on the edges,
+    outside, NaN and NaT; longitude wrapping; the gather."""
+    from satco2.analyses import _matchup_kernels as K
+
+    rng = np.random.default_rng(3)
+    regular = mu._edges(20 + np.arange(1200) / 24)
+    irregular = mu._edges(np.cumsum(rng.uniform(0.01, 1.0, 300)))
+    for e in (regular, irregular, mu._edges(np.array([5.0])), mu._edges(np.array([1.0, 2.0]))):
+        lo, hi = (float(e[0]), float(e[-1])) if np.isfinite(e[0]) else (-10.0, 10.0)
+        x = np.r_[rng.uniform(lo - 1, hi + 1, 20000), e, e[1:-1] - 1e-12, np.nan, -np.inf, np.inf]
+        pos = np.searchsorted(e, x, side="right") - 1
+        np.testing.assert_array_equal(K.cell_positions(x, e), pos)
+        for last in (True, False):
+            idx, ok = K.cells(x, e, last)
+            np.testing.assert_array_equal(idx, np.clip(pos, 0, e.size - 2))
+            want = (pos >= 0) & (pos < e.size - 1) & np.isfinite(x) | (last & (x == e[-1]))
+            np.testing.assert_array_equal(ok, want)
+            assert ok.any() and not ok.all()
+    te = pd.date_range("2020-01-01", periods=366, freq="D").values.astype("datetime64[ns]").view(np.int64)
+    t = np.r_[rng.integers(te[0] - 10**14, te[-1] + 10**14, 20000), te, te - 1, np.iinfo(np.int64).min]
+    pos = np.searchsorted(te, t, side="right") - 1
+    np.testing.assert_array_equal(K.cell_positions(t, te), pos)
+    k, in_time = K.cells(t, te, False)
+    np.testing.assert_array_equal(k, np.clip(pos, 0, te.size - 2))
+    np.testing.assert_array_equal(in_time, (pos >= 0) & (pos < te.size - 1) & (t != np.iinfo(np.int64).min))
+    lon = np.r_[rng.uniform(-720, 720, 20000), -180.0, 180.0, 0.0, -0.0, 360.0, np.nan]
+    for e0 in (-180.0, 0.0, 99.97916666666667):
+        np.testing.assert_array_equal(K.wrap(lon, e0), (lon - e0) % 360.0 + e0)
+    chunks = ((3, 3, 1), (4, 2, 4, 1), (5, 5))  # irregular, as Dask allows
+    tabs = [np.repeat(np.arange(len(c)), c) for c in chunks]
+    kk, ii, jj = rng.integers(0, 7, 5000), rng.integers(0, 11, 5000), rng.integers(0, 10, 5000)
+    key = (tabs[0][kk] * 4 + tabs[1][ii]) * 2 + tabs[2][jj]
+    order, starts, ends, keys = K.group_by_chunk(kk, ii, jj, *tabs, 4, 2, 3 * 4 * 2)
+    np.testing.assert_array_equal(order, np.argsort(key, kind="stable"))
+    np.testing.assert_array_equal(keys, np.unique(key))
+    np.testing.assert_array_equal(ends - starts, np.bincount(key)[np.unique(key)])
+    assert starts[0] == 0 and ends[-1] == 5000 and (starts[1:] == ends[:-1]).all()
+    block = rng.normal(size=(4, 5, 6)).astype("float32")
+    k, i, j = rng.integers(10, 14, 50), rng.integers(20, 25, 50), rng.integers(30, 36, 50)
+    idx = rng.permutation(50)[:30]
+    out = np.full(50, np.nan)
+    K.gather_into(block, 10, 20, 30, k, i, j, idx, out)
+    want = np.full(50, np.nan)
+    want[idx] = block[k[idx] - 10, i[idx] - 20, j[idx] - 30]
+    np.testing.assert_array_equal(out, want)
+
+
+@pytest.mark.parametrize("stat, D, K", [("nearest", 0, 0), ("nearest", 1, 2), ("median", 0, 1)])
+def test_local_threads_and_task_graph_agree(stat, D, K):
+    """The local path (chunks read in threads, values gathered in place) gives what the task
+    graph a distributed cluster runs gives, column for column, with 1 or 3 threads and a shared
+    cache; and on a cluster the cache's default budget is a quarter of the worker's memory
+    limit, not of the machine's memory."""
+    from distributed import Client
+
+    da = _cube().chunk({"time": 2, "lat": 3, "lon": 4})
+    rng = np.random.default_rng(5)
+    n = 500
+    obs = pd.DataFrame({"time": pd.Timestamp("2011-01-01") + pd.to_timedelta(rng.uniform(-1, 7, n), unit="D"),
+                        "lat": rng.uniform(29.9, 30.9, n), "lon": rng.uniform(119.9, 121.1, n),
+                        "value": 1.0})
+    with dask.config.set(scheduler="sync"):
+        one = mu.match(obs, da, "value", D, K, stat)
+    with dask.config.set(scheduler="threads", num_workers=3):
+        cache = mu.ChunkCache()
+        three = mu.match(obs, da, "value", D, K, stat, cache=cache)
+        assert cache.reads == len(cache._store()["blocks"]) > 1  # each touched chunk read once
+        again = mu.match(obs, da, "value", D, K, stat, cache=cache)
+        assert cache.reads == len(cache._store()["blocks"])
+        cache.clear()
+    with Client(processes=False, n_workers=1, threads_per_worker=2, memory_limit="1GiB",
+                dashboard_address=":0") as client:
+        graph = mu.match(obs, da, "value", D, K, stat, cache=mu.ChunkCache())
+        budget = client.submit(lambda c: c.max_bytes, mu.ChunkCache(), pure=False).result()
+    assert budget == 2**30 // 4
+    for r in (three, again, graph):
+        pd.testing.assert_frame_equal(one, r, check_exact=True)
+    assert (one.flag == "outside_period").any() and (one.flag == "ok").any()
+
+
+def test_cache_budget_follows_the_memory_limit(monkeypatch):
+    """The default budget is a quarter of the limit of this process's memory (here JupyterHub's
+    MEM_LIMIT), and a chunk that another thread is reading is not waited for with wait=False."""
+    import threading
+
+    monkeypatch.setenv("MEM_LIMIT", str(64 * 2**20))
+    assert mu.memory_limit() == 64 * 2**20 and mu.ChunkCache().max_bytes == 16 * 2**20
+    assert mu.ChunkCache(1000).max_bytes == 1000
+    cache = mu.ChunkCache()
+    started, release = threading.Event(), threading.Event()
+
+    def slow():
+        started.set()
+        release.wait(10)
+        return np.ones(3)
+
+    t = threading.Thread(target=cache.get, args=("a", slow))
+    t.start()
+    started.wait(10)
+    assert cache.get("a", lambda: np.zeros(3), wait=False) is None  # being read elsewhere
+    release.set()
+    t.join()
+    np.testing.assert_array_equal(cache.get("a", lambda: np.zeros(3), wait=False), np.ones(3))
+    assert cache.reads == 1
+    cache.clear()
+
+
 def test_streamed_pieces_equal_one_piece(tmp_path):
     """Out of core: a long CSV read in pieces of 37 rows gives the table and statistics of one
     read (streamed sums = statistics of all pairs)."""

@@ -22,9 +22,12 @@ it) and extracts all its observations' windows at once
 (:func:`satco2.science.validation.window_values`). The tasks run with whatever Dask scheduler is
 active: the user's gateway cluster from :func:`satco2.compute.get_client`, else threads. The
 pieces of one file share a :class:`ChunkCache` (decoded chunks, least recently used out, a
-quarter of the physical memory by default), so a chunk is read once per file while it fits, and
-as many pieces as workers are matched at once (:func:`match_pieces`: the point-wise numpy work
-runs in threads beside the chunk tasks).
+quarter of the worker's memory limit by default, :func:`memory_limit`), so a chunk is read once
+per file while it fits, and as many pieces as workers are matched at once (:func:`match_pieces`:
+the point-wise work runs in threads beside the chunk reads). On the local threaded or
+synchronous scheduler there is no task graph: each touched chunk is read through the cache and
+its observations' values are gathered in place by index (numba kernels, one pass), the threads
+reading different chunks at once.
 Statistics are accumulated as streaming sums per (region, month)
 (:func:`satco2.science.validation.moments`), so they never need the whole table in memory.
 
@@ -53,6 +56,7 @@ Semantics:
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import uuid
 from collections import OrderedDict
@@ -145,25 +149,24 @@ class Grid:
         e0 = self.lon_edges[0]
         if not np.isfinite(e0):
             return lon
-        return (np.asarray(lon, float) - e0) % 360.0 + e0
+        from . import _matchup_kernels as K  # numba: imported on first use (not by the CLI)
+
+        return K.wrap(np.ascontiguousarray(lon, float), float(e0))  # (lon - e0) % 360 + e0
 
     def locate(self, time, lat, lon, window_days: float = 0.0):
         """Indices ``k, i, j``, in-coverage masks and the per-observation time window
         ``k_lo, k_hi`` (offsets from k) of observations."""
+        from . import _matchup_kernels as K
+
         t = np.asarray(time).astype("datetime64[ns]").view(np.int64)
         lon_w = self.wrap_lon(lon)
         out = {"lon_w": lon_w, "t_ns": t}
-        inside = np.ones(t.size, bool)
-        for name, x, e in (("i", np.asarray(lat, float), self.lat_edges),
-                           ("j", lon_w, self.lon_edges)):
-            pos = np.searchsorted(e, x, side="right") - 1
-            ok = (pos >= 0) & (pos < e.size - 1) & np.isfinite(x)
-            ok |= (x == e[-1])  # the last edge belongs to the last cell
-            out[name] = np.clip(pos, 0, e.size - 2)
-            inside &= ok
-        pos = np.searchsorted(self.t_edges, t, side="right") - 1
-        in_time = (pos >= 0) & (pos < self.t_edges.size - 1) & (t != np.iinfo(np.int64).min)
-        k = np.clip(pos, 0, self.t_edges.size - 2)
+        # cells: searchsorted(e, x, "right") - 1, clipped; inside its edges (the last edge of
+        # lat/lon belongs to the last cell, a period's end to the next period; NaT is before all)
+        out["i"], inside = K.cells(np.ascontiguousarray(lat, float), self.lat_edges, True)
+        out["j"], ok = K.cells(np.ascontiguousarray(lon_w), self.lon_edges, True)
+        inside &= ok
+        k, in_time = K.cells(np.ascontiguousarray(t), self.t_edges, False)
         out.update(k=k, in_space=inside, in_time=in_time)
         if window_days > 0:
             d = int(window_days * 86400e9)
@@ -171,9 +174,9 @@ class Grid:
             hi = np.searchsorted(self.t_mid, t + d, side="right") - 1
             out["k_lo"] = np.minimum(lo - k, 0)
             out["k_hi"] = np.maximum(hi - k, 0)
-        else:
-            out["k_lo"] = np.zeros_like(k)
-            out["k_hi"] = np.zeros_like(k)
+        else:  # calloc'd zeros: no pass over memory
+            out["k_lo"] = np.zeros(k.shape, k.dtype)
+            out["k_hi"] = np.zeros(k.shape, k.dtype)
         return out
 
 
@@ -181,12 +184,49 @@ class Grid:
 # chunk-grouped extraction
 
 
-def default_cache_bytes() -> int:
-    """A quarter of the machine's physical memory: the default budget of a :class:`ChunkCache`."""
+def memory_limit() -> int:
+    """The memory the code running here may use, bytes: inside a Dask distributed worker (a
+    gateway cluster's) that worker's ``memory_limit``; else the smallest of the physical memory,
+    the process's cgroup limit (``memory.max``, v1 ``memory.limit_in_bytes``), its address-space
+    rlimit and JupyterHub's ``MEM_LIMIT`` of the user's server (any that is set)."""
+    try:  # a worker has imported distributed; elsewhere there is nothing to import it for
+        get_worker = sys.modules["distributed"].get_worker
+        w = get_worker()
+        lim = getattr(getattr(w, "memory_manager", None), "memory_limit", None) or getattr(w, "memory_limit", None)
+        if lim:
+            return int(lim)
+    except (KeyError, ValueError, AttributeError):
+        pass
+    limits = []
     try:
-        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 4)
+        limits.append(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):
-        return 2**30
+        pass
+    for f in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            v = Path(f).read_text().strip()
+        except OSError:
+            continue
+        if v.isdigit() and int(v) < 2**60:
+            limits.append(int(v))
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft != resource.RLIM_INFINITY and soft > 0:
+            limits.append(int(soft))
+    except (ImportError, ValueError, OSError):
+        pass
+    env = os.environ.get("MEM_LIMIT", "").strip()
+    if env.isdigit() and int(env) > 0:
+        limits.append(int(env))
+    return int(min(limits)) if limits else 4 * 2**30
+
+
+def default_cache_bytes() -> int:
+    """A quarter of :func:`memory_limit` (the worker's, not the machine's): the default budget of
+    a :class:`ChunkCache`."""
+    return memory_limit() // 4
 
 
 class ChunkCache:
@@ -194,34 +234,47 @@ class ChunkCache:
     recently used first out, at most ``max_bytes``), so that a chunk that the pieces share is read
     and decompressed once, not once per piece. It lives in the process that runs the chunk tasks
     (the calling process with the threaded scheduler; each worker of a distributed cluster keeps
-    its own, found by the cache's id when the tasks arrive); ``clear()`` empties this process's."""
+    its own, found by the cache's id when the tasks arrive); ``clear()`` empties this process's.
+    Without ``max_bytes`` the budget is :func:`default_cache_bytes` of the process that holds
+    the blocks (on a cluster: a quarter of each worker's memory limit)."""
 
     _stores: dict = {}
     _lock = threading.Lock()
 
     def __init__(self, max_bytes: int | None = None, _id: str | None = None):
-        self.max_bytes = default_cache_bytes() if max_bytes is None else int(max_bytes)
+        self._max_bytes = None if max_bytes is None else int(max_bytes)
         self.id = _id or uuid.uuid4().hex
 
-    def __reduce__(self):  # to a worker: the id and budget, not the blocks
-        return (ChunkCache, (self.max_bytes, self.id))
+    def __reduce__(self):  # to a worker: the id and budget (unset: the worker's own), not the blocks
+        return (ChunkCache, (self._max_bytes, self.id))
+
+    @property
+    def max_bytes(self) -> int:
+        """The budget in this process."""
+        return self._store()["max_bytes"]
 
     def _store(self):
         with ChunkCache._lock:
-            return ChunkCache._stores.setdefault(self.id, {"blocks": OrderedDict(), "bytes": 0,
-                                                          "lock": threading.Lock(), "reads": 0,
-                                                          "loading": {}})
+            s = ChunkCache._stores.get(self.id)
+            if s is None:
+                s = ChunkCache._stores[self.id] = {
+                    "blocks": OrderedDict(), "bytes": 0, "lock": threading.Lock(), "reads": 0,
+                    "loading": {},
+                    "max_bytes": default_cache_bytes() if self._max_bytes is None else self._max_bytes}
+            return s
 
-    def get(self, key, load):
+    def get(self, key, load, wait: bool = True):
         """The block ``key``, from the cache or ``load()`` (once: a concurrent request for the
-        same block waits for the first one's read)."""
+        same block waits for the first one's read, or with ``wait=False`` returns None at once)."""
         s = self._store()
         with s["lock"]:
             if key in s["blocks"]:
                 s["blocks"].move_to_end(key)
                 return s["blocks"][key]
             loading = s["loading"].setdefault(key, threading.Lock())
-        with loading:
+        if not loading.acquire(blocking=wait):
+            return None
+        try:
             with s["lock"]:
                 if key in s["blocks"]:
                     return s["blocks"][key]
@@ -229,12 +282,14 @@ class ChunkCache:
             with s["lock"]:
                 s["reads"] += 1
                 s["loading"].pop(key, None)
-                if block.nbytes <= self.max_bytes:
+                if block.nbytes <= s["max_bytes"]:
                     s["blocks"][key] = block
                     s["bytes"] += block.nbytes
-                    while s["bytes"] > self.max_bytes:
+                    while s["bytes"] > s["max_bytes"]:
                         _, old = s["blocks"].popitem(last=False)
                         s["bytes"] -= old.nbytes
+        finally:
+            loading.release()
         return block
 
     @property
@@ -288,10 +343,128 @@ def _extract(pieces, origin, k, i, j, k_lo, k_hi, half_t, half_px, stat, geo=Non
     return out
 
 
+_BATCH = 65_536
+
+
 def _distances(out, k, i, j, olat, olon, ot, glat, glon, gtmid):
-    kk, ii, jj = (k + out["dk"], i + out["di"], j + out["dj"]) if "dk" in out else (k, i, j)
-    out["dist_km"] = V.haversine_km(olat, olon, glat[ii], glon[jj])
-    out["dt_days"] = (ot - gtmid[kk]) / 86400e9
+    """``dist_km`` and ``dt_days`` of the pixel used, in batches that stay in the CPU cache (the
+    same element-wise operations, so the same values, without a fresh 8-byte-per-point array for
+    every step of the formula)."""
+    n = len(k)
+    olat, olon, ot = np.asarray(olat, float), np.asarray(olon, float), np.asarray(ot)
+    moved = "dk" in out and bool(out["dk"].any() or out["di"].any() or out["dj"].any())
+    dist, dt = np.empty(n), np.empty(n)
+    for s in range(0, n, _BATCH):
+        sl = slice(s, s + _BATCH)
+        kk, ii, jj = ((k[sl] + out["dk"][sl], i[sl] + out["di"][sl], j[sl] + out["dj"][sl]) if moved
+                      else (k[sl], i[sl], j[sl]))
+        dist[sl] = V.haversine_km(olat[sl], olon[sl], glat[ii], glon[jj])
+        dt[sl] = (ot[sl] - gtmid[kk]) / 86400e9
+    out["dist_km"], out["dt_days"] = dist, dt
+
+
+def _local_threads(scheduler) -> int:
+    """Threads of the local scheduler that ``scheduler`` (None: the active one) resolves to: 1
+    for ``sync``, dask's ``num_workers`` (else the CPUs) for ``threads``; 0 for any other (a
+    distributed cluster, processes)."""
+    import dask
+    import dask.local
+    import dask.threaded
+
+    f = dask.base.get_scheduler(scheduler=scheduler)
+    if f is dask.local.get_sync:
+        return 1
+    if f is None or f is dask.threaded.get:
+        n = dask.config.get("num_workers", None)
+        return max(1, int(n)) if n else max(1, os.cpu_count() or 1)
+    return 0
+
+
+def _sync(delayed):
+    return lambda: delayed.compute(scheduler="sync")
+
+
+def _range_of(bounds, c: int, halo: int) -> range:
+    """Chunks along one axis that chunk ``c`` with ``halo`` cells on each side touches."""
+    lo = np.searchsorted(bounds, max(bounds[c] - halo, 0), side="right") - 1
+    hi = np.searchsorted(bounds, min(bounds[c + 1] + halo, bounds[-1]) - 1, side="right") - 1
+    return range(int(lo), int(hi) + 1)
+
+
+def _extract_local(data, blocks, bounds, halo, order, starts, ends, cells, k, i, j, k_lo, k_hi,
+                   stat, cache, threads):
+    """:func:`extract` on the local machine: each touched chunk (with its halo) is read through
+    ``cache`` (a temporary one without) and its observations' values are gathered straight into
+    the output by index (no task graph, no copies into chunk order; one numba pass without
+    windows). ``threads`` threads take the chunks in turn; a chunk another thread (or another
+    piece's) is reading is put off to the end instead of waited for, so that the threads decode
+    different chunks at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from . import _matchup_kernels as K
+
+    n = len(k)
+    half_t, half_px = halo[0], halo[1]
+    plain = half_t == 0 and half_px == 0
+    out = {"value": np.full(n, np.nan), "n_valid": np.zeros(n, np.int32),
+           "n_window": np.zeros(n, np.int32), "dk": np.zeros(n, np.int32),
+           "di": np.zeros(n, np.int32), "dj": np.zeros(n, np.int32)}
+    own = cache is None
+    cache = ChunkCache() if own else cache
+    cks, cis, cjs = cells
+    lock = threading.Lock()
+    todo = iter(range(len(starts)))
+
+    def one(g: int, wait: bool) -> bool:
+        c = (int(cks[g]), int(cis[g]), int(cjs[g]))
+        rng = [_range_of(bounds[ax], c[ax], halo[ax]) for ax in range(3)]
+        got = {}
+        for a in rng[0]:
+            for b in rng[1]:
+                for d in rng[2]:  # read in this thread (the chunk's own small graph, synchronously)
+                    blk = cache.get((data.name, a, b, d), _sync(blocks[a, b, d]), wait=wait)
+                    if blk is None:
+                        return False
+                    got[a, b, d] = blk
+        origin = (int(bounds[0][rng[0][0]]), int(bounds[1][rng[1][0]]), int(bounds[2][rng[2][0]]))
+        idx = order[starts[g]:ends[g]]
+        if plain:
+            K.gather_into(got[c], origin[0], origin[1], origin[2], k, i, j, idx, out["value"])
+            return True
+        block = _assemble([[[got[a, b, d] for d in rng[2]] for b in rng[1]] for a in rng[0]])
+        r = V.window_values(block, k[idx] - origin[0], i[idx] - origin[1], j[idx] - origin[2],
+                            k_lo[idx] if half_t else None, k_hi[idx] if half_t else None,
+                            half_t, half_px, stat)
+        for name in out:
+            out[name][idx] = r[name]
+        return True
+
+    def work() -> None:
+        later = []
+        while True:
+            with lock:
+                g = next(todo, None)
+            if g is None:
+                break
+            if not one(g, wait=False):
+                later.append(g)
+        for g in later:
+            one(g, wait=True)
+
+    try:
+        if threads <= 1:
+            work()
+        else:
+            with ThreadPoolExecutor(threads, thread_name_prefix="satco2-chunks") as ex:
+                for f in [ex.submit(work) for _ in range(threads)]:
+                    f.result()
+    finally:
+        if own:
+            cache.clear()
+    if plain:
+        out["n_valid"] = np.isfinite(out["value"]).astype(np.int32)
+        out["n_window"][:] = 1
+    return out
 
 
 def extract(da: xr.DataArray, k, i, j, k_lo, k_hi, half_t: int, half_px: int, stat: str,
@@ -312,17 +485,34 @@ def extract(da: xr.DataArray, k, i, j, k_lo, k_hi, half_t: int, half_px: int, st
         if geo is not None:
             _distances(out, k, i, j, *geo)
         return out
+    from . import _matchup_kernels as K
+
     bounds = _chunk_bounds(data.chunks)
     nch = [b.size - 1 for b in bounds]
-    ck, ci, cj = (_chunk_of(b, c, x) for b, c, x in zip(bounds, data.chunks, (k, i, j)))
-    key = (ck * nch[1] + ci) * nch[2] + cj
-    if nch[0] * nch[1] * nch[2] < 2**16:  # numpy sorts 16-bit integers by radix: O(n)
-        key = key.astype(np.uint16)
-    order = np.argsort(key, kind="stable")
-    skey = key[order]
-    starts = np.flatnonzero(np.r_[True, skey[1:] != skey[:-1]])
-    ends = np.r_[starts[1:], n]
+    nkeys = nch[0] * nch[1] * nch[2]
+    if nkeys <= 4 * n + 2**20:  # one counting sort by flat chunk key (numba, two passes)
+        tabs = [np.repeat(np.arange(len(c), dtype=np.int64), c) for c in data.chunks]
+        order, starts, ends, gkey = K.group_by_chunk(
+            np.asarray(k, np.int64), np.asarray(i, np.int64), np.asarray(j, np.int64), *tabs,
+            nch[1], nch[2], nkeys)
+    else:  # more chunks than observations: a stable argsort of the keys
+        ck, ci, cj = (_chunk_of(b, c, x) for b, c, x in zip(bounds, data.chunks, (k, i, j)))
+        key = (ck * nch[1] + ci) * nch[2] + cj
+        order = np.argsort(key, kind="stable")
+        skey = key[order]
+        starts = np.flatnonzero(np.r_[True, skey[1:] != skey[:-1]])
+        ends = np.r_[starts[1:], n]
+        gkey = skey[starts]
+    cks, cis, cjs = gkey // (nch[1] * nch[2]), (gkey // nch[2]) % nch[1], gkey % nch[2]
     blocks = data.to_delayed()
+    halo = (half_t, half_px, half_px)
+    threads = _local_threads(scheduler)
+    if threads:  # threads or sync: no task graph, the chunks' observations in place
+        out = _extract_local(data, blocks, bounds, halo, order, starts, ends, (cks, cis, cjs),
+                             k, i, j, k_lo, k_hi, stat, cache, min(threads, len(starts)))
+        if geo is not None:
+            _distances(out, k, i, j, *geo)
+        return out
     loads: dict = {}
 
     def block(a, b, d):
@@ -334,12 +524,10 @@ def extract(da: xr.DataArray, k, i, j, k_lo, k_hi, half_t: int, half_px: int, st
                 dask_key_name=f"matchup-chunk-{cache.id}-{data.name}-{a}-{b}-{d}")
         return loads[a, b, d]
 
-    halo = (half_t, half_px, half_px)
     # one gather into chunk order; each task then gets contiguous slices (views)
     ks, is_, js = k[order], i[order], j[order]
     los, his = (k_lo[order], k_hi[order]) if half_t else (None, None)
     gs = None if geo is None else [np.asarray(a)[order] for a in geo[:3]]
-    cks, cis, cjs = ck[order[starts]], ci[order[starts]], cj[order[starts]]
     tasks = []
     for n_g, (s, e) in enumerate(zip(starts, ends)):
         c = (int(cks[n_g]), int(cis[n_g]), int(cjs[n_g]))
@@ -484,10 +672,18 @@ def match_pieces(pieces, da: xr.DataArray, quantity: str, window_days: float = 0
         for piece in pieces:
             yield match(piece, *args, grid=grid, cache=cache)
         return
+    pieces = iter(pieces)
+    first = next(pieces, None)
+    if first is None:
+        return
+    second = next(pieces, None)
+    if second is None:  # one piece: its chunks are the parallelism (threads of the scheduler)
+        yield match(first, *args, grid=grid, cache=cache)
+        return
     with ThreadPoolExecutor(workers, thread_name_prefix="satco2-matchup") as ex:
         pending: deque = deque()
         try:
-            for piece in pieces:
+            for piece in _chain(first, _chain(second, pieces)):
                 pending.append(ex.submit(match, piece, *args, grid=grid, cache=cache, scheduler=inner))
                 if len(pending) >= workers:
                     yield pending.popleft().result()
@@ -698,7 +894,9 @@ def match_file(obs_file, product, source: str = "demo", variable: str | None = N
     every observation (``.parquet`` also works), beside it ``<out>.stats.csv`` and
     ``<out>.summary.json``. ``keep_table=False`` keeps memory bounded (the table is only written).
     ``cache_bytes``: the budget of the :class:`ChunkCache` the pieces share (default a quarter of
-    the physical memory, :func:`default_cache_bytes`; 0 reads every chunk again for every piece).
+    the memory limit of the process holding the chunks, :func:`default_cache_bytes`: a cluster
+    worker's ``memory_limit``, else the server's cgroup/``MEM_LIMIT`` limit or the physical
+    memory; 0 reads every chunk again for every piece).
     """
     obs_file = Path(obs_file)
     fmt = format or V.detect_format(obs_file)
