@@ -160,6 +160,21 @@ def _filter(a, n, lo, hi):
 
 
 @numba.njit(cache=True, nogil=True)
+def _filter_into(src, n, dst, c, lo, hi):
+    """Append the values v of src[:n] with lo <= v <= hi to dst[c:] (in order); return the new
+    length. With AVX-512, src must hold 8 readable values past n that never pass (NaN)."""
+    if _COMPRESS:
+        for done in range(0, n, 8):
+            c += _compress8(src, done, dst, c, lo, hi)
+        return c
+    for i in range(n):
+        v = src[i]
+        dst[c] = v
+        c += (v >= lo) & (v <= hi)
+    return c
+
+
+@numba.njit(cache=True, nogil=True)
 def _select2(a, n, k, both):
     """The k-th smallest value of a[:n] (0-based) and, if ``both``, the (k+1)-th; a[:n] is
     overwritten. Quickselect whose partition steps are branch-free filters: a vectorized count
@@ -211,17 +226,18 @@ def _select2(a, n, k, both):
 
 
 @numba.njit(cache=True, nogil=True)
-def _theil_sen(yv, idx, n, inv, samp, work, nsamp=512):
+def _theil_sen(yv, idx, n, inv, samp, work, rowbuf, nsamp=512):
     """Theil–Sen slope (exact median of the pairwise slopes) of yv[:n] and the Mann–Kendall pair
     counts.
 
     ``idx``: positions of the valid values in the full time axis; ``inv[a, b] = 1/(t_b - t_a)``
     (times strictly increasing, so every pair counts, as in scipy.stats.theilslopes). The median is
     found without sorting the n(n-1)/2 slopes: a pseudo-random subsample of pairs brackets it, one
-    vectorized pass over all pairs stores every slope in ``work`` (n(n-1)/2 values) and counts the
-    slopes below the bracket, the slopes inside the bracket are compacted in place (one
-    vcompresspd per 8 slopes on AVX-512, else branch-free), and a selection inside the bracket
-    gives the exact order statistic(s); if the bracket misses (rare), every slope is selected. The
+    vectorized pass over all pairs computes the slopes row by row into ``rowbuf`` (>= n + 8
+    values) and counts the slopes below the bracket, the slopes inside it are appended to ``work``
+    (:func:`_filter_into`: one vcompresspd per 8 slopes on AVX-512, else branch-free), and a
+    selection inside the bracket gives the exact order statistic(s); if the bracket misses
+    (rare), every slope is kept and selected. The
     same pass counts the pairs j > i with y_j > y_i and with y_j < y_i (Mann–Kendall's S is their
     difference). Selections are :func:`_select2`.
     Returns (slope, number of pairs, pairs rising, pairs falling).
@@ -252,13 +268,13 @@ def _theil_sen(yv, idx, n, inv, samp, work, nsamp=512):
             work[i] = samp[i]
         lo = _select2(work, ns, klo, False)[0]
         hi = _select2(samp, ns, khi, False)[0]
-    # 2. per i: the slopes to every later j into work (row after row), the count below the
-    #    bracket and the signs of y_j - y_i (loops the compiler vectorizes; contiguous when the
-    #    series has no gaps)
+    # 2. per i: the slopes to every later j (into rowbuf, which stays in the L1 cache), the count
+    #    below the bracket and the signs of y_j - y_i (loops the compiler vectorizes; contiguous
+    #    when the series has no gaps), then the slopes inside the bracket appended to work
     below = 0
+    nin = 0
     pos = 0
     neg = 0
-    off = 0
     gapless = idx[n - 1] == n - 1
     for i in range(n - 1):
         yi = yv[i]
@@ -271,7 +287,7 @@ def _theil_sen(yv, idx, n, inv, samp, work, nsamp=512):
             for j in range(cnt):
                 d = yv[i + 1 + j] - yi
                 sl = d * row[i + 1 + j]
-                work[off + j] = sl
+                rowbuf[j] = sl
                 b += sl < lo
                 p += d > 0.0
                 q += d < 0.0
@@ -279,19 +295,19 @@ def _theil_sen(yv, idx, n, inv, samp, work, nsamp=512):
             for j in range(cnt):
                 d = yv[i + 1 + j] - yi
                 sl = d * row[idx[i + 1 + j]]
-                work[off + j] = sl
+                rowbuf[j] = sl
                 b += sl < lo
                 p += d > 0.0
                 q += d < 0.0
+        for j in range(cnt, cnt + 8):
+            rowbuf[j] = np.nan  # never inside the bracket: pads the row's last block of 8
         below += b
         pos += p
         neg += q
-        off += cnt
+        nin = _filter_into(rowbuf, cnt, work, nin, lo, hi)
     m = m_all
     k_hi = m // 2
     k_lo = k_hi - 1 if m % 2 == 0 else k_hi
-    # 3. the slopes inside the bracket, compacted in place at the start of work
-    nin = _filter(work, m, lo, hi)
     if not (below <= k_lo and k_hi < below + nin):
         # bracket missed: keep every slope
         nin = 0
@@ -358,7 +374,7 @@ def theil_sen_mk_block(Y, t, month, deseason, min_count, hamed_rao, hr_index, z_
         idx = np.empty(nt, dtype=np.int64)
         work = np.empty(npairs_max + 1)
         samp = np.empty(512)
-        srt = np.empty(nt)
+        srt = np.empty(nt + 8)
         for p in range(blk * npix // nblocks, (blk + 1) * npix // nblocks):
             y = Y[p]
             n = _valid_anomalies(y, month, deseason, tv, yv, t, 0.0)
@@ -370,7 +386,7 @@ def theil_sen_mk_block(Y, t, month, deseason, min_count, hamed_rao, hr_index, z_
                 if not np.isnan(y[i]):
                     idx[k] = i
                     k += 1
-            slope, m, pos, neg = _theil_sen(yv, idx, n, inv, samp, work)
+            slope, m, pos, neg = _theil_sen(yv, idx, n, inv, samp, work, srt)
             if m == 0:
                 continue
             # Mann-Kendall S from the pair counts of the slope pass; the median of y (for the
@@ -402,7 +418,7 @@ def theil_sen_mk_block(Y, t, month, deseason, min_count, hamed_rao, hr_index, z_
             factor = 1.0
             if hamed_rao:
                 if hr_index:  # pymannkendall: slope per axis position, times the gap-closed index
-                    slope_pos = _theil_sen(yv, idx, n, invp, samp, work)[0]
+                    slope_pos = _theil_sen(yv, idx, n, invp, samp, work, srt)[0]
                     factor = _hamed_rao_factor(yv, tv, n, slope_pos, True, z_crit)
                 else:  # slope per unit of t, times t: independent of the unit and the step
                     factor = _hamed_rao_factor(yv, tv, n, slope, False, z_crit)
