@@ -7,6 +7,7 @@ The methods and their sources are documented in :mod:`satco2.science.trends`.
 """
 from __future__ import annotations
 
+import llvmlite.binding as llvm_binding
 import numba
 import numpy as np
 from llvmlite import ir
@@ -16,8 +17,10 @@ from numba.extending import intrinsic
 
 #: compile the in-bracket compaction with AVX-512's compress instruction (vcompresspd) when the
 #: CPU has it; elsewhere LLVM would emulate the masked compress-store lane by lane with branches,
-#: and the branch-free scalar compaction is kept (a compile-time constant for numba)
-_COMPRESS = "avx512f" in __import__("llvmlite.binding", fromlist=["x"]).get_host_cpu_features().flatten()
+#: and the branch-free scalar compaction is kept (a compile-time constant for numba; off when
+#: NUMBA_CPU_NAME asks for another CPU than this one)
+_COMPRESS = (numba.config.CPU_NAME in (None, "host")
+             and "avx512f" in llvm_binding.get_host_cpu_features().flatten())
 
 
 @intrinsic
