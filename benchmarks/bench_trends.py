@@ -6,7 +6,9 @@
    (it would take hours on the full cube); the subset size is printed, and satco2's kernel is
    timed on the same pixels too. Every comparison runs its sides in interleaved rounds
    (``benchmarks._measure``: best of >= 3, 5 under 2 s, spread printed); the load average and
-   thread settings are printed at the start and the end.
+   thread settings are printed at the start and the end. Then ("[1b]") the first Theil-Sen + MK
+   call in fresh processes on a small REAL cube (ERSST v5 of the shared sample data, 20 x 20
+   pixels, 128 months): import time and first ``trend()`` time, wall and CPU.
 2. Per-pixel OLS trend against Debian's ``cdo trend`` on the SAME NetCDF file, end to end
    (reading the file, computing, writing a NetCDF of intercept and slope); both run as
    subprocesses, wall time measured; the slopes are compared.
@@ -149,6 +151,59 @@ def stage_tsmk(inp: str, out: str, lat_chunk: int) -> None:
         res[["slope", "p_value", "z"]].to_netcdf(out, engine="netcdf4")
 
 
+def stage_first(inp: str, out: str, lat_chunk: int) -> None:
+    """A fresh process: open the small REAL cube (ERSST v5, 20 x 20 pixels, 128 months), import
+    ``satco2.science.trends``, then time the first ``trend(theil_sen_mk)``; ``lat_chunk`` 1:
+    run one xarray computation first (xarray imports dask.array, and with it scipy, on its first
+    computation; any analysis pays that once), 0: trend() is the first. Prints one line
+    ``import_s trend_wall_s trend_cpu_s numba_loaded``."""
+    import sys
+
+    import xarray as xr
+
+    da = xr.open_dataset(inp)["sst"].isel(lat=slice(20, 40), lon=slice(60, 80)).load()
+    t0 = time.perf_counter()
+    from satco2.science import trends
+
+    t_imp = time.perf_counter() - t0
+    if lat_chunk:
+        float(da.isel(time=0).mean())
+    c1, t1 = time.process_time(), time.perf_counter()
+    trends.trend(da, method="theil_sen_mk")["slope"].values
+    print(f"{t_imp:.4f} {time.perf_counter() - t1:.4f} {time.process_time() - c1:.4f} "
+          f"{'numba' in sys.modules}", flush=True)
+
+
+def first_call(py: list[str], env: dict, rounds: int = 5) -> None:
+    """The first Theil-Sen + MK call in fresh processes on a small REAL cube (issue 19, item 2):
+    best of ``rounds`` processes each way (printed, not asserted)."""
+    from satco2.testing import shared_data
+
+    try:
+        src = shared_data() / "sst" / "ersstv5_sst.mnmean_2010-2020.nc"
+    except FileNotFoundError as e:
+        print(f"[1b] first call: skipped ({e})")
+        return
+    res = {}
+    for warm in (1, 0):
+        rows = []
+        for _ in range(rounds):
+            out = subprocess.run(py + ["--stage", "first", "--inp", str(src), "--out", "-",
+                                       "--lat-chunk", str(warm)], env=env, check=True,
+                                 capture_output=True, text=True).stdout.split()
+            rows.append((float(out[0]), float(out[1]), float(out[2]), out[3]))
+        res[warm] = rows
+    imp = min(r[0] for r in res[1] + res[0])
+    w1, c1 = min(r[1] for r in res[1]), min(r[2] for r in res[1])
+    w0, c0 = min(r[1] for r in res[0]), min(r[2] for r in res[0])
+    numba = sorted({r[3] for r in res[1] + res[0]})
+    print(f"[1b] first call in a fresh process, small REAL cube (ERSST v5, 20 x 20 pixels, 128 months): "
+          f"import satco2.science.trends {imp:.3f} s; first trend(theil_sen_mk) {w1:.3f} s wall, "
+          f"{c1:.3f} CPU s (target < 0.2 s; best of {rounds} processes); as the process's first xarray "
+          f"computation (xarray then imports dask.array and scipy) {w0:.3f} s wall, {c0:.3f} CPU s; "
+          f"numba imported: {', '.join(numba)}", flush=True)
+
+
 def pmk_block(inp: str, n_pixels: int) -> np.ndarray:
     """(time, n_pixels) float64: the pixels of the middle row that the pymannkendall loop and
     satco2's kernel are both timed on."""
@@ -167,7 +222,7 @@ def pmk_loop(block: np.ndarray) -> list:
 
 
 STAGES = {"ols": stage_ols, "tsmk": stage_tsmk, "ols_stream": stage_ols_stream,
-          "tsmk_stream": stage_tsmk_stream}
+          "tsmk_stream": stage_tsmk_stream, "first": stage_first}
 
 
 def main(argv=None) -> None:
@@ -250,6 +305,8 @@ def main(argv=None) -> None:
                       f"write): {ours:,.0f} pixels/s ({dt:.1f} s best, spread {t1[stage_].spread()}, peak "
                       f"{peaks[stage_]:.2f} GB, {os.cpu_count()} cores); "
                       f"ratio to pymannkendall = {ours / ref:.0f}x (target >= 300x)", flush=True)
+
+            first_call(py, env, a.rounds or 5)
 
         if 2 in parts:
             # 2. OLS vs cdo trend, same file, end to end, interleaved rounds

@@ -33,13 +33,18 @@ def _block(method, y, t=None, alpha=0.05):
     n = y.size
     t = np.arange(n, dtype=float) if t is None else t
     month = (np.arange(n) % 12 + 1).astype(np.int64)
-    res = trends.METHODS[method].block(y[None], t, month, deseason=False, alpha=alpha, min_count=3)[0]
+    res = trends.METHODS[method].block(y[None], t, month, deseason=False, alpha=alpha, min_count=3,
+                                       small=True)[0]
     return dict(zip(trends.METHODS[method].stats, res))
 
 
+@pytest.mark.parametrize("path", ["numba", "numpy"])
 @pytest.mark.parametrize("ties", [False, True])
 @pytest.mark.parametrize("gaps", [False, True])
-def test_theil_sen_mk_matches_pymannkendall_and_scipy(ties, gaps):
+def test_theil_sen_mk_matches_pymannkendall_and_scipy(ties, gaps, path, monkeypatch):
+    """Both paths of ``theil_sen_mk``: the numba kernel and the numba-free numpy path of small
+    inputs (``_trend_small``)."""
+    monkeypatch.setattr(trends, "_use_numpy_path", lambda m, Y: path == "numpy")
     rng = np.random.default_rng(1 + 2 * ties + gaps)
     for k in range(N_SERIES):
         n = int(rng.integers(20, 150))  # > 93 exercises the bracketed median selection
@@ -64,7 +69,10 @@ def test_select2_matches_sort():
     for n in [2, 3, 16, 17, 40, 333, 1500]:
         x = rng.normal(size=n)
         cases += [x, np.round(x * 2) / 2, np.sort(x), np.sort(x)[::-1].copy(), np.zeros(n),
-                  np.where(rng.random(n) < 0.5, 1.0, -1.0)]
+                  np.where(rng.random(n) < 0.5, 1.0, -1.0),
+                  # signed zeros and the smallest subnormals: "v < pivot" is "v <= the float
+                  # below the pivot" in the compress-based filter
+                  rng.choice([0.0, -0.0, 5e-324, -5e-324, 1e-310], size=n)]
     for x in cases:
         ref = np.sort(x)
         for k in {0, len(x) // 2 - 1, len(x) // 2, len(x) - 2, int(rng.integers(0, len(x) - 1))}:
@@ -75,7 +83,7 @@ def test_select2_matches_sort():
             assert K._select2(x.copy(), len(x), k, False)[0] == ref[k]
 
 
-@pytest.mark.parametrize("nsamp", [1024, 8])
+@pytest.mark.parametrize("nsamp", [256, 1024, 8])
 def test_theil_sen_kernel_is_the_exact_median_of_all_pair_slopes(nsamp):
     """The bracketed median equals the median of every pairwise slope computed directly, with and
     without ties, gaps and outliers; ``nsamp=8`` makes the sample's bracket miss often, so the
@@ -101,7 +109,7 @@ def test_theil_sen_kernel_is_the_exact_median_of_all_pair_slopes(nsamp):
         ii, jj = np.triu_indices(n, 1)
         slopes = (yv[jj] - yv[ii]) * inv[idx[ii], idx[jj]]
         got = K._theil_sen(yv, idx, n, inv, np.empty(max(nsamp, 1)), np.empty(m_max + 1),
-                           np.empty(nt), nsamp)
+                           np.empty(nt + 8), nsamp)
         assert got[0] == np.median(slopes), k
         assert got[1] == slopes.size
         assert (got[2], got[3]) == ((yv[jj] > yv[ii]).sum(), (yv[jj] < yv[ii]).sum())
@@ -541,3 +549,80 @@ def test_streamed_ols_loads_neither_xarray_nor_numba(tmp_path):
     assert out.strip() == "[]"
     with netCDF4.Dataset(tmp_path / "o.nc") as nc:
         np.testing.assert_allclose(nc["slope_per_step"][:], 6.0, rtol=0.05)  # +6 per step, months of unequal length
+
+
+def _adversarial_block(rng, nt, npix):
+    """(npix, nt) series that break shortcuts: ties (values on a 0.5 grid), gaps, constant rows,
+    all-missing rows, rows with 3 and 2 valid values, outliers, and float32 rows."""
+    Y = rng.normal(size=(npix, nt)) + 0.05 * np.arange(nt) * rng.normal(size=(npix, 1))
+    Y[::3] = np.round(Y[::3] * 2) / 2
+    Y[1::2][rng.random((len(Y[1::2]), nt)) < 0.2] = np.nan
+    Y[0] = 1.5
+    Y[1] = np.nan
+    Y[2, :-3] = np.nan
+    Y[3, :-2] = np.nan
+    Y[4, rng.integers(0, nt, 4)] = 1e3
+    Y[5, ::2] = Y[5, 1::2][: len(Y[5, ::2])] if nt % 2 == 0 else Y[5, ::2]
+    return Y
+
+
+@pytest.mark.parametrize("deseason", [False, True])
+def test_numpy_small_path_equals_the_numba_kernel_exactly(deseason, monkeypatch):
+    """The numba-free path for small inputs gives bit-identical raw statistics (slope, intercept,
+    n, S, Var(S), mean) to the numba kernel: regular, irregular and repeated time steps, short
+    and long series (the bracketed median above 4 x 1024 pairs), float32 input, min_count, and
+    forced bracket misses (a bracket of one sample quantile)."""
+    from satco2.science import _trend_kernels as K
+    from satco2.science import _trend_small as S
+
+    rng = np.random.default_rng(23)
+    checked = 0
+    for case in range(24):
+        nt = [3, 4, 12, 40, 91, 92, 128, 144, 150][case % 9]
+        t = 2003 + np.arange(nt) / 12.0
+        if case % 4 == 1:
+            t = np.sort(rng.uniform(0, 10, nt))  # irregular steps
+        if case % 4 == 3 and nt > 8:
+            t[5:8] = t[5]  # repeated times: those pairs have slope 0, as in the kernel
+        month = (np.arange(nt) % 12 + 1).astype(np.int64)
+        Y = _adversarial_block(rng, nt, 30)
+        if case % 5 == 0:
+            Y = Y.astype(np.float32)
+        if case % 6 == 5:
+            monkeypatch.setattr(S, "_QLO", 0.5)
+            monkeypatch.setattr(S, "_QHI", 0.5)
+        else:
+            monkeypatch.setattr(S, "_QLO", 0.44)
+            monkeypatch.setattr(S, "_QHI", 0.56)
+        for min_count in (3, 12):
+            got = S.theil_sen_mk_block(Y, t, month, deseason, min_count)
+            ref = K.theil_sen_mk_block(np.ascontiguousarray(Y), t, month, deseason, min_count,
+                                       False, False, 1.96, 1)
+            assert np.array_equal(got, ref, equal_nan=True), (case, nt, min_count)
+            checked += int(np.isfinite(ref[:, 0]).sum())
+    assert checked > 500
+
+
+def test_first_small_trend_loads_no_numba_and_equals_the_kernel(shared_data, tmp_path):
+    """On a small real cube (ERSST v5, 20 x 20 pixels, 128 months) ``trend(theil_sen_mk)`` in a
+    fresh process does not import numba (its cache load alone costs > 1 s), and its statistics
+    equal the numba kernel's."""
+    import subprocess
+    import sys
+
+    src = shared_data / "sst" / "ersstv5_sst.mnmean_2010-2020.nc"
+    out = tmp_path / "small.nc"
+    code = ("import sys, xarray as xr; from satco2.science import trends; "
+            f"da = xr.open_dataset({str(src)!r})['sst'].isel(lat=slice(20, 40), lon=slice(60, 80)).load(); "
+            f"trends.trend(da, method='theil_sen_mk').to_netcdf({str(out)!r}); "
+            "print('numba' in sys.modules)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == "False"
+    got = xr.open_dataset(out)
+    da = xr.open_dataset(src)["sst"].isel(lat=slice(20, 40), lon=slice(60, 80)).load()
+    from satco2.science import _trend_kernels  # noqa: F401  (the kernel path from here on)
+
+    ref = trends.trend(da, method="theil_sen_mk")
+    assert int(np.isfinite(ref["slope"]).sum()) > 300
+    for v in ("slope", "intercept", "n", "s", "var_s", "p_value", "mean"):
+        np.testing.assert_array_equal(got[v].values, ref[v].values, err_msg=v)

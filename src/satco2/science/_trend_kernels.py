@@ -7,8 +7,52 @@ The methods and their sources are documented in :mod:`satco2.science.trends`.
 """
 from __future__ import annotations
 
+import llvmlite.binding as llvm_binding
 import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+#: compile the in-bracket compaction with AVX-512's compress instruction (vcompresspd) when the
+#: CPU has it; elsewhere LLVM would emulate the masked compress-store lane by lane with branches,
+#: and the branch-free scalar compaction is kept (a compile-time constant for numba; off when
+#: NUMBA_CPU_NAME asks for another CPU than this one)
+_COMPRESS = (numba.config.CPU_NAME in (None, "host")
+             and "avx512f" in llvm_binding.get_host_cpu_features().flatten())
+
+
+@intrinsic
+def _compress8(typingctx, src, i, dst, c, lo, hi):
+    """Store the values v of src[i:i+8] with lo <= v <= hi (in order) at dst[c:], return how many:
+    LLVM's ``llvm.masked.compressstore`` (one vcompresspd on AVX-512). ``dst`` may be ``src``
+    with c <= i (the 8 values are loaded before any is stored)."""
+    sig = types.int64(src, i, dst, c, lo, hi)
+
+    def codegen(context, builder, signature, args):
+        s_, i_, d_, c_, lo_, hi_ = args
+        sa = context.make_array(signature.args[0])(context, builder, s_)
+        da = context.make_array(signature.args[2])(context, builder, d_)
+        dbl = ir.DoubleType()
+        vty = ir.VectorType(dbl, 8)
+        mty = ir.VectorType(ir.IntType(1), 8)
+        v = builder.load(builder.bitcast(builder.gep(sa.data, [i_]), vty.as_pointer()), align=8)
+        lov = ir.Constant(vty, ir.Undefined)
+        hiv = ir.Constant(vty, ir.Undefined)
+        for k in range(8):
+            lov = builder.insert_element(lov, lo_, ir.Constant(ir.IntType(32), k))
+            hiv = builder.insert_element(hiv, hi_, ir.Constant(ir.IntType(32), k))
+        m = builder.and_(builder.fcmp_ordered(">=", v, lov), builder.fcmp_ordered("<=", v, hiv))
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [vty, dbl.as_pointer(), mty]),
+            "llvm.masked.compressstore.v8f64")
+        builder.call(fn, [v, builder.gep(da.data, [c_]), m])
+        pop = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.IntType(8), [ir.IntType(8)]), "llvm.ctpop.i8")
+        return builder.zext(builder.call(pop, [builder.bitcast(m, ir.IntType(8))]), ir.IntType(64))
+
+    return sig, codegen
 
 
 @numba.njit(cache=True, nogil=True)
@@ -101,12 +145,45 @@ def ols_block(Y, t, month, deseason, min_count):
 
 
 @numba.njit(cache=True, nogil=True)
+def _filter(a, n, lo, hi):
+    """Keep the values v of a[:n] with lo <= v <= hi, in order, at the start of a; return how
+    many: :func:`_compress8` per 8 values on AVX-512, else a branch-free compaction (a store at
+    every element and a cursor advanced by the comparison)."""
+    c = 0
+    done = 0
+    if _COMPRESS:
+        while done + 8 <= n:
+            c += _compress8(a, done, a, c, lo, hi)
+            done += 8
+    for i in range(done, n):
+        v = a[i]
+        a[c] = v
+        c += (v >= lo) & (v <= hi)
+    return c
+
+
+@numba.njit(cache=True, nogil=True)
+def _filter_into(src, n, dst, c, lo, hi):
+    """Append the values v of src[:n] with lo <= v <= hi to dst[c:] (in order); return the new
+    length. With AVX-512, src must hold 8 readable values past n that never pass (NaN)."""
+    if _COMPRESS:
+        for done in range(0, n, 8):
+            c += _compress8(src, done, dst, c, lo, hi)
+        return c
+    for i in range(n):
+        v = src[i]
+        dst[c] = v
+        c += (v >= lo) & (v <= hi)
+    return c
+
+
+@numba.njit(cache=True, nogil=True)
 def _select2(a, n, k, both):
     """The k-th smallest value of a[:n] (0-based) and, if ``both``, the (k+1)-th; a[:n] is
     overwritten. Quickselect whose partition steps are branch-free filters: a vectorized count
     decides which side of the pivot holds the rank(s), and only that side is kept, compacted in
-    place with a store at every element and a cursor advanced by the comparison (no
-    data-dependent branch, so random data costs no branch misprediction)."""
+    place by :func:`_filter` (no data-dependent branch, so random data costs no branch
+    misprediction; "v < piv" is "v <= the float below piv", exactly)."""
     while n > 16:
         x = a[0]
         y = a[n // 2]
@@ -123,12 +200,7 @@ def _select2(a, n, k, both):
             ne += v == piv
         kk = k + 1 if both else k
         if kk < nl:  # everything wanted is below the pivot
-            c = 0
-            for i in range(n):
-                v = a[i]
-                a[c] = v
-                c += v < piv
-            n = c
+            n = _filter(a, n, -np.inf, np.nextafter(piv, -np.inf))
         elif k < nl:  # k = nl - 1 and k + 1 = the pivot: k-th is the largest below the pivot
             mx = -np.inf
             for i in range(n):
@@ -144,12 +216,7 @@ def _select2(a, n, k, both):
                 mn = min(mn, v if v > piv else np.inf)
             return piv, mn
         else:
-            c = 0
-            for i in range(n):
-                v = a[i]
-                a[c] = v
-                c += v > piv
-            n = c
+            n = _filter(a, n, np.nextafter(piv, np.inf), np.inf)
             k -= nl + ne
     for i in range(1, n):
         x = a[i]
@@ -162,21 +229,25 @@ def _select2(a, n, k, both):
 
 
 @numba.njit(cache=True, nogil=True)
-def _theil_sen(yv, idx, n, inv, samp, work, rowbuf, nsamp=1024):
+def _theil_sen(yv, idx, n, inv, samp, work, rowbuf, nsamp=256):
     """Theil–Sen slope (exact median of the pairwise slopes) of yv[:n] and the Mann–Kendall pair
     counts.
 
     ``idx``: positions of the valid values in the full time axis; ``inv[a, b] = 1/(t_b - t_a)``
     (times strictly increasing, so every pair counts, as in scipy.stats.theilslopes). The median is
     found without sorting the n(n-1)/2 slopes: a pseudo-random subsample of pairs brackets it, one
-    pass over all pairs counts the slopes below the bracket and keeps those in it, and a
-    selection inside the bracket gives the exact order statistic(s); if the bracket misses (rare),
-    every slope is kept and selected. The same pass counts the pairs j > i with y_j > y_i and with
-    y_j < y_i (Mann–Kendall's S is their difference). Selections are :func:`_select2`.
+    vectorized pass over all pairs computes the slopes row by row into ``rowbuf`` (>= n + 8
+    values) and counts the slopes below the bracket, the slopes inside it are appended to ``work``
+    (:func:`_filter_into`: one vcompresspd per 8 slopes on AVX-512, else branch-free), and a
+    selection inside the bracket gives the exact order statistic(s); if the bracket misses
+    (rare), every slope is kept and selected. The
+    same pass counts the pairs j > i with y_j > y_i and with y_j < y_i (Mann–Kendall's S is their
+    difference). Selections are :func:`_select2`.
     Returns (slope, number of pairs, pairs rising, pairs falling).
     """
     # 1. pseudo-random subsample of ``nsamp`` pair slopes (fixed LCG, so results are deterministic)
-    #    -> bracket [lo, hi] around the median at sample quantiles 0.44 and 0.56 (~4 sigma)
+    #    -> bracket [lo, hi] around the median at sample quantiles 0.375 and 0.625 (~4 sigma: the
+    #    sd of a sample quantile near the median is 0.5 / sqrt(256) = 0.031)
     m_all = n * (n - 1) // 2
     ns = 0
     lo = -np.inf
@@ -194,15 +265,15 @@ def _theil_sen(yv, idx, n, inv, samp, work, rowbuf, nsamp=1024):
                 i, j = j, i
             samp[ns] = (yv[j] - yv[i]) * inv[idx[i], idx[j]]
             ns += 1
-        klo = int(ns * 0.44)
-        khi = int(ns * 0.56)
+        klo = int(ns * 0.375)
+        khi = int(ns * 0.625)
         for i in range(ns):
             work[i] = samp[i]
         lo = _select2(work, ns, klo, False)[0]
         hi = _select2(samp, ns, khi, False)[0]
-    # 2. per i: the slopes to every later j, the count below the bracket and the signs of
-    #    y_j - y_i (a loop the compiler vectorizes; contiguous when the series has no gaps), then a
-    #    branch-free compaction of the slopes inside the bracket into work[:nin]
+    # 2. per i: the slopes to every later j (into rowbuf, which stays in the L1 cache), the count
+    #    below the bracket and the signs of y_j - y_i (loops the compiler vectorizes; contiguous
+    #    when the series has no gaps), then the slopes inside the bracket appended to work
     below = 0
     nin = 0
     pos = 0
@@ -231,13 +302,12 @@ def _theil_sen(yv, idx, n, inv, samp, work, rowbuf, nsamp=1024):
                 b += sl < lo
                 p += d > 0.0
                 q += d < 0.0
+        for j in range(cnt, cnt + 8):
+            rowbuf[j] = np.nan  # never inside the bracket: pads the row's last block of 8
         below += b
         pos += p
         neg += q
-        for j in range(cnt):
-            sl = rowbuf[j]
-            work[nin] = sl
-            nin += (sl >= lo) & (sl <= hi)
+        nin = _filter_into(rowbuf, cnt, work, nin, lo, hi)
     m = m_all
     k_hi = m // 2
     k_lo = k_hi - 1 if m % 2 == 0 else k_hi
@@ -306,8 +376,8 @@ def theil_sen_mk_block(Y, t, month, deseason, min_count, hamed_rao, hr_index, z_
         yv = np.empty(nt)
         idx = np.empty(nt, dtype=np.int64)
         work = np.empty(npairs_max + 1)
-        samp = np.empty(1024)
-        srt = np.empty(nt)
+        samp = np.empty(256)
+        srt = np.empty(nt + 8)
         for p in range(blk * npix // nblocks, (blk + 1) * npix // nblocks):
             y = Y[p]
             n = _valid_anomalies(y, month, deseason, tv, yv, t, 0.0)
