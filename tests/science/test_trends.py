@@ -626,3 +626,55 @@ def test_first_small_trend_loads_no_numba_and_equals_the_kernel(shared_data, tmp
     assert int(np.isfinite(ref["slope"]).sum()) > 300
     for v in ("slope", "intercept", "n", "s", "var_s", "p_value", "mean"):
         np.testing.assert_array_equal(got[v].values, ref[v].values, err_msg=v)
+
+
+@pytest.mark.parametrize("method", ["theil_sen_mk_hr", "theil_sen_mk_hr_index"])
+@pytest.mark.parametrize("kind", ["constant", "line"])
+def test_hamed_rao_on_a_series_that_detrends_to_a_constant_is_the_original_test(method, kind):
+    """A constant series (or an exact line, constant once detrended) has no autocorrelation to
+    count: n/n* = 1, so the statistics are pymannkendall's original (unmodified) test. (The kernel
+    divided 0 by 0 before; pymannkendall's Hamed-Rao test returns NaN variance there, and NaN z and
+    p for the exact line, whose trend is certain.)"""
+    y = np.full(48, 3.25) if kind == "constant" else 0.5 + 0.25 * np.arange(48.0)
+    ref = pmk.original_test(y)
+    r = _block(method, y)
+    assert r["hr_factor"] == 1.0
+    for ours, theirs in [("slope", ref.slope), ("s", ref.s), ("var_s", ref.var_s), ("z", ref.z),
+                         ("p_value", ref.p)]:
+        assert r[ours] == pytest.approx(theirs, abs=1e-9), ours
+
+
+@pytest.mark.slow
+def test_theil_sen_kernel_without_avx512_compress_gives_the_same_results(tmp_path):
+    """The kernel compiles its in-bracket compaction and selection filters with AVX-512's compress
+    where the CPU has it, a branch-free scalar loop elsewhere: compiled for a generic x86-64 CPU
+    (``NUMBA_CPU_NAME``, in a fresh process with its own numba cache) the scalar variant gives
+    bit-identical statistics, Hamed-Rao included, on series that break shortcuts."""
+    import os
+    import subprocess
+    import sys
+
+    from satco2.science import _trend_kernels as K
+
+    rng = np.random.default_rng(5)
+    blocks = {nt: _adversarial_block(rng, nt, 400) for nt in (40, 144)}
+    for nt, Y in blocks.items():
+        np.save(tmp_path / f"Y{nt}.npy", Y)
+    script = f"""
+import numpy as np, sys
+from satco2.science import _trend_kernels as K
+assert not K._COMPRESS
+for nt in (40, 144):
+    Y = np.load(r"{tmp_path}/Y%d.npy" % nt)
+    t = 2003 + np.arange(nt) / 12.0
+    month = (np.arange(nt) % 12 + 1).astype(np.int64)
+    np.save(r"{tmp_path}/out%d.npy" % nt, K.theil_sen_mk_block(Y, t, month, False, 3, True, False, 1.96, 2))
+"""
+    env = {**os.environ, "NUMBA_CPU_NAME": "generic", "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    r = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    for nt, Y in blocks.items():
+        t = 2003 + np.arange(nt) / 12.0
+        month = (np.arange(nt) % 12 + 1).astype(np.int64)
+        ref = K.theil_sen_mk_block(Y, t, month, False, 3, True, False, 1.96, 2)
+        np.testing.assert_array_equal(np.load(tmp_path / f"out{nt}.npy"), ref)

@@ -442,7 +442,8 @@ def _hamed_rao_factor(yv, tv, n, slope, hr_index, z_crit):
     det_k = yv_k - slope * x_k, with x_k = k + 1 (``hr_index``; ``slope`` must then be per
     position) or x_k = tv_k (``slope`` per unit of tv); lags are counted over the valid values
     (gap-closed, as pymannkendall); a lag counts when |rho_i| > z_crit/sqrt(n) (as
-    pymannkendall). Not clipped below 1 (pymannkendall 1.4.3 does not either)."""
+    pymannkendall). Not clipped below 1 (pymannkendall 1.4.3 does not either). A constant detrended
+    series gives 1 (pymannkendall's autocorrelations are then NaN and no lag counts)."""
     det = np.empty(n)
     for i in range(n):
         det[i] = yv[i] - slope * ((i + 1.0) if hr_index else tv[i])
@@ -457,6 +458,8 @@ def _hamed_rao_factor(yv, tv, n, slope, hr_index, z_crit):
     c0 = 0.0
     for i in range(n):
         c0 += rk[i] * rk[i]
+    if c0 <= 0.0:  # constant detrended series: every autocorrelation is 0/0, NaN in
+        return 1.0  # pymannkendall, where no lag then counts (n/n* = 1)
     bound = z_crit / np.sqrt(n)
     sni = 0.0
     for lag in range(1, n):
