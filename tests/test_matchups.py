@@ -506,3 +506,33 @@ def test_cli_matchup(ecs_truth, socat_file, tmp_path, monkeypatch):
     r = CliRunner().invoke(app, ["matchup", str(path), str(store), "--stat", "mode"])
     assert isinstance(r.exception, satco2.SatCO2Error)
     assert str(r.exception).startswith("unknown match-up statistic 'mode'") and "\n" not in str(r.exception)
+
+
+@pytest.mark.parametrize("stat, D, K", [("nearest", 0, 0), ("median", 1, 1)])
+def test_chunks_of_a_whole_zarr_variable_are_decoded_from_their_files(tmp_path, monkeypatch, stat, D, K):
+    """A product that is a whole variable of a local Zarr store as ``xr.open_zarr`` opened it
+    (zstd, edge chunks that do not divide the grid, missing all-NaN chunk files) has its chunks
+    decoded straight from their files on the local scheduler; the match-ups equal those of the
+    same values in memory, column for column, and a selection of it takes the dask path."""
+    from satco2.analyses import zarr_direct
+
+    mem = _cube()
+    mem[:2, :3, :4] = np.nan  # an all-NaN chunk: no file written
+    mem.to_dataset().to_zarr(tmp_path / "c.zarr", encoding={"value": {"chunks": (2, 4, 5)}}, consolidated=False)
+    da = xr.open_zarr(tmp_path / "c.zarr", consolidated=False).value
+    assert zarr_direct.source(da) is not None and zarr_direct.source(da.isel(lat=slice(1, None))) is None
+    rng = np.random.default_rng(8)
+    n = 400
+    obs = pd.DataFrame({"time": pd.Timestamp("2011-01-01") + pd.to_timedelta(rng.uniform(-1, 7, n), unit="D"),
+                        "lat": rng.uniform(29.9, 30.9, n), "lon": rng.uniform(119.9, 121.1, n),
+                        "value": 1.0})
+    want = mu.match(obs, mem, "value", D, K, stat)
+    calls = []
+    real = mu._direct
+    monkeypatch.setattr(mu, "_direct", lambda files, idx: calls.append(idx) or real(files, idx))
+    with dask.config.set(scheduler="threads", num_workers=2):
+        got = mu.match(obs, da, "value", D, K, stat, cache=mu.ChunkCache())
+        sub = mu.match(obs, da.isel(lat=slice(0, None, 1)), "value", D, K, stat)
+    assert calls  # the direct path ran
+    pd.testing.assert_frame_equal(want, got, check_exact=True)
+    pd.testing.assert_frame_equal(want, sub, check_exact=True)

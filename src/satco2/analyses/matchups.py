@@ -391,14 +391,25 @@ def _range_of(bounds, c: int, halo: int) -> range:
     return range(int(lo), int(hi) + 1)
 
 
+def _direct(files, idx):
+    """A loader of chunk ``idx`` from its file (:class:`satco2.analyses.zarr_direct.ChunkFiles`),
+    decoded in the calling thread (numcodecs holds no GIL), C-contiguous as dask's block."""
+    def load():
+        return np.ascontiguousarray(files.read(idx, np.empty(files.chunks, files.dtype)))
+    return load
+
+
 def _extract_local(data, blocks, bounds, halo, order, starts, ends, cells, k, i, j, k_lo, k_hi,
-                   stat, cache, threads):
+                   stat, cache, threads, files=None):
     """:func:`extract` on the local machine: each touched chunk (with its halo) is read through
     ``cache`` (a temporary one without) and its observations' values are gathered straight into
     the output by index (no task graph, no copies into chunk order; one numba pass without
     windows). ``threads`` threads take the chunks in turn; a chunk another thread (or another
     piece's) is reading is put off to the end instead of waited for, so that the threads decode
-    different chunks at once."""
+    different chunks at once. With ``files`` (the variable is a whole Zarr variable as
+    ``xr.open_zarr`` opened it, :func:`satco2.analyses.zarr_direct.source`) each chunk file is
+    decoded straight in the thread, without dask, xarray and zarr-python's event loop, whose
+    per-chunk Python work held the GIL and kept two threads from decoding at once."""
     from concurrent.futures import ThreadPoolExecutor
 
     from . import _matchup_kernels as K
@@ -422,7 +433,8 @@ def _extract_local(data, blocks, bounds, halo, order, starts, ends, cells, k, i,
         for a in rng[0]:
             for b in rng[1]:
                 for d in rng[2]:  # read in this thread (the chunk's own small graph, synchronously)
-                    blk = cache.get((data.name, a, b, d), _sync(blocks[a, b, d]), wait=wait)
+                    load = _direct(files, (a, b, d)) if files is not None else _sync(blocks[a, b, d])
+                    blk = cache.get((data.name, a, b, d), load, wait=wait)
                     if blk is None:
                         return False
                     got[a, b, d] = blk
@@ -508,8 +520,11 @@ def extract(da: xr.DataArray, k, i, j, k_lo, k_hi, half_t: int, half_px: int, st
     halo = (half_t, half_px, half_px)
     threads = _local_threads(scheduler)
     if threads:  # threads or sync: no task graph, the chunks' observations in place
+        from . import zarr_direct
+
         out = _extract_local(data, blocks, bounds, halo, order, starts, ends, (cks, cis, cjs),
-                             k, i, j, k_lo, k_hi, stat, cache, min(threads, len(starts)))
+                             k, i, j, k_lo, k_hi, stat, cache, min(threads, len(starts)),
+                             files=zarr_direct.source(da))
         if geo is not None:
             _distances(out, k, i, j, *geo)
         return out
