@@ -338,8 +338,6 @@ def test_local_threads_and_task_graph_agree(stat, D, K):
     graph a distributed cluster runs gives, column for column, with 1 or 3 threads and a shared
     cache; and on a cluster the cache's default budget is a quarter of the worker's memory
     limit, not of the machine's memory."""
-    from distributed import Client
-
     da = _cube().chunk({"time": 2, "lat": 3, "lon": 4})
     rng = np.random.default_rng(5)
     n = 500
@@ -355,10 +353,34 @@ def test_local_threads_and_task_graph_agree(stat, D, K):
         again = mu.match(obs, da, "value", D, K, stat, cache=cache)
         assert cache.reads == len(cache._store()["blocks"])
         cache.clear()
+    # the cluster in a process of its own: a fresh interpreter, as a user's kernel has (in the
+    # full suite an in-process Client once hung in gather, after hundreds of other tests)
+    import pickle
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(f"{tmp}/in.pkl", "wb") as f:
+            pickle.dump((obs, da, D, K, stat), f)
+        script = f"""
+import pickle
+from distributed import Client
+from satco2.analyses import matchups as mu
+if __name__ == "__main__":
+    with open(r"{tmp}/in.pkl", "rb") as f:
+        obs, da, D, K, stat = pickle.load(f)
     with Client(processes=False, n_workers=1, threads_per_worker=2, memory_limit="1GiB",
                 dashboard_address=":0") as client:
         graph = mu.match(obs, da, "value", D, K, stat, cache=mu.ChunkCache())
         budget = client.submit(lambda c: c.max_bytes, mu.ChunkCache(), pure=False).result()
+    with open(r"{tmp}/out.pkl", "wb") as f:
+        pickle.dump((graph, budget), f)
+"""
+        r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr[-3000:]
+        with open(f"{tmp}/out.pkl", "rb") as f:
+            graph, budget = pickle.load(f)
     assert budget == 2**30 // 4
     for r in (three, again, graph):
         pd.testing.assert_frame_equal(one, r, check_exact=True)

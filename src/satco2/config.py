@@ -177,6 +177,7 @@ PROCESS_ENV: dict[str, str] = {
     "SATCO2_RUN_ID": "the id of the running `satco2 run`",
     "SATCO2_RUN_NOTEBOOK": "the notebook name of the running `satco2 run`",
     "SATCO2_NEW_CLUSTER": "1: a scheduled run gets a Dask cluster of its own",
+    "MEM_LIMIT": "the memory limit (bytes) JupyterHub gives a user server (sizes the match-up chunk cache)",
 }
 
 

@@ -67,7 +67,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .. import SatCO2Error, catalog, io
+from .. import SatCO2Error, catalog, config, io
 from ..cf import coord_name
 from ..catalog.footprints import FOOTPRINTS
 from ..science import regions as R
@@ -217,7 +217,7 @@ def memory_limit() -> int:
             limits.append(int(soft))
     except (ImportError, ValueError, OSError):
         pass
-    env = os.environ.get("MEM_LIMIT", "").strip()
+    env = (config.env("MEM_LIMIT") or "").strip()
     if env.isdigit() and int(env) > 0:
         limits.append(int(env))
     return int(min(limits)) if limits else 4 * 2**30
