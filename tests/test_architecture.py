@@ -51,7 +51,18 @@ def _modules():
         is_pkg = parts[-1] == "__init__"
         if is_pkg:
             parts = parts[:-1]
-        yield path, ".".join(parts), is_pkg, ast.parse(path.read_text(), str(path))
+        yield path, ".".join(parts), is_pkg, _parse(path)
+
+
+def _parse(path):
+    """ast.parse, once more after CPython 3.11's spurious "AST constructor recursion depth
+    mismatch" SystemError (a CPython bug in its recursion-depth bookkeeping, cpython issue
+    gh-106905; seen once in the full suite, where the file itself parses)."""
+    text = path.read_text()
+    try:
+        return ast.parse(text, str(path))
+    except SystemError:
+        return ast.parse(text, str(path))
 
 
 def _area(module: str) -> str | None:

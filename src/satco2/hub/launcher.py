@@ -163,7 +163,15 @@ class Hub:
         ports = {}
         for name in ["hub_api", "proxy_api", "gateway_http", "gateway_tcp", *services]:
             p = self.settings["ports"].get(name, 0)
-            ports[name] = free_port() if (not p or self.free_ports) else p
+            if not p or self.free_ports:
+                # a port free now may be one handed out already and not yet bound (the public
+                # port, or another of these): the kernel can give it again
+                p = free_port()
+                while p == self.port or p in ports.values():
+                    p = free_port()
+                ports[name] = p
+                continue
+            ports[name] = p
             if p and not self.free_ports and port_in_use(p):
                 raise SatCO2Error(f"port {p} (ports.{name} in the hub settings) is in use on 127.0.0.1.")
         return ports
