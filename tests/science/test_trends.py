@@ -108,8 +108,8 @@ def test_theil_sen_kernel_is_the_exact_median_of_all_pair_slopes(nsamp):
         n = yv.size
         ii, jj = np.triu_indices(n, 1)
         slopes = (yv[jj] - yv[ii]) * inv[idx[ii], idx[jj]]
-        got = K._theil_sen(yv, idx, n, inv, np.empty(max(nsamp, 1)), np.empty(m_max + 1),
-                           np.empty(nt + 8), nsamp)
+        got = K._theil_sen(yv, idx, n, inv, np.empty(max(nsamp, 1)), np.empty(m_max + 8),
+                           np.empty(nt + 8), np.full(2 * max(nsamp, 1) + 2, -1), nsamp)
         assert got[0] == np.median(slopes), k
         assert got[1] == slopes.size
         assert (got[2], got[3]) == ((yv[jj] > yv[ii]).sum(), (yv[jj] < yv[ii]).sum())
