@@ -41,8 +41,6 @@ from typing import Callable
 import numpy as np
 
 from .. import SatCO2Error
-from .. import cf
-from ..cf import coord_name
 from .trend_stream import _ATTRS, OLS_STATS, OLS_TITLE, trend_netcdf
 
 __all__ = [
@@ -76,6 +74,8 @@ def decimal_year(time) -> np.ndarray:
 
 def _time_coord(da: xr.DataArray) -> str:
     """The name of the time dimension (:func:`satco2.cf.find`), else a datetime coordinate."""
+    from .. import cf  # here, not at the top: cf imports xarray, which trend_netcdf never needs
+
     name = cf.find(da, "time", among=da.dims)
     if name is not None:
         return name
@@ -286,6 +286,8 @@ def regional_mean(da: xr.DataArray, masks: xr.DataArray, min_coverage: float = 0
     coverage x cos(latitude) (cell area on a regular lon/lat grid). A time step whose valid
     weight is below ``min_coverage`` of the region's total weight gives NaN.
     """
+    from ..cf import coord_name
+
     lat, lon = coord_name(da, "latitude"), coord_name(da, "longitude")
     w = masks * np.cos(np.deg2rad(da[lat]))
     w = w.fillna(0.0)
