@@ -193,11 +193,26 @@ class _Mirror:
                    "compressors": [BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")]}
                for v in ds.data_vars}
         enc["time"] = {"units": TIME_UNITS, "dtype": "float64", "calendar": "proleptic_gregorian"}
+        # the store's metadata, coordinates and static fields from xarray; the time-dependent
+        # variables as a dask template, not computed (compute=False), their chunks then written
+        # by _write_chunks as for every later file (or by zarr where that does not apply)
+        timed = [v for v in ds.data_vars if "time" in ds[v].dims]
+        tmpl = ds.copy()
+        for v in timed:
+            tmpl[v] = ds[v].chunk(dict(zip(ds[v].dims, enc[v]["chunks"])))
+
         def write(target: str) -> None:
+            import zarr
+
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-                ds.to_zarr(zarr_store(target), mode="w", consolidated=True, zarr_format=3,
-                           encoding=enc)
+                tmpl.to_zarr(zarr_store(target), mode="w", consolidated=True, zarr_format=3,
+                             encoding=enc, compute=False)
+            g = zarr.open_group(zarr_store(target), mode="r+", use_consolidated=False)
+            for v in timed:
+                vals = ds[v].transpose("time", *[d for d in ds[v].dims if d != "time"]).values
+                if not self._write_chunks(g[v], 0, vals, target):
+                    g[v][:] = vals
 
         if is_url(self.loc):  # object stores have no rename: the ledger is the commit
             _rmtree(self.loc)
@@ -259,7 +274,7 @@ class _Mirror:
         g.attrs[LEDGER] = led
         self.consolidate()
 
-    def _write_chunks(self, arr, k: int, vals: np.ndarray) -> bool:
+    def _write_chunks(self, arr, k: int, vals: np.ndarray, target: str | None = None) -> bool:
         """Write time steps ``k..`` of ``arr`` chunk by chunk, straight to the local store's files.
 
         The same bytes as zarr's own write (codecs bytes + blosc with the array's settings, chunk
@@ -267,13 +282,16 @@ class _Mirror:
         hold only the fill value are not stored, as zarr's ``write_empty_chunks=False``), at
         about half zarr's CPU cost (no async codec pipeline). Only for local stores, one time step
         per chunk and that codec chain; returns False otherwise (the caller lets zarr write).
+        ``target``: the store's location when it is not the mirror's own (its creation in a
+        temporary folder).
         """
         import numcodecs
         import zarr
         from zarr.codecs import BloscCodec, BytesCodec
 
         md = arr.metadata
-        if (is_url(self.loc) or getattr(md, "zarr_format", None) != 3 or md.chunk_grid.chunk_shape[0] != 1
+        target = self.loc if target is None else target
+        if (is_url(target) or getattr(md, "zarr_format", None) != 3 or md.chunk_grid.chunk_shape[0] != 1
                 or len(md.codecs) != 2 or not isinstance(md.codecs[0], BytesCodec)
                 or not isinstance(md.codecs[1], BloscCodec) or vals.dtype != arr.dtype
                 or not (vals.dtype.byteorder in "=|<" and np.little_endian)
@@ -286,7 +304,7 @@ class _Mirror:
         cshape = md.chunk_grid.chunk_shape
         fill = arr.fill_value
         nan_fill = bool(np.isnan(fill))
-        folder = Path(local_path(self.loc)) / arr.path
+        folder = Path(local_path(target)) / arr.path
         grid = [range(0, n, c) for n, c in zip(vals.shape[1:], cshape[1:])]
 
         def write(t, starts):
