@@ -141,3 +141,24 @@ def test_every_inflater_decodes_the_same(tmp_path, monkeypatch, name):
 def test_default_inflater_is_libdeflate():
     # the project's dependency files pin `deflate`; without it the reader would silently be ~3x slower
     assert hdf5_chunks.inflater()[0] == "deflate"
+
+
+def test_a_recycled_output_is_reused_and_wholly_rewritten(tmp_path):
+    """recycle() hands an output back (through a view); the next read of that shape fills the
+    same memory, unallocated chunks as NaN rather than the previous file's values; arrays that
+    read_2d did not make are never taken."""
+    full = _write(tmp_path / "full.nc", np.float32, _values(np.float32, seed=1), {})
+    part = _write(tmp_path / "part.nc", np.float32, _values(np.float32, seed=2), {}, rows=slice(0, 64))
+    a = hdf5_chunks.read_2d(full, "x")
+    _same(a, _netcdf4(full, "x"))
+    hdf5_chunks.recycle(a[::-1][None])
+    b = hdf5_chunks.read_2d(part, "x")
+    assert b is a
+    ref = _netcdf4(part, "x")
+    assert np.isnan(ref[64:]).all() and np.isfinite(ref[:64]).any()
+    _same(b, ref)
+    foreign = np.zeros_like(b)
+    hdf5_chunks.recycle(foreign)
+    c = hdf5_chunks.read_2d(full, "x")
+    assert c is not foreign and c is not b
+    _same(c, _netcdf4(full, "x"))

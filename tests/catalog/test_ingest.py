@@ -228,16 +228,22 @@ def test_chunks_written_directly_equal_zarrs_own_encoding(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
     # 1025 x 2050: chunks 513 x 684, so the last row and column of chunks are partial
-    files = [write_l3m(src / f"S20100{m}12010{m}28.L3m_MO_CHL_chlor_a_9km.nc", nlat=1025, seed=m) for m in (1, 2)]
+    files = [write_l3m(src / f"S20100{m}12010{m}28.L3m_MO_CHL_chlor_a_9km.nc", nlat=1025, seed=m) for m in (1, 2, 3)]
     with netCDF4.Dataset(files[1], "a") as nc:  # a southern band of fill: all-fill chunks
         v = nc.variables["chlor_a"]
         v.set_auto_maskandscale(False)
         v[500:, :] = np.float32(-32767.0)  # the southern half after the flip to ascending lat
     pid = "global-chl-seawifs-9km"
+    # three files: the first creates the store, the third is decoded into the first's recycled
+    # memory (hdf5_chunks.recycle): every step must still equal its own file
     ingest(pid, files, root=str(tmp_path / "m"), progress=False)
     store = tmp_path / "m" / f"{pid}.zarr"
     got = zarr.open_array(zarr_store(str(store / "chlor_a")), mode="r")
-    assert got.chunks == (1, 513, 684)
+    assert got.chunks == (1, 513, 684) and got.shape[0] == 3
+    for k, f in enumerate(files):
+        with netCDF4.Dataset(f) as nc:  # netCDF4-python's decode, flipped to ascending latitude
+            ref = np.ma.filled(nc.variables["chlor_a"][::-1].astype(np.float32), np.nan)
+        np.testing.assert_array_equal(got[k], ref)
     want = readers.get("l3m").open_file(files[1], registry.get(pid))["chlor_a"].values[0]
     np.testing.assert_array_equal(got[1], want)
     ref = zarr.create_array(zarr_store(str(tmp_path / "ref.zarr")), shape=got.shape, chunks=got.chunks,

@@ -36,7 +36,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import hashlib
 import math
-import os
 import shutil
 import threading
 import time as _time
@@ -50,6 +49,7 @@ import xarray as xr
 
 from .. import SatCO2Error, io
 from . import readers, registry
+from .readers import hdf5_chunks
 from .periods import INSTANT_READERS, PERIOD_FREQ, period_start, to_period_start  # noqa: F401
 from .store import LEDGER, is_url, local_path, mirror_url, read_ledger, store_exists, zarr_store
 
@@ -152,18 +152,23 @@ class IngestReport:
     seconds: float = 0.0
 
 
-_WRITE_POOL: cf.ThreadPoolExecutor | None = None
-_WRITE_POOL_LOCK = threading.Lock()
+_BLOCKS = threading.local()  # per write thread: a reusable contiguous chunk buffer
 
 
 def _write_pool() -> cf.ThreadPoolExecutor:
     """Threads that encode and write mirror chunks (one per core, shared by all ingests)."""
-    global _WRITE_POOL
-    with _WRITE_POOL_LOCK:
-        if _WRITE_POOL is None:
-            _WRITE_POOL = cf.ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1),
-                                                thread_name_prefix="satco2-write")
-        return _WRITE_POOL
+    from .readers.hdf5_chunks import shared_pool
+
+    return shared_pool("satco2-write")
+
+
+def _block_buffer(shape: tuple[int, ...], dtype) -> np.ndarray:
+    """This thread's contiguous buffer for one chunk (reused: fresh memory costs the kernel's
+    page zeroing every time)."""
+    buf = getattr(_BLOCKS, "buf", None)
+    if buf is None or buf.shape != tuple(shape) or buf.dtype != dtype:
+        buf = _BLOCKS.buf = np.empty(shape, dtype)
+    return buf
 
 
 # --------------------------------------------------------------------------- the ingest
@@ -310,12 +315,11 @@ class _Mirror:
         def write(t, starts):
             lo = [r[i] for r, i in zip(grid, starts)]
             sel = tuple(slice(a, a + c) for a, c in zip(lo, cshape[1:]))
-            block = vals[(t,) + sel]
-            if block.shape != tuple(cshape[1:]):  # edge chunk: pad with the fill value
-                full = np.full(cshape[1:], fill, dtype=vals.dtype)
-                full[tuple(slice(0, n) for n in block.shape)] = block
-                block = full
-            block = np.ascontiguousarray(block)
+            part = vals[(t,) + sel]
+            block = _block_buffer(cshape[1:], vals.dtype)  # encoded below, before this thread reuses it
+            if part.shape != tuple(cshape[1:]):  # edge chunk: pad with the fill value
+                block.fill(fill)
+            block[tuple(slice(0, n) for n in part.shape)] = part
             key = md.chunk_key_encoding.encode_chunk_key((k + t, *starts))
             path = folder / key
             first = block.flat[0]  # most chunks hold data in their first value: no full scan
@@ -452,6 +456,13 @@ def ingest(product_id: str, files, root: str | None = None, progress: bool | Non
                 mirror.append(ds, entry)
             rep.committed.append(p.name)
             rep.bytes_read += p.stat().st_size
+            # committed: nothing refers to the decoded arrays any more; the reader may reuse them
+            arrays = [ds[v].data for v in ds.data_vars]
+            del ds
+            for a in arrays:
+                if isinstance(a, np.ndarray):
+                    hdf5_chunks.recycle(a)
+            del arrays
             bar.update(1)
     led = mirror.ledger()
     rep.n_time = int(led["n_time"]) if led else 0

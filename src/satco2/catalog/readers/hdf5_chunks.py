@@ -29,6 +29,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import os
 import threading
+import weakref
 import zlib
 
 import numpy as np
@@ -36,8 +37,12 @@ import numpy as np
 _H5Z_DEFLATE, _H5Z_SHUFFLE = 1, 2
 _HANDLED = {"_FillValue", "missing_value", "valid_min", "valid_max", "valid_range",
             "scale_factor", "add_offset"}
-_POOL: cf.ThreadPoolExecutor | None = None
+_POOLS: dict[str, cf.ThreadPoolExecutor] = {}
 _POOL_LOCK = threading.Lock()
+# the output arrays _read_2d made, by id (recycle() takes no other array)
+_OWNED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+_SPARE: list[np.ndarray] = []  # recycled output arrays
+MAX_SPARE = 2
 #: decoded bytes per thread task (batches of small chunks keep the task overhead low)
 BATCH_BYTES = 2 * 2**20
 #: smallest chunk (elements) worth the fast path: below, the per-chunk numpy overhead loses to
@@ -85,13 +90,48 @@ def _inflate():
     return _INFLATE
 
 
-def _pool() -> cf.ThreadPoolExecutor:
-    global _POOL
+def shared_pool(prefix: str) -> cf.ThreadPoolExecutor:
+    """A process-wide pool of one thread per core named ``prefix`` (created on first use and
+    kept: the decoding here and the ingest's chunk writes each have one)."""
     with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = cf.ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1),
-                                          thread_name_prefix="satco2-inflate")
-        return _POOL
+        if prefix not in _POOLS:
+            _POOLS[prefix] = cf.ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1),
+                                                   thread_name_prefix=prefix)
+        return _POOLS[prefix]
+
+
+def _pool() -> cf.ThreadPoolExecutor:
+    return shared_pool("satco2-inflate")
+
+
+def recycle(arr: np.ndarray) -> None:
+    """Hand an array that :func:`read_2d` returned back for reuse, once the caller holds no
+    reference to it or its views any more (the ingest does so after a file is committed): the
+    next :func:`read_2d` of the same shape fills it instead of fresh memory, whose pages the
+    kernel would zero first (about a tenth of an ingest's CPU time). Other arrays are ignored."""
+    base = arr
+    while isinstance(base.base, np.ndarray):
+        base = base.base
+    with _POOL_LOCK:
+        if _OWNED.get(id(base)) is base and not any(a is base for a in _SPARE):
+            _SPARE.append(base)
+            del _SPARE[:-MAX_SPARE]  # the newest are kept
+
+
+def _output(shape: tuple[int, int], fill: bool) -> np.ndarray:
+    """The float32 output array of :func:`_read_2d`: a recycled one of that shape or a new one;
+    NaN-filled if ``fill``."""
+    with _POOL_LOCK:
+        out = next((a for a in _SPARE if a.shape == shape), None)
+        if out is not None:
+            _SPARE.remove(out)
+    if out is None:
+        out = np.empty(shape, np.float32)
+        with _POOL_LOCK:
+            _OWNED[id(out)] = out
+    if fill:
+        out.fill(np.nan)
+    return out
 
 
 class _Unsupported(Exception):
@@ -308,7 +348,7 @@ def _read_2d(path, name, flip_rows, inflate):
         chunks = _chunks(d)
         complete = len(chunks) == -(-ny // cy) * -(-nx // cx)
         # unallocated chunks read as fill (NaN); a complete variable needs no NaN pre-fill pass
-        out = np.empty((ny, nx), np.float32) if complete else np.full((ny, nx), np.nan, np.float32)
+        out = _output((ny, nx), fill=not complete)
 
         def decode(batch):
             for (r0, c0), raw in batch:
