@@ -201,10 +201,12 @@ class _Mirror:
         # the store's metadata, coordinates and static fields from xarray; the time-dependent
         # variables as a dask template, not computed (compute=False), their chunks then written
         # by _write_chunks as for every later file (or by zarr where that does not apply)
+        import dask.array
+
         timed = [v for v in ds.data_vars if "time" in ds[v].dims]
         tmpl = ds.copy()
-        for v in timed:
-            tmpl[v] = ds[v].chunk(dict(zip(ds[v].dims, enc[v]["chunks"])))
+        for v in timed:  # lazy zeros, not the data: a dask array of the data would hash it all
+            tmpl[v] = ds[v].copy(data=dask.array.zeros(ds[v].shape, dtype=ds[v].dtype, chunks=enc[v]["chunks"]))
 
         def write(target: str) -> None:
             import zarr
