@@ -414,3 +414,21 @@ def test_period_start_rule_refuses_two_stamps_in_one_period():
     with pytest.raises(SatCO2Error, match=r"^x upstream has two time steps in the same monthly period "
                                           r"\(2010-01-01\); product extra-sst-ersst-2deg holds one per period\.$"):
         periods.to_period_start(ds, catalog.get("extra-sst-ersst-2deg"), "x upstream")
+
+
+def test_chunk_files_are_written_in_place_without_following_links(tmp_path):
+    """Uncommitted chunks are written in place (no temporary name): missing key folders are
+    made, a stale file is replaced whole, and a link planted at a chunk's path is refused."""
+    from satco2.catalog.ingest import _write_chunk_file
+
+    path = tmp_path / "c" / "3" / "0" / "1"
+    _write_chunk_file(path, b"x" * 10)
+    _write_chunk_file(path, b"abc")
+    assert path.read_bytes() == b"abc"
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"keep")
+    link = tmp_path / "c" / "3" / "0" / "2"
+    link.symlink_to(victim)
+    with pytest.raises(OSError):
+        _write_chunk_file(link, b"evil")
+    assert victim.read_bytes() == b"keep"

@@ -36,6 +36,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import hashlib
 import math
+import os
 import shutil
 import threading
 import time as _time
@@ -171,6 +172,26 @@ def _block_buffer(shape: tuple[int, ...], dtype) -> np.ndarray:
     return buf
 
 
+def _write_chunk_file(path: Path, data: bytes) -> None:
+    """Write a chunk of time steps beyond the committed length, in place: such a chunk is
+    invisible until the commit, and a run killed while writing it leaves a partial file that
+    the next run removes (:meth:`_Mirror.repair` resizes the arrays to the committed length,
+    which deletes the chunks outside) or overwrites; so no temporary name, rename or fsync
+    (they cost more than the write itself). A link planted at the path is not followed."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o666)
+    except FileNotFoundError:  # the chunk key's folders (c/<t>/<i>/) do not exist yet
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, flags, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+
+
 # --------------------------------------------------------------------------- the ingest
 class _Mirror:
     """The product's mirror store and its commit protocol."""
@@ -285,7 +306,7 @@ class _Mirror:
         """Write time steps ``k..`` of ``arr`` chunk by chunk, straight to the local store's files.
 
         The same bytes as zarr's own write (codecs bytes + blosc with the array's settings, chunk
-        keys of its key encoding, each file written to a temporary name and renamed; chunks that
+        keys of its key encoding, each file written in place (:func:`_write_chunk_file`); chunks that
         hold only the fill value are not stored, as zarr's ``write_empty_chunks=False``), at
         about half zarr's CPU cost (no async codec pipeline). Only for local stores, one time step
         per chunk and that codec chain; returns False otherwise (the caller lets zarr write).
@@ -330,8 +351,7 @@ class _Mirror:
             if empty:
                 path.unlink(missing_ok=True)
                 return
-            # a chunk beyond the committed length is invisible until the commit: no fsync
-            io.write_bytes(path, codec.encode(block), fsync=False)
+            _write_chunk_file(path, codec.encode(block))
 
         # chunks are encoded and written in threads (blosc, numpy and file writes release the
         # GIL), overlapping the decoding of the next file; all finish before any error is raised
