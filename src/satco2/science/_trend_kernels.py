@@ -490,15 +490,28 @@ def theil_sen_mk_block(Y, t, month, deseason, min_count, hamed_rao, hr_index, z_
         srt = np.empty(nt + 8)
         for p in range(blk * npix // nblocks, (blk + 1) * npix // nblocks):
             y = Y[p]
-            n = _valid_anomalies(y, month, deseason, tv, yv, t, 0.0)
-            out[p, 5] = _mean_valid(y)
+            if deseason:
+                n = _valid_anomalies(y, month, deseason, tv, yv, t, 0.0)
+                out[p, 5] = _mean_valid(y)
+                k = 0
+                for i in range(nt):
+                    if not np.isnan(y[i]):
+                        idx[k] = i
+                        k += 1
+            else:  # one pass: the valid (time, value, index) triples and the mean
+                n = 0
+                sm = 0.0
+                for i in range(nt):
+                    v = y[i]
+                    if not np.isnan(v):
+                        tv[n] = t[i]
+                        yv[n] = v
+                        idx[n] = i
+                        sm += v
+                        n += 1
+                out[p, 5] = sm / n if n > 0 else np.nan
             if n < max(min_count, 3):
                 continue
-            k = 0
-            for i in range(nt):
-                if not np.isnan(y[i]):
-                    idx[k] = i
-                    k += 1
             slope, m, pos, neg = _theil_sen(yv, idx, n, inv, samp, work, srt, pairs)
             if m == 0:
                 continue
