@@ -15,9 +15,9 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-#: compile the in-bracket compaction with AVX-512's compress instruction (vcompresspd) when the
-#: CPU has it; elsewhere LLVM would emulate the masked compress-store lane by lane with branches,
-#: and the branch-free scalar compaction is kept (a compile-time constant for numba; off when
+#: compile the in-bracket compaction (and the pair pass of gapless series) with AVX-512's compress
+#: instruction (vcompresspd) when the CPU has it; elsewhere LLVM would emulate the compress lane by
+#: lane with branches, and the branch-free scalar loops are kept (a compile-time constant for numba; off when
 #: NUMBA_CPU_NAME asks for another CPU than this one)
 _COMPRESS = (numba.config.CPU_NAME in (None, "host")
              and "avx512f" in llvm_binding.get_host_cpu_features().flatten())

@@ -184,7 +184,7 @@ class Method:
 #: numba-free numpy path of :mod:`._trend_small` (identical results) unless the numba kernels are
 #: loaded already: importing numba and loading its cached kernel costs ~0.9 CPU s (1.6 s wall
 #: under load) in a fresh process, while the numpy path costs ~180 us per pixel of 144 steps
-#: (the kernel ~24 us), so up to ~5,000 pixels it finishes before numba would have loaded.
+#: (the kernel 8-14 us, by CPU), so up to ~5,000 pixels it finishes before numba would have loaded.
 SMALL_PIXELS = 4000
 
 
