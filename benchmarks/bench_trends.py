@@ -306,6 +306,17 @@ def main(argv=None) -> None:
                   f"interleaved loops over {n_pmk} pixels, spread {t1['pymannkendall loop'].spread()}; "
                   f"extrapolated: {npix / ref / 3600:.1f} h for the cube); satco2's kernel on the same "
                   f"{n_pmk} pixels in this process: {same:,.0f} pixels/s ({same / ref:.0f}x, numba threads)")
+            # the same pixels' results, side by side (pymannkendall's slope is per step: x 12 per year)
+            m_ts = trends.METHODS["theil_sen_mk"]
+            got = m_ts.block(Y, years, months, deseason=False, alpha=0.05, min_count=3)
+            col = {k: got[:, i] for i, k in enumerate(m_ts.stats)}
+            want = pmk_loop(block)
+            d_slope = np.nanmax(np.abs(col["slope"] - 12.0 * np.array([w.slope for w in want])))
+            d_s = np.nanmax(np.abs(col["s"] - np.array([w.s for w in want])))
+            d_var = np.nanmax(np.abs(col["var_s"] - np.array([w.var_s for w in want])))
+            d_p = np.nanmax(np.abs(col["p_value"] - np.array([w.p for w in want])))
+            print(f"[1] the {n_pmk} pixels' results against pymannkendall.original_test: max |difference| "
+                  f"slope {d_slope:.2e} per year, S {d_s:.0f}, Var(S) {d_var:.2e}, p {d_p:.2e}", flush=True)
             for stage_, what in (("tsmk_stream", "trend_netcdf (streamed file to file)"),
                                  ("tsmk", "trend() via xarray.apply_ufunc + dask")):
                 dt = t1[stage_].best
