@@ -129,3 +129,36 @@ def test_seaflux_file_ingests_into_a_mirror_and_opens(tmp_path):
     out = catalog.open("extra-fgco2-seaflux-1deg", source="mirror", root=str(tmp_path / "mirror")).load()
     assert list(out["product"].values) == prods and list(out.wind.values) == winds
     np.testing.assert_array_equal(out.fgco2.transpose("product", "wind", "time", "lat", "lon").values, vals)
+
+
+def test_seaflux_layout_appends_along_time_and_repairs(tmp_path):
+    """A variable whose time is not its first dimension (product, wind, time, lat, lon) appends
+    along time, and uncommitted steps along that axis are dropped by the next run."""
+    import zarr
+
+    from satco2.catalog import ingest
+    from satco2.catalog.store import zarr_store
+
+    prods, winds = ["CMEMS_FFNN", "CSIR_ML6"], ["CCMP2", "ERA5"]
+    rng = np.random.default_rng(1)
+    parts, files = [], []
+    for i, start in enumerate(["2001-01-01", "2001-04-01"]):
+        vals = rng.normal(size=(2, 2, 3, 2, 3)).astype("f4")
+        t = xr.Variable("time", pd.date_range(start, periods=3, freq="MS"))
+        ds = xr.Dataset({"fgco2": (("product", "wind", "time", "lat", "lon"), vals, {"units": "mol m-2 yr-1"})},
+                        coords={"product": prods, "wind": winds, "time": t, "lat": [29.5, 30.5],
+                                "lon": [122.5, 123.5, 124.5]})
+        files.append(tmp_path / f"SeaFlux_part{i}.nc")
+        ds.to_netcdf(files[-1])
+        parts.append(vals)
+    root = str(tmp_path / "mirror")
+    ingest.ingest("extra-fgco2-seaflux-1deg", files[:1], root=root, progress=False)
+    # an interrupted append: the time axis grown, nothing committed
+    arr = zarr.open_array(zarr_store(str(tmp_path / "mirror" / "extra-fgco2-seaflux-1deg.zarr" / "fgco2")), mode="r+")
+    arr.resize((2, 2, 5, 2, 3))
+    arr[:, :, 3:5] = 99.0
+    ingest.ingest("extra-fgco2-seaflux-1deg", files, root=root, progress=False)
+    out = catalog.open("extra-fgco2-seaflux-1deg", source="mirror", root=root).load()
+    assert out.sizes["time"] == 6
+    got = out.fgco2.transpose("product", "wind", "time", "lat", "lon").values
+    np.testing.assert_array_equal(got, np.concatenate(parts, axis=2))

@@ -172,6 +172,13 @@ def _block_buffer(shape: tuple[int, ...], dtype) -> np.ndarray:
     return buf
 
 
+def _time_axis(arr) -> int | None:
+    """The position of ``time`` among a stored array's dimensions (not always the first: e.g.
+    SeaFlux's (product, wind, time, lat, lon)), None for static fields."""
+    dims = list(arr.metadata.dimension_names or ())
+    return dims.index("time") if "time" in dims else None
+
+
 def _write_chunk_file(path: Path, data: bytes) -> None:
     """Write a chunk of time steps beyond the committed length, in place: such a chunk is
     invisible until the commit, and a run killed while writing it leaves a partial file that
@@ -237,9 +244,9 @@ class _Mirror:
                 tmpl.to_zarr(zarr_store(target), mode="w", consolidated=True, zarr_format=3,
                              encoding=enc, compute=False)
             g = zarr.open_group(zarr_store(target), mode="r+", use_consolidated=False)
-            for v in timed:
-                vals = ds[v].transpose("time", *[d for d in ds[v].dims if d != "time"]).values
-                if not self._write_chunks(g[v], 0, vals, target):
+            for v in timed:  # stored in the variable's own order of dimensions
+                vals = ds[v].values
+                if not (ds[v].dims[0] == "time" and self._write_chunks(g[v], 0, vals, target)):
                     g[v][:] = vals
 
         if is_url(self.loc):  # object stores have no rename: the ledger is the commit
@@ -286,21 +293,51 @@ class _Mirror:
             )
         # 2. data (beyond the committed length: invisible until the commit)
         timed = [v for v in ds.data_vars if "time" in ds[v].dims]  # static fields stay as first written
-        for name in timed + ["time"]:
+        # coordinates along time other than time itself (e.g. time_original), encoded as stored;
+        # all checked before anything is written
+        extra = {c: self._encode_like(g, c, ds[c], entry["name"])
+                 for c in ds.coords if c != "time" and ds[c].dims == ("time",)}
+        for name in timed + ["time", *extra]:
             arr = g[name]
-            if arr.shape[0] < k + nt:
-                arr.resize((k + nt,) + arr.shape[1:])
+            ti = _time_axis(arr) or 0
+            if arr.shape[ti] < k + nt:
+                arr.resize(arr.shape[:ti] + (k + nt,) + arr.shape[ti + 1:])
         g["time"][k:k + nt] = _encode_time(ds["time"].values)
+        for c, vals in extra.items():
+            g[c][k:k + nt] = vals
         for name in timed:
-            vals = ds[name].transpose("time", *[d for d in ds[name].dims if d != "time"]).values
-            if not self._write_chunks(g[name], k, vals):
-                g[name][k:k + nt] = vals
+            arr = g[name]
+            dims = tuple(arr.metadata.dimension_names or ds[name].dims)
+            vals = ds[name].transpose(*dims).values  # in the stored order (time not always first)
+            ti = dims.index("time")
+            if not (ti == 0 and self._write_chunks(arr, k, vals)):
+                arr[(slice(None),) * ti + (slice(k, k + nt),)] = vals
         # 3. commit: the ledger (one atomic write of the group metadata), then consolidate
         entry = dict(entry, index=[k, k + nt])
         led["files"] = dict(led["files"], **{entry["name"]: entry})
         led["n_time"] = k + nt
         g.attrs[LEDGER] = led
         self.consolidate()
+
+    def _encode_like(self, g, name: str, coord: xr.DataArray, fname: str) -> np.ndarray:
+        """``coord`` (1-D along time) in the stored array's encoding (CF units for datetimes);
+        a clear error if the mirror lacks it or its values cannot be stored exactly."""
+        if name not in g:
+            raise SatCO2Error(f"file {fname} brings coordinate {name}, which the mirror of {self.product.id} lacks.")
+        arr = g[name]
+        vals = coord.values
+        if np.issubdtype(vals.dtype, np.datetime64):
+            from xarray.coding.times import encode_cf_datetime
+
+            units, cal = arr.attrs.get("units"), arr.attrs.get("calendar")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                vals = np.asarray(encode_cf_datetime(vals, units, cal)[0])
+        out = vals.astype(arr.dtype)
+        if not np.array_equal(out, vals, equal_nan=vals.dtype.kind == "f"):
+            raise SatCO2Error(f"file {fname}: its {name} values cannot be stored exactly in the mirror of "
+                              f"{self.product.id} ({arr.dtype}, {arr.attrs.get('units', 'no units')}).")
+        return out
 
     def _write_chunks(self, arr, k: int, vals: np.ndarray, target: str | None = None) -> bool:
         """Write time steps ``k..`` of ``arr`` chunk by chunk, straight to the local store's files.
@@ -379,9 +416,9 @@ class _Mirror:
         n = int(g.attrs[LEDGER]["n_time"])
         changed = False
         for name, arr in g.arrays():
-            dims = arr.metadata.dimension_names or ()
-            if dims and dims[0] == "time" and arr.shape[0] != n:
-                arr.resize((n,) + arr.shape[1:])
+            ti = _time_axis(arr)
+            if ti is not None and arr.shape[ti] != n:
+                arr.resize(arr.shape[:ti] + (n,) + arr.shape[ti + 1:])
                 changed = True
         if changed:
             self.consolidate()
