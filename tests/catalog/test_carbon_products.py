@@ -162,3 +162,27 @@ def test_seaflux_layout_appends_along_time_and_repairs(tmp_path):
     assert out.sizes["time"] == 6
     got = out.fgco2.transpose("product", "wind", "time", "lat", "lon").values
     np.testing.assert_array_equal(got, np.concatenate(parts, axis=2))
+
+
+def test_time_coordinate_the_mirror_cannot_hold_is_refused_before_any_write(tmp_path):
+    """A later file whose original stamps (noon) the stored encoding (whole days) cannot hold:
+    one sentence, and the mirror still opens with the first file's steps."""
+    from satco2.catalog import ingest
+
+    files, first = [], None
+    for i, t in enumerate([pd.date_range("2001-01-01", periods=3, freq="MS"),
+                           pd.date_range("2001-04-01", periods=3, freq="MS") + pd.Timedelta(hours=12)]):
+        vals = np.full((1, 1, 3, 2, 3), float(i), np.float32)
+        ds = xr.Dataset({"fgco2": (("product", "wind", "time", "lat", "lon"), vals, {"units": "mol m-2 yr-1"})},
+                        coords={"product": ["CMEMS_FFNN"], "wind": ["ERA5"], "time": t, "lat": [29.5, 30.5],
+                                "lon": [122.5, 123.5, 124.5]})
+        files.append(tmp_path / f"SeaFlux_part{i}.nc")
+        ds.to_netcdf(files[-1])
+        first = vals if first is None else first
+    root = str(tmp_path / "mirror")
+    ingest.ingest("extra-fgco2-seaflux-1deg", files[:1], root=root, progress=False)
+    with pytest.raises(SatCO2Error, match="time_original values cannot be stored exactly"):
+        ingest.ingest("extra-fgco2-seaflux-1deg", files, root=root, progress=False)
+    out = catalog.open("extra-fgco2-seaflux-1deg", source="mirror", root=root).load()
+    assert out.sizes["time"] == 3
+    np.testing.assert_array_equal(out.fgco2.transpose("product", "wind", "time", "lat", "lon").values, first)
