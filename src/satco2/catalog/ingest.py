@@ -158,9 +158,7 @@ _BLOCKS = threading.local()  # per write thread: a reusable contiguous chunk buf
 
 def _write_pool() -> cf.ThreadPoolExecutor:
     """Threads that encode and write mirror chunks (one per core, shared by all ingests)."""
-    from .readers.hdf5_chunks import shared_pool
-
-    return shared_pool("satco2-write")
+    return hdf5_chunks.shared_pool("satco2-write")
 
 
 def _block_buffer(shape: tuple[int, ...], dtype) -> np.ndarray:

@@ -69,6 +69,8 @@ def _row_pass8(typingctx, yv, base, yi, row, cnt, work, c, lo, hi):
     work[c:] in order (compressed in a register, 8 lanes stored: work needs room for 8 values past
     the new length). The same float operations as the scalar loop (no FMA), so the same bits; the
     last partial step uses masked loads (nothing is read past cnt)."""
+    if any(getattr(a, "layout", None) != "C" for a in (yv, row, work)):
+        return None  # the pointer arithmetic below needs contiguous arrays
     sig = types.UniTuple(types.int64, 4)(yv, base, yi, row, cnt, work, c, lo, hi)
 
     def codegen(context, builder, signature, args):
@@ -115,7 +117,7 @@ def _row_pass8(typingctx, yv, base, yi, row, cnt, work, c, lo, hi):
             d = builder.fsub(yj, vyi)
             sl = builder.fmul(d, rj)
             below = builder.fcmp_ordered("<", sl, vlo)
-            # slopes are finite (valid values, finite 1/dt): inside = not below and <= hi
+            # inside = not below and <= hi (ordered compares: a NaN slope is neither)
             inside = builder.and_(builder.not_(below), builder.fcmp_ordered("<=", sl, vhi))
             masks = [inside, below, builder.fcmp_ordered(">", d, zero), builder.fcmp_ordered("<", d, zero)]
             if live is not None:
