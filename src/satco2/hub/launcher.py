@@ -169,11 +169,9 @@ class Hub:
                 p = free_port()
                 while p == self.port or p in ports.values():
                     p = free_port()
-                ports[name] = p
-                continue
-            ports[name] = p
-            if p and not self.free_ports and port_in_use(p):
+            elif port_in_use(p):
                 raise SatCO2Error(f"port {p} (ports.{name} in the hub settings) is in use on 127.0.0.1.")
+            ports[name] = p
         return ports
 
     def prepare(self) -> Runtime:
